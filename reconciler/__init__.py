@@ -1,0 +1,3 @@
+"""reconciler: keeps QuickBooks Online purchase orders in step with Luminous."""
+
+__version__ = "0.1.0"
