@@ -1,0 +1,245 @@
+"""The plain data that flows through a pass: source POs in, desired QBO documents out.
+
+Everything here is frozen and free of I/O. Money is `Decimal`, instants are aware UTC
+`datetime`s, calendar days are `date`s. Sequences are tuples so values hash and compare.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Address:
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None  # state / province -> QBO CountrySubDivisionCode
+    postal_code: str | None = None
+    country: str | None = None
+
+    def is_empty(self) -> bool:
+        return not any(
+            (self.line1, self.line2, self.city, self.region, self.postal_code, self.country)
+        )
+
+
+# --- source side (Luminous), source-neutral ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceSupplier:
+    id: int | None
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    contact_name: str | None = None
+    address: Address | None = None
+    currency: str | None = None
+    account_number: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceProduct:
+    id: int | None
+    name: str
+    sku: str | None = None
+    description: str | None = None
+    unit_cost: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    id: int | None
+    product: SourceProduct
+    quantity: Decimal
+    unit_price: Decimal
+    description: str | None = None
+    tax: Decimal = Decimal("0")
+    discount_amount: Decimal = Decimal("0")
+    line_total: Decimal | None = None
+
+
+class SourceStatus(enum.StrEnum):
+    """Luminous order_status values we understand; anything else is rejected by the parser."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    DRAFT = "draft"
+
+
+@dataclass(frozen=True)
+class SourcePO:
+    id: int
+    order_numbers: tuple[str, ...]
+    status: SourceStatus
+    supplier: SourceSupplier
+    lines: tuple[SourceLine, ...]
+    created_at: datetime
+    updated_at: datetime
+    approval_status: str | None = None  # "approved", "pending_approval", None = not required
+    order_date: date | None = None
+    arrival_due_date: date | None = None
+    currency: str | None = None
+    ship_to: Address | None = None
+    ship_to_name: str | None = None
+    total_shipping_cost: Decimal = Decimal("0")
+    total_tax: Decimal = Decimal("0")
+    other_costs: tuple[tuple[str, Decimal], ...] = ()  # (label, amount) extra charges
+    public_note: str | None = None
+    private_note: str | None = None
+    custom_fields: tuple[tuple[str, str], ...] = ()  # (source field name, value)
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A source record that could not be parsed; it becomes a per-PO outcome, never a crash."""
+
+    po_id: int | None
+    updated_at: datetime | None
+    reason: str
+    order_number: str | None = None
+
+
+# --- desired QBO side ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DesiredVendor:
+    """The vendor a PO needs, keyed by the display name it must have in QBO."""
+
+    display_name: str
+    source_name: str
+    company_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: Address | None = None
+    currency: str | None = None
+    account_number: str | None = None
+
+
+class ItemKind(enum.StrEnum):
+    NON_INVENTORY = "NonInventory"
+    INVENTORY = "Inventory"
+    SERVICE = "Service"
+
+
+@dataclass(frozen=True)
+class DesiredItem:
+    """An item a PO line needs; looked up by SKU first, then by name."""
+
+    name: str
+    sku: str | None = None
+    description: str | None = None
+    unit_cost: Decimal | None = None
+    kind: ItemKind = ItemKind.NON_INVENTORY
+
+
+class LineKind(enum.StrEnum):
+    ITEM = "item"  # ItemBasedExpenseLineDetail
+    ACCOUNT = "account"  # AccountBasedExpenseLineDetail
+
+
+@dataclass(frozen=True)
+class DesiredLine:
+    kind: LineKind
+    amount: Decimal
+    description: str | None = None
+    item: DesiredItem | None = None  # for ITEM lines
+    qty: Decimal | None = None  # for ITEM lines
+    unit_price: Decimal | None = None  # for ITEM lines
+    account: str | None = None  # configured account key/name, for ACCOUNT lines
+
+
+class Lifecycle(enum.StrEnum):
+    """What the QBO document should be: open, closed, or gone."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class DesiredPO:
+    """The QBO PurchaseOrder a source PO should be, before references are resolved."""
+
+    source_id: int
+    doc_number: str | None
+    vendor: DesiredVendor
+    lines: tuple[DesiredLine, ...]
+    lifecycle: Lifecycle = Lifecycle.OPEN
+    txn_date: date | None = None
+    due_date: date | None = None
+    private_note: str | None = None
+    memo: str | None = None
+    ship_addr: Address | None = None
+    vendor_addr: Address | None = None
+    currency: str | None = None
+    ap_account: str | None = None
+    custom_fields: tuple[tuple[str, str], ...] = ()  # (QBO custom field name, value)
+    content_hash: str = ""
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0"))
+
+
+# --- ledger ----------------------------------------------------------------------------
+
+
+class SyncStatus(enum.StrEnum):
+    SYNCED = "synced"  # QBO matches the content hash in the ledger
+    PENDING = "pending"  # a write is under way (requestid recorded, outcome not yet)
+    RETRYING = "retrying"  # transient failure; next_retry_at says when
+    FAILED = "failed"  # permanent failure; waits for a source change or `reconciler retry`
+    SKIPPED = "skipped"  # deliberately not pushed (awaiting approval, draft, ...)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the ledger knows about one source PO."""
+
+    po_id: int
+    status: SyncStatus
+    po_number: str | None = None
+    qbo_id: str | None = None
+    sync_token: str | None = None
+    content_hash: str | None = None  # hash of the desired document last pushed (or attempted)
+    source_updated_at: datetime | None = None
+    lifecycle: Lifecycle | None = None  # lifecycle last pushed
+    request_id: str | None = None  # requestid of the write in flight or last sent
+    request_sent_at: datetime | None = None
+    attempts: int = 0
+    last_error_code: str | None = None
+    last_error_message: str | None = None
+    next_retry_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The compound pull cursor: everything at or before (updated_at, po_id) is settled."""
+
+    updated_at: datetime
+    po_id: int = 0
+
+    def key(self) -> tuple[datetime, int]:
+        return (self.updated_at, self.po_id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of handling one PO in a pass, as recorded and logged."""
+
+    po_id: int
+    status: SyncStatus
+    action: str  # create / update / close / delete / skip / none
+    po_number: str | None = None
+    qbo_id: str | None = None
+    error_code: str | None = None
+    message: str | None = None
+    extra: tuple[tuple[str, str], ...] = field(default=())
