@@ -1,0 +1,132 @@
+"""The one place that configures structlog.
+
+Behaviour lives in small processors (plain functions on the event dict), so each is tested on
+its own: `redact_secrets` masks values under secret-looking keys and any registered secret
+value wherever it appears in a string, including exception text. Tracebacks are rendered
+without local variables, so a token held in a frame never reaches a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+REDACTED = "***"
+_SECRET_KEY = re.compile(
+    r"(token|secret|password|passwd|authorization|api[_-]?key|credential|cookie|bearer)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+
+class SecretRegistry:
+    """Secret values known at run time (tokens, client secret, API key) to scrub from output."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, *values: str | None) -> None:
+        with self._lock:
+            for v in values:
+                if v and len(v) >= 6:  # shorter strings would mask ordinary words
+                    self._values.add(v)
+
+    def scrub(self, text: str) -> str:
+        with self._lock:
+            values = sorted(self._values, key=len, reverse=True)
+        for v in values:
+            if v in text:
+                text = text.replace(v, REDACTED)
+        return _BEARER.sub(r"\1" + REDACTED, text)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+SECRETS = SecretRegistry()
+
+
+def _scrub_value(key: str | None, value: Any, registry: SecretRegistry) -> Any:
+    if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
+        return REDACTED
+    if isinstance(value, str):
+        return registry.scrub(value)
+    if isinstance(value, MutableMapping):
+        return {k: _scrub_value(str(k), v, registry) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub_value(None, v, registry) for v in value)
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Mask secrets by key name and by value; runs last, after exceptions are rendered."""
+    for key in list(event_dict):
+        if key == "event":
+            event_dict[key] = _scrub_value(None, event_dict[key], SECRETS)
+        else:
+            event_dict[key] = _scrub_value(key, event_dict[key], SECRETS)
+    return event_dict
+
+
+def _plain_traceback(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Render exc_info as a plain traceback string: no frame locals, ever."""
+    exc_info = event_dict.pop("exc_info", None)
+    if exc_info:
+        if exc_info is True:
+            exc_info = sys.exc_info()
+        if isinstance(exc_info, BaseException):
+            exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+        if exc_info and exc_info[0] is not None:
+            import traceback
+
+            event_dict["exception"] = "".join(traceback.format_exception(*exc_info))
+    return event_dict
+
+
+def processors(json_output: bool) -> list[Any]:
+    chain: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _plain_traceback,
+        redact_secrets,
+    ]
+    if json_output:
+        chain.append(structlog.processors.JSONRenderer(default=str, sort_keys=False))
+    else:
+        chain.append(structlog.dev.ConsoleRenderer(colors=False))
+    return chain
+
+
+def configure(
+    *, level: str = "info", json_output: bool = True, stream: TextIO | None = None
+) -> None:
+    """Configure structlog for the process: JSON lines to stderr (or `stream`)."""
+    structlog.configure(
+        processors=processors(json_output),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    SECRETS.add(*values)
+
+
+def get_logger(name: str = "reconciler") -> Any:
+    return structlog.get_logger(name)
