@@ -309,19 +309,21 @@ class StateStore:
         *,
         run_id: str | None,
         checkpoint: Checkpoint | None = None,
+        history: bool = True,
     ) -> None:
         """The outcome, its history line and the checkpoint move commit together."""
         with self.atomic():
             self._upsert_entry(entry, force_retry=0)
-            self._history(
-                entry.po_id,
-                run_id,
-                outcome.action,
-                outcome.status,
-                outcome.qbo_id,
-                outcome.error_code,
-                outcome.message,
-            )
+            if history:
+                self._history(
+                    entry.po_id,
+                    run_id,
+                    outcome.action,
+                    outcome.status,
+                    outcome.qbo_id,
+                    outcome.error_code,
+                    outcome.message,
+                )
             if checkpoint is not None:
                 self._write_checkpoint(checkpoint)
 
