@@ -1,0 +1,128 @@
+"""The per-realm limiter: sliding-window rates and an in-flight cap, on a fake clock."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from reconciler.qbo.limiter import RealmLimiter
+
+
+class FakeTime:
+    """A monotonic clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def clock(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+
+def test_requests_within_budget_do_not_wait():
+    """Up to the per-minute budget, slots are granted at once."""
+    fake = FakeTime()
+    limiter = RealmLimiter(requests_per_minute=5, clock=fake.clock, sleep=fake.sleep)
+    for _ in range(5):
+        with limiter.slot():
+            pass
+    assert fake.sleeps == []
+
+
+def test_request_over_budget_waits_until_the_oldest_leaves_the_window():
+    """The sixth request in a minute waits exactly until the first is 60 s old."""
+    fake = FakeTime()
+    limiter = RealmLimiter(requests_per_minute=5, clock=fake.clock, sleep=fake.sleep)
+    for step in range(5):
+        with limiter.slot():
+            pass
+        fake.now += 2 if step < 4 else 0  # starts at 0, 2, 4, 6, 8 s
+    with limiter.slot():
+        pass
+    assert fake.sleeps == [pytest.approx(60 - 8)]
+    assert limiter.waited_s == pytest.approx(52)
+
+
+def test_window_slides_rather_than_resetting():
+    """After waiting, the next request waits only for the next-oldest start to expire."""
+    fake = FakeTime()
+    limiter = RealmLimiter(requests_per_minute=2, clock=fake.clock, sleep=fake.sleep)
+    with limiter.slot():
+        pass
+    fake.now += 10
+    with limiter.slot():
+        pass
+    with limiter.slot():  # waits 50 s (first start leaves the window)
+        pass
+    with limiter.slot():  # waits until the second start (t+10) is 60 s old: 10 s more
+        pass
+    assert fake.sleeps == [pytest.approx(50), pytest.approx(10)]
+
+
+def test_batch_has_its_own_budget_and_counts_as_a_request():
+    """Batches are limited separately, and every batch also spends a request."""
+    fake = FakeTime()
+    limiter = RealmLimiter(
+        requests_per_minute=100, batches_per_minute=2, clock=fake.clock, sleep=fake.sleep
+    )
+    for _ in range(2):
+        with limiter.slot(batch=True):
+            pass
+    for _ in range(50):  # plain requests are not held back by the batch budget
+        with limiter.slot():
+            pass
+    assert fake.sleeps == []
+    with limiter.slot(batch=True):
+        pass
+    assert fake.sleeps == [pytest.approx(60)]
+
+
+def test_in_flight_cap_blocks_until_a_slot_is_released():
+    """With max_concurrent=2, a third thread waits until one of two holders leaves."""
+    fake = FakeTime()
+    limiter = RealmLimiter(max_concurrent=2, clock=fake.clock, sleep=fake.sleep)
+    release = threading.Event()
+    inside = threading.Semaphore(0)
+    peak = []
+
+    def hold() -> None:
+        with limiter.slot():
+            peak.append(limiter.in_flight)
+            inside.release()
+            release.wait(timeout=5)
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    assert inside.acquire(timeout=5) and inside.acquire(timeout=5)
+    assert not inside.acquire(timeout=0.2)  # the third is blocked
+    assert limiter.in_flight == 2
+    release.set()
+    assert inside.acquire(timeout=5)
+    for thread in threads:
+        thread.join(timeout=5)
+    assert max(peak) == 2
+    assert limiter.in_flight == 0
+
+
+def test_slot_is_released_when_the_body_raises():
+    """An exception inside the slot gives the in-flight place back."""
+    limiter = RealmLimiter(max_concurrent=1)
+    with pytest.raises(RuntimeError), limiter.slot():
+        raise RuntimeError("boom")
+    assert limiter.in_flight == 0
+
+
+@pytest.mark.parametrize("kwargs", [{"requests_per_minute": 0}, {"max_concurrent": 0}])
+def test_nonsense_limits_are_refused(kwargs):
+    """A limit that would block forever is a configuration error."""
+    with pytest.raises(ValueError):
+        RealmLimiter(**kwargs)
