@@ -1,0 +1,274 @@
+"""Pure planning: what the desired document and the ledger row say must happen to one PO.
+
+`plan_po` returns exactly one action. In order of precedence:
+
+1. Gates (skipped with `force_retry`): FAILED with the same content hash -> Skip (parked until
+   the PO changes or a user retries); RETRYING whose `next_retry_at` is still ahead -> Skip
+   (backing off).
+2. PENDING (a write was in flight when the process stopped) with the content it was sending:
+   the SAME operation with the SAME request id as the ledger recorded (QBO answers a repeated
+   requestid with the first answer). The operation is recovered by recomputing `request_id` for
+   each operation and matching the recorded id; if nothing matches, an unpushed PO means create,
+   a pushed one update. If the content changed since, plan normally, but a create then looks
+   first (the old create may have landed).
+3. Desired versus ledger:
+   - unchanged hash, SYNCED, same lifecycle -> Noop: no QBO call at all;
+   - never pushed (no QBO id): OPEN -> CreatePO; CLOSED -> by `closed_never_synced`
+     ("skip", the default: a PO completed before the sync ever saw it, typically history at
+     first start, is not back-filled into QBO; "create": created, closed); DELETED -> Skip;
+   - pushed: lifecycle became CLOSED -> ClosePO (the update carries changed content too);
+     DELETED -> DeletePO; otherwise changed -> UpdatePO (re-opening included);
+   - pushed and deleted in QBO earlier (ledger lifecycle DELETED) but open again -> CreatePO.
+4. Vanished from Luminous (`desired is None`, found by the full sweep): by `on_delete`, ClosePO
+   (default, keeps the audit trail) or DeletePO; a PO that never reached QBO -> Noop. The
+   executor sends a sparse `POStatus: Closed` for such a close, having no desired document.
+
+CreatePO.look_first: query QBO by DocNumber before creating, and adopt a match instead of
+creating a second PO. It is set when a create for this PO was sent before and its outcome is not
+known to be a failure that we can trust: the recorded request id differs from the one we are
+about to send, or it was sent longer ago than `requestid_memory` (default 1 h; how long QBO
+remembers a requestid is not documented).
+
+Request ids are sha256(realm | po | content hash | operation), hex, cut to 36 characters so they
+fit both the single-request (50) and the batch (36) limits. The same content and operation always
+give the same id, so a retry after an unclear outcome reuses it without any bookkeeping, and a
+changed payload never reuses an old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from reconciler.model import DesiredPO, LedgerEntry, Lifecycle, SourcePO, SourceStatus, SyncStatus
+
+REQUEST_ID_LENGTH = 36
+OPERATIONS = ("create", "update", "close", "delete")
+
+
+@dataclass(frozen=True)
+class PlanPolicy:
+    """What configuration decides about planning; `config.Settings.plan_policy()` builds it."""
+
+    on_delete: str = "close"  # PO vanished from Luminous: "close" | "delete"
+    closed_never_synced: str = "skip"  # "skip" | "create"
+    requestid_memory: timedelta = timedelta(hours=1)
+    require_approval: bool = True
+
+
+# --- actions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatePO:
+    request_id: str
+    look_first: bool = False
+    operation: ClassVar[str] = "create"
+
+
+@dataclass(frozen=True)
+class UpdatePO:
+    request_id: str
+    operation: ClassVar[str] = "update"
+
+
+@dataclass(frozen=True)
+class ClosePO:
+    """An update with POStatus Closed (carrying any content change too)."""
+
+    request_id: str
+    operation: ClassVar[str] = "close"
+
+
+@dataclass(frozen=True)
+class DeletePO:
+    request_id: str
+    operation: ClassVar[str] = "delete"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing sent; the ledger records `status` and the reason."""
+
+    reason: str
+    status: SyncStatus = SyncStatus.SKIPPED
+    operation: ClassVar[str] = "skip"
+
+
+@dataclass(frozen=True)
+class Noop:
+    """QBO already matches: no call, the ledger row stays as it is."""
+
+    reason: str
+    operation: ClassVar[str] = "none"
+
+
+Action = CreatePO | UpdatePO | ClosePO | DeletePO | Skip | Noop
+WriteAction = CreatePO | UpdatePO | ClosePO | DeletePO
+
+
+# --- pieces ------------------------------------------------------------------------------------
+
+
+def request_id(realm_id: str, po_id: int, content_hash: str, operation: str) -> str:
+    """Deterministic requestid: the same realm, PO, content and operation give the same id."""
+    text = f"{realm_id}|{po_id}|{content_hash}|{operation}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:REQUEST_ID_LENGTH]
+
+
+def backoff(attempts: int, *, base: timedelta, cap: timedelta, jitter: float) -> timedelta:
+    """Delay before retry number `attempts` (1 = after the first failure): exponential, capped,
+    "equal jitter" (between half and all of the exponential delay; jitter in 0..1 comes from the
+    caller so this stays pure)."""
+    jitter = min(max(jitter, 0.0), 1.0)
+    exponent = min(max(attempts, 1) - 1, 64)
+    seconds = min(base.total_seconds() * 2.0**exponent, cap.total_seconds())
+    return timedelta(seconds=seconds * (0.5 + 0.5 * jitter))
+
+
+def skip_reason(po: SourcePO, policy: PlanPolicy) -> str | None:
+    """Why a source PO is not pushed at all (draft, not approved); None when it should be."""
+    if po.status is SourceStatus.DRAFT:
+        return "draft"
+    approval = (po.approval_status or "").strip().lower().replace(" ", "_")
+    if policy.require_approval and approval and approval != "approved":
+        if approval in ("pending_approval", "pending", "awaiting_approval"):
+            return "awaiting approval"
+        return f"not approved ({po.approval_status})"
+    return None
+
+
+def _recorded_operation(entry: LedgerEntry, realm_id: str) -> str | None:
+    for operation in OPERATIONS:
+        if request_id(realm_id, entry.po_id, entry.content_hash or "", operation) == (
+            entry.request_id
+        ):
+            return operation
+    return None
+
+
+def _look_first(entry: LedgerEntry | None, rid: str, now: datetime, memory: timedelta) -> bool:
+    if entry is None or entry.qbo_id is not None or entry.request_id is None:
+        return False
+    if entry.request_id != rid:
+        return True
+    sent = entry.request_sent_at
+    return sent is None or now - sent > memory
+
+
+def _action(operation: str, rid: str, look_first: bool = False) -> WriteAction:
+    if operation == "create":
+        return CreatePO(rid, look_first=look_first)
+    if operation == "close":
+        return ClosePO(rid)
+    if operation == "delete":
+        return DeletePO(rid)
+    return UpdatePO(rid)
+
+
+def _gate(entry: LedgerEntry | None, hash_: str | None, now: datetime) -> Skip | None:
+    if entry is None:
+        return None
+    if entry.status is SyncStatus.FAILED and entry.content_hash == hash_:
+        why = f": {entry.last_error_message}" if entry.last_error_message else ""
+        return Skip(
+            f"parked after a permanent failure{why}; waits for a change in Luminous or "
+            "`reconciler retry`",
+            SyncStatus.FAILED,
+        )
+    if (
+        entry.status is SyncStatus.RETRYING
+        and entry.next_retry_at is not None
+        and entry.next_retry_at > now
+    ):
+        return Skip(f"backing off until {entry.next_retry_at.isoformat()}", SyncStatus.RETRYING)
+    return None
+
+
+# --- the plan ----------------------------------------------------------------------------------
+
+
+def plan_po(
+    desired: DesiredPO | None,
+    entry: LedgerEntry | None,
+    *,
+    realm_id: str,
+    now: datetime,
+    policy: PlanPolicy,
+    force_retry: bool = False,
+) -> Action:
+    """The one action that makes QBO match `desired` (None: the PO is gone from Luminous)."""
+    if desired is None:
+        return _plan_vanished(entry, realm_id=realm_id, now=now, policy=policy, force=force_retry)
+    hash_ = desired.content_hash
+    if not force_retry and (gate := _gate(entry, hash_, now)) is not None:
+        return gate
+    pending_changed = False
+    if entry is not None and entry.status is SyncStatus.PENDING and entry.request_id:
+        if entry.content_hash == hash_:
+            operation = _recorded_operation(entry, realm_id) or (
+                "update" if entry.qbo_id else "create"
+            )
+            look = operation == "create" and _look_first(
+                entry, entry.request_id, now, policy.requestid_memory
+            )
+            return _action(operation, entry.request_id, look)
+        pending_changed = True
+
+    def rid(operation: str) -> str:
+        return request_id(realm_id, desired.source_id, hash_, operation)
+
+    if (
+        entry is not None
+        and entry.status is SyncStatus.SYNCED
+        and entry.content_hash == hash_
+        and entry.lifecycle == desired.lifecycle
+    ):
+        return Noop("unchanged since the last push")
+    in_qbo = entry is not None and entry.qbo_id is not None and entry.lifecycle != Lifecycle.DELETED
+    if not in_qbo:
+        if desired.lifecycle is Lifecycle.DELETED:
+            return Skip("not in QBO; cancelled in Luminous")
+        if desired.lifecycle is Lifecycle.CLOSED and policy.closed_never_synced != "create":
+            return Skip("not in QBO; already closed in Luminous")
+        look = pending_changed or _look_first(entry, rid("create"), now, policy.requestid_memory)
+        return CreatePO(rid("create"), look_first=look)
+
+    assert entry is not None
+    if desired.lifecycle is Lifecycle.DELETED:
+        return DeletePO(rid("delete"))
+    if desired.lifecycle is Lifecycle.CLOSED and entry.lifecycle != Lifecycle.CLOSED:
+        return ClosePO(rid("close"))
+    return UpdatePO(rid("update"))
+
+
+def _plan_vanished(
+    entry: LedgerEntry | None, *, realm_id: str, now: datetime, policy: PlanPolicy, force: bool
+) -> Action:
+    if entry is None or (entry.qbo_id is None and entry.status is not SyncStatus.PENDING):
+        return Noop("not in Luminous and never synced")
+    if entry.qbo_id is None:
+        return Skip(
+            "deleted in Luminous while its create was unconfirmed; check QBO for DocNumber "
+            f"{entry.po_number or '(none)'}",
+            SyncStatus.FAILED,
+        )
+    if entry.lifecycle is Lifecycle.DELETED and entry.status is SyncStatus.SYNCED:
+        return Noop("already deleted in QBO")
+    operation = "delete" if policy.on_delete == "delete" else "close"
+    hash_ = entry.content_hash or ""
+    if not force and (gate := _gate(entry, hash_, now)) is not None:
+        return gate
+    if entry.status is SyncStatus.PENDING and entry.request_id:
+        recorded = _recorded_operation(entry, realm_id)
+        if recorded in ("close", "delete"):
+            return _action(recorded, entry.request_id)
+    if (
+        operation == "close"
+        and entry.lifecycle is Lifecycle.CLOSED
+        and entry.status is SyncStatus.SYNCED
+    ):
+        return Noop("already closed in QBO")
+    return _action(operation, request_id(realm_id, entry.po_id, hash_, operation))

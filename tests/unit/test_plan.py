@@ -1,0 +1,388 @@
+"""Planning: desired document + ledger row -> one action, deterministic request ids."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciler.model import (
+    DesiredLine,
+    DesiredPO,
+    DesiredVendor,
+    LedgerEntry,
+    Lifecycle,
+    LineKind,
+    SourcePO,
+    SourceStatus,
+    SourceSupplier,
+    SyncStatus,
+)
+from reconciler.plan import (
+    ClosePO,
+    CreatePO,
+    DeletePO,
+    Noop,
+    PlanPolicy,
+    Skip,
+    UpdatePO,
+    backoff,
+    plan_po,
+    request_id,
+    skip_reason,
+)
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+REALM = "9130355"
+POLICY = PlanPolicy()
+
+
+def desired(hash_: str = "h1", lifecycle: Lifecycle = Lifecycle.OPEN) -> DesiredPO:
+    return DesiredPO(
+        source_id=42,
+        doc_number="PO-1",
+        vendor=DesiredVendor(display_name="Nutricost", source_name="Nutricost"),
+        lines=(DesiredLine(kind=LineKind.ACCOUNT, amount=Decimal("1.00"), account="Shipping"),),
+        lifecycle=lifecycle,
+        content_hash=hash_,
+    )
+
+
+def entry(**kw) -> LedgerEntry:
+    fields = {
+        "po_id": 42,
+        "status": SyncStatus.SYNCED,
+        "qbo_id": "130",
+        "sync_token": "0",
+        "content_hash": "h1",
+        "lifecycle": Lifecycle.OPEN,
+    }
+    fields.update(kw)
+    return LedgerEntry(**fields)
+
+
+def plan(d, e, **kw):
+    kw.setdefault("policy", POLICY)
+    return plan_po(d, e, realm_id=REALM, now=NOW, **kw)
+
+
+def rid(op: str, hash_: str = "h1") -> str:
+    return request_id(REALM, 42, hash_, op)
+
+
+# --- request ids and backoff -------------------------------------------------------------------
+
+
+def test_request_id_is_deterministic_and_fits_batch_limit():
+    """Same inputs, same id; any input changed, another id; at most 36 characters."""
+    a = request_id(REALM, 42, "h1", "create")
+    assert a == request_id(REALM, 42, "h1", "create")
+    assert len(a) == 36
+    others = {
+        request_id("other", 42, "h1", "create"),
+        request_id(REALM, 43, "h1", "create"),
+        request_id(REALM, 42, "h2", "create"),
+        request_id(REALM, 42, "h1", "update"),
+    }
+    assert a not in others and len(others) == 4
+
+
+@given(st.integers(min_value=-5, max_value=10_000), st.floats(min_value=0, max_value=1))
+def test_backoff_stays_within_half_and_all_of_the_capped_delay(attempts, jitter):
+    """Backoff is never above the cap and never below half the exponential delay."""
+    base, cap = timedelta(seconds=30), timedelta(hours=1)
+    delay = backoff(attempts, base=base, cap=cap, jitter=jitter)
+    expected = min(base * 2 ** min(max(attempts, 1) - 1, 20), cap)
+    assert expected / 2 - timedelta(microseconds=1) <= delay <= cap
+    assert delay <= expected + timedelta(microseconds=1)
+
+
+def test_backoff_grows_then_caps():
+    """Without jitter the delays double from the base half and stop at half the cap."""
+    base, cap = timedelta(seconds=10), timedelta(seconds=60)
+    delays = [backoff(n, base=base, cap=cap, jitter=1.0).total_seconds() for n in range(1, 6)]
+    assert delays == [10, 20, 40, 60, 60]
+    assert backoff(1, base=base, cap=cap, jitter=0.0) == timedelta(seconds=5)
+
+
+# --- skip reasons ------------------------------------------------------------------------------
+
+
+def source(status=SourceStatus.ACTIVE, approval=None) -> SourcePO:
+    return SourcePO(
+        id=42,
+        order_numbers=("PO-1",),
+        status=status,
+        supplier=SourceSupplier(id=1, name="Nutricost"),
+        lines=(),
+        created_at=NOW,
+        updated_at=NOW,
+        approval_status=approval,
+        order_date=date(2025, 3, 1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "approval", "require", "reason"),
+    [
+        (SourceStatus.ACTIVE, None, True, None),
+        (SourceStatus.ACTIVE, "approved", True, None),
+        (SourceStatus.ACTIVE, "Approved", True, None),
+        (SourceStatus.ACTIVE, "pending_approval", True, "awaiting approval"),
+        (SourceStatus.ACTIVE, "Pending Approval", True, "awaiting approval"),
+        (SourceStatus.ACTIVE, "rejected", True, "not approved (rejected)"),
+        (SourceStatus.ACTIVE, "pending_approval", False, None),
+        (SourceStatus.DRAFT, "approved", True, "draft"),
+        (SourceStatus.DRAFT, None, False, "draft"),
+    ],
+)
+def test_skip_reason(status, approval, require, reason):
+    """Drafts never go; unapproved POs wait when approval is required."""
+    policy = PlanPolicy(require_approval=require)
+    assert skip_reason(source(status, approval), policy) == reason
+
+
+# --- the plan table ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("d", "e", "expected"),
+    [
+        # unchanged -> nothing at all
+        (desired(), entry(), Noop("unchanged since the last push")),
+        # new
+        (desired(), None, CreatePO(rid("create"))),
+        (desired(), entry(status=SyncStatus.SKIPPED, qbo_id=None), CreatePO(rid("create"))),
+        # changed
+        (desired("h2"), entry(), UpdatePO(rid("update", "h2"))),
+        # closed in Luminous, with or without a content change
+        (desired("h2", Lifecycle.CLOSED), entry(), ClosePO(rid("close", "h2"))),
+        # already closed in QBO, content changed again -> plain update
+        (
+            desired("h3", Lifecycle.CLOSED),
+            entry(content_hash="h2", lifecycle=Lifecycle.CLOSED),
+            UpdatePO(rid("update", "h3")),
+        ),
+        # re-opened in Luminous
+        (desired("h3"), entry(content_hash="h2", lifecycle=Lifecycle.CLOSED), None),
+        # cancelled with on_cancel = delete
+        (desired("h2", Lifecycle.DELETED), entry(), DeletePO(rid("delete", "h2"))),
+        (
+            desired("h2", Lifecycle.DELETED),
+            entry(content_hash="h2", lifecycle=Lifecycle.DELETED),
+            Noop("unchanged since the last push"),
+        ),
+        # never pushed and closed or cancelled -> skipped by default
+        (
+            desired("h2", Lifecycle.CLOSED),
+            None,
+            Skip("not in QBO; already closed in Luminous", SyncStatus.SKIPPED),
+        ),
+        (
+            desired("h2", Lifecycle.DELETED),
+            None,
+            Skip("not in QBO; cancelled in Luminous", SyncStatus.SKIPPED),
+        ),
+        # deleted in QBO by us, open again in Luminous -> a new PO
+        (
+            desired("h3"),
+            entry(content_hash="h2", lifecycle=Lifecycle.DELETED),
+            CreatePO(rid("create", "h3")),
+        ),
+    ],
+)
+def test_plan_table(d, e, expected):
+    """The documented table of desired x ledger -> action."""
+    action = plan(d, e)
+    if expected is None:  # re-open
+        assert action == UpdatePO(rid("update", "h3"))
+    else:
+        assert action == expected
+
+
+def test_closed_never_synced_can_be_created_closed():
+    """closed_never_synced = create pushes a PO first seen closed."""
+    action = plan(
+        desired("h2", Lifecycle.CLOSED), None, policy=PlanPolicy(closed_never_synced="create")
+    )
+    assert action == CreatePO(rid("create", "h2"))
+
+
+# --- failures, backoff, force ----------------------------------------------------------------
+
+
+def test_failed_with_same_hash_is_parked_until_change_or_force():
+    """A permanent failure waits for a change in Luminous or a user retry."""
+    failed = entry(status=SyncStatus.FAILED, content_hash="h2", last_error_message="QBO 6000")
+    action = plan(desired("h2"), failed)
+    assert isinstance(action, Skip) and action.status is SyncStatus.FAILED
+    assert "QBO 6000" in action.reason
+    assert plan(desired("h2"), failed, force_retry=True) == UpdatePO(rid("update", "h2"))
+    assert plan(desired("h3"), failed) == UpdatePO(rid("update", "h3"))
+
+
+def test_retrying_waits_for_next_retry_at():
+    """A transient failure backs off until next_retry_at, then goes again with the same id."""
+    retrying = entry(
+        status=SyncStatus.RETRYING,
+        qbo_id=None,
+        content_hash="h1",
+        request_id=rid("create"),
+        request_sent_at=NOW - timedelta(minutes=5),
+        next_retry_at=NOW + timedelta(seconds=1),
+    )
+    action = plan(desired(), retrying)
+    assert isinstance(action, Skip) and action.status is SyncStatus.RETRYING
+    due = dataclasses.replace(retrying, next_retry_at=NOW)
+    assert plan(desired(), due) == CreatePO(rid("create"), look_first=False)
+    assert plan(desired(), retrying, force_retry=True) == CreatePO(rid("create"))
+
+
+def test_retry_after_a_long_gap_looks_first():
+    """An unconfirmed create sent longer ago than requestid_memory looks up the DocNumber first."""
+    old = entry(
+        status=SyncStatus.RETRYING,
+        qbo_id=None,
+        request_id=rid("create"),
+        request_sent_at=NOW - timedelta(hours=2),
+        next_retry_at=NOW,
+    )
+    assert plan(desired(), old) == CreatePO(rid("create"), look_first=True)
+
+
+# --- crash recovery (PENDING) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ["create", "update", "close", "delete"])
+def test_pending_replays_the_same_operation_and_request_id(operation):
+    """A write in flight at a crash is repeated with the recorded request id."""
+    qbo_id = None if operation == "create" else "130"
+    pending = entry(
+        status=SyncStatus.PENDING,
+        qbo_id=qbo_id,
+        request_id=rid(operation),
+        request_sent_at=NOW - timedelta(seconds=30),
+    )
+    action = plan(desired(), pending)
+    assert action.operation == operation
+    assert action.request_id == rid(operation)
+    if operation == "create":
+        assert action.look_first is False
+
+
+def test_pending_create_after_long_gap_looks_first():
+    """After more than requestid_memory, a pending create looks before creating."""
+    pending = entry(
+        status=SyncStatus.PENDING,
+        qbo_id=None,
+        request_id=rid("create"),
+        request_sent_at=NOW - timedelta(hours=1, seconds=1),
+    )
+    assert plan(desired(), pending) == CreatePO(rid("create"), look_first=True)
+    short = PlanPolicy(requestid_memory=timedelta(hours=2))
+    assert plan(desired(), pending, policy=short) == CreatePO(rid("create"), look_first=False)
+
+
+def test_pending_with_unknown_request_id_falls_back_by_qbo_id():
+    """A recorded id from another realm or version still replays, as create or update."""
+    pending = entry(status=SyncStatus.PENDING, qbo_id=None, request_id="x" * 36)
+    assert plan(desired(), pending) == CreatePO("x" * 36, look_first=True)
+    pending = dataclasses.replace(pending, qbo_id="130")
+    assert plan(desired(), pending) == UpdatePO("x" * 36)
+
+
+def test_pending_create_then_content_changed_looks_first_with_a_new_id():
+    """The old create may have landed: the new create looks first and never reuses the old id."""
+    pending = entry(
+        status=SyncStatus.PENDING,
+        qbo_id=None,
+        request_id=rid("create"),
+        request_sent_at=NOW,
+    )
+    assert plan(desired("h2"), pending) == CreatePO(rid("create", "h2"), look_first=True)
+
+
+# --- vanished from Luminous ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("e", "on_delete", "expected"),
+    [
+        (None, "close", Noop("not in Luminous and never synced")),
+        (
+            entry(qbo_id=None, status=SyncStatus.SKIPPED),
+            "close",
+            Noop("not in Luminous and never synced"),
+        ),
+        (entry(), "close", ClosePO(rid("close"))),
+        (entry(), "delete", DeletePO(rid("delete"))),
+        (entry(lifecycle=Lifecycle.CLOSED), "close", Noop("already closed in QBO")),
+        (entry(lifecycle=Lifecycle.CLOSED), "delete", DeletePO(rid("delete"))),
+        (entry(lifecycle=Lifecycle.DELETED), "delete", Noop("already deleted in QBO")),
+        (
+            entry(status=SyncStatus.PENDING, request_id=rid("delete")),
+            "delete",
+            DeletePO(rid("delete")),
+        ),
+    ],
+)
+def test_vanished_po(e, on_delete, expected):
+    """A PO gone from Luminous is closed or deleted in QBO by policy, once."""
+    assert plan(None, e, policy=PlanPolicy(on_delete=on_delete)) == expected
+
+
+def test_vanished_while_create_unconfirmed_is_parked_with_a_hint():
+    """Deleted in Luminous while its create was unconfirmed: a person must look."""
+    pending = entry(status=SyncStatus.PENDING, qbo_id=None, po_number="PO-1", request_id="r")
+    action = plan(None, pending)
+    assert isinstance(action, Skip) and action.status is SyncStatus.FAILED
+    assert "PO-1" in action.reason
+
+
+def test_vanished_and_failed_stays_parked():
+    """A failed close of a vanished PO waits for a user retry."""
+    failed = entry(status=SyncStatus.FAILED)
+    assert isinstance(plan(None, failed), Skip)
+    assert plan(None, failed, force_retry=True) == ClosePO(rid("close"))
+
+
+# --- properties --------------------------------------------------------------------------------
+
+statuses = st.sampled_from(list(SyncStatus))
+lifecycles = st.sampled_from(list(Lifecycle))
+hashes = st.sampled_from(["h1", "h2"])
+
+
+@given(
+    hashes,
+    lifecycles,
+    st.one_of(
+        st.none(),
+        st.builds(
+            entry,
+            status=statuses,
+            qbo_id=st.sampled_from([None, "130"]),
+            content_hash=hashes,
+            lifecycle=st.one_of(st.none(), lifecycles),
+            request_id=st.one_of(st.none(), st.sampled_from([rid("create"), rid("update")])),
+            request_sent_at=st.one_of(st.none(), st.just(NOW - timedelta(hours=3))),
+            next_retry_at=st.one_of(st.none(), st.just(NOW + timedelta(minutes=1))),
+        ),
+    ),
+    st.booleans(),
+)
+def test_plan_is_total_deterministic_and_never_creates_twice_blindly(h, life, e, force):
+    """Every input gets one action, the same one twice; a create over an earlier create looks."""
+    d = desired(h, life)
+    first = plan(d, e, force_retry=force)
+    assert first == plan(d, e, force_retry=force)
+    if isinstance(first, CreatePO | UpdatePO | ClosePO | DeletePO):
+        assert len(first.request_id) <= 36
+    if isinstance(first, CreatePO) and e is not None and e.qbo_id is None and e.request_id:
+        assert first.look_first or first.request_id == e.request_id
+    if isinstance(first, UpdatePO | ClosePO | DeletePO):
+        assert e is not None and e.qbo_id is not None
