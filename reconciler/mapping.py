@@ -644,8 +644,11 @@ def po_payload(desired: DesiredPO, refs: ResolvedRefs) -> dict[str, Any]:
         "Line": [_line_payload(line, refs, n) for n, line in enumerate(desired.lines, start=1)],
         "POStatus": "Closed" if desired.lifecycle is Lifecycle.CLOSED else "Open",
     }
-    if refs.ap_account_id:
-        body["APAccountRef"] = {"value": refs.ap_account_id}
+    ap_account_id = refs.ap_account_id or (
+        refs.account_ids.get(desired.ap_account) if desired.ap_account else None
+    )
+    if ap_account_id:
+        body["APAccountRef"] = {"value": ap_account_id}
     if desired.doc_number:
         body["DocNumber"] = desired.doc_number
     if desired.txn_date:

@@ -56,6 +56,9 @@ class PlanPolicy:
     closed_never_synced: str = "skip"  # "skip" | "create"
     requestid_memory: timedelta = timedelta(hours=1)
     require_approval: bool = True
+    max_attempts: int = 8  # transient failures before a PO is parked as FAILED
+    backoff_base: timedelta = timedelta(seconds=30)
+    backoff_cap: timedelta = timedelta(hours=1)
 
 
 # --- actions -----------------------------------------------------------------------------------
@@ -107,6 +110,16 @@ class Noop:
 
 Action = CreatePO | UpdatePO | ClosePO | DeletePO | Skip | Noop
 WriteAction = CreatePO | UpdatePO | ClosePO | DeletePO
+
+
+def action_name(action: Action) -> str:
+    """The verb an outcome records: create / update / close / delete / skip / none."""
+    return action.operation
+
+
+def vanished_lifecycle(policy: PlanPolicy) -> Lifecycle:
+    """What a PO gone from Luminous becomes in QBO under the policy."""
+    return Lifecycle.DELETED if policy.on_delete == "delete" else Lifecycle.CLOSED
 
 
 # --- pieces ------------------------------------------------------------------------------------

@@ -564,3 +564,12 @@ def test_hostile_text_never_breaks_the_body(name, note):
     body = po_payload(desired, refs_for(desired))
     assert len(body["VendorRef"]["name"]) <= 100
     assert len(body.get("PrivateNote", "")) <= mapping.NOTE_MAX
+
+
+def test_ap_account_from_account_ids_when_not_given_directly():
+    """The configured AP account name resolves through account_ids too."""
+    desired = desired_po(make_po(), MappingRules(ap_account="Accounts Payable (A/P)"))
+    refs = dataclasses.replace(
+        refs_for(desired), ap_account_id=None, account_ids={"Accounts Payable (A/P)": "33"}
+    )
+    assert po_payload(desired, refs)["APAccountRef"] == {"value": "33"}

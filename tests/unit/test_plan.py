@@ -386,3 +386,16 @@ def test_plan_is_total_deterministic_and_never_creates_twice_blindly(h, life, e,
         assert first.look_first or first.request_id == e.request_id
     if isinstance(first, UpdatePO | ClosePO | DeletePO):
         assert e is not None and e.qbo_id is not None
+
+
+def test_action_names_and_vanished_lifecycle():
+    """Outcome verbs come from the action; a vanished PO ends closed or deleted by policy."""
+    from reconciler.plan import action_name, vanished_lifecycle
+
+    names = [
+        action_name(a)
+        for a in (CreatePO("r"), UpdatePO("r"), ClosePO("r"), DeletePO("r"), Skip("x"), Noop("x"))
+    ]
+    assert names == ["create", "update", "close", "delete", "skip", "none"]
+    assert vanished_lifecycle(PlanPolicy()) is Lifecycle.CLOSED
+    assert vanished_lifecycle(PlanPolicy(on_delete="delete")) is Lifecycle.DELETED
