@@ -224,6 +224,9 @@ def plan_po(
             operation = _recorded_operation(entry, realm_id) or (
                 "update" if entry.qbo_id else "create"
             )
+            if operation != "create" and entry.qbo_id is None:  # no document to change: create
+                fresh = request_id(realm_id, desired.source_id, hash_, "create")
+                return CreatePO(fresh, look_first=True)
             look = operation == "create" and _look_first(
                 entry, entry.request_id, now, policy.requestid_memory
             )
