@@ -304,7 +304,10 @@ class QBOEmulator:
         server.emulator = self  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, name="qbo-emulator", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="qbo-emulator",
+            daemon=True,
         )
         self._thread.start()
         return self
