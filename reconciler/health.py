@@ -1,0 +1,265 @@
+"""Health and metrics over HTTP: `/healthz` for supervisors, `/metrics` for Prometheus.
+
+`HealthState` is fed by the daemon (one `record_pass` per finished pass, `set_authorized` from
+the start-up checks and from authorization failures) and, for live QBO request counts, by the
+QBO client's `on_request` hook (`on_qbo_request`). It decides health as a pure function of its
+fields and `now`:
+
+- red when QBO authorization is lost;
+- red when the last successful pass (`report.fatal is None`; POs failing one by one do not
+  count against health, the metrics show them) is older than 3 poll intervals, and, before
+  the first success, once 3 intervals have passed since start (the start-up grace).
+
+Metrics live on the state's own `CollectorRegistry` (never the process-global default), so
+tests and several daemons in one process do not collide. The server is a stdlib
+`ThreadingHTTPServer`, bound to 127.0.0.1 by default: the endpoints carry no authentication,
+so exposing them is a deliberate configuration choice (inside a container, see the Dockerfile).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from reconciler.model import SyncStatus
+
+PASS_OUTCOMES = ("ok", "failures", "fatal", "error")
+PO_ACTIONS = ("create", "update", "close", "delete", "reject")
+DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+class PassReportLike(Protocol):
+    """The fields of `reconciler.engine.PassReport` that health reads."""
+
+    started_at: datetime
+    finished_at: datetime | None
+    counts: Any  # Counter[str]
+    fatal: str | None
+
+    @property
+    def failed(self) -> int: ...
+
+
+def pass_outcome(report: PassReportLike) -> str:
+    """The same three words the engine writes to the runs table."""
+    if report.fatal:
+        return "fatal"
+    return "failures" if report.failed else "ok"
+
+
+class HealthState:
+    """What `/healthz` and `/metrics` report; thread-safe, fed by pass reports."""
+
+    def __init__(
+        self,
+        poll_interval: timedelta,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        started_at: datetime | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.poll_interval = poll_interval
+        self.clock = clock
+        self.max_age = 3 * poll_interval
+        self.started_at = started_at or clock()
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._lock = threading.Lock()
+        self._last_success: datetime | None = None
+        self._last_outcome: str | None = None
+        self._authorized = True
+        r = self.registry
+        self.passes = Counter(
+            "reconciler_passes", "Finished passes by outcome.", ["outcome"], registry=r
+        )
+        self.pos = Counter(
+            "reconciler_pos", "POs handled, by the status they ended in.", ["status"], registry=r
+        )
+        self.actions = Counter(
+            "reconciler_po_actions", "QBO changes made to POs, by action.", ["action"], registry=r
+        )
+        self.qbo_requests = Counter(
+            "reconciler_qbo_requests",
+            "HTTP requests sent to QBO, by response status ('error' when no answer came).",
+            ["status"],
+            registry=r,
+        )
+        self.qbo_throttled = Counter(
+            "reconciler_qbo_throttled", "QBO answers with HTTP 429 (throttled).", registry=r
+        )
+        self.last_success = Gauge(
+            "reconciler_last_success_timestamp_seconds",
+            "Unix time the last successful pass finished (0: none yet).",
+            registry=r,
+        )
+        self.duration = Histogram(
+            "reconciler_pass_duration_seconds",
+            "Wall time of a pass.",
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.authorized_gauge = Gauge(
+            "reconciler_authorized", "1 while the QBO authorization works.", registry=r
+        )
+        self.authorized_gauge.set(1)
+        for outcome in PASS_OUTCOMES:
+            self.passes.labels(outcome=outcome)
+        for status in SyncStatus:
+            self.pos.labels(status=str(status))
+        for action in PO_ACTIONS:
+            self.actions.labels(action=action)
+
+    # --- feeding ------------------------------------------------------------------------
+
+    def record_pass(self, report: PassReportLike) -> None:
+        outcome = pass_outcome(report)
+        statuses = {str(s) for s in SyncStatus}
+        for key, count in report.counts.items():
+            if count <= 0:
+                continue
+            if key in statuses:
+                self.pos.labels(status=key).inc(count)
+            elif key in PO_ACTIONS:
+                self.actions.labels(action=key).inc(count)
+        finished = report.finished_at or self.clock()
+        self.duration.observe(max(0.0, (finished - report.started_at).total_seconds()))
+        self.passes.labels(outcome=outcome).inc()
+        with self._lock:
+            self._last_outcome = outcome
+            if outcome != "fatal":
+                self._last_success = finished
+                self._authorized = True
+        if outcome != "fatal":
+            self.last_success.set(finished.timestamp())
+            self.authorized_gauge.set(1)
+
+    def record_error(self) -> None:
+        """A pass that raised instead of returning a report."""
+        self.passes.labels(outcome="error").inc()
+        with self._lock:
+            self._last_outcome = "error"
+
+    def set_authorized(self, authorized: bool) -> None:
+        with self._lock:
+            self._authorized = authorized
+        self.authorized_gauge.set(1 if authorized else 0)
+
+    def on_qbo_request(self, event: dict[str, Any]) -> None:
+        """Hook for `QBOClient(on_request=...)`: one call per HTTP attempt."""
+        status = event.get("status")
+        self.qbo_requests.labels(status=str(status) if status is not None else "error").inc()
+        if status == 429:
+            self.qbo_throttled.inc()
+
+    # --- reading ------------------------------------------------------------------------
+
+    @property
+    def last_success_at(self) -> datetime | None:
+        with self._lock:
+            return self._last_success
+
+    def is_healthy(self, now: datetime) -> tuple[bool, str]:
+        with self._lock:
+            authorized, last_success = self._authorized, self._last_success
+        limit = int(self.max_age.total_seconds())
+        if not authorized:
+            return False, "QuickBooks authorization lost: run `reconciler auth connect`"
+        if last_success is None:
+            waited = now - self.started_at
+            if waited <= self.max_age:
+                return True, f"starting: no pass finished yet ({_secs(waited)}s since start)"
+            return False, f"no successful pass in {_secs(waited)}s since start (limit {limit}s)"
+        age = now - last_success
+        if age > self.max_age:
+            return False, f"last successful pass {_secs(age)}s ago (limit {limit}s)"
+        return True, f"last successful pass {_secs(age)}s ago"
+
+    def health_document(self, now: datetime) -> dict[str, Any]:
+        healthy, reason = self.is_healthy(now)
+        with self._lock:
+            last_success, outcome, authorized = (
+                self._last_success,
+                self._last_outcome,
+                self._authorized,
+            )
+        return {
+            "healthy": healthy,
+            "reason": reason,
+            "authorized": authorized,
+            "last_success": last_success.isoformat() if last_success else None,
+            "last_outcome": outcome,
+            "now": now.isoformat(),
+        }
+
+    def metrics_text(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _secs(delta: timedelta) -> int:
+    return int(delta.total_seconds())
+
+
+class HealthServer:
+    """A running health/metrics server; `port` is the bound port (useful with port 0)."""
+
+    def __init__(self, httpd: ThreadingHTTPServer, thread: threading.Thread) -> None:
+        self._httpd = httpd
+        self._thread = thread
+        self.host, self.port = httpd.server_address[:2]
+
+    def shutdown(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+def _handler_for(state: HealthState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "reconciler-health"
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/healthz":
+                doc = state.health_document(state.clock())
+                body = (json.dumps(doc) + "\n").encode()
+                self._reply(200 if doc["healthy"] else 503, "application/json", body)
+            elif path == "/metrics":
+                self._reply(200, CONTENT_TYPE_LATEST, state.metrics_text())
+            else:
+                self._reply(404, "text/plain; charset=utf-8", b"not found\n")
+
+        def _reply(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Scrapes every few seconds would drown the JSON log; stay quiet."""
+
+    return Handler
+
+
+def serve_health(state: HealthState, host: str = "127.0.0.1", port: int = 8787) -> HealthServer:
+    """Start the health/metrics server on a daemon thread and return at once."""
+    httpd = ThreadingHTTPServer((host, port), _handler_for(state))
+    httpd.daemon_threads = True
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="health-http", daemon=True
+    )
+    thread.start()
+    return HealthServer(httpd, thread)
