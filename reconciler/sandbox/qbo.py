@@ -135,6 +135,7 @@ class FaultRule:
     fired: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
+        self.latency = float(self.latency)
         if self.action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}, not {self.action!r}")
         re.compile(self.path_regex)
@@ -985,6 +986,13 @@ class QBOEmulator:
         "refuse_closed_po_edits",
     )
 
+    @staticmethod
+    def _setting_value(name: str, value: Any) -> Any:
+        """JSON numbers arrive as Decimal: limits are ints, latency a float."""
+        if value is None or isinstance(value, bool):
+            return value
+        return float(value) if name == "latency" else int(value)
+
     def _settings(self) -> dict:
         return {name: getattr(self, name) for name in self.SETTINGS}
 
@@ -992,7 +1000,7 @@ class QBOEmulator:
         for name, value in body.items():
             if name not in self.SETTINGS:
                 raise KeyError(f"unknown setting {name}")
-            setattr(self, name, value)
+            setattr(self, name, self._setting_value(name, value))
         return self._settings()
 
 

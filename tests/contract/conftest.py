@@ -87,14 +87,14 @@ def qbo(emu: QBOEmulator) -> QBOSession:
 
 @pytest.fixture
 def make_emu() -> Iterator:
-    """Build emulators with custom settings (seeded, started, stopped at the end)."""
+    """Sessions to emulators built with custom settings (seeded; stopped at the end)."""
     started: list[QBOEmulator] = []
 
-    def build(**settings) -> tuple[QBOEmulator, QBOSession]:
+    def build(**settings) -> QBOSession:
         emulator = QBOEmulator(**settings).start()
         started.append(emulator)
         emulator.seed_default()
-        return emulator, QBOSession(emulator, emulator.issue_tokens()["access_token"])
+        return QBOSession(emulator, emulator.issue_tokens()["access_token"])
 
     yield build
     for emulator in started:
