@@ -19,6 +19,7 @@ line or a traceback never shows them; `.reveal()` is the one way to the value.
 `PrivateNote = false`); `[custom_fields]` maps a QBO custom field name to a source, optionally
 with its DefinitionId (`"Sales Rep" = { source = "rep", definition_id = "2" }`; without one the
 position in the table, 1 to 3, is used, which is QBO's order for purchase-form custom fields).
+From the environment: `RECONCILER_CUSTOM_FIELDS__<QBO name>=<source>` (the name keeps its case).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ Notes
     `private_note` -> PrivateNote, `public_note` -> Memo (both documented "max 4000 chars"):
     characters XML cannot carry are dropped, CRLF -> LF, longer than 4000 -> cut and end with
     " [truncated]" (the full text stays in Luminous). Line descriptions follow the same rule.
+    (QBO's screen labels PrivateNote "Memo" and the API's Memo "Your message to vendor".)
 Dates
     straight through (`order_date` -> TxnDate, `arrival_due_date` -> DueDate).
 Currency
@@ -177,10 +178,10 @@ class MappingRules:
     item_kind: ItemKind = ItemKind.NON_INVENTORY
     home_currency: str = "USD"
     ap_account: str | None = None  # account NAME; None: the company's only AP account
-    shipping_account: str = "Shipping"
-    tax_account: str = "Purchase Tax"
-    discount_account: str = "Purchase Discounts"
-    other_costs_account: str = "Other Purchase Costs"
+    shipping_account: str = "Cost of Goods Sold"
+    tax_account: str = "Cost of Goods Sold"
+    discount_account: str = "Cost of Goods Sold"
+    other_costs_account: str = "Cost of Goods Sold"
     custom_fields: tuple[tuple[str, str], ...] = ()  # (QBO custom field name, source)
 
     def source_for(self, qbo_field: str) -> str | None:

@@ -240,7 +240,7 @@ def plan_po(
         entry is not None
         and entry.status is SyncStatus.SYNCED
         and entry.content_hash == hash_
-        and entry.lifecycle == desired.lifecycle
+        and entry.lifecycle in (None, desired.lifecycle)  # the hash covers the lifecycle too
     ):
         return Noop("unchanged since the last push")
     in_qbo = entry is not None and entry.qbo_id is not None and entry.lifecycle != Lifecycle.DELETED

@@ -154,6 +154,7 @@ def test_skip_reason(status, approval, require, reason):
     [
         # unchanged -> nothing at all
         (desired(), entry(), Noop("unchanged since the last push")),
+        (desired(), entry(lifecycle=None), Noop("unchanged since the last push")),
         # new
         (desired(), None, CreatePO(rid("create"))),
         (desired(), entry(status=SyncStatus.SKIPPED, qbo_id=None), CreatePO(rid("create"))),
