@@ -88,17 +88,13 @@ def make_po(**kw) -> SourcePO:
 def refs_for(desired) -> ResolvedRefs:
     items = {item_key(line.item): str(i) for i, line in enumerate(desired.lines) if line.item}
     rules = MappingRules()
-    accounts = {
-        name: f"a{i}"
-        for i, name in enumerate(
-            [
-                rules.shipping_account,
-                rules.tax_account,
-                rules.discount_account,
-                rules.other_costs_account,
-            ]
-        )
-    }
+    names = (
+        rules.shipping_account,
+        rules.tax_account,
+        rules.discount_account,
+        rules.other_costs_account,
+    )
+    accounts = {name: "a-" + name for name in names}
     return ResolvedRefs(vendor_id="v1", item_ids=items, account_ids=accounts, ap_account_id="33")
 
 
@@ -449,7 +445,8 @@ def test_po_payload_shape():
             "UnitPrice": D("10.50"),
         },
     }
-    assert ship_line["AccountBasedExpenseLineDetail"] == {"AccountRef": {"value": "a0"}}
+    account_id = "a-" + MappingRules().shipping_account
+    assert ship_line["AccountBasedExpenseLineDetail"] == {"AccountRef": {"value": account_id}}
     assert "CurrencyRef" not in body and "Id" not in body and "SyncToken" not in body
 
 
