@@ -456,11 +456,12 @@ class QBOClient:
             repeatable = method == "GET" or path == "query" or request_id is not None
 
         entity_label = "query" if path == "query" else entity
-        token = self._tokens.access_token()
         attempts = 0
-        refreshed = False
+        refreshed_token: str | None = None
         while True:
             attempts += 1
+            # ask every time: a long backoff may cross the token's expiry
+            token = refreshed_token or self._tokens.access_token()
             headers["Authorization"] = f"Bearer {token}"
             started = self._monotonic()
             event: dict[str, Any] = {
@@ -504,9 +505,8 @@ class QBOClient:
             else:
                 fault_body = self._parse_error_body(response)
 
-            if status == 401 and not refreshed:
-                refreshed = True
-                token = self._tokens.refreshed_after_401(token)
+            if status == 401 and refreshed_token is None:
+                refreshed_token = self._tokens.refreshed_after_401(token)
                 attempts -= 1  # the refresh retry is extra, not one of max_attempts
                 continue
 

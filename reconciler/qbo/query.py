@@ -84,6 +84,22 @@ def is_queryable(value: str) -> bool:
     return _refusal(value) is None
 
 
+def queryable_prefix_pattern(value: str, *, min_length: int = 3) -> str | None:
+    """A LIKE pattern (`prefix%`) for a value `quote` refuses, or None if too little is left.
+
+    QBO stores names it cannot query (e.g. "Smith’s Ltd"); to find one, query by the part
+    before the first refused character and compare the full names yourself. A `%` in the
+    prefix only widens the match, which the exact comparison then narrows.
+    """
+    for position, char in enumerate(value):
+        if _refusal(char) is not None:
+            prefix = value[:position]
+            break
+    else:
+        return value + "%"
+    return prefix + "%" if len(prefix.strip()) >= min_length else None
+
+
 Scalar = str | bool | int | Decimal | date | datetime
 
 

@@ -6,9 +6,11 @@ import random
 import threading
 import traceback
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from hashlib import sha1
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
 import requests
@@ -19,9 +21,13 @@ from reconciler import errors
 from reconciler.qbo import query as q
 from reconciler.qbo.auth import (
     FileTokenStore,
+    OAuthClientRejected,
     OAuthTokenSource,
     StaticTokenSource,
+    TokenRefreshUnavailable,
     Tokens,
+    connect_url,
+    exchange_code,
 )
 from reconciler.qbo.client import BatchOp, InvalidRequestId, QBOClient
 from reconciler.qbo.limiter import RealmLimiter
@@ -640,6 +646,61 @@ def test_no_token_in_exception_strings_reprs_or_tracebacks(emulator, recorder, t
         errors.DuplicateNameFault,
         errors.AuthorizationLost,
     }
+
+
+def new_auth_client(emu, secret: str | None = None) -> AuthClient:
+    return AuthClient(emu.client_id, secret or emu.client_secret, REDIRECT, emu.discovery_url)
+
+
+def test_connect_url_and_code_exchange_store_working_tokens(emulator, recorder, tmp_path):
+    """The consent URL carries client, scope and state; its code becomes stored, usable tokens."""
+    auth = new_auth_client(emulator)
+    url = connect_url(auth, state="csrf-123")
+    assert url.startswith(emulator.base_url)
+    assert "com.intuit.quickbooks.accounting" in unquote_plus(url) and "state=csrf-123" in url
+    consent = requests.get(url, allow_redirects=False, timeout=5)
+    back = parse_qs(urlsplit(consent.headers["Location"]).query)
+    assert back["state"] == ["csrf-123"] and back["realmId"] == [emulator.realm_id]
+    store = FileTokenStore(tmp_path / "tokens.json")
+    tokens = exchange_code(auth, back["code"][0], emulator.realm_id, store, emulator.now)
+    assert store.load() == tokens and tokens.realm_id == emulator.realm_id
+    assert tokens.access_expires_at == tokens.refresh_expires_at - timedelta(seconds=8726400 - 3600)
+    client = build_client(emulator, StaticTokenSource(tokens.access_token), recorder)
+    assert client.read("Vendor", ACME).entity["Id"] == ACME
+    with pytest.raises(errors.AuthorizationLost):  # a code works once
+        exchange_code(auth, back["code"][0], emulator.realm_id, store, emulator.now)
+
+
+def test_wrong_client_secret_is_a_configuration_fault(emulator, tmp_path):
+    """invalid_client from the token endpoint is Fatal (fix the configuration), not retried."""
+    _, store, issued = oauth_source(emulator, tmp_path)
+    source = OAuthTokenSource(
+        lambda: new_auth_client(emulator, secret="wrong"), store, clock=emulator.now
+    )
+    with pytest.raises(OAuthClientRejected) as info:
+        source.refreshed_after_401(issued["access_token"])
+    assert isinstance(info.value, errors.Fatal) and info.value.code == "invalid_client"
+    assert store.load().refresh_token == issued["refresh_token"]  # nothing lost
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        FaultRule(method="POST", path_regex="/oauth2/v1/tokens", status=503),
+        FaultRule(method="POST", path_regex="/oauth2/v1/tokens", action="reset"),
+    ],
+    ids=["503", "reset"],
+)
+def test_token_endpoint_trouble_is_retryable_and_loses_nothing(emulator, tmp_path, rule):
+    """A failing or unreachable token endpoint is TokenRefreshUnavailable; the next try works."""
+    source, store, issued = oauth_source(emulator, tmp_path)
+    emulator.add_fault(rule)
+    with pytest.raises(TokenRefreshUnavailable) as info:
+        source.refreshed_after_401(issued["access_token"])
+    assert isinstance(info.value, errors.Retryable)
+    assert store.load().refresh_token == issued["refresh_token"]
+    fresh = source.refreshed_after_401(issued["access_token"])
+    assert fresh != issued["access_token"] and store.load().access_token == fresh
 
 
 # --- a tiny server for what the emulator cannot say --------------------------------------

@@ -186,3 +186,20 @@ def test_unqueryable_value_surfaces_from_select():
     """select() lets UnqueryableValue through so the caller can park that one PO."""
     with pytest.raises(q.UnqueryableValue):
         q.select("Vendor", [q.eq("DisplayName", "Smith’s")])
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern"),
+    [
+        ("Smith’s Ltd", "Smith%"),
+        ("Plain Name", "Plain Name%"),
+        ("Włodarski", None),  # only "W" is left: too little to search by
+        ("’quoted", None),
+        ("O'Brien – Sons", "O'Brien %"),
+    ],
+)
+def test_queryable_prefix_pattern(value, pattern):
+    """The part before the first refused character becomes a LIKE prefix, when long enough."""
+    assert q.queryable_prefix_pattern(value) == pattern
+    if pattern is not None:
+        assert q.like("DisplayName", pattern).render().startswith("DisplayName LIKE '")
