@@ -1,0 +1,70 @@
+# syntax=docker/dockerfile:1
+#
+# reconciler in a container: `reconciler run` as PID 1 (exec form, so SIGTERM from
+# `docker stop` reaches Python, which finishes the PO in hand and exits 0 within 10 s),
+# non-root uid 10001, state on a volume, JSON logs on the container's output,
+# secrets from /run/secrets, HEALTHCHECK on /healthz.
+#
+#   docker build -t reconciler .
+#   docker run -d --name reconciler \
+#     -v reconciler-state:/var/lib/reconciler \
+#     -v "$PWD/reconciler.toml:/etc/reconciler/reconciler.toml:ro" \
+#     -e RECONCILER_CONFIG=/etc/reconciler/reconciler.toml \
+#     -v "$PWD/secrets:/run/secrets:ro" \
+#     -p 127.0.0.1:8787:8787 reconciler
+#
+# See docker-compose.example.yml for secrets and for running it as a sidecar.
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY reconciler ./reconciler
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+
+# State and token store on the volume; secrets are read as $CREDENTIALS_DIRECTORY/<name>
+# (luminous_api_token, qbo_client_secret, qbo_token_key), the same names systemd's
+# LoadCredential= uses, so Docker/Compose secrets mounted at /run/secrets/<name> just work.
+#
+# The health server binds 127.0.0.1 by default because /healthz and /metrics carry no
+# authentication. Inside a container that would make them unreachable from anything but the
+# container itself: published ports (-p) and other containers (a Prometheus) connect to the
+# container's own interface. The container's network namespace is the boundary here, so the
+# image binds 0.0.0.0 through configuration, and you decide exposure with -p (prefer
+# -p 127.0.0.1:8787:8787). As a sidecar sharing another container's network namespace, set
+# RECONCILER_DAEMON__HEALTH_HOST=127.0.0.1 again (see docker-compose.example.yml).
+# (TOKEN_STORE and CREDENTIALS_DIRECTORY are paths, not secrets.)
+# hadolint ignore=DL3064
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    RECONCILER_STATE__PATH=/var/lib/reconciler/state.sqlite \
+    RECONCILER_QBO__TOKEN_STORE=/var/lib/reconciler/tokens.json \
+    RECONCILER_LOGGING__FORMAT=json \
+    RECONCILER_DAEMON__HEALTH_HOST=0.0.0.0 \
+    RECONCILER_DAEMON__HEALTH_PORT=8787 \
+    CREDENTIALS_DIRECTORY=/run/secrets
+
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl \
+    && rm -rf /wheels \
+    && groupadd --system --gid 10001 reconciler \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home \
+       --home-dir /var/lib/reconciler --shell /usr/sbin/nologin reconciler \
+    && mkdir -p /var/lib/reconciler /etc/reconciler \
+    && chown 10001:10001 /var/lib/reconciler \
+    && chmod 0700 /var/lib/reconciler
+
+WORKDIR /var/lib/reconciler
+USER 10001:10001
+VOLUME ["/var/lib/reconciler"]
+EXPOSE 8787
+STOPSIGNAL SIGTERM
+
+# No curl in slim images: Python asks /healthz; a 503 raises, so the exit status is 1.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('RECONCILER_DAEMON__HEALTH_PORT', '8787') + '/healthz', timeout=4)"]
+
+ENTRYPOINT ["reconciler"]
+CMD ["run"]

@@ -1,0 +1,240 @@
+"""Packaging: systemd units verify and say what the issue asks; the Dockerfile and compose too."""
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from reconciler import config
+from reconciler.health import HealthState, serve_health
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEMD = ROOT / "systemd"
+UNITS = ("reconciler.service", "reconciler-once.service", "reconciler-once.timer")
+CREDENTIALS = {"luminous_api_token", "qbo_client_secret", "qbo_token_key"}
+HARDENING = {
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "DynamicUser": "yes",
+    "StateDirectory": "reconciler",
+    "PrivateTmp": "yes",
+    "ProtectHome": "yes",
+}
+
+
+def unit(name: str) -> dict[str, list[tuple[str, str]]]:
+    """Sections of a unit file as ordered (key, value) lists: keys may repeat."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for raw in (SYSTEMD / name).read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), [])
+            continue
+        key, _, value = line.partition("=")
+        assert current is not None, f"{name}: {line!r} outside a section"
+        current.append((key.strip(), value.strip()))
+    return sections
+
+
+def values(section: list[tuple[str, str]], key: str) -> list[str]:
+    return [v for k, v in section if k == key]
+
+
+def one(section: list[tuple[str, str]], key: str) -> str:
+    found = values(section, key)
+    assert len(found) == 1, f"{key}: {found}"
+    return found[0]
+
+
+def secret_credential_names() -> set[str]:
+    """`<section>_<key>` for every Secret setting, as config reads $CREDENTIALS_DIRECTORY."""
+    names = set()
+    for section in dataclasses.fields(config.Settings):
+        if not dataclasses.is_dataclass(section.default):
+            continue
+        for f in dataclasses.fields(section.default):
+            if "Secret" in str(f.type):
+                names.add(f"{section.name}_{f.name}")
+    return names
+
+
+def setting_exists(env_name: str) -> bool:
+    match = re.fullmatch(r"RECONCILER_([A-Z]+)__([A-Z_]+)", env_name)
+    assert match, env_name
+    section, key = match.group(1).lower(), match.group(2).lower()
+    sections = {f.name: f.default for f in dataclasses.fields(config.Settings)}
+    return section in sections and key in {f.name for f in dataclasses.fields(sections[section])}
+
+
+def test_units_pass_systemd_analyze_verify(tmp_path):
+    """`systemd-analyze verify` accepts all three units without a single warning."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is needed to verify the units (apt-get install systemd)"
+    # verify checks that ExecStart= exists: point it at this environment's entry point
+    entry = Path(sys.executable).parent / "reconciler"
+    assert entry.exists()
+    for name in UNITS:
+        text = (SYSTEMD / name).read_text().replace("/usr/local/bin/reconciler", str(entry))
+        (tmp_path / name).write_text(text)
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", *UNITS],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout + result.stderr == ""  # unknown keys are warnings with status 0
+
+
+def test_daemon_unit_directives():
+    """The daemon unit is Type=notify with a watchdog, restarts on failure, and is hardened."""
+    service = unit("reconciler.service")["Service"]
+    assert one(service, "Type") == "notify"
+    assert int(one(service, "WatchdogSec")) >= 30
+    assert one(service, "Restart") == "on-failure"
+    assert one(service, "RestartSec") == "5"
+    assert one(service, "RestartPreventExitStatus") == "2"
+    assert int(one(service, "TimeoutStopSec")) > 10
+    assert one(service, "ExecStart") == "/usr/local/bin/reconciler run"
+    for key, value in HARDENING.items():
+        assert one(service, key) == value, key
+
+
+def test_units_share_configuration_credentials_and_state():
+    """Both services read the same config, credentials and state, named as config expects."""
+    daemon = unit("reconciler.service")["Service"]
+    once = unit("reconciler-once.service")["Service"]
+    for section in (daemon, once):
+        env = dict(v.split("=", 1) for v in values(section, "Environment"))
+        assert env["RECONCILER_CONFIG"] == "/etc/reconciler/reconciler.toml"
+        assert env["RECONCILER_STATE__PATH"] == "/var/lib/reconciler/state.sqlite"
+        assert env["RECONCILER_QBO__TOKEN_STORE"] == "/var/lib/reconciler/tokens.json"
+        for name in env:
+            if name.startswith("RECONCILER_") and name != "RECONCILER_CONFIG":
+                assert setting_exists(name), name
+        creds = dict(v.split(":", 1) for v in values(section, "LoadCredential"))
+        assert set(creds) == CREDENTIALS == secret_credential_names()
+        assert all(creds[n] == f"/etc/reconciler/{n}" for n in creds)
+    hardening = {k for k, _ in daemon if k.startswith(("Protect", "Restrict", "Private"))}
+    assert hardening == {k for k, _ in once if k.startswith(("Protect", "Restrict", "Private"))}
+
+
+def test_timer_variant_runs_one_pass():
+    """The timer starts the one-shot service, which runs `run --once` and never overlaps."""
+    once = unit("reconciler-once.service")
+    timer = unit("reconciler-once.timer")
+    assert one(once["Service"], "Type") == "oneshot"
+    assert one(once["Service"], "ExecStart") == "/usr/local/bin/reconciler run --once"
+    assert one(once["Unit"], "Conflicts") == "reconciler.service"
+    assert one(timer["Timer"], "Unit") == "reconciler-once.service"
+    assert values(timer["Timer"], "OnUnitInactiveSec")
+    assert one(timer["Install"], "WantedBy") == "timers.target"
+
+
+# --- Docker -----------------------------------------------------------------------------
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """Instructions as (KEYWORD, arguments), continuation lines joined, comments dropped."""
+    text = (ROOT / "Dockerfile").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
+    out = []
+    for line in joined.splitlines():
+        if line.strip():
+            keyword, _, args = line.strip().partition(" ")
+            out.append((keyword.upper(), args.strip()))
+    return out
+
+
+def final_stage() -> list[tuple[str, str]]:
+    instructions = dockerfile()
+    last_from = max(i for i, (k, _) in enumerate(instructions) if k == "FROM")
+    return instructions[last_from:]
+
+
+def instruction(keyword: str) -> list[str]:
+    return [args for k, args in final_stage() if k == keyword]
+
+
+def test_dockerfile_runtime_image():
+    """Slim base, non-root uid 10001, state volume, exec-form entry point, port 8787."""
+    assert final_stage()[0] == ("FROM", "python:3.11-slim")
+    assert instruction("USER") == ["10001:10001"]
+    assert json.loads(instruction("VOLUME")[0]) == ["/var/lib/reconciler"]
+    assert json.loads(instruction("ENTRYPOINT")[0]) == ["reconciler"]  # exec form: PID 1
+    assert json.loads(instruction("CMD")[0]) == ["run"]
+    assert instruction("EXPOSE") == ["8787"]
+    env = " ".join(instruction("ENV"))
+    for assignment in (
+        "PYTHONUNBUFFERED=1",
+        "RECONCILER_STATE__PATH=/var/lib/reconciler/state.sqlite",
+        "RECONCILER_QBO__TOKEN_STORE=/var/lib/reconciler/tokens.json",
+        "RECONCILER_DAEMON__HEALTH_HOST=0.0.0.0",
+        "RECONCILER_LOGGING__FORMAT=json",
+        "CREDENTIALS_DIRECTORY=/run/secrets",
+    ):
+        assert assignment in env.split(), assignment
+    for name in re.findall(r"(RECONCILER_[A-Z_]+)=", env):
+        assert setting_exists(name), name
+    assert any("pip install" in run for run in instruction("RUN"))
+
+
+def healthcheck_command() -> list[str]:
+    (args,) = instruction("HEALTHCHECK")
+    assert "--interval=" in args
+    return json.loads(args[args.index("CMD") + 3 :].strip())
+
+
+@pytest.mark.parametrize("healthy", [True, False])
+def test_dockerfile_healthcheck_asks_healthz(healthy):
+    """The HEALTHCHECK command exits 0 on a green /healthz and 1 on a red one."""
+    command = healthcheck_command()
+    assert command[0] == "python"
+    state = HealthState(poll_interval=timedelta(minutes=1))
+    if not healthy:
+        state.set_authorized(False)
+    server = serve_health(state, port=0)
+    try:
+        env = {**os.environ, "RECONCILER_DAEMON__HEALTH_PORT": str(server.port)}
+        result = subprocess.run(
+            [sys.executable, *command[1:]], env=env, capture_output=True, timeout=30
+        )
+    finally:
+        server.shutdown()
+    assert result.returncode == (0 if healthy else 1)
+
+
+def test_dockerignore_keeps_secrets_and_state_out():
+    """The build context excludes the venv, git, state and secrets, but keeps the sources."""
+    patterns = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv*", "*.sqlite", "*.db", "tokens.json", "reconciler.toml", "secrets"} <= (
+        patterns
+    )
+    assert not patterns & {"reconciler", "pyproject.toml", "README.md", "*.md", "*.toml"}
+
+
+def test_compose_example_is_a_sidecar_with_secrets():
+    """The compose example shares app's network, mounts the state volume and the secrets."""
+    text = (ROOT / "docker-compose.example.yml").read_text()
+    assert 'network_mode: "service:app"' in text
+    assert "reconciler-state:/var/lib/reconciler" in text
+    assert 'RECONCILER_DAEMON__HEALTH_HOST: "127.0.0.1"' in text
+    for name in CREDENTIALS:
+        assert f"  {name}:\n    file: ./secrets/{name}" in text
+        assert f"      - {name}\n" in text
