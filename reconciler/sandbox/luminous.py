@@ -175,7 +175,10 @@ class LuminousEmulator:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="luminous-emulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="luminous-emulator",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -375,6 +378,11 @@ class LuminousEmulator:
         with self._lock:
             record = self._pos.get(po_id)
             return None if record is None else self._render_po(record)
+
+    def clear_pos(self) -> None:
+        """Forget every PO (suppliers, products and warehouses stay)."""
+        with self._lock:
+            self._pos.clear()
 
     def po_ids(self) -> list[int]:
         with self._lock:
