@@ -6,10 +6,14 @@ Exit codes: 0 all settled, 1 some POs failed, 2 configuration or authorization p
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
-from reconciler import __version__
+from reconciler import __version__, errors, logs
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -22,8 +26,164 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep QuickBooks Online purchase orders in step with Luminous.",
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--config",
+            metavar="PATH",
+            help="configuration file (default: $RECONCILER_CONFIG; environment only if unset)",
+        )
+        return p
+
+    run = with_config(sub.add_parser("run", help="run the sync daemon (or one pass with --once)"))
+    run.add_argument("--once", action="store_true", help="one pass, then exit (0/1/2)")
+    run.add_argument("--full", action="store_true", help="with the pass, sweep for deleted POs")
+
+    status = with_config(sub.add_parser("status", help="sync status per PO, or one PO's history"))
+    status.add_argument("po", nargs="?", help="a PO number (e.g. PO-1042) or Luminous id")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--failed", action="store_true", help="only failed and retrying POs")
+    status.add_argument("--limit", type=int, default=200, help="rows in the table (default 200)")
+
+    retry = with_config(sub.add_parser("retry", help="retry a parked PO on the next pass"))
+    retry.add_argument("po", help="a PO number (e.g. PO-1042) or Luminous id")
+
+    demo = sub.add_parser("demo", help="run a pass against both emulators with sample data")
+    demo.add_argument(
+        "--keep-running", action="store_true", help="keep the emulators up after the pass"
+    )
+
+    sandbox = sub.add_parser("sandbox", help="run an emulator standalone on 127.0.0.1")
+    sandbox.add_argument("service", choices=("qbo", "luminous"))
+    sandbox.add_argument("args", nargs=argparse.REMAINDER, help="--port N and emulator options")
     return parser
+
+
+def load_settings(args: argparse.Namespace, *, require_secrets: bool = True) -> Any:
+    from reconciler.config import load_settings as load
+
+    path = getattr(args, "config", None) or os.environ.get("RECONCILER_CONFIG") or None
+    return load(path, os.environ, require_secrets=require_secrets)
+
+
+def configure_logging(settings: Any = None) -> Any:
+    level = settings.logging.level if settings else "INFO"
+    fmt = settings.logging.format if settings else "json"
+    logs.configure(level=level, json_output=fmt == "json")
+    return logs.get_logger()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from reconciler import wiring
+    from reconciler.engine import RequestCounter, run_pass
+
+    settings = load_settings(args)
+    log = configure_logging(settings)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        stop.set()
+
+    if args.once:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        counter = RequestCounter()
+        deps = wiring.build_deps(settings, log=log, counter=counter, stop_requested=stop.is_set)
+        try:
+            report = run_pass(deps, full_sweep=args.full, counter=counter)
+        finally:
+            deps.store.close()
+        return report.exit_code()
+    from reconciler.service import run_service
+
+    return run_service(settings, log=log, full_sweep_first=args.full)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from reconciler import status_view, wiring
+    from reconciler.model import SyncStatus
+
+    settings = load_settings(args, require_secrets=False)
+    store = wiring.open_store(settings)
+    try:
+        if args.po:
+            ids = store.find_po_ids(args.po)
+            if not ids:
+                print(f"no PO {args.po!r} in the ledger (not seen yet, or not in this company)")
+                return EXIT_SOME_FAILED
+            for po_id in ids:
+                entry = store.entry(po_id)
+                history = store.history(po_id)
+                if args.json:
+                    print(status_view.detail_json(entry, history))
+                else:
+                    print(status_view.po_detail(entry, history))
+            return EXIT_OK
+        if args.failed:
+            entries = store.entries(status=SyncStatus.FAILED, limit=args.limit) + store.entries(
+                status=SyncStatus.RETRYING, limit=args.limit
+            )
+        else:
+            entries = store.entries(limit=args.limit)
+        if args.json:
+            print(status_view.as_json(entries))
+        else:
+            counts = store.status_counts()
+            print(status_view.table(entries))
+            if counts:
+                print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from reconciler import wiring
+
+    settings = load_settings(args, require_secrets=False)
+    store = wiring.open_store(settings)
+    try:
+        ids = store.find_po_ids(args.po)
+        if not ids:
+            print(f"no PO {args.po!r} in the ledger", file=sys.stderr)
+            return EXIT_SOME_FAILED
+        for po_id in ids:
+            store.request_retry(po_id)
+            print(f"PO {args.po} (Luminous id {po_id}) will be retried on the next pass")
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from reconciler.demo import run_demo
+
+    logs.configure(level="INFO", json_output=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return run_demo(
+        out=sys.stdout, log=logs.get_logger(), keep_running=args.keep_running, wait=stop.wait
+    )
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    if args.service == "qbo":
+        from reconciler.sandbox.qbo import serve
+    else:
+        from reconciler.sandbox.luminous import serve
+    return serve(list(args.args))
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "status": cmd_status,
+    "retry": cmd_retry,
+    "demo": cmd_demo,
+    "sandbox": cmd_sandbox,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,4 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_CONFIG
-    return EXIT_OK
+    try:
+        return COMMANDS[args.command](args)
+    except errors.ConfigError as exc:
+        print(f"reconciler: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except errors.Fatal as exc:
+        print(f"reconciler: {logs.SECRETS.scrub(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG

@@ -183,6 +183,10 @@ class StateStore:
         with self.atomic():
             self.db["meta"].upsert({"key": key, "value": value}, pk="key")
 
+    def delete_meta_prefix(self, prefix: str) -> None:
+        with self.atomic():
+            self.db.execute("delete from meta where substr(key, 1, ?) = ?", [len(prefix), prefix])
+
     def bind_realm(self, realm_id: str) -> None:
         """A state file belongs to one QBO company; pointing it at another would duplicate all."""
         bound = self.get_meta("realm_id")

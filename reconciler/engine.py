@@ -1,0 +1,688 @@
+"""One pass: pull -> parse -> map -> plan -> execute -> record.
+
+The pure pieces (`mapping`, `plan`, `cursor`) decide; this module does the I/O they ask for
+and writes every outcome to the ledger, moving the checkpoint in the same transaction. The
+order of a write is fixed: the requestid is in the ledger (status `pending`) before the
+request leaves, and the answer is in the ledger before the checkpoint may pass the PO.
+
+A PO's failure is the PO's: `Retryable` schedules a retry, `Parked` and `BadInput` wait for a
+change or `reconciler retry`. Only `Fatal` (authorization, configuration, wrong company) stops
+the pass, leaving the PO in hand `pending` so the next pass takes it up with the same requestid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reconciler import errors, mapping, plan
+from reconciler.config import Settings
+from reconciler.cursor import advance
+from reconciler.luminous import LuminousClient
+from reconciler.luminous_parse import parse_or_reject
+from reconciler.mapping import item_key
+from reconciler.model import (
+    Checkpoint,
+    DesiredPO,
+    LedgerEntry,
+    Lifecycle,
+    LineKind,
+    Outcome,
+    RejectedRecord,
+    SourcePO,
+    SyncStatus,
+)
+from reconciler.pull import pull_changes, sweep_vanished
+from reconciler.qbo import query as q
+from reconciler.resolve import (
+    AccountResolver,
+    ItemPolicy,
+    ItemResolver,
+    VendorPolicy,
+    VendorResolver,
+)
+from reconciler.state import StateStore
+
+STALE_RETRIES = 3
+PAST_TENSE = {
+    "create": "created",
+    "update": "updated",
+    "close": "closed",
+    "delete": "deleted",
+    "none": "unchanged",
+}
+PROGRESS_EVERY = 100
+
+
+@dataclass
+class PassReport:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    qbo_requests: int = 0
+    qbo_writes: int = 0
+    throttled: int = 0
+    fatal: str | None = None
+    checkpoint: Checkpoint | None = None
+
+    @property
+    def failed(self) -> int:
+        return self.counts["failed"] + self.counts["retrying"]
+
+    def exit_code(self) -> int:
+        if self.fatal:
+            return 2
+        return 1 if self.failed else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "counts": dict(self.counts),
+            "qbo_requests": self.qbo_requests,
+            "qbo_writes": self.qbo_writes,
+            "throttled": self.throttled,
+            "fatal": self.fatal,
+            "checkpoint": (
+                [self.checkpoint.updated_at.isoformat(), self.checkpoint.po_id]
+                if self.checkpoint
+                else None
+            ),
+        }
+
+
+@dataclass
+class Deps:
+    """Everything a pass needs, built by the CLI (or a test) and handed in."""
+
+    settings: Settings
+    store: StateStore
+    luminous: LuminousClient
+    qbo: Any  # QBOClient
+    log: Any
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    rng: random.Random = field(default_factory=random.Random)
+    stop_requested: Callable[[], bool] = lambda: False
+    on_po_done: Callable[[Outcome], None] = lambda outcome: None
+
+
+class RequestCounter:
+    """Fed by the QBO client's `on_request` hook; the pass report reads it."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.writes = 0
+        self.throttled = 0
+        self.by_status: Counter[int] = Counter()
+
+    def __call__(self, info: dict[str, Any]) -> None:
+        self.requests += 1
+        if info.get("method") == "POST" and info.get("entity") not in ("query",):
+            self.writes += 1
+        status = info.get("status")
+        if status is not None:
+            self.by_status[int(status)] += 1
+            if int(status) == 429:
+                self.throttled += 1
+
+
+class PassRunner:
+    """Carries one pass: the resolvers (caches live for one pass) and the report."""
+
+    def __init__(self, deps: Deps, *, run_id: str, counter: RequestCounter | None = None) -> None:
+        self.d = deps
+        self.s = deps.settings
+        self.run_id = run_id
+        self.counter = counter
+        self.realm = self.s.qbo.realm_id
+        self.rules = self.s.mapping_rules()
+        self.policy = self.s.plan_policy()
+        self.report = PassReport(run_id=run_id, started_at=deps.clock())
+        self.accounts = AccountResolver(deps.qbo, deps.store)
+        self.vendors = VendorResolver(
+            deps.qbo,
+            deps.store,
+            realm_id=self.realm,
+            policy=VendorPolicy(
+                on_collision=self.s.sync.vendor_name_collision,
+                suffix=self.s.sync.vendor_name_suffix,
+                on_inactive=self.s.sync.inactive_vendor,
+            ),
+            on_event=self._ref_event,
+        )
+        self.items = ItemResolver(
+            deps.qbo,
+            deps.store,
+            self.accounts,
+            realm_id=self.realm,
+            policy=ItemPolicy(
+                on_missing=self.s.sync.missing_item, on_inactive=self.s.sync.inactive_vendor
+            ),
+            account_names=self.s.item_account_names(),
+            on_event=self._ref_event,
+        )
+        self._handled: set[int] = set()
+        # The checkpoint the PO in hand allows once its outcome is recorded (same transaction).
+        self._checkpoint_with_outcome: Checkpoint | None = None
+
+    def _ref_event(self, event: str, **kw: Any) -> None:
+        self.d.log.info(event, run_id=self.run_id, **kw)
+
+    # --- one PO -------------------------------------------------------------------------
+
+    def process(self, record: SourcePO | RejectedRecord, *, force_retry: bool = False) -> Outcome:
+        started = time.monotonic()
+        if isinstance(record, RejectedRecord):
+            outcome = self._reject(record)
+        else:
+            outcome = self._process_po(record, force_retry=force_retry)
+        self._count(outcome)
+        self.d.log.info(
+            "po_" + str(outcome.status),
+            run_id=self.run_id,
+            po_id=outcome.po_id,
+            po_number=outcome.po_number,
+            action=outcome.action,
+            qbo_id=outcome.qbo_id,
+            error_code=outcome.error_code,
+            reason=outcome.message,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+            **dict(outcome.extra),
+        )
+        self.d.on_po_done(outcome)
+        return outcome
+
+    def _count(self, outcome: Outcome) -> None:
+        self._handled.add(outcome.po_id)
+        self.report.counts[str(outcome.status)] += 1
+        if outcome.status is SyncStatus.SYNCED and outcome.action in PAST_TENSE:
+            self.report.counts[PAST_TENSE[outcome.action]] += 1
+
+    def _reject(self, record: RejectedRecord) -> Outcome:
+        po_id = record.po_id if record.po_id is not None else 0
+        entry = self.d.store.entry(po_id)
+        failed = replace(
+            entry or LedgerEntry(po_id=po_id, status=SyncStatus.FAILED),
+            status=SyncStatus.FAILED,
+            po_number=record.order_number or (entry.po_number if entry else None),
+            source_updated_at=record.updated_at,
+            last_error_code="invalid_source_record",
+            last_error_message=record.reason,
+            next_retry_at=None,
+        )
+        outcome = Outcome(
+            po_id,
+            SyncStatus.FAILED,
+            "reject",
+            po_number=failed.po_number,
+            error_code="invalid_source_record",
+            message=record.reason,
+        )
+        self._record(failed, outcome)
+        return outcome
+
+    def _process_po(self, po: SourcePO, *, force_retry: bool) -> Outcome:
+        store = self.d.store
+        entry = store.entry(po.id)
+        force_retry = force_retry or store.force_retry_requested(po.id)
+        number = po.order_numbers[0] if po.order_numbers else None
+        reason = plan.skip_reason(po, self.policy)
+        if reason is not None and (entry is None or entry.qbo_id is None):
+            return self._record_skip(po, entry, number, reason)
+        try:
+            desired = mapping.desired_po(po, self.rules)
+        except errors.BadInput as exc:
+            return self._reject(
+                RejectedRecord(po.id, po.updated_at, exc.message, order_number=number)
+            )
+        return self._apply(po.id, po.updated_at, desired, entry, force_retry=force_retry)
+
+    def process_vanished(self, po_id: int) -> Outcome:
+        """A PO the full sweep no longer finds in Luminous: close or delete it in QBO."""
+        entry = self.d.store.entry(po_id)
+        outcome = self._apply(po_id, None, None, entry, force_retry=False)
+        self._count(outcome)
+        self.d.log.info(
+            "po_vanished",
+            run_id=self.run_id,
+            po_id=po_id,
+            action=outcome.action,
+            status=str(outcome.status),
+            reason=outcome.message,
+        )
+        return outcome
+
+    def _record_skip(
+        self, po: SourcePO, entry: LedgerEntry | None, number: str | None, reason: str
+    ) -> Outcome:
+        skipped = replace(
+            entry or LedgerEntry(po_id=po.id, status=SyncStatus.SKIPPED),
+            status=SyncStatus.SKIPPED,
+            po_number=number,
+            source_updated_at=po.updated_at,
+            last_error_code=None,
+            last_error_message=reason,
+            next_retry_at=None,
+        )
+        outcome = Outcome(po.id, SyncStatus.SKIPPED, "skip", po_number=number, message=reason)
+        self._record(skipped, outcome)
+        return outcome
+
+    def _apply(
+        self,
+        po_id: int,
+        updated_at: datetime | None,
+        desired: DesiredPO | None,
+        entry: LedgerEntry | None,
+        *,
+        force_retry: bool,
+    ) -> Outcome:
+        now = self.d.clock()
+        action = plan.plan_po(
+            desired,
+            entry,
+            realm_id=self.realm,
+            now=now,
+            policy=self.policy,
+            force_retry=force_retry,
+        )
+        number = desired.doc_number if desired else (entry.po_number if entry else None)
+        base = entry or LedgerEntry(po_id=po_id, status=SyncStatus.PENDING)
+        if isinstance(action, plan.Noop | plan.Skip):
+            status = action.status if isinstance(action, plan.Skip) else base.status
+            if isinstance(action, plan.Noop) and base.status is SyncStatus.PENDING:
+                status = SyncStatus.SYNCED
+            kept = replace(
+                base,
+                status=status,
+                po_number=number or base.po_number,
+                source_updated_at=updated_at or base.source_updated_at,
+            )
+            if isinstance(action, plan.Skip) and status is SyncStatus.SKIPPED:
+                kept = replace(kept, last_error_code=None, last_error_message=action.reason)
+            verb = "none" if isinstance(action, plan.Noop) else "skip"
+            outcome = Outcome(
+                po_id,
+                status,
+                verb,
+                po_number=kept.po_number,
+                qbo_id=kept.qbo_id,
+                message=action.reason,
+            )
+            self._record(kept, outcome, history=verb != "none")
+            return outcome
+        return self._write(po_id, updated_at, desired, base, action, number)
+
+    def _record(self, entry: LedgerEntry, outcome: Outcome, *, history: bool = True) -> None:
+        """Every outcome goes through here, taking the checkpoint it allows along."""
+        self.d.store.record(
+            entry,
+            outcome,
+            run_id=self.run_id,
+            checkpoint=self._checkpoint_with_outcome,
+            history=history,
+        )
+
+    # --- writes -------------------------------------------------------------------------
+
+    def _write(
+        self,
+        po_id: int,
+        updated_at: datetime | None,
+        desired: DesiredPO | None,
+        base: LedgerEntry,
+        action: plan.Action,
+        number: str | None,
+    ) -> Outcome:
+        verb = plan.action_name(action)
+        same_content = desired is not None and base.content_hash == desired.content_hash
+        pending = replace(
+            base,
+            po_number=number or base.po_number,
+            content_hash=desired.content_hash if desired else base.content_hash,
+            source_updated_at=updated_at or base.source_updated_at,
+            request_id=action.request_id,
+            attempts=base.attempts if same_content else 0,
+        )
+        tid: str | None = None
+        # The id on the wire also depends on the QBO document's state, so content that comes
+        # back (A -> B -> A -> B) never reuses an id whose stored answer QBO would replay.
+        wire_id = derive_request_id(action.request_id, base.qbo_id or "", base.sync_token or "")
+        try:
+            payload = self._payload(desired) if desired is not None else None
+            pending = self.d.store.begin_write(pending, run_id=self.run_id, action=verb)
+            try:
+                entity, tid = self._send(action, pending, desired, payload, wire_id)
+            except errors.ObjectNotFoundFault:
+                if desired is None:
+                    raise
+                # A cached vendor, item or account was deleted or made inactive in QBO:
+                # forget this PO's references, resolve them afresh, send once more.
+                self._forget_refs(desired)
+                # A new body needs a new requestid (QBO replays the first answer to an old one).
+                rid = derive_request_id(wire_id, "refs")
+                entity, tid = self._send(action, pending, desired, self._payload(desired), rid)
+        except errors.Fatal:
+            raise
+        except errors.Retryable as exc:
+            return self._retry_later(pending, verb, exc)
+        except (errors.Parked, errors.BadInput) as exc:
+            return self._park(pending, verb, exc)
+        lifecycle = (
+            desired.lifecycle if desired is not None else plan.vanished_lifecycle(self.policy)
+        )
+        if isinstance(action, plan.DeletePO):
+            lifecycle = Lifecycle.DELETED
+        done = replace(
+            pending,
+            status=SyncStatus.SYNCED,
+            qbo_id=(entity or {}).get("Id", pending.qbo_id),
+            sync_token=(entity or {}).get("SyncToken", pending.sync_token),
+            lifecycle=lifecycle,
+            attempts=0,
+            last_error_code=None,
+            last_error_message=None,
+            next_retry_at=None,
+        )
+        outcome = Outcome(
+            po_id,
+            SyncStatus.SYNCED,
+            verb,
+            po_number=done.po_number,
+            qbo_id=done.qbo_id,
+            extra=(("request_id", wire_id), ("intuit_tid", tid or "")),
+        )
+        self._record(done, outcome)
+        return outcome
+
+    def _retry_later(self, pending: LedgerEntry, verb: str, exc: errors.Retryable) -> Outcome:
+        attempts = pending.attempts + 1
+        delay = plan.backoff(
+            attempts,
+            base=self.policy.backoff_base,
+            cap=self.policy.backoff_cap,
+            jitter=self.d.rng.random(),
+        )
+        if exc.retry_after:
+            delay = max(delay, timedelta(seconds=exc.retry_after))
+        status = SyncStatus.RETRYING
+        if attempts >= self.policy.max_attempts:
+            status = SyncStatus.FAILED
+        entry = replace(
+            pending,
+            status=status,
+            attempts=attempts,
+            last_error_code=exc.code or type(exc).__name__,
+            last_error_message=str(exc),
+            next_retry_at=self.d.clock() + delay if status is SyncStatus.RETRYING else None,
+        )
+        message = str(exc)
+        if status is SyncStatus.FAILED:
+            message = f"gave up after {attempts} attempts: {exc}"
+        outcome = Outcome(
+            pending.po_id,
+            status,
+            verb,
+            po_number=pending.po_number,
+            qbo_id=pending.qbo_id,
+            error_code=entry.last_error_code,
+            message=message,
+            extra=(("intuit_tid", getattr(exc, "intuit_tid", None) or ""),),
+        )
+        self._record(entry, outcome)
+        return outcome
+
+    def _park(self, pending: LedgerEntry, verb: str, exc: errors.ReconcilerError) -> Outcome:
+        entry = replace(
+            pending,
+            status=SyncStatus.FAILED,
+            attempts=pending.attempts + 1,
+            last_error_code=exc.code or type(exc).__name__,
+            last_error_message=str(exc),
+            next_retry_at=None,
+        )
+        outcome = Outcome(
+            pending.po_id,
+            SyncStatus.FAILED,
+            verb,
+            po_number=pending.po_number,
+            qbo_id=pending.qbo_id,
+            error_code=entry.last_error_code,
+            message=str(exc),
+            extra=(("intuit_tid", getattr(exc, "intuit_tid", None) or ""),),
+        )
+        self._record(entry, outcome)
+        return outcome
+
+    def _forget_refs(self, desired: DesiredPO) -> None:
+        self.d.store.forget_vendor(desired.vendor.display_name)
+        for line in desired.lines:
+            if line.item is not None:
+                self.d.store.forget_item(item_key(line.item))
+        self.accounts.forget_all()
+        self.d.log.info("references_forgotten", run_id=self.run_id, po_id=desired.source_id)
+
+    def _payload(self, desired: DesiredPO) -> dict[str, Any]:
+        vendor_id = self.vendors.resolve(desired.vendor)
+        item_ids: dict[str, str] = {}
+        missing_item_account_id = None
+        for line in desired.lines:
+            if line.kind is LineKind.ITEM and line.item is not None:
+                item_id = self.items.resolve(line.item)
+                if item_id is not None:
+                    item_ids[item_key(line.item)] = item_id
+                elif missing_item_account_id is None:  # policy: such lines go to an account
+                    missing_item_account_id = self.accounts.id_for(self.s.accounts.expense)
+        names = {line.account for line in desired.lines if line.account}
+        account_ids = {name: self.accounts.id_for(name) for name in names}
+        refs = mapping.ResolvedRefs(
+            vendor_id=vendor_id,
+            item_ids=item_ids,
+            account_ids=account_ids,
+            ap_account_id=self.accounts.id_for(desired.ap_account) if desired.ap_account else None,
+            custom_field_ids=self.s.custom_field_ids(),
+            missing_item_account_id=missing_item_account_id,
+        )
+        return mapping.po_payload(desired, refs)
+
+    def _send(
+        self,
+        action: plan.Action,
+        pending: LedgerEntry,
+        desired: DesiredPO | None,
+        payload: dict[str, Any] | None,
+        rid: str,
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        qbo = self.d.qbo
+        if isinstance(action, plan.CreatePO):
+            assert payload is not None
+            if action.look_first and desired is not None and desired.doc_number:
+                existing = self._find_by_doc_number(desired.doc_number)
+                if existing is not None:
+                    # The earlier create did land: adopt it and bring it up to date.
+                    pending = replace(
+                        pending, qbo_id=existing["Id"], sync_token=existing["SyncToken"]
+                    )
+                    return self._update(pending, payload, derive_request_id(rid, "adopt"))
+            result = qbo.create("PurchaseOrder", payload, request_id=rid)
+            return result.entity, result.intuit_tid
+        if isinstance(action, plan.DeletePO):
+            result = qbo.delete("PurchaseOrder", pending.qbo_id, pending.sync_token, request_id=rid)
+            return result.entity, result.intuit_tid
+        body = payload if payload is not None else {}
+        if isinstance(action, plan.ClosePO):
+            body = {**body, "POStatus": "Closed"}
+        return self._update(pending, body, rid)
+
+    def _update(
+        self, pending: LedgerEntry, body: dict[str, Any], request_id: str
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        qbo = self.d.qbo
+        sync_token = pending.sync_token
+        for attempt in range(STALE_RETRIES + 1):
+            full = {**body, "Id": pending.qbo_id, "SyncToken": sync_token, "sparse": True}
+            rid = request_id if attempt == 0 else derive_request_id(request_id, "stale", sync_token)
+            try:
+                result = qbo.update("PurchaseOrder", full, request_id=rid)
+                return result.entity, result.intuit_tid
+            except errors.StaleObjectFault:
+                if attempt == STALE_RETRIES:
+                    raise
+                current = qbo.read("PurchaseOrder", pending.qbo_id).entity
+                sync_token = current["SyncToken"]
+        raise AssertionError("unreachable")
+
+    def _find_by_doc_number(self, doc_number: str) -> dict[str, Any] | None:
+        try:
+            statement = q.select("PurchaseOrder", [q.eq("DocNumber", doc_number)])
+        except q.UnqueryableValue:
+            return None
+        found = self.d.qbo.query(statement)
+        return found[0] if found else None
+
+    # --- the pass -----------------------------------------------------------------------
+
+    def run(self, *, full_sweep: bool = False) -> PassReport:
+        d = self.d
+        store = d.store
+        store.bind_realm(self.realm)
+        store.start_run(self.run_id, self.report.started_at)
+        d.log.info("pass_started", run_id=self.run_id, full_sweep=full_sweep)
+        try:
+            self._pull_and_process()
+            if not d.stop_requested():
+                self._retry_due()
+            if not d.stop_requested() and (full_sweep or self._sweep_due()):
+                self._sweep()
+        except errors.Fatal as exc:
+            self.report.fatal = str(exc)
+            d.log.error("pass_stopped", run_id=self.run_id, error_code=exc.code, reason=str(exc))
+        finally:
+            self._finish()
+        return self.report
+
+    def _pull_and_process(self) -> None:
+        """Process the window's POs in the order read; move the checkpoint with each outcome
+        while the read is in key order, else once at the end of a complete read."""
+        d, store = self.d, self.d.store
+        checkpoint = store.checkpoint()
+        result = pull_changes(
+            d.luminous,
+            checkpoint,
+            overlap=self.s.luminous.overlap,
+            settle_lag=self.s.luminous.settle_lag,
+            already_handled=store.is_handled,
+        )
+        highest: tuple[datetime, int] | None = None
+        processed = 0
+        for count, record in enumerate(result.records, start=1):
+            if d.stop_requested():
+                d.log.info("pass_interrupted", run_id=self.run_id, processed=processed)
+                break
+            key = _key(record)
+            if key is not None:
+                highest = key if highest is None else max(highest, key)
+            in_key_order = getattr(d.luminous.last_read, "mode", None) == "key"
+            self._checkpoint_with_outcome = (
+                advance(store.checkpoint(), [key], (), result.window.ceiling)
+                if key is not None and in_key_order
+                else None
+            )
+            try:
+                self.process(record)
+            finally:
+                self._checkpoint_with_outcome = None
+            processed = count
+            if processed % PROGRESS_EVERY == 0:
+                d.log.info("pass_progress", run_id=self.run_id, processed=processed)
+        else:
+            if highest is not None and result.safe_ceiling is not None:
+                moved = advance(store.checkpoint(), [highest], (), result.safe_ceiling)
+                if moved is not None:
+                    store.move_checkpoint(moved)
+        self.report.counts["read"] += result.stats.read
+        self.report.counts["skipped_as_handled"] += result.stats.skipped_handled
+
+    def _retry_due(self) -> None:
+        d = self.d
+        for entry in d.store.due_for_retry(d.clock()):
+            if entry.po_id in self._handled or d.stop_requested():
+                continue
+            raw = d.luminous.get_po(entry.po_id)
+            if raw is None:
+                self.process_vanished(entry.po_id)
+            else:
+                self.process(parse_or_reject(raw), force_retry=True)
+
+    def _sweep_due(self) -> bool:
+        last = self.d.store.get_meta("last_full_sweep_at")
+        if last is None:
+            return False  # the first pass reads everything anyway
+        return self.d.clock() - datetime.fromisoformat(last) >= self.s.luminous.full_sweep_interval
+
+    def _sweep(self) -> None:
+        d = self.d
+        known = [
+            e.po_id
+            for e in d.store.entries()
+            if e.lifecycle is not Lifecycle.DELETED and e.qbo_id is not None
+        ]
+        vanished = sweep_vanished(d.luminous, known)
+        d.log.info("full_sweep", run_id=self.run_id, known=len(known), vanished=len(vanished))
+        for po_id in sorted(vanished):
+            if d.stop_requested():
+                return
+            self.process_vanished(po_id)
+        d.store.set_meta("last_full_sweep_at", d.clock().isoformat())
+
+    def _finish(self) -> None:
+        d = self.d
+        r = self.report
+        r.finished_at = d.clock()
+        r.checkpoint = d.store.checkpoint()
+        if self.counter is not None:
+            r.qbo_requests = self.counter.requests
+            r.qbo_writes = self.counter.writes
+            r.throttled = self.counter.throttled
+        outcome = "fatal" if r.fatal else ("failures" if r.failed else "ok")
+        d.store.finish_run(self.run_id, r.finished_at, outcome, r.as_dict())
+        d.log.info("pass_finished", outcome=outcome, **r.as_dict())
+
+
+def derive_request_id(base: str, *parts: str) -> str:
+    """A requestid tied to `base` and more state, still within the batch limit of 36."""
+    text = "|".join((base, *parts))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[: plan.REQUEST_ID_LENGTH]
+
+
+def _key(record: SourcePO | RejectedRecord) -> tuple[datetime, int] | None:
+    if isinstance(record, SourcePO):
+        return (record.updated_at, record.id)
+    if record.updated_at is not None and record.po_id is not None:
+        return (record.updated_at, record.po_id)
+    return None
+
+
+def new_run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def run_pass(
+    deps: Deps, *, full_sweep: bool = False, counter: RequestCounter | None = None
+) -> PassReport:
+    """One reconcile pass; the daemon and `--once` both call this."""
+    runner = PassRunner(deps, run_id=new_run_id(deps.clock()), counter=counter)
+    return runner.run(full_sweep=full_sweep)
+
+
+def summarize(outcomes: Iterable[Outcome]) -> Counter[str]:
+    return Counter(str(o.status) for o in outcomes)

@@ -1,0 +1,159 @@
+"""Builds the running pieces from `Settings`: sessions, clients, token source, store.
+
+The one place that turns configuration into objects; the CLI, the daemon, the demo and the
+integration tests all build through here, so they run the same code. TLS verification is
+requests' default and is never turned off: the emulators are plain http on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from reconciler import logs
+from reconciler.config import Settings
+from reconciler.engine import Deps, RequestCounter
+from reconciler.luminous import LuminousClient
+from reconciler.qbo.auth import FileTokenStore, OAuthTokenSource
+from reconciler.qbo.client import QBOClient
+from reconciler.qbo.limiter import RealmLimiter
+from reconciler.state import StateStore
+
+USER_AGENT = "reconciler/0.1 (+https://github.com/)"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def session(pool_size: int = 10) -> requests.Session:
+    s = requests.Session()
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 2))
+    s.mount("https://", adapter)
+    s.mount("http://", adapter)
+    s.headers["User-Agent"] = USER_AGENT
+    return s
+
+
+def register_secrets(settings: Settings) -> None:
+    """Tell the log redactor every secret value we hold, before anything is logged."""
+    values = [
+        settings.luminous.api_token.reveal() if settings.luminous.api_token else None,
+        settings.qbo.client_secret.reveal() if settings.qbo.client_secret else None,
+        settings.qbo.token_key.reveal() if settings.qbo.token_key else None,
+    ]
+    logs.register_secrets(values)
+
+
+class RedactingTokenStore:
+    """Wraps the token store so every token that passes through is known to the redactor."""
+
+    def __init__(self, inner: FileTokenStore) -> None:
+        self._inner = inner
+
+    def load(self) -> Any:
+        tokens = self._inner.load()
+        if tokens is not None:
+            logs.register_secrets([tokens.access_token, tokens.refresh_token])
+        return tokens
+
+    def save(self, tokens: Any) -> None:
+        logs.register_secrets([tokens.access_token, tokens.refresh_token])
+        self._inner.save(tokens)
+
+    def __repr__(self) -> str:
+        return f"RedactingTokenStore({self._inner!r})"
+
+
+def token_store(settings: Settings) -> RedactingTokenStore:
+    key = settings.qbo.token_key.reveal() if settings.qbo.token_key else None
+    return RedactingTokenStore(FileTokenStore(settings.qbo.token_store, key=key))
+
+
+def auth_client_factory(settings: Settings) -> Callable[[], Any]:
+    def make() -> Any:
+        from intuitlib.client import AuthClient
+
+        q = settings.qbo
+        return AuthClient(
+            client_id=q.client_id,
+            client_secret=q.client_secret.reveal() if q.client_secret else "",
+            redirect_uri=q.redirect_uri,
+            environment=q.environment,
+        )
+
+    return make
+
+
+def token_source(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now
+) -> OAuthTokenSource:
+    return OAuthTokenSource(auth_client_factory(settings), token_store(settings), clock=clock)
+
+
+def qbo_client(
+    settings: Settings,
+    tokens: Any,
+    *,
+    on_request: Callable[[dict[str, Any]], None] | None = None,
+    http: requests.Session | None = None,
+) -> QBOClient:
+    q = settings.qbo
+    timeout = q.timeout.total_seconds()
+    return QBOClient(
+        http or session(q.max_concurrent),
+        q.base_url,
+        q.realm_id,
+        tokens,
+        minorversion=q.minorversion,
+        timeout=(min(10.0, timeout), timeout),
+        limiter=RealmLimiter(
+            requests_per_minute=q.requests_per_minute, max_concurrent=q.max_concurrent
+        ),
+        on_request=on_request,
+    )
+
+
+def luminous_client(settings: Settings, *, http: requests.Session | None = None) -> LuminousClient:
+    lum = settings.luminous
+    return LuminousClient(
+        http or session(),
+        lum.base_url,
+        lum.api_token.reveal() if lum.api_token else "",
+        per_page=lum.per_page,
+        timeout=lum.timeout.total_seconds(),
+    )
+
+
+def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> StateStore:
+    return StateStore.open(settings.state.path, clock=clock)
+
+
+def build_deps(
+    settings: Settings,
+    *,
+    log: Any,
+    clock: Callable[[], datetime] = utc_now,
+    store: StateStore | None = None,
+    tokens: Any = None,
+    counter: RequestCounter | None = None,
+    stop_requested: Callable[[], bool] = lambda: False,
+) -> Deps:
+    register_secrets(settings)
+    store = store or open_store(settings, clock=clock)
+    tokens = tokens or token_source(settings, clock=clock)
+    return Deps(
+        settings=settings,
+        store=store,
+        luminous=luminous_client(settings),
+        qbo=qbo_client(settings, tokens, on_request=counter),
+        log=log,
+        clock=clock,
+        rng=random.Random(),  # noqa: S311 (jitter, not secrets)
+        stop_requested=stop_requested,
+    )
