@@ -509,7 +509,12 @@ class LuminousEmulator:
         return self
 
     def generate(
-        self, n_pos: int, n_suppliers: int = 50, n_products: int = 300, seed: int = 0
+        self,
+        n_pos: int,
+        n_suppliers: int = 50,
+        n_products: int = 300,
+        seed: int = 0,
+        max_lines: int = 5,
     ) -> LuminousEmulator:
         """Bulk load for benchmarks and backlog tests; deterministic for a given seed."""
         rng = random.Random(seed)
@@ -529,7 +534,7 @@ class LuminousEmulator:
                         "quantity": str(rng.randint(1, 500)),
                         "unit_price": f"{rng.randint(1, 99999) / 100:.2f}",
                     }
-                    for _ in range(rng.randint(1, 5))
+                    for _ in range(rng.randint(1, max_lines))
                 ]
                 stamp = start + timedelta(seconds=rng.randrange(span))
                 self.create_po(
@@ -966,11 +971,12 @@ def serve(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--generate", type=int, default=0, help="also bulk-load N POs")
+    parser.add_argument("--max-lines", type=int, default=5, help="lines per generated PO, at most")
     args = parser.parse_args(argv)
     stop = threading.Event()
     emu = LuminousEmulator(token=args.token).seed_default()
     if args.generate:
-        emu.generate(args.generate)
+        emu.generate(args.generate, max_lines=args.max_lines)
     emu.start(port=args.port)
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
