@@ -67,10 +67,10 @@ def load_settings(args: argparse.Namespace, *, require_secrets: bool = True) -> 
     return load(path, os.environ, require_secrets=require_secrets)
 
 
-def configure_logging(settings: Any = None) -> Any:
+def configure_logging(settings: Any = None, *, stream: Any = None) -> Any:
     level = settings.logging.level if settings else "INFO"
     fmt = settings.logging.format if settings else "json"
-    logs.configure(level=level, json_output=fmt == "json")
+    logs.configure(level=level, json_output=fmt == "json", stream=stream)
     return logs.get_logger()
 
 
@@ -79,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reconciler.engine import RequestCounter, run_pass
 
     settings = load_settings(args)
-    log = configure_logging(settings)
+    log = configure_logging(settings, stream=sys.stdout)  # one JSON event a line, on stdout
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -99,6 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reconciler.service import run_service
 
     return run_service(settings, log=log, full_sweep_first=args.full)
+
 
 
 def cmd_status(args: argparse.Namespace) -> int:

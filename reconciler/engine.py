@@ -71,6 +71,7 @@ class PassReport:
     qbo_writes: int = 0
     throttled: int = 0
     fatal: str | None = None
+    authorization_lost: bool = False
     checkpoint: Checkpoint | None = None
 
     @property
@@ -565,6 +566,9 @@ class PassRunner:
                 self._sweep()
         except errors.Fatal as exc:
             self.report.fatal = str(exc)
+            self.report.authorization_lost = isinstance(
+                exc, errors.AuthorizationLost | errors.QBOFatalFault
+            )
             d.log.error("pass_stopped", run_id=self.run_id, error_code=exc.code, reason=str(exc))
         finally:
             self._finish()
@@ -626,7 +630,9 @@ class PassRunner:
     def _sweep_due(self) -> bool:
         last = self.d.store.get_meta("last_full_sweep_at")
         if last is None:
-            return False  # the first pass reads everything anyway
+            # The first pass reads everything anyway; the sweep interval counts from it.
+            self.d.store.set_meta("last_full_sweep_at", self.d.clock().isoformat())
+            return False
         return self.d.clock() - datetime.fromisoformat(last) >= self.s.luminous.full_sweep_interval
 
     def _sweep(self) -> None:
