@@ -24,6 +24,7 @@ from typing import Any
 
 from reconciler import errors, mapping, plan
 from reconciler.config import Settings
+from reconciler.crashpoints import crash_point
 from reconciler.cursor import advance
 from reconciler.luminous import LuminousClient
 from reconciler.luminous_parse import parse_or_reject
@@ -361,6 +362,7 @@ class PassRunner:
         try:
             payload = self._payload(desired) if desired is not None else None
             pending = self.d.store.begin_write(pending, run_id=self.run_id, action=verb)
+            crash_point("ledger_pending")
             try:
                 entity, tid = self._send(action, pending, desired, payload, wire_id)
             except errors.ObjectNotFoundFault:
@@ -378,6 +380,7 @@ class PassRunner:
             return self._retry_later(pending, verb, exc)
         except (errors.Parked, errors.BadInput) as exc:
             return self._park(pending, verb, exc)
+        crash_point("qbo_answered")
         lifecycle = (
             desired.lifecycle if desired is not None else plan.vanished_lifecycle(self.policy)
         )
@@ -609,6 +612,7 @@ class PassRunner:
             if processed % PROGRESS_EVERY == 0:
                 d.log.info("pass_progress", run_id=self.run_id, processed=processed)
         else:
+            crash_point("before_checkpoint")
             if highest is not None and result.safe_ceiling is not None:
                 moved = advance(store.checkpoint(), [highest], (), result.safe_ceiling)
                 if moved is not None:

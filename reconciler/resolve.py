@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from reconciler import errors
+from reconciler.crashpoints import crash_point
 from reconciler.mapping import (
     item_key,
     item_payload,
@@ -196,6 +197,7 @@ class VendorResolver:
             "Vendor", body, request_id=ref_request_id(self._realm, "vendor", display_name)
         )
         created = _entity_of(result)
+        crash_point("vendor_created")
         self._on_event("vendor_created", qbo_id=created["Id"], name=display_name)
         return created
 

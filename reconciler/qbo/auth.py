@@ -41,6 +41,7 @@ import requests
 from intuitlib.exceptions import AuthClientError
 
 from reconciler import errors
+from reconciler.crashpoints import crash_point
 
 if TYPE_CHECKING:
     from intuitlib.client import AuthClient
@@ -315,6 +316,7 @@ class OAuthTokenSource:
         except AuthClientError as exc:
             raise _classify_auth_error(exc, "the refresh token") from None
         self.refresh_count += 1
+        crash_point("token_issued")
         fresh = Tokens.from_grant(client, now=self._clock(), realm_id=tokens.realm_id)
         self._unsaved = fresh
         self._store.save(fresh)  # durable BEFORE anyone uses the new access token

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from sync_harness import harness  # noqa: F401  (keeps the harness importable from here)
 
 from reconciler.demo import connect
 from reconciler.sandbox.luminous import LuminousEmulator
