@@ -146,7 +146,6 @@ class SyncSettings:
     max_attempts: int = _opt(8, min=1)
     backoff_base: timedelta = timedelta(seconds=30)
     backoff_cap: timedelta = timedelta(hours=1)
-    requestid_memory: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -220,7 +219,6 @@ class Settings:
         return PlanPolicy(
             on_delete=s.on_delete,
             closed_never_synced=s.closed_never_synced,
-            requestid_memory=s.requestid_memory,
             require_approval=s.require_approval,
             max_attempts=s.max_attempts,
             backoff_base=s.backoff_base,

@@ -24,10 +24,10 @@
    executor sends a sparse `POStatus: Closed` for such a close, having no desired document.
 
 CreatePO.look_first: query QBO by DocNumber before creating, and adopt a match instead of
-creating a second PO. It is set when a create for this PO was sent before and its outcome is not
-known to be a failure that we can trust: the recorded request id differs from the one we are
-about to send, or it was sent longer ago than `requestid_memory` (default 1 h; how long QBO
-remembers a requestid is not documented).
+creating a second PO. It is set whenever a create for this PO was sent before without a
+confirmed answer (crash, lost reply, transient failure): QBO's requestid replay would cover
+that too, but how long QBO remembers a requestid is not documented, and a batch regrouped after
+a restart carries a new one. One query per unconfirmed create is cheap insurance.
 
 Request ids are sha256(realm | po | content hash | operation), hex, cut to 36 characters so they
 fit both the single-request (50) and the batch (36) limits. The same content and operation always
@@ -54,7 +54,6 @@ class PlanPolicy:
 
     on_delete: str = "close"  # PO vanished from Luminous: "close" | "delete"
     closed_never_synced: str = "skip"  # "skip" | "create"
-    requestid_memory: timedelta = timedelta(hours=1)
     require_approval: bool = True
     max_attempts: int = 8  # transient failures before a PO is parked as FAILED
     backoff_base: timedelta = timedelta(seconds=30)
@@ -162,13 +161,9 @@ def _recorded_operation(entry: LedgerEntry, realm_id: str) -> str | None:
     return None
 
 
-def _look_first(entry: LedgerEntry | None, rid: str, now: datetime, memory: timedelta) -> bool:
-    if entry is None or entry.qbo_id is not None or entry.request_id is None:
-        return False
-    if entry.request_id != rid:
-        return True
-    sent = entry.request_sent_at
-    return sent is None or now - sent > memory
+def _look_first(entry: LedgerEntry | None) -> bool:
+    """A create was sent before and not confirmed: it may have landed."""
+    return entry is not None and entry.qbo_id is None and entry.request_id is not None
 
 
 def _action(operation: str, rid: str, look_first: bool = False) -> WriteAction:
@@ -227,9 +222,7 @@ def plan_po(
             if operation != "create" and entry.qbo_id is None:  # no document to change: create
                 fresh = request_id(realm_id, desired.source_id, hash_, "create")
                 return CreatePO(fresh, look_first=True)
-            look = operation == "create" and _look_first(
-                entry, entry.request_id, now, policy.requestid_memory
-            )
+            look = operation == "create" and _look_first(entry)
             return _action(operation, entry.request_id, look)
         pending_changed = True
 
@@ -249,7 +242,7 @@ def plan_po(
             return Skip("not in QBO; cancelled in Luminous")
         if desired.lifecycle is Lifecycle.CLOSED and policy.closed_never_synced != "create":
             return Skip("not in QBO; already closed in Luminous")
-        look = pending_changed or _look_first(entry, rid("create"), now, policy.requestid_memory)
+        look = pending_changed or _look_first(entry)
         return CreatePO(rid("create"), look_first=look)
 
     assert entry is not None

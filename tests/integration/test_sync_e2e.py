@@ -288,7 +288,7 @@ def test_response_lost_after_commit_does_not_duplicate(h):
     assert len(h.qbo_pos_by_doc_number(po["order_numbers"][0])) == 1
 
 
-def test_lost_answer_without_requestid_memory_is_found_by_doc_number(h):
+def test_lost_answer_without_requestid_replay_is_found_by_doc_number(h):
     """Even if QBO forgot the requestid, the look-before-create finds the landed PO."""
     h.qbo.requestid_replay = False
     h.qbo.add_fault(

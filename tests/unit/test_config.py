@@ -347,7 +347,7 @@ def test_mapping_rules_and_plan_policy_follow_settings():
         "RECONCILER_SYNC__ITEM_TYPE": "inventory",
         "RECONCILER_SYNC__DOC_NUMBER_TOO_LONG": "truncate",
         "RECONCILER_SYNC__ON_DELETE": "delete",
-        "RECONCILER_SYNC__REQUESTID_MEMORY": "2h",
+        "RECONCILER_SYNC__BACKOFF_CAP": "2h",
         "RECONCILER_ACCOUNTS__AP": "Accounts Payable (A/P)",
         "RECONCILER_ACCOUNTS__SHIPPING": "Freight",
         "RECONCILER_QBO__HOME_CURRENCY": "cad",
@@ -361,7 +361,7 @@ def test_mapping_rules_and_plan_policy_follow_settings():
     assert rules.home_currency == "CAD"
     policy = settings.plan_policy()
     assert policy.on_delete == "delete"
-    assert policy.requestid_memory == timedelta(hours=2)
+    assert policy.backoff_cap == timedelta(hours=2)
     assert settings.item_account_names() == {
         "expense": "Cost of Goods Sold",
         "income": "Sales of Product Income",

@@ -239,12 +239,12 @@ def test_retrying_waits_for_next_retry_at():
     action = plan(desired(), retrying)
     assert isinstance(action, Skip) and action.status is SyncStatus.RETRYING
     due = dataclasses.replace(retrying, next_retry_at=NOW)
-    assert plan(desired(), due) == CreatePO(rid("create"), look_first=False)
-    assert plan(desired(), retrying, force_retry=True) == CreatePO(rid("create"))
+    assert plan(desired(), due) == CreatePO(rid("create"), look_first=True)
+    assert plan(desired(), retrying, force_retry=True) == CreatePO(rid("create"), look_first=True)
 
 
 def test_retry_after_a_long_gap_looks_first():
-    """An unconfirmed create sent longer ago than requestid_memory looks up the DocNumber first."""
+    """An unconfirmed create, however old, looks up the DocNumber first."""
     old = entry(
         status=SyncStatus.RETRYING,
         qbo_id=None,
@@ -272,20 +272,12 @@ def test_pending_replays_the_same_operation_and_request_id(operation):
     assert action.operation == operation
     assert action.request_id == rid(operation)
     if operation == "create":
-        assert action.look_first is False
+        assert action.look_first is True  # it may have landed: look by DocNumber first
 
 
-def test_pending_create_after_long_gap_looks_first():
-    """After more than requestid_memory, a pending create looks before creating."""
-    pending = entry(
-        status=SyncStatus.PENDING,
-        qbo_id=None,
-        request_id=rid("create"),
-        request_sent_at=NOW - timedelta(hours=1, seconds=1),
-    )
-    assert plan(desired(), pending) == CreatePO(rid("create"), look_first=True)
-    short = PlanPolicy(requestid_memory=timedelta(hours=2))
-    assert plan(desired(), pending, policy=short) == CreatePO(rid("create"), look_first=False)
+def test_first_create_does_not_look_first():
+    """A PO never sent before is created straight away: no query is spent."""
+    assert plan(desired(), None) == CreatePO(rid("create"), look_first=False)
 
 
 def test_pending_with_unknown_request_id_falls_back_by_qbo_id():
