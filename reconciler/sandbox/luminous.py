@@ -60,6 +60,8 @@ TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at"})
 FAST_FIELDS = TIMESTAMP_FIELDS | {"id", "order_status", "approval_status", "supplier_id"}
 MIN_INSTANT = datetime.min.replace(tzinfo=UTC)
 FILTER_RE = re.compile(r"^([A-Za-z0-9_.]+)\[([a-z]+)\]$")
+SHORTHAND_RE = re.compile(r"^[A-Za-z0-9_.]+$")  # field=value means field[eq]=value
+NOT_FILTERS = frozenset({"page", "per_page", "sort"})
 FILTER_OPS = frozenset(
     {
         "eq",
@@ -672,11 +674,15 @@ class LuminousEmulator:
                 match = FILTER_RE.match(name)
                 if match and match.group(2) in FILTER_OPS:
                     field_name, op = match.groups()
-                    test = _predicate(op, value)
-                    if plain and field_name in FAST_FIELDS:
-                        rows = [r for r in rows if test(r.get(field_name))]
-                    else:
-                        rows = [r for r in rows if test(lookup(r, field_name))]
+                elif SHORTHAND_RE.match(name) and name not in NOT_FILTERS:
+                    field_name, op = name, "eq"
+                else:
+                    continue
+                test = _predicate(op, value)
+                if plain and field_name in FAST_FIELDS:
+                    rows = [r for r in rows if test(r.get(field_name))]
+                else:
+                    rows = [r for r in rows if test(lookup(r, field_name))]
         rows.sort(key=lambda r: r.get("id") or 0)
         if self.honour_sort and params.get("sort"):
             for spec in reversed(params["sort"].split(",")):
