@@ -210,7 +210,24 @@ class PassRunner:
             self.report.counts[PAST_TENSE[outcome.action]] += 1
 
     def _reject(self, record: RejectedRecord) -> Outcome:
-        po_id = record.po_id if record.po_id is not None else 0
+        if record.po_id is None:
+            # Nothing to key a ledger row on: the log line and the pass's failure count are
+            # where it shows (exit code 1), with the PO number when the record had one.
+            self.d.log.error(
+                "source_record_without_id",
+                run_id=self.run_id,
+                po_number=record.order_number,
+                reason=record.reason,
+            )
+            return Outcome(
+                0,
+                SyncStatus.FAILED,
+                "reject",
+                po_number=record.order_number,
+                error_code="invalid_source_record",
+                message=record.reason,
+            )
+        po_id = record.po_id
         entry = self.d.store.entry(po_id)
         failed = replace(
             entry or LedgerEntry(po_id=po_id, status=SyncStatus.FAILED),
@@ -652,6 +669,19 @@ class PassRunner:
             if d.stop_requested():
                 return
             self.process_vanished(po_id)
+        # Re-read every PO and compare content: catches edits that did not move updated_at
+        # and commits backdated past the overlap. Unchanged POs cost no QBO request (Noop).
+        everything = pull_changes(
+            d.luminous,
+            None,
+            overlap=timedelta(0),
+            settle_lag=self.s.luminous.settle_lag,
+            already_handled=lambda po_id, _at: po_id in self._handled,
+        )
+        for record in everything.records:
+            if d.stop_requested():
+                return
+            self.process(record)
         d.store.set_meta("last_full_sweep_at", d.clock().isoformat())
 
     def _finish(self) -> None:

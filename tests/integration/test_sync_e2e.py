@@ -355,3 +355,18 @@ def test_content_that_comes_back_is_still_written(h):
         h.edit(po["id"], private_note=note)
         h.run()
         assert h.qbo_po(po["id"])["PrivateNote"] == note
+
+
+def test_full_sweep_catches_an_edit_that_did_not_move_updated_at(h):
+    """Content changed without a new updated_at is found by the sweep's comparison."""
+    po = h.po(private_note="before")
+    h.run()
+    stamp = h.lum.get_po(po["id"])["updated_at"]
+    h.lum.edit_po(po["id"], {"private_note": "after"}, updated_at=stamp)
+    h.run()
+    assert h.qbo_po(po["id"])["PrivateNote"] == "before"
+    before = h.qbo.count()
+    report = h.run(full_sweep=True)
+    assert h.qbo_po(po["id"])["PrivateNote"] == "after"
+    assert report.counts["updated"] == 1
+    assert h.qbo.count() - before == 1  # the one update; unchanged POs cost nothing
