@@ -54,6 +54,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-running", action="store_true", help="keep the emulators up after the pass"
     )
 
+    auth = sub.add_parser("auth", help="connect to QuickBooks, show or revoke the connection")
+    auth_sub = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
+    connect = with_config(auth_sub.add_parser("connect", help="authorize access (OAuth 2.0)"))
+    connect.add_argument(
+        "--paste",
+        action="store_true",
+        help="headless host: paste the redirect URL instead of listening for it",
+    )
+    connect.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait for the redirect"
+    )
+    with_config(auth_sub.add_parser("status", help="company and token expiry (no secrets)"))
+    with_config(auth_sub.add_parser("revoke", help="revoke the connection at Intuit"))
+
+    with_config(
+        sub.add_parser("doctor", help="check configuration, database, both APIs and accounts")
+    )
+
     sandbox = sub.add_parser("sandbox", help="run an emulator standalone on 127.0.0.1")
     sandbox.add_argument("service", choices=("qbo", "luminous"))
     sandbox.add_argument("args", nargs=argparse.REMAINDER, help="--port N and emulator options")
@@ -99,7 +117,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reconciler.service import run_service
 
     return run_service(settings, log=log, full_sweep_first=args.full)
-
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -170,6 +187,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_auth(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from reconciler import connect
+
+    settings = load_settings(args)
+    if args.auth_command == "connect":
+        paste = (lambda: input()) if args.paste else None
+        connect.connect(settings, out=sys.stdout, paste=paste, timeout=args.timeout)
+        return EXIT_OK
+    if args.auth_command == "status":
+        lines = connect.status_lines(settings, now=datetime.now(UTC))
+        print("\n".join(lines))
+        return EXIT_OK if not lines[0].startswith("not connected") else EXIT_CONFIG
+    print(connect.revoke(settings))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from reconciler.doctor import run_checks
+
+    path = getattr(args, "config", None) or os.environ.get("RECONCILER_CONFIG") or None
+    failed = 0
+    for check in run_checks(path, os.environ):
+        print(check.line(), flush=True)
+        failed += not check.ok
+    print("all checks passed" if not failed else f"{failed} check(s) failed")
+    return EXIT_OK if not failed else EXIT_CONFIG
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.service == "qbo":
         from reconciler.sandbox.qbo import serve
@@ -183,6 +230,8 @@ COMMANDS = {
     "status": cmd_status,
     "retry": cmd_retry,
     "demo": cmd_demo,
+    "auth": cmd_auth,
+    "doctor": cmd_doctor,
     "sandbox": cmd_sandbox,
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -65,6 +66,10 @@ class RedactingTokenStore:
     def save(self, tokens: Any) -> None:
         logs.register_secrets([tokens.access_token, tokens.refresh_token])
         self._inner.save(tokens)
+
+    def clear(self) -> None:
+        """Forget the connection locally (after a revoke)."""
+        Path(self._inner.path).unlink(missing_ok=True)
 
     def __repr__(self) -> str:
         return f"RedactingTokenStore({self._inner!r})"
