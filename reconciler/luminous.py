@@ -44,6 +44,7 @@ from typing import Any
 
 import requests
 
+from reconciler.crashpoints import crash_point
 from reconciler.errors import Fatal, LuminousAuthError, LuminousHTTPError, LuminousUnavailable
 from reconciler.luminous_parse import PO_FIELDS, parse_or_reject, parse_po, parse_timestamp
 
@@ -404,6 +405,7 @@ class LuminousClient:
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise LuminousUnavailable(f"unexpected list body from {path}", status=200)
+        crash_point("page_read")
         return body  # type: ignore[return-value]
 
     def _get(self, path: str, params: dict[str, str], *, allow_404: bool = False) -> Any:
