@@ -11,31 +11,19 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler import logs
 from reconciler.daemon import Daemon
+from reconciler.engine import PassReport
 from reconciler.health import HealthState
 from reconciler.notify import Notifier
 
 
-@dataclass
-class Report:
-    run_id: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    counts: Counter = field(default_factory=Counter)
-    qbo_requests: int = 0
-    qbo_writes: int = 0
-    throttled: int = 0
-    fatal: str | None = None
-
-    @property
-    def failed(self) -> int:
-        return self.counts["failed"] + self.counts["retrying"]
+def Report(**fields) -> PassReport:
+    """The engine's own PassReport (the daemon reads nothing else)."""
+    return PassReport(**fields)
 
 
 def main(argv: list[str]) -> int:

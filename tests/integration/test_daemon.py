@@ -9,8 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import structlog
 
 from reconciler import errors, logs
 from reconciler.daemon import Daemon, job_options
+from reconciler.engine import PassReport
 from reconciler.health import HealthState
 from reconciler.notify import Notifier
 
@@ -27,22 +26,10 @@ REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-@dataclass
-class Report:
-    """The PassReport fields the daemon reads (engine.PassReport has the same)."""
-
-    run_id: str = "r"
-    started_at: datetime = T0
-    finished_at: datetime | None = T0
-    counts: Counter = field(default_factory=Counter)
-    qbo_requests: int = 0
-    qbo_writes: int = 0
-    throttled: int = 0
-    fatal: str | None = None
-
-    @property
-    def failed(self) -> int:
-        return self.counts["failed"] + self.counts["retrying"]
+def Report(**fields) -> PassReport:
+    """The engine's own PassReport, with defaults for the fields a test does not care about."""
+    defaults = {"run_id": "r", "started_at": T0, "finished_at": T0}
+    return PassReport(**{**defaults, **fields})
 
 
 class RecordingLog:
