@@ -1,0 +1,375 @@
+"""Shared pieces of the reliability suite (crash, faults, bad input, security).
+
+- Both emulators run in the test process (threads); the daemon under test is either a
+  subprocess (`python -m reconciler run --once`, configured purely by RECONCILER_* variables, as
+  tests/integration/test_service.py does) or, for speed, `run_pass` in process.
+- Every secret the suite hands out is a sentinel (`SENTINEL-7f3a-...`); every subprocess output
+  and every token the emulator issued is recorded here, and tests/security scans them all.
+- `scaled(bounded, long)`: the bounded size runs in every `pytest`; RECONCILER_LONG_TESTS=1
+  runs the long variant (more seeds, more examples). Nothing is skipped either way.
+- `check_invariants`: every Luminous PO that must be in QBO is there exactly once with its
+  latest content, no vendor or item name twice, the checkpoint covers every PO, and
+  `PRAGMA integrity_check` says ok.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from reconciler.model import SyncStatus
+from reconciler.sandbox.luminous import LuminousEmulator
+from reconciler.sandbox.qbo import QBOEmulator
+from reconciler.state import StateStore, name_key
+
+SENTINEL = "SENTINEL-7f3a"
+LUMINOUS_TOKEN = f"{SENTINEL}-luminous-api-token"
+CLIENT_SECRET = f"{SENTINEL}-qbo-client-secret"
+LONG = os.environ.get("RECONCILER_LONG_TESTS", "").strip().lower() in ("1", "true", "yes")
+REPO = Path(__file__).resolve().parents[2]
+CENT = Decimal("0.01")
+
+
+def scaled(bounded: int, long: int) -> int:
+    """The bounded size by default, the long one under RECONCILER_LONG_TESTS=1."""
+    return long if LONG else bounded
+
+
+# --- what the suite saw ------------------------------------------------------------------
+
+
+class Capture:
+    """All subprocess output and issued tokens of the session, for the sentinel scan."""
+
+    def __init__(self) -> None:
+        self.outputs: list[tuple[str, str]] = []
+        self.issued_secrets: set[str] = set()
+        self.lock = threading.Lock()
+
+    def output(self, label: str, text: str | None) -> None:
+        if text:
+            with self.lock:
+                self.outputs.append((label, text))
+
+    def secret(self, *values: str | None) -> None:
+        with self.lock:
+            self.issued_secrets.update(v for v in values if v)
+
+    def tokens_from(self, token_file: Path) -> None:
+        try:
+            data = json.loads(token_file.read_text())
+        except (OSError, ValueError):
+            return
+        self.secret(data.get("access_token"), data.get("refresh_token"))
+
+
+CAPTURED = Capture()
+
+
+# --- Luminous data ------------------------------------------------------------------------
+
+
+class Stamps:
+    """Strictly increasing `updated_at` values safely in the past (settle lag is 0 anyway)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.last = start or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+        self.max_seen = self.last
+
+    def next(self) -> datetime:
+        self.last += timedelta(seconds=1)
+        self.max_seen = max(self.max_seen, self.last)
+        return self.last
+
+
+class Source:
+    """Suppliers, products and POs written into a Luminous emulator with past stamps."""
+
+    def __init__(self, lum: LuminousEmulator) -> None:
+        self.lum = lum
+        self.stamps = Stamps()
+        self.suppliers: dict[str, dict[str, Any]] = {}
+        self.products: dict[str, dict[str, Any]] = {}
+        self.deleted_numbers: set[str] = set()
+
+    def supplier(self, name: str) -> dict[str, Any]:
+        if name not in self.suppliers:
+            self.suppliers[name] = self.lum.add_supplier(name)
+        return self.suppliers[name]
+
+    def product(self, name: str, sku: str | None = None) -> dict[str, Any]:
+        if name not in self.products:
+            self.products[name] = self.lum.add_product(name, sku)
+        return self.products[name]
+
+    def po(
+        self,
+        supplier: str = "Nutricost",
+        product: str = "Whey Protein 5lb",
+        qty: str = "10",
+        price: str = "42.50",
+        **fields: Any,
+    ) -> dict[str, Any]:
+        sup = self.supplier(supplier)
+        prod = self.product(product, f"SKU-{len(self.products) + 1}")
+        record = {
+            "supplier_id": sup["id"],
+            "order_status": "active",
+            "approval_status": "approved",
+            "items": [{"product_id": prod["id"], "quantity": qty, "unit_price": price}],
+            **fields,
+        }
+        return self.lum.create_po(record, updated_at=self.stamps.next())
+
+    def edit(self, po_id: int, **changes: Any) -> dict[str, Any]:
+        return self.lum.edit_po(po_id, changes, updated_at=self.stamps.next())
+
+    def set_qty(self, po_id: int, qty: str, product: str = "Whey Protein 5lb") -> dict[str, Any]:
+        prod = self.product(product)
+        current = self.lum.get_po(po_id) or {}
+        price = (current.get("items") or [{}])[0].get("unit_price", "1.00")
+        items = [{"product_id": prod["id"], "quantity": qty, "unit_price": price}]
+        return self.edit(po_id, items=items)
+
+    def delete(self, po_id: int) -> None:
+        po = self.lum.get_po(po_id)
+        if po is not None:
+            self.deleted_numbers.update(po.get("order_numbers") or [])
+        self.lum.delete_po(po_id)
+
+
+# --- emulators and the subprocess daemon --------------------------------------------------
+
+
+@dataclass
+class World:
+    qbo: QBOEmulator
+    lum: LuminousEmulator
+    workdir: Path
+    source: Source
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state_path(self) -> Path:
+        return self.workdir / "state.sqlite"
+
+    @property
+    def token_path(self) -> Path:
+        return self.workdir / "secrets" / "tokens.json"
+
+
+@contextmanager
+def world(
+    workdir: Path, *, requestid_replay: bool = True, qbo_options: dict | None = None
+) -> Iterator[World]:
+    """Both emulators up for a whole scenario (restarts of the daemon included)."""
+    qbo = QBOEmulator(
+        client_secret=CLIENT_SECRET, requestid_replay=requestid_replay, **(qbo_options or {})
+    ).start(port=0)
+    lum = LuminousEmulator(token=LUMINOUS_TOKEN).start(port=0)
+    try:
+        qbo.seed_default()
+        w = World(qbo, lum, workdir, Source(lum))
+        w.env = daemon_env(w)
+        yield w
+    finally:
+        CAPTURED.tokens_from(workdir / "secrets" / "tokens.json")
+        lum.stop()
+        qbo.stop()
+
+
+def daemon_env(w: World, **extra: str) -> dict[str, str]:
+    """The daemon's whole configuration, as RECONCILER_* variables (no file)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    env.update(
+        {
+            "RECONCILER_LUMINOUS__BASE_URL": w.lum.base_url,
+            "RECONCILER_LUMINOUS__API_TOKEN": LUMINOUS_TOKEN,
+            "RECONCILER_LUMINOUS__SETTLE_LAG": "0",
+            "RECONCILER_LUMINOUS__TIMEOUT": "5s",
+            "RECONCILER_LUMINOUS__PER_PAGE": "2",  # many pages: crashes between them
+            "RECONCILER_QBO__ENVIRONMENT": w.qbo.discovery_url,
+            "RECONCILER_QBO__BASE_URL": w.qbo.api_base,
+            "RECONCILER_QBO__REALM_ID": w.qbo.realm_id,
+            "RECONCILER_QBO__CLIENT_ID": w.qbo.client_id,
+            "RECONCILER_QBO__CLIENT_SECRET": CLIENT_SECRET,
+            "RECONCILER_QBO__TOKEN_STORE": str(w.token_path),
+            "RECONCILER_QBO__TIMEOUT": "5s",
+            "RECONCILER_STATE__PATH": str(w.state_path),
+            "RECONCILER_ACCOUNTS__AP": "Accounts Payable (A/P)",
+            "RECONCILER_SYNC__BACKOFF_BASE": "0.05",
+            "RECONCILER_SYNC__BACKOFF_CAP": "0.2",
+            "RECONCILER_LOGGING__LEVEL": "DEBUG",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def connect(w: World) -> None:
+    """What `reconciler auth connect` stores, without the browser."""
+    from reconciler.config import load_settings
+    from reconciler.demo import connect as demo_connect
+
+    tokens = demo_connect(w.qbo, load_settings(None, w.env))
+    CAPTURED.secret(tokens.access_token, tokens.refresh_token)
+
+
+def run_once(
+    env: dict[str, str], *, crash_at: str | None = None, label: str = "run --once", timeout=90
+) -> subprocess.CompletedProcess[str]:
+    """`python -m reconciler run --once` as a child process; its output goes to CAPTURED."""
+    child_env = dict(env)
+    if crash_at:
+        child_env["RECONCILER_CRASH_AT"] = crash_at
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", "run", "--once"],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    CAPTURED.output(f"{label} stdout", proc.stdout)
+    CAPTURED.output(f"{label} stderr", proc.stderr)
+    return proc
+
+
+SIGKILLED = -9
+
+
+def settle(env: dict[str, str], *, max_runs: int = 6, label: str = "settle") -> list[int]:
+    """Restart the daemon (no crash armed) until a pass exits 0; the exit codes seen."""
+    codes = []
+    for _ in range(max_runs):
+        proc = run_once(env, label=label)
+        codes.append(proc.returncode)
+        if proc.returncode == 0:
+            return codes
+        assert proc.returncode in (1,), f"unexpected exit {proc.returncode}: {proc.stderr[-2000:]}"
+    raise AssertionError(f"the passes did not settle in {max_runs} runs: {codes}")
+
+
+# --- invariants ---------------------------------------------------------------------------
+
+
+def expected_total(po: dict[str, Any]) -> Decimal:
+    total = Decimal("0")
+    for item in po.get("items") or []:
+        amount = Decimal(str(item["quantity"])) * Decimal(str(item["unit_price"]))
+        total += amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    return total
+
+
+def _clean_note(text: str | None) -> str | None:
+    return text if text else None
+
+
+@dataclass
+class Verdict:
+    """What check_invariants found, for reports and asserts."""
+
+    in_qbo: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_invariants(
+    qbo: QBOEmulator,
+    lum: LuminousEmulator,
+    state_path: Path,
+    *,
+    deleted_numbers: set[str] = frozenset(),  # type: ignore[assignment]
+    max_stamp: datetime | None = None,
+) -> Verdict:
+    """Nothing lost, nothing doubled, latest content, unique names, checkpoint, integrity."""
+    v = Verdict()
+    qbo_pos = qbo.objects("PurchaseOrder")
+    by_number: dict[str, list[dict[str, Any]]] = {}
+    for p in qbo_pos:
+        by_number.setdefault(p.get("DocNumber") or "", []).append(p)
+    store = StateStore.open(state_path)
+    try:
+        if not store.integrity_ok():
+            v.problems.append("PRAGMA integrity_check is not ok")
+        newest: tuple[datetime, int] | None = None
+        for po_id in lum.po_ids():
+            po = lum.get_po(po_id)
+            assert po is not None
+            stamp = po["updated_at"]
+            if isinstance(stamp, str):
+                stamp = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            newest = max(newest, (stamp, po_id)) if newest else (stamp, po_id)
+            number = (po.get("order_numbers") or [""])[0]
+            found = by_number.get(number, [])
+            entry = store.entry(po_id)
+            active = po.get("order_status") == "active"
+            if len(found) > 1:
+                v.problems.append(f"PO {number} is {len(found)} times in QBO")
+                continue
+            if not found:
+                if active:
+                    v.problems.append(f"PO {number} (active) is missing in QBO")
+                elif entry is None or entry.status is not SyncStatus.SKIPPED:
+                    status = po["order_status"]
+                    v.problems.append(f"PO {number} ({status}) neither in QBO nor skipped")
+                else:
+                    v.skipped += 1
+                continue
+            v.in_qbo += 1
+            qpo = found[0]
+            want_status = "Open" if active else "Closed"
+            if qpo.get("POStatus") != want_status:
+                v.problems.append(f"PO {number}: POStatus {qpo.get('POStatus')} != {want_status}")
+            if qpo.get("PrivateNote") != _clean_note(po.get("private_note")):
+                v.problems.append(
+                    f"PO {number}: PrivateNote {qpo.get('PrivateNote')!r} != "
+                    f"{po.get('private_note')!r}"
+                )
+            if Decimal(str(qpo.get("TotalAmt"))) != expected_total(po):
+                v.problems.append(
+                    f"PO {number}: TotalAmt {qpo.get('TotalAmt')} != {expected_total(po)}"
+                )
+            if entry is None or entry.status is not SyncStatus.SYNCED or entry.qbo_id != qpo["Id"]:
+                v.problems.append(f"PO {number}: ledger {entry} does not point at QBO {qpo['Id']}")
+        for number in deleted_numbers:
+            if len(by_number.get(number, [])) > 1:
+                v.problems.append(f"deleted PO {number} is {len(by_number[number])} times in QBO")
+        checkpoint = store.checkpoint()
+        if newest is not None and (checkpoint is None or checkpoint.key() < newest):
+            v.problems.append(f"checkpoint {checkpoint} is behind the newest PO {newest}")
+        if checkpoint is not None and max_stamp is not None and checkpoint.updated_at > max_stamp:
+            v.problems.append(f"checkpoint {checkpoint} is past every stamp ever written")
+    finally:
+        store.close()
+    vendors = Counter(name_key(x["DisplayName"]) for x in qbo.objects("Vendor"))
+    items = Counter(name_key(x["Name"]) for x in qbo.objects("Item"))
+    v.problems += [f"vendor {n!r} exists {c} times" for n, c in vendors.items() if c > 1]
+    v.problems += [f"item {n!r} exists {c} times" for n, c in items.items() if c > 1]
+    return v
+
+
+def assert_invariants(w: World) -> Verdict:
+    verdict = check_invariants(
+        w.qbo,
+        w.lum,
+        w.state_path,
+        deleted_numbers=w.source.deleted_numbers,
+        max_stamp=w.source.stamps.max_seen,
+    )
+    assert verdict.ok(), "\n".join(verdict.problems)
+    return verdict

@@ -1,0 +1,123 @@
+"""SIGKILL at every named crash point, restart until the pass settles: nothing lost or doubled.
+
+The daemon runs as `python -m reconciler run --once` with RECONCILER_CRASH_AT armed; the
+emulators stay up across restarts. Each scenario crashes twice: while POs, vendors and items
+are created, and again while they are updated and closed. The replay-off variants switch the
+QBO emulator's requestid memory off, so only the daemon's look-before-create stands between a
+crash and a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from reliability_kit import (
+    SIGKILLED,
+    World,
+    assert_invariants,
+    connect,
+    run_once,
+    settle,
+    world,
+)
+
+from reconciler.sandbox.qbo import FaultRule
+
+# point -> (hit to die at while creating, hit to die at while updating)
+POINTS = {
+    "page_read": (2, 3),
+    "ledger_pending": (2, 1),
+    "qbo_no_reply": (1, 1),
+    "qbo_answered": (2, 2),
+    "before_checkpoint": (1, 1),
+    "vendor_created": (1, 1),
+}
+
+
+def _seed(w: World) -> list[dict]:
+    s = w.source
+    return [
+        s.po("Nutricost", "Whey Protein 5lb", "10", "42.50", private_note="first"),
+        s.po("O'Brien & Sons", "Creatine 1kg", "3", "19.99"),
+        s.po("Back\\slash Supplies\\", "Shaker Bottle", "7", "0.333"),
+        s.po("Nutricost", "Creatine 1kg", "1", "19.99", private_note="fourth"),
+    ]
+
+
+def _arm(w: World, point: str) -> None:
+    if point == "qbo_no_reply":
+        # the server commits the write, then the connection drops before the answer
+        w.qbo.add_fault(
+            FaultRule(method="POST", path_regex=r"/purchaseorder", action="drop_after_commit")
+        )
+
+
+def _crash(w: World, point: str, hit: int, label: str) -> None:
+    _arm(w, point)
+    proc = run_once(w.env, crash_at=f"{point}:{hit}", label=f"crash {label}")
+    w.qbo.clear_faults()
+    assert proc.returncode == SIGKILLED, f"{point}:{hit} was not reached: {proc.stderr[-1500:]}"
+
+
+@pytest.mark.parametrize("replay", [True, False], ids=["replay-on", "replay-off"])
+@pytest.mark.parametrize("point", sorted(POINTS))
+def test_sigkill_at_named_point_then_restart_settles_exactly_once(tmp_path, point, replay):
+    """Killed at a named point while creating and again while updating: each PO once, latest."""
+    on_create, on_update = POINTS[point]
+    with world(tmp_path, requestid_replay=replay) as w:
+        w.qbo.duplicate_docnumber_check = replay  # off: a second create would really double
+        connect(w)
+        pos = _seed(w)
+        _crash(w, point, on_create, f"{point} create")
+        # the source moves on while the daemon is down
+        w.source.edit(pos[0]["id"], private_note="edited while down")
+        settle(w.env, label=f"settle {point}")
+        assert_invariants(w)
+
+        w.source.set_qty(pos[1]["id"], "4", "Creatine 1kg")
+        w.source.edit(pos[2]["id"], order_status="completed")
+        w.source.edit(pos[3]["id"], private_note="fourth, edited")
+        w.source.po("Brand New Vendor Co", "Brand New Item", "2", "5.00")
+        _crash(w, point, on_update, f"{point} update")
+        settle(w.env, label=f"settle {point} again")
+        verdict = assert_invariants(w)
+        assert verdict.in_qbo == 5
+
+
+def _expire_access_token(w: World) -> None:
+    """Make the stored access token stale on both clocks, so the next call refreshes."""
+    w.qbo.advance_clock(2 * 3600)
+    data = json.loads(w.token_path.read_text())
+    data["access_expires_at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    w.token_path.write_text(json.dumps(data))
+
+
+def test_sigkill_after_refresh_token_rotated_needs_reconnect_and_loses_nothing(tmp_path):
+    """Killed after Intuit rotated the refresh token but before it was stored: exit 2, reconnect.
+
+    The rotated token died with the process; the stored one is retired (invalid_grant). The
+    honest outcome is exit 2 with the fix named, QBO untouched; after `auth connect` the pass
+    settles with every PO once and current.
+    """
+    with world(tmp_path) as w:
+        connect(w)
+        pos = _seed(w)
+        settle(w.env, label="token first sync")
+        before = {p["Id"]: p["SyncToken"] for p in w.qbo.objects("PurchaseOrder")}
+        w.source.edit(pos[0]["id"], private_note="after rotation")
+        _expire_access_token(w)
+        crashed = run_once(w.env, crash_at="token_issued", label="crash token_issued")
+        assert crashed.returncode == SIGKILLED
+        stopped = run_once(w.env, label="after token_issued crash")
+        assert stopped.returncode == 2
+        output = stopped.stdout + stopped.stderr
+        assert "invalid_grant" in output
+        assert "reconciler auth connect" in output
+        after = {p["Id"]: p["SyncToken"] for p in w.qbo.objects("PurchaseOrder")}
+        assert after == before  # nothing written, nothing doubled
+        connect(w)  # the user reconnects
+        settle(w.env, label="token reconnected")
+        verdict = assert_invariants(w)
+        assert verdict.in_qbo == 4
