@@ -41,6 +41,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote as url_quote
+from urllib.parse import urlencode
 
 import requests
 
@@ -530,8 +531,10 @@ class QBOClient:
         headers: Mapping[str, str],
         data: bytes | None,
     ) -> requests.Response:
+        # %20 for spaces (not the form-style "+"), so the query text arrives exactly as built
+        encoded = urlencode(params, quote_via=url_quote, safe="")
         return self._session.request(
-            method, url, params=params, headers=headers, data=data, timeout=self._timeout
+            method, url, params=encoded, headers=headers, data=data, timeout=self._timeout
         )
 
     @staticmethod

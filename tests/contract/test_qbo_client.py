@@ -177,6 +177,8 @@ def test_every_call_carries_minorversion_accept_and_writes_a_requestid(client, e
     for prepared in wire.requests:
         assert "minorversion=75" in prepared.url
         assert prepared.headers["Accept"] == "application/json"
+    query_url = next(p.url for p in wire.requests if "/query?" in p.url)
+    assert "%20" in query_url and "+" not in query_url
     writes = [p for p in wire.requests if p.method == "POST"]
     assert writes and all("requestid=vendor-wire-check" in p.url for p in writes)
     assert {e["minorversion"] for e in emulator.request_log} == {75}
