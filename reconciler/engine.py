@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reconciler import errors, mapping, plan
+from reconciler import batching, errors, mapping, plan
 from reconciler.config import Settings
 from reconciler.crashpoints import crash_point
 from reconciler.cursor import advance
@@ -173,20 +173,39 @@ class PassRunner:
             on_event=self._ref_event,
         )
         self._handled: set[int] = set()
-        # The checkpoint the PO in hand allows once its outcome is recorded (same transaction).
-        self._checkpoint_with_outcome: Checkpoint | None = None
+        # The checkpoint moves with outcomes while the pull reads in key order: to the highest
+        # key recorded, never to or past a key still unsettled (buffered for a batch, or in
+        # hand). `_outcome_ceiling` is None whenever outcomes must not move it.
+        self._outcome_ceiling: datetime | None = None
+        self._recorded_high: tuple[datetime, int] | None = None
+        self._unsettled: dict[int, tuple[datetime, int]] = {}
+        # Writes waiting to go out in one /batch request (only while `_buffering`).
+        self._buffering = False
+        self._buffer: list[batching.BufferedWrite] = []
+        self._started = 0.0  # when the PO in hand was taken up
 
     def _ref_event(self, event: str, **kw: Any) -> None:
         self.d.log.info(event, run_id=self.run_id, **kw)
 
     # --- one PO -------------------------------------------------------------------------
 
-    def process(self, record: SourcePO | RejectedRecord, *, force_retry: bool = False) -> Outcome:
+    def process(
+        self, record: SourcePO | RejectedRecord, *, force_retry: bool = False
+    ) -> Outcome | None:
+        """The PO's outcome, or None while its write waits in the batch buffer (the outcome is
+        then logged and counted when the batch is answered)."""
         started = time.monotonic()
+        self._started = started
         if isinstance(record, RejectedRecord):
             outcome = self._reject(record)
         else:
             outcome = self._process_po(record, force_retry=force_retry)
+        if outcome is None:
+            return None
+        return self._done(outcome, started)
+
+    def _done(self, outcome: Outcome, started: float) -> Outcome:
+        """Count, log and report one PO's recorded outcome."""
         self._count(outcome)
         self.d.log.info(
             "po_" + str(outcome.status),
@@ -249,7 +268,7 @@ class PassRunner:
         self._record(failed, outcome)
         return outcome
 
-    def _process_po(self, po: SourcePO, *, force_retry: bool) -> Outcome:
+    def _process_po(self, po: SourcePO, *, force_retry: bool) -> Outcome | None:
         store = self.d.store
         entry = store.entry(po.id)
         force_retry = force_retry or store.force_retry_requested(po.id)
@@ -304,7 +323,7 @@ class PassRunner:
         entry: LedgerEntry | None,
         *,
         force_retry: bool,
-    ) -> Outcome:
+    ) -> Outcome | None:
         now = self.d.clock()
         action = plan.plan_po(
             desired,
@@ -339,16 +358,54 @@ class PassRunner:
             )
             self._record(kept, outcome, history=verb != "none")
             return outcome
+        if self._buffering and desired is not None and batching.batchable(action, desired):
+            assert isinstance(action, plan.CreatePO | plan.UpdatePO | plan.ClosePO)
+            self._buffer_write(
+                batching.BufferedWrite(
+                    po_id,
+                    self._unsettled.get(po_id),
+                    updated_at,
+                    desired,
+                    base,
+                    action,
+                    number,
+                    self._started,
+                )
+            )
+            return None
         return self._write(po_id, updated_at, desired, base, action, number)
 
     def _record(self, entry: LedgerEntry, outcome: Outcome, *, history: bool = True) -> None:
         """Every outcome goes through here, taking the checkpoint it allows along."""
+        self._settle(entry.po_id)
         self.d.store.record(
             entry,
             outcome,
             run_id=self.run_id,
-            checkpoint=self._checkpoint_with_outcome,
+            checkpoint=self._allowed_checkpoint(),
             history=history,
+        )
+
+    def _record_many(self, pairs: list[tuple[LedgerEntry, Outcome]]) -> None:
+        """A batch's outcomes in one transaction, with the checkpoint they allow together."""
+        for entry, _ in pairs:
+            self._settle(entry.po_id)
+        self.d.store.record_many(pairs, run_id=self.run_id, checkpoint=self._allowed_checkpoint())
+
+    def _settle(self, po_id: int) -> None:
+        key = self._unsettled.pop(po_id, None)
+        if key is not None and (self._recorded_high is None or key > self._recorded_high):
+            self._recorded_high = key
+
+    def _allowed_checkpoint(self) -> Checkpoint | None:
+        """The highest recorded key, short of the first unsettled one (None: do not move)."""
+        if self._outcome_ceiling is None or self._recorded_high is None:
+            return None
+        return advance(
+            self.d.store.checkpoint(),
+            [self._recorded_high],
+            self._unsettled.values(),
+            self._outcome_ceiling,
         )
 
     # --- writes -------------------------------------------------------------------------
@@ -570,6 +627,194 @@ class PassRunner:
         found = self.d.qbo.query(statement)
         return found[0] if found else None
 
+    # --- batches ------------------------------------------------------------------------
+    # While the pull works through a backlog, batchable writes (see `batching`) wait in a
+    # buffer and go out up to 30 at a time in one /batch request. The ledger rows of a batch
+    # are all `pending` (one transaction) before it is sent; each item's answer is handled as
+    # the single path handles its request. A buffered PO is unsettled: the checkpoint cannot
+    # reach it until its outcome is recorded.
+
+    def _buffer_write(self, write: batching.BufferedWrite) -> None:
+        self._buffer.append(write)
+        if len(self._buffer) >= batching.MAX_BATCH_ITEMS:
+            self._flush()
+
+    def _flush_if_buffered(self, po_id: int | None) -> None:
+        if po_id is not None and any(b.po_id == po_id for b in self._buffer):
+            self._flush()
+
+    def _flush(self) -> None:
+        """Send what the buffer holds: one item as a single request, more as one batch."""
+        items, self._buffer = self._buffer, []
+        if len(items) == 1:
+            self._send_alone(items[0])
+            return
+        if not items:
+            return
+        self._prefetch_refs([b.desired for b in items])
+        ready: list[tuple[batching.BufferedWrite, LedgerEntry, dict[str, Any]]] = []
+        for b in items:
+            pending = batching.pending_entry(b.base, b.desired, b.updated_at, b.action, b.number)
+            verb = plan.action_name(b.action)
+            try:
+                payload = self._payload(b.desired)
+            except errors.Fatal:
+                raise
+            except errors.Retryable as exc:
+                self._done(self._retry_later(pending, verb, exc), b.started)
+                continue
+            except (errors.Parked, errors.BadInput) as exc:
+                self._done(self._park(pending, verb, exc), b.started)
+                continue
+            ready.append((b, pending, payload))
+        if len(ready) == 1:
+            self._send_alone(ready[0][0])
+        elif ready:
+            self._send_batch(ready)
+
+    def _send_alone(self, b: batching.BufferedWrite) -> None:
+        """One write spends no batch quota: the single path."""
+        outcome = self._write(b.po_id, b.updated_at, b.desired, b.base, b.action, b.number)
+        self._done(outcome, b.started)
+
+    def _prefetch_refs(self, desired: list[DesiredPO]) -> None:
+        """Vendors and items not yet in the maps, looked up with a few `IN (...)` queries."""
+        self.vendors.prefetch(d.vendor.display_name for d in desired)
+        self.items.prefetch(
+            line.item
+            for d in desired
+            for line in d.lines
+            if line.kind is LineKind.ITEM and line.item is not None
+        )
+
+    def _send_batch(
+        self, ready: list[tuple[batching.BufferedWrite, LedgerEntry, dict[str, Any]]]
+    ) -> None:
+        from reconciler.qbo.client import BatchOp
+
+        wire_ids = [batching.wire_request_id(b.action.request_id, b.base) for b, _, _ in ready]
+        verbs = [plan.action_name(b.action) for b, _, _ in ready]
+        begun = self.d.store.begin_writes(
+            [pending for _, pending, _ in ready], run_id=self.run_id, action=verbs
+        )
+        crash_point("ledger_pending")
+        ops = [
+            BatchOp(
+                str(index),
+                batching.batch_operation(b.action),
+                "PurchaseOrder",
+                batching.batch_body(b.action, pending, payload),
+            )
+            for index, ((b, _, payload), pending) in enumerate(zip(ready, begun, strict=True), 1)
+        ]
+        batch_id = batching.batch_request_id(wire_ids)
+        self.report.counts["batch_requests"] += 1
+        try:
+            results = self.d.qbo.batch(ops, request_id=batch_id)
+        except errors.Fatal:
+            raise
+        except errors.Retryable as exc:
+            # No answer, or throttled/5xx after the client's own retries: every item backs off
+            # (a create then looks QBO up by DocNumber before it is sent again).
+            for (b, _, _), pending, verb in zip(ready, begun, verbs, strict=True):
+                self._done(self._retry_later(pending, verb, exc), b.started)
+            return
+        except (errors.Parked, errors.BadInput) as exc:
+            # QBO refused the batch as a whole (nothing done): each item goes on its own.
+            self.d.log.warning(
+                "batch_refused", run_id=self.run_id, error_code=exc.code, reason=str(exc)
+            )
+            for b, _, _ in ready:
+                self._send_alone(b)
+            return
+        crash_point("qbo_answered")
+        self._apply_batch_results(ready, begun, verbs, wire_ids, batch_id, results)
+
+    def _apply_batch_results(
+        self,
+        ready: list[tuple[batching.BufferedWrite, LedgerEntry, dict[str, Any]]],
+        begun: list[LedgerEntry],
+        verbs: list[str],
+        wire_ids: list[str],
+        batch_id: str,
+        results: list[Any],
+    ) -> None:
+        synced: list[tuple[LedgerEntry, Outcome, float]] = []
+        again: list[tuple[batching.BufferedWrite, LedgerEntry, str, batching.ItemFate]] = []
+        fatal: BaseException | None = None
+        rows = zip(ready, begun, verbs, wire_ids, results, strict=True)
+        for (b, _, _), pending, verb, wire_id, result in rows:
+            fate = batching.item_fate(
+                result.fault, is_update=not isinstance(b.action, plan.CreatePO)
+            )
+            if fate is batching.ItemFate.SYNCED:
+                done = batching.synced_entry(
+                    pending, b.desired, b.action, result.entity, self.policy
+                )
+                outcome = Outcome(
+                    b.po_id,
+                    SyncStatus.SYNCED,
+                    verb,
+                    po_number=done.po_number,
+                    qbo_id=done.qbo_id,
+                    extra=(("request_id", batch_id), ("intuit_tid", result.intuit_tid or "")),
+                )
+                synced.append((done, outcome, b.started))
+            elif fate is batching.ItemFate.RETRY:
+                self._done(self._retry_later(pending, verb, result.fault), b.started)
+            elif fate is batching.ItemFate.PARK:
+                self._done(self._park(pending, verb, result.fault), b.started)
+            elif fate is batching.ItemFate.FATAL:
+                fatal = fatal or result.fault  # the item stays pending for the next pass
+            else:
+                again.append((b, pending, wire_id, fate))
+        if synced:
+            self._record_many([(entry, outcome) for entry, outcome, _ in synced])
+            for _, outcome, started in synced:
+                self._done(outcome, started)
+        if fatal is not None:
+            raise fatal
+        for b, pending, wire_id, fate in again:
+            self._done(self._resend_single(b, pending, wire_id, fate), b.started)
+
+    def _resend_single(
+        self,
+        b: batching.BufferedWrite,
+        pending: LedgerEntry,
+        wire_id: str,
+        fate: batching.ItemFate,
+    ) -> Outcome:
+        """A batch item that needs what the single path does: fresh references (610/2500) or a
+        fresh SyncToken (5010). A new body or token always goes with a new requestid."""
+        verb = plan.action_name(b.action)
+        try:
+            if fate is batching.ItemFate.RESEND_REFS:
+                self._forget_refs(b.desired)
+                rid = derive_request_id(wire_id, "refs")
+                current = pending
+            else:
+                fresh = self.d.qbo.read("PurchaseOrder", pending.qbo_id).entity
+                current = replace(pending, sync_token=fresh["SyncToken"])
+                rid = derive_request_id(wire_id, "stale", fresh["SyncToken"])
+            entity, tid = self._send(b.action, current, b.desired, self._payload(b.desired), rid)
+        except errors.Fatal:
+            raise
+        except errors.Retryable as exc:
+            return self._retry_later(pending, verb, exc)
+        except (errors.Parked, errors.BadInput) as exc:
+            return self._park(pending, verb, exc)
+        done = batching.synced_entry(pending, b.desired, b.action, entity, self.policy)
+        outcome = Outcome(
+            b.po_id,
+            SyncStatus.SYNCED,
+            verb,
+            po_number=done.po_number,
+            qbo_id=done.qbo_id,
+            extra=(("request_id", rid), ("intuit_tid", tid or "")),
+        )
+        self._record(done, outcome)
+        return outcome
+
     # --- the pass -----------------------------------------------------------------------
 
     def run(self, *, full_sweep: bool = False) -> PassReport:
@@ -608,30 +853,40 @@ class PassRunner:
         )
         highest: tuple[datetime, int] | None = None
         processed = 0
-        for count, record in enumerate(result.records, start=1):
-            if d.stop_requested():
-                d.log.info("pass_interrupted", run_id=self.run_id, processed=processed)
-                break
-            key = _key(record)
-            if key is not None:
-                highest = key if highest is None else max(highest, key)
-            in_key_order = getattr(d.luminous.last_read, "mode", None) == "key"
-            self._checkpoint_with_outcome = (
-                advance(store.checkpoint(), [key], (), result.window.ceiling)
-                if key is not None and in_key_order
-                else None
-            )
-            try:
+        read_all = False
+        self._buffering = True
+        try:
+            for count, record in enumerate(result.records, start=1):
+                if d.stop_requested():
+                    d.log.info("pass_interrupted", run_id=self.run_id, processed=processed)
+                    break
+                key = _key(record)
+                if key is not None:
+                    highest = key if highest is None else max(highest, key)
+                # A PO seen again while its write waits in the buffer: send that first, so
+                # this version is planned against what QBO now holds.
+                self._flush_if_buffered(_po_id(record))
+                in_key_order = getattr(d.luminous.last_read, "mode", None) == "key"
+                self._outcome_ceiling = result.window.ceiling if in_key_order else None
+                if key is not None and in_key_order:
+                    self._unsettled[key[1]] = key
                 self.process(record)
-            finally:
-                self._checkpoint_with_outcome = None
-            processed = count
-            if processed % PROGRESS_EVERY == 0:
-                d.log.info("pass_progress", run_id=self.run_id, processed=processed)
-        else:
+                processed = count
+                if processed % PROGRESS_EVERY == 0:
+                    d.log.info("pass_progress", run_id=self.run_id, processed=processed)
+            else:
+                read_all = True
+            self._flush()  # the end of the pull, or a stop: what is buffered goes out now
+        finally:
+            self._buffering = False
+            self._buffer = []  # left unsent only by a Fatal: nothing of it was begun
+            self._outcome_ceiling = None
+        if read_all:
             crash_point("before_checkpoint")
             if highest is not None and result.safe_ceiling is not None:
-                moved = advance(store.checkpoint(), [highest], (), result.safe_ceiling)
+                moved = advance(
+                    store.checkpoint(), [highest], self._unsettled.values(), result.safe_ceiling
+                )
                 if moved is not None:
                     store.move_checkpoint(moved)
         self.report.counts["read"] += result.stats.read
@@ -702,6 +957,10 @@ def derive_request_id(base: str, *parts: str) -> str:
     """A requestid tied to `base` and more state, still within the batch limit of 36."""
     text = "|".join((base, *parts))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[: plan.REQUEST_ID_LENGTH]
+
+
+def _po_id(record: SourcePO | RejectedRecord) -> int | None:
+    return record.id if isinstance(record, SourcePO) else record.po_id
 
 
 def _key(record: SourcePO | RejectedRecord) -> tuple[datetime, int] | None:

@@ -12,12 +12,13 @@ resolver lists the entity once per pass and matches in memory.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
 from reconciler import errors
+from reconciler.batching import in_chunks
 from reconciler.crashpoints import crash_point
 from reconciler.mapping import (
     item_key,
@@ -82,13 +83,19 @@ class VendorResolver:
         self._realm = realm_id
         self._policy = policy
         self._by_name_all: dict[str, dict[str, Any]] | None = None
+        self._absent: set[str] = set()  # name keys `prefetch` just found missing in QBO
         self._on_event = on_event or (lambda *a, **k: None)
 
     def resolve(self, vendor: DesiredVendor) -> str:
         cached = self._store.vendor_id(vendor.display_name)
         if cached is not None:
             return cached
-        qbo_vendor = self._find(vendor.display_name)
+        key = name_key(vendor.display_name)
+        if key in self._absent:  # prefetch asked a moment ago; a create's 6240 looks again
+            self._absent.discard(key)
+            qbo_vendor = None
+        else:
+            qbo_vendor = self._find(vendor.display_name)
         if qbo_vendor is None:
             qbo_vendor = self._create(vendor)
         else:
@@ -98,20 +105,32 @@ class VendorResolver:
         )
         return qbo_vendor["Id"]
 
-    def prefetch(self, names: list[str]) -> None:
-        """Fill the cache for many names with `IN (...)` queries (one per 100 names)."""
-        wanted = [n for n in dict.fromkeys(names) if self._store.vendor_id(n) is None]
-        queryable = [n for n in wanted if q.is_queryable(n)]
-        for i in range(0, len(queryable), 100):
-            chunk = queryable[i : i + 100]
+    def prefetch(self, names: Iterable[str]) -> int:
+        """Fill the cache for many names with `IN (...)` queries; returns the queries sent.
+
+        Only active vendors are remembered: an inactive one (or a name QBO's lexer cannot
+        take, or one that is missing) is left to `resolve`, which applies the policies."""
+        wanted: dict[str, str] = {}
+        for name in names:
+            key = name_key(name)
+            if key not in wanted and q.is_queryable(name) and self._store.vendor_id(name) is None:
+                wanted[key] = name
+        sent = 0
+        for chunk in in_chunks(wanted.values()):
             found = self._client.query(
                 q.select("Vendor", [q.in_("DisplayName", chunk), q.in_("Active", (True, False))])
             )
-            by_key = {name_key(v["DisplayName"]): v for v in found}
+            sent += 1
+            by_key: dict[str, dict[str, Any]] = {}
+            for v in found:
+                by_key.setdefault(name_key(v.get("DisplayName", "")), v)
             for name in chunk:
                 v = by_key.get(name_key(name))
-                if v is not None and v.get("Active", True):
+                if v is None:
+                    self._absent.add(name_key(name))
+                elif v.get("Active", True):
                     self._store.remember_vendor(name, v["Id"], v["DisplayName"])
+        return sent
 
     def _find(self, display_name: str) -> dict[str, Any] | None:
         try:
@@ -231,6 +250,7 @@ class ItemResolver:
         self._account_names = account_names  # role ("expense", "income", "asset") -> name
         self._inv_start_date = inv_start_date
         self._all: list[dict[str, Any]] | None = None
+        self._absent: set[str] = set()  # item keys `prefetch` found under neither SKU nor name
         self._on_event = on_event or (lambda *a, **k: None)
 
     def resolve(self, item: DesiredItem) -> str | None:
@@ -239,7 +259,11 @@ class ItemResolver:
         cached = self._store.item_id(key)
         if cached is not None:
             return cached
-        found = self._find(item)
+        if key in self._absent:  # prefetch asked a moment ago; a create's 6240 looks again
+            self._absent.discard(key)
+            found = None
+        else:
+            found = self._find(item)
         if found is None:
             if self._policy.on_missing != "create":
                 return None
@@ -248,6 +272,51 @@ class ItemResolver:
             found = self._reactivate(found)
         self._store.remember_item(key, found["Id"], found.get("Name", item.name))
         return found["Id"]
+
+    def prefetch(self, items: Iterable[DesiredItem]) -> int:
+        """Fill the cache for many items with `IN (...)` queries, by SKU and then by name (the
+        order `resolve` uses); returns the queries sent. Inactive or missing items are left to
+        `resolve` (reactivation and creation policies)."""
+        pending: dict[str, DesiredItem] = {}
+        for item in items:
+            key = item_key(item)
+            if key not in pending and self._store.item_id(key) is None:
+                pending[key] = item
+        sent = 0
+        for field in ("Sku", "Name"):
+            wanted: dict[str, list[str]] = {}  # name_key(value) -> item keys asking for it
+            values: dict[str, str] = {}
+            for key, item in pending.items():
+                value = item.sku if field == "Sku" else item.name
+                if not value or not q.is_queryable(value):
+                    continue
+                vkey = name_key(value)
+                wanted.setdefault(vkey, []).append(key)
+                values.setdefault(vkey, value)
+            for chunk in in_chunks(values.values()):
+                found = self._client.query(
+                    q.select("Item", [q.in_(field, chunk), q.in_("Active", (True, False))])
+                )
+                sent += 1
+                first: dict[str, dict[str, Any]] = {}
+                for candidate in found:
+                    first.setdefault(name_key(candidate.get(field) or ""), candidate)
+                for value in chunk:
+                    match = first.get(name_key(value))
+                    for key in wanted.get(name_key(value), []):
+                        if match is None or key not in pending:
+                            continue
+                        if match.get("Active", True):
+                            self._store.remember_item(key, match["Id"], match.get("Name", ""))
+                        # found (active or not): no name look-up for it; resolve settles the rest
+                        del pending[key]
+        asked = {
+            key
+            for key, item in pending.items()
+            if all(q.is_queryable(v) for v in (item.sku, item.name) if v)
+        }
+        self._absent.update(asked)
+        return sent
 
     def _lookup(self, field: str, value: str) -> dict[str, Any] | None:
         try:

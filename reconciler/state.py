@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -305,6 +305,49 @@ class StateStore:
             self._upsert_entry(pending, force_retry=None)
             self._history(pending.po_id, run_id, action, SyncStatus.PENDING, None, None, None)
         return pending
+
+    def begin_writes(
+        self,
+        entries: Sequence[LedgerEntry],
+        *,
+        run_id: str | None,
+        action: str | Sequence[str],
+    ) -> list[LedgerEntry]:
+        """`begin_write` for every item of a batch, in one transaction, before the batch leaves.
+        `action` is one verb for all or one per entry."""
+        actions = [action] * len(entries) if isinstance(action, str) else list(action)
+        if len(actions) != len(entries):
+            raise ValueError("one action per entry, or one for all")
+        now = self._clock()
+        pending = [replace(e, status=SyncStatus.PENDING, request_sent_at=now) for e in entries]
+        with self.atomic():
+            for entry, verb in zip(pending, actions, strict=True):
+                self._upsert_entry(entry, force_retry=None)
+                self._history(entry.po_id, run_id, verb, SyncStatus.PENDING, None, None, None)
+        return pending
+
+    def record_many(
+        self,
+        outcomes: Sequence[tuple[LedgerEntry, Outcome]],
+        *,
+        run_id: str | None,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
+        """Several outcomes (a batch's), their history lines and the checkpoint move, together."""
+        with self.atomic():
+            for entry, outcome in outcomes:
+                self._upsert_entry(entry, force_retry=0)
+                self._history(
+                    entry.po_id,
+                    run_id,
+                    outcome.action,
+                    outcome.status,
+                    outcome.qbo_id,
+                    outcome.error_code,
+                    outcome.message,
+                )
+            if checkpoint is not None:
+                self._write_checkpoint(checkpoint)
 
     def record(
         self,
