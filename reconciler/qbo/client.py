@@ -46,6 +46,7 @@ from urllib.parse import urlencode
 import requests
 
 from reconciler import errors
+from reconciler.crashpoints import crash_point
 from reconciler.qbo.faults import fault_from_batch_item, fault_from_response
 from reconciler.qbo.limiter import RealmLimiter
 
@@ -485,6 +486,8 @@ class QBOClient:
                     error=type(exc).__name__,
                 )
                 self._emit(event)
+                if method == "POST" and path != "query":
+                    crash_point("qbo_no_reply")  # the write may have landed; no answer read
                 if repeatable and attempts < self._max_attempts:
                     self._sleep(self._backoff(attempts))
                     continue
