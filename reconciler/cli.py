@@ -85,7 +85,7 @@ def load_settings(args: argparse.Namespace, *, require_secrets: bool = True) -> 
     return load(path, os.environ, require_secrets=require_secrets)
 
 
-def configure_logging(settings: Any = None, *, stream: Any = None) -> Any:
+def configure_logging(settings: Any = None, *, stream: str = "stderr") -> Any:
     level = settings.logging.level if settings else "INFO"
     fmt = settings.logging.format if settings else "json"
     logs.configure(level=level, json_output=fmt == "json", stream=stream)
@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reconciler.engine import RequestCounter, run_pass
 
     settings = load_settings(args)
-    log = configure_logging(settings, stream=sys.stdout)  # one JSON event a line, on stdout
+    log = configure_logging(settings, stream="stdout")  # one JSON event a line, on stdout
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:

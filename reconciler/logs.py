@@ -110,16 +110,32 @@ def processors(json_output: bool) -> list[Any]:
     return chain
 
 
+class CurrentStream:
+    """`sys.stdout` or `sys.stderr` as they are at write time, not at configure time (a
+    redirected or replaced stream keeps working)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        return getattr(sys, self.name).write(text)
+
+    def flush(self) -> None:
+        getattr(sys, self.name).flush()
+
+
 def configure(
-    *, level: str = "info", json_output: bool = True, stream: TextIO | None = None
+    *, level: str = "info", json_output: bool = True, stream: TextIO | str = "stderr"
 ) -> None:
-    """Configure structlog for the process: JSON lines to stderr (or `stream`)."""
+    """Configure structlog for the process: JSON lines to stderr, stdout, or a given stream."""
     structlog.configure(
         processors=processors(json_output),
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(
+            file=CurrentStream(stream) if isinstance(stream, str) else stream
+        ),
         cache_logger_on_first_use=False,
     )
 

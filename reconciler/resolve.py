@@ -6,7 +6,9 @@ settled by the configured policy (`suffix`: use "Name (Supplier)", recorded in t
 `fail`: park the PO with the reason), never by repeating the same create.
 
 Names QBO's query lexer cannot take (see `reconciler.qbo.query`) are not given up on: the
-resolver lists the entity once per pass and matches in memory.
+resolver asks with `LIKE 'prefix%'` on the part before the first such character and compares
+full names itself; with no usable prefix it lists the entity once per pass and matches in
+memory. Either way the result lands in the SQLite map, so it happens once per name.
 """
 
 from __future__ import annotations
@@ -47,6 +49,17 @@ def ref_request_id(realm_id: str, kind: str, name: str, operation: str = "create
 
 def _entity_of(result: Any) -> dict[str, Any]:
     return result.entity if hasattr(result, "entity") else result
+
+
+def _unqueryable_candidates(
+    client: QueryClient, entity: str, field: str, value: str
+) -> list[dict[str, Any]] | None:
+    """Rows that may match `value` via a LIKE prefix; None when only a full listing will do."""
+    pattern = q.queryable_prefix_pattern(value)
+    if pattern is None:
+        return None
+    rows = client.query(q.select(entity, [q.like(field, pattern), q.in_("Active", (True, False))]))
+    return None if len(rows) >= q.MAX_RESULTS_LIMIT else rows
 
 
 def _iter_all(client: QueryClient, entity: str, where: list[q.Cond]) -> Iterator[dict[str, Any]]:
@@ -138,7 +151,13 @@ class VendorResolver:
                 "Vendor", [q.eq("DisplayName", display_name), q.in_("Active", (True, False))]
             )
         except q.UnqueryableValue:
-            return self._scan(display_name)
+            rows = _unqueryable_candidates(self._client, "Vendor", "DisplayName", display_name)
+            if rows is None:
+                return self._scan(display_name)
+            return next(
+                (v for v in rows if name_key(v.get("DisplayName", "")) == name_key(display_name)),
+                None,
+            )
         for v in self._client.query(statement):
             if name_key(v.get("DisplayName", "")) == name_key(display_name):
                 return v
@@ -322,6 +341,10 @@ class ItemResolver:
         try:
             statement = q.select("Item", [q.eq(field, value), q.in_("Active", (True, False))])
         except q.UnqueryableValue:
+            rows = _unqueryable_candidates(self._client, "Item", field, value)
+            if rows is not None:
+                found = [i for i in rows if name_key(i.get(field) or "") == name_key(value)]
+                return found[0] if found else None
             if self._all is None:
                 self._all = list(_iter_all(self._client, "Item", [q.in_("Active", (True, False))]))
             matches = [i for i in self._all if name_key(i.get(field) or "") == name_key(value)]

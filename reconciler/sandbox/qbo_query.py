@@ -115,6 +115,10 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
             continue
         if char == "'":
             return "".join(chars), index + 1
+        if ord(char) > 0xFF:
+            # QBO's JavaCC lexer reads Latin-1 only: U+2019, U+2013, "ł", Cyrillic, Thai all
+            # fail like this (quickbooks-ruby #309/#362, QuickBooks-V3-PHP-SDK #397).
+            raise _lexical_error(index + 1, f'"\\u{ord(char):04x}" ({ord(char)})', "".join(chars))
         chars.append(char)
         index += 1
     raise _lexical_error(len(text) + 1, "<EOF>", text[start:])

@@ -142,3 +142,21 @@ def test_field_that_is_not_filterable_is_4001(qbo):
     response = qbo.query("select * from PurchaseOrder where Memo = 'x'")
     assert response.status_code == 400
     assert response.json()["Fault"]["Error"][0]["code"] == "4001"
+
+
+@pytest.mark.parametrize(
+    "value", ["Smith\u2019s Ltd", "Nord\u2013Sud", "\u0141\u00f3d\u017a", "\u041e\u041e\u041e"]
+)
+def test_characters_outside_latin1_are_a_lexical_error(qbo, value):
+    """As reported against real QBO: a string literal beyond Latin-1 fails in the lexer (4000)."""
+    response = qbo.query(f"select * from Vendor where DisplayName = '{value}'")
+    assert response.status_code == 400
+    error = response.json()["Fault"]["Error"][0]
+    assert error["code"] == "4000"
+    assert "Lexical error" in error["Detail"]
+
+
+def test_latin1_letters_are_fine_in_a_literal(qbo):
+    """Accented Latin-1 letters (é, ü, ñ) query normally."""
+    response = qbo.query("select * from Vendor where DisplayName = 'Caf\u00e9 M\u00fcller'")
+    assert response.status_code == 200

@@ -181,6 +181,8 @@ def test_collision_policy_fail_parks_the_po_with_the_reason(h):
         ("Acme: West Division", "Acme- West Division"),
         ("Café Ñandú Größe 株式会社", "Café Ñandú Größe 株式会社"),
         ("  padded   name  ", "padded name"),
+        ("Smith\u2019s Ltd", "Smith\u2019s Ltd"),
+        ("\u682a\u5f0f\u4f1a\u793e Tokyo", "\u682a\u5f0f\u4f1a\u793e Tokyo"),
     ],
 )
 def test_hostile_supplier_names_resolve_to_one_vendor(h, name, expected):
