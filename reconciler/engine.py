@@ -585,6 +585,15 @@ class PassRunner:
             assert payload is not None
             if action.look_first and desired is not None and desired.doc_number:
                 existing = self._find_by_doc_number(desired.doc_number)
+                owner = self.d.store.po_id_for_qbo_id(existing["Id"]) if existing else None
+                if owner is not None and owner != pending.po_id:
+                    # The DocNumber belongs to another Luminous PO's document: never adopt it.
+                    raise errors.DuplicateDocNumberFault(
+                        f"PO number {desired.doc_number!r} is already QBO PurchaseOrder "
+                        f"{existing['Id']}, synced from Luminous PO {owner}; PO numbers must "
+                        "be unique",
+                        code="6140",
+                    )
                 if existing is not None:
                     # The earlier create did land: adopt it and bring it up to date.
                     pending = replace(

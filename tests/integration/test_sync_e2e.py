@@ -372,3 +372,22 @@ def test_full_sweep_catches_an_edit_that_did_not_move_updated_at(h):
     assert h.qbo_po(po["id"])["PrivateNote"] == "after"
     assert report.counts["updated"] == 1
     assert h.qbo.count() - before == 1  # the one update; unchanged POs cost nothing
+
+
+def test_duplicate_po_number_never_adopts_another_pos_document(h):
+    """Two Luminous POs with one number: the second fails with 6140, even on a forced retry."""
+    first = h.po(order_numbers=["PO-DUP"], private_note="first")
+    second = h.po(order_numbers=["PO-DUP"], private_note="second")
+    h.run()
+    assert h.entry(first["id"]).status is SyncStatus.SYNCED
+    entry = h.entry(second["id"])
+    assert entry.status is SyncStatus.FAILED and entry.last_error_code == "6140"
+    store = h.store()
+    store.request_retry(second["id"])
+    store.close()
+    h.run()
+    entry = h.entry(second["id"])
+    assert entry.status is SyncStatus.FAILED and entry.qbo_id is None
+    assert "synced from Luminous PO" in entry.last_error_message
+    docs = h.qbo_pos_by_doc_number("PO-DUP")
+    assert len(docs) == 1 and docs[0]["PrivateNote"] == "first"

@@ -48,7 +48,7 @@ def test_reopen_keeps_data_and_applies_no_migration_twice(tmp_path):
     s2 = StateStore.open(tmp_path / "s.sqlite", clock=lambda: T0)
     assert s2.entry(1).qbo_id == "77"
     applied = list(s2.db.query("select name from _sqlite_migrations"))
-    assert [r["name"] for r in applied] == ["m001_initial"]
+    assert [r["name"] for r in applied] == ["m001_initial", "m002_ledger_qbo_id_index"]
     assert s2.integrity_ok()
 
 
