@@ -517,8 +517,10 @@ class LuminousEmulator:
         n_products: int = 300,
         seed: int = 0,
         max_lines: int = 5,
+        open_only: bool = False,
     ) -> LuminousEmulator:
-        """Bulk load for benchmarks and backlog tests; deterministic for a given seed."""
+        """Bulk load for benchmarks and backlog tests; deterministic for a given seed.
+        `open_only`: every PO active and approved (all of them go to QBO)."""
         rng = random.Random(seed)
         with self._lock:
             suppliers = [self.add_supplier(f"Supplier {i:03d}") for i in range(n_suppliers)]
@@ -541,8 +543,8 @@ class LuminousEmulator:
                 stamp = start + timedelta(seconds=rng.randrange(span))
                 self.create_po(
                     {
-                        "order_status": rng.choice(STATUSES),
-                        "approval_status": rng.choice(APPROVALS),
+                        "order_status": "active" if open_only else rng.choice(STATUSES),
+                        "approval_status": "approved" if open_only else rng.choice(APPROVALS),
                         "supplier_id": rng.choice(suppliers)["id"],
                         "warehouse_id": warehouse["id"],
                         "order_date": stamp.date().isoformat(),
@@ -978,11 +980,28 @@ def serve(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--generate", type=int, default=0, help="also bulk-load N POs")
     parser.add_argument("--max-lines", type=int, default=5, help="lines per generated PO, at most")
+    parser.add_argument("--suppliers", type=int, default=50, help="suppliers for --generate")
+    parser.add_argument("--products", type=int, default=300, help="products for --generate")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for --generate")
+    parser.add_argument(
+        "--open-only", action="store_true", help="generated POs are all active and approved"
+    )
+    parser.add_argument("--no-sample-data", action="store_true", help="skip the default sample POs")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
     args = parser.parse_args(argv)
     stop = threading.Event()
-    emu = LuminousEmulator(token=args.token).seed_default()
+    emu = LuminousEmulator(token=args.token, latency=args.latency)
+    if not args.no_sample_data:
+        emu.seed_default()
     if args.generate:
-        emu.generate(args.generate, max_lines=args.max_lines)
+        emu.generate(
+            args.generate,
+            n_suppliers=args.suppliers,
+            n_products=args.products,
+            seed=args.seed,
+            max_lines=args.max_lines,
+            open_only=args.open_only,
+        )
     emu.start(port=args.port)
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
