@@ -594,6 +594,13 @@ class PassRunner:
                         "be unique",
                         code="6140",
                     )
+                their_vendor = (existing or {}).get("VendorRef", {}).get("value")
+                if existing is not None and their_vendor != payload["VendorRef"]["value"]:
+                    raise errors.DuplicateDocNumberFault(
+                        f"PO number {desired.doc_number!r} is already QBO PurchaseOrder "
+                        f"{existing['Id']} for another vendor; PO numbers must be unique",
+                        code="6140",
+                    )
                 if existing is not None:
                     # The earlier create did land: adopt it and bring it up to date.
                     pending = replace(
@@ -853,14 +860,25 @@ class PassRunner:
         while the read is in key order, else once at the end of a complete read."""
         d, store = self.d, self.d.store
         checkpoint = store.checkpoint()
+        highest: tuple[datetime, int] | None = None
+
+        def already_handled(po_id: int, updated_at: datetime) -> bool:
+            # A PO handled before a crash (outcome durable, checkpoint not yet moved) still
+            # counts towards this pass's checkpoint, or the checkpoint would lag behind it.
+            nonlocal highest
+            if not store.is_handled(po_id, updated_at):
+                return False
+            key = (updated_at, po_id)
+            highest = key if highest is None else max(highest, key)
+            return True
+
         result = pull_changes(
             d.luminous,
             checkpoint,
             overlap=self.s.luminous.overlap,
             settle_lag=self.s.luminous.settle_lag,
-            already_handled=store.is_handled,
+            already_handled=already_handled,
         )
-        highest: tuple[datetime, int] | None = None
         processed = 0
         read_all = False
         self._buffering = True

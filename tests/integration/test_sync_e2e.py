@@ -391,3 +391,33 @@ def test_duplicate_po_number_never_adopts_another_pos_document(h):
     assert "synced from Luminous PO" in entry.last_error_message
     docs = h.qbo_pos_by_doc_number("PO-DUP")
     assert len(docs) == 1 and docs[0]["PrivateNote"] == "first"
+
+
+def test_existing_qbo_po_of_another_vendor_is_not_adopted(h):
+    """A PO typed into QBO by hand with our number but another vendor stays untouched."""
+    h.qbo.seed(
+        "PurchaseOrder",
+        {
+            "DocNumber": "PO-HAND",
+            "VendorRef": {"value": "1"},
+            "Line": [
+                {
+                    "Amount": 5,
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "2"}},
+                }
+            ],
+        },
+    )
+    po = h.po(order_numbers=["PO-HAND"])
+    h.qbo.add_fault(
+        FaultRule(method="POST", path_regex="/purchaseorder", action="status", status=503, times=4)
+    )
+    h.run()  # the create fails transiently, so the next attempt looks first
+    h.clock.advance(hours=2)
+    h.run()
+    entry = h.entry(po["id"])
+    assert entry.status is SyncStatus.FAILED and entry.last_error_code == "6140"
+    assert "another vendor" in entry.last_error_message
+    docs = h.qbo_pos_by_doc_number("PO-HAND")
+    assert len(docs) == 1 and docs[0]["VendorRef"]["value"] == "1"
