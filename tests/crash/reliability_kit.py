@@ -28,6 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from reconciler.mapping import clean_text
 from reconciler.model import SyncStatus
 from reconciler.sandbox.luminous import LuminousEmulator
 from reconciler.sandbox.qbo import QBOEmulator
@@ -273,7 +274,8 @@ def expected_total(po: dict[str, Any]) -> Decimal:
 
 
 def _clean_note(text: str | None) -> str | None:
-    return text if text else None
+    """The PrivateNote a source note becomes (mapping's documented text rule)."""
+    return clean_text(text)
 
 
 @dataclass

@@ -25,12 +25,13 @@ from reliability_kit import (
 
 from reconciler.sandbox.qbo import FaultRule
 
+WRITES = r"/(purchaseorder|batch)"  # single PO writes and /batch requests
 # point -> (hit to die at while creating, hit to die at while updating)
 POINTS = {
     "page_read": (2, 3),
-    "ledger_pending": (2, 1),
+    "ledger_pending": (1, 1),
     "qbo_no_reply": (1, 1),
-    "qbo_answered": (2, 2),
+    "qbo_answered": (1, 1),
     "before_checkpoint": (1, 1),
     "vendor_created": (1, 1),
 }
@@ -49,9 +50,7 @@ def _seed(w: World) -> list[dict]:
 def _arm(w: World, point: str) -> None:
     if point == "qbo_no_reply":
         # the server commits the write, then the connection drops before the answer
-        w.qbo.add_fault(
-            FaultRule(method="POST", path_regex=r"/purchaseorder", action="drop_after_commit")
-        )
+        w.qbo.add_fault(FaultRule(method="POST", path_regex=WRITES, action="drop_after_commit"))
 
 
 def _crash(w: World, point: str, hit: int, label: str) -> None:
