@@ -170,6 +170,8 @@ class PassRunner:
                 on_missing=self.s.sync.missing_item, on_inactive=self.s.sync.inactive_vendor
             ),
             account_names=self.s.item_account_names(),
+            # An Inventory item starts tracking today: nothing is on hand before its first PO.
+            inv_start_date=deps.clock().date(),
             on_event=self._ref_event,
         )
         self._handled: set[int] = set()

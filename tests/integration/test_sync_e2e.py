@@ -421,3 +421,13 @@ def test_existing_qbo_po_of_another_vendor_is_not_adopted(h):
     assert "another vendor" in entry.last_error_message
     docs = h.qbo_pos_by_doc_number("PO-HAND")
     assert len(docs) == 1 and docs[0]["VendorRef"]["value"] == "1"
+
+
+def test_inventory_items_are_created_with_their_accounts(h):
+    """item_type = Inventory creates tracked items with income, expense and asset accounts."""
+    po = h.po(lines=[(h.product("Tracked Thing", "TRK-1"), "4", "2.50")])
+    h.run(settings=h.with_sync(item_type="Inventory"))
+    assert h.entry(po["id"]).status is SyncStatus.SYNCED
+    item = next(i for i in h.qbo.objects("Item") if i.get("Sku") == "TRK-1")
+    assert item["Type"] == "Inventory" and item["TrackQtyOnHand"] is True
+    assert item["AssetAccountRef"]["value"] and item["IncomeAccountRef"]["value"]
