@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,7 +50,7 @@ from reconciler.resolve import (
     VendorPolicy,
     VendorResolver,
 )
-from reconciler.state import StateStore
+from reconciler.state import StateStore, name_key
 
 STALE_RETRIES = 3
 PAST_TENSE = {
@@ -572,7 +573,12 @@ class PassRunner:
             custom_field_ids=self.s.custom_field_ids(),
             missing_item_account_id=missing_item_account_id,
         )
-        return mapping.po_payload(desired, refs)
+        payload = mapping.po_payload(desired, refs)
+        # A note emptied in Luminous must be emptied in QBO too: a sparse update leaves out
+        # fields it does not name, so name them, empty.
+        for field_name in mapping.emptied_text_fields(desired, self.rules):
+            payload.setdefault(field_name, "")
+        return payload
 
     def _send(
         self,
@@ -696,14 +702,40 @@ class PassRunner:
         self._done(outcome, b.started)
 
     def _prefetch_refs(self, desired: list[DesiredPO]) -> None:
-        """Vendors and items not yet in the maps, looked up with a few `IN (...)` queries."""
-        self.vendors.prefetch(d.vendor.display_name for d in desired)
-        self.items.prefetch(
+        """Vendors and items not yet in the maps: looked up with a few `IN (...)` queries, and
+        the missing ones found or created concurrently (QBO calls in worker threads, up to the
+        realm's concurrency; the maps are written here, on the pass thread, in a fixed order).
+        A reference that fails here is left alone: the PO's own resolve meets the failure
+        again and records it for that PO."""
+        store = self.d.store
+        items = [
             line.item
             for d in desired
             for line in d.lines
             if line.kind is LineKind.ITEM and line.item is not None
-        )
+        ]
+        self.vendors.prefetch(d.vendor.display_name for d in desired)
+        self.items.prefetch(items)
+        vendors = {
+            name_key(d.vendor.display_name): d.vendor
+            for d in desired
+            if store.vendor_id(d.vendor.display_name) is None
+        }
+        missing = {item_key(i): i for i in items if store.item_id(item_key(i)) is None}
+        if len(vendors) + len(missing) < 2:
+            return  # nothing to overlap: the POs' own resolve does it
+        if missing:
+            self.items.warm_accounts()
+        workers = max(1, min(self.s.qbo.max_concurrent, len(vendors) + len(missing)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refs") as pool:
+            vendor_jobs = [(v, pool.submit(self.vendors.fetch, v)) for v in vendors.values()]
+            item_jobs = [(i, pool.submit(self.items.fetch, i)) for i in missing.values()]
+            for vendor, job in vendor_jobs:
+                if (found := _ref_result(job)) is not None:
+                    self.vendors.remember(vendor, found)
+            for item, job in item_jobs:
+                if (found := _ref_result(job)) is not None:
+                    self.items.remember(item, found)
 
     def _send_batch(
         self, ready: list[tuple[batching.BufferedWrite, LedgerEntry, dict[str, Any]]]
@@ -986,6 +1018,17 @@ def derive_request_id(base: str, *parts: str) -> str:
     """A requestid tied to `base` and more state, still within the batch limit of 36."""
     text = "|".join((base, *parts))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[: plan.REQUEST_ID_LENGTH]
+
+
+def _ref_result(job: Future[Any]) -> Any:
+    """A reference look-up's result; None when it failed for a reason its POs will meet again
+    (a Fatal stops the pass)."""
+    try:
+        return job.result()
+    except errors.Fatal:
+        raise
+    except errors.ReconcilerError:
+        return None
 
 
 def _po_id(record: SourcePO | RejectedRecord) -> int | None:

@@ -683,6 +683,14 @@ def po_payload(desired: DesiredPO, refs: ResolvedRefs) -> dict[str, Any]:
     return body
 
 
+def emptied_text_fields(desired: DesiredPO, rules: MappingRules) -> tuple[str, ...]:
+    """Text fields that sync but are empty now: an update must send them as "" to clear them."""
+    values = {"PrivateNote": desired.private_note, "Memo": desired.memo}
+    return tuple(
+        name for name, value in values.items() if rules.source_for(name) is not None and not value
+    )
+
+
 def vendor_payload(v: DesiredVendor) -> dict[str, Any]:
     """The Vendor JSON body for a create (no Id/SyncToken)."""
     body: dict[str, Any] = {"DisplayName": v.display_name}

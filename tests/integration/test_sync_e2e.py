@@ -431,3 +431,25 @@ def test_inventory_items_are_created_with_their_accounts(h):
     item = next(i for i in h.qbo.objects("Item") if i.get("Sku") == "TRK-1")
     assert item["Type"] == "Inventory" and item["TrackQtyOnHand"] is True
     assert item["AssetAccountRef"]["value"] and item["IncomeAccountRef"]["value"]
+
+
+def test_note_removed_in_luminous_is_removed_in_qbo(h):
+    """Clearing the private note clears PrivateNote in QBO (a sparse update names it, empty)."""
+    po = h.po(private_note="temporary")
+    h.run()
+    h.edit(po["id"], private_note=None)
+    h.run()
+    assert h.qbo_po(po["id"]).get("PrivateNote", "") == ""
+
+
+def test_a_field_turned_off_is_left_alone_in_qbo(h):
+    """[fields] Memo = false: QBO's Memo is neither written nor cleared."""
+    import dataclasses
+
+    settings = dataclasses.replace(
+        h.settings, fields=tuple((f, None if f == "Memo" else s) for f, s in h.settings.fields)
+    )
+    po = h.po(public_note="for the vendor")
+    h.run(settings=settings)
+    assert "Memo" not in h.qbo_po(po["id"]) or h.qbo_po(po["id"])["Memo"] == ""
+    assert h.qbo_po(po["id"])["DocNumber"] == po["order_numbers"][0]

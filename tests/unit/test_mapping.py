@@ -34,6 +34,8 @@ from reconciler.mapping import (
 from reconciler.model import (
     Address,
     DesiredItem,
+    DesiredPO,
+    DesiredVendor,
     ItemKind,
     Lifecycle,
     LineKind,
@@ -570,3 +572,20 @@ def test_ap_account_from_account_ids_when_not_given_directly():
         refs_for(desired), ap_account_id=None, account_ids={"Accounts Payable (A/P)": "33"}
     )
     assert po_payload(desired, refs)["APAccountRef"] == {"value": "33"}
+
+
+def test_emptied_text_fields_names_enabled_empty_notes_only():
+    """Only fields that sync and are empty are named for clearing."""
+    from reconciler.mapping import MappingRules, emptied_text_fields
+
+    desired = DesiredPO(
+        source_id=1,
+        doc_number="X",
+        vendor=DesiredVendor(display_name="V", source_name="V"),
+        lines=(),
+        private_note=None,
+        memo="kept",
+    )
+    assert emptied_text_fields(desired, MappingRules()) == ("PrivateNote",)
+    rules = MappingRules(fields=(("Memo", "public_note"),))
+    assert emptied_text_fields(desired, rules) == ()
