@@ -103,6 +103,13 @@ class VendorResolver:
         cached = self._store.vendor_id(vendor.display_name)
         if cached is not None:
             return cached
+        qbo_vendor = self.fetch(vendor)
+        self.remember(vendor, qbo_vendor)
+        return qbo_vendor["Id"]
+
+    def fetch(self, vendor: DesiredVendor) -> dict[str, Any]:
+        """QBO's vendor for this name: found (made active by policy) or created. Only QBO
+        calls, no cache write, so several may run at once in worker threads."""
         key = name_key(vendor.display_name)
         if key in self._absent:  # prefetch asked a moment ago; a create's 6240 looks again
             self._absent.discard(key)
@@ -110,13 +117,13 @@ class VendorResolver:
         else:
             qbo_vendor = self._find(vendor.display_name)
         if qbo_vendor is None:
-            qbo_vendor = self._create(vendor)
-        else:
-            qbo_vendor = self._ensure_active(qbo_vendor)
+            return self._create(vendor)
+        return self._ensure_active(qbo_vendor)
+
+    def remember(self, vendor: DesiredVendor, qbo_vendor: dict[str, Any]) -> None:
         self._store.remember_vendor(
             vendor.display_name, qbo_vendor["Id"], qbo_vendor["DisplayName"]
         )
-        return qbo_vendor["Id"]
 
     def prefetch(self, names: Iterable[str]) -> int:
         """Fill the cache for many names with `IN (...)` queries; returns the queries sent.
@@ -278,6 +285,17 @@ class ItemResolver:
         cached = self._store.item_id(key)
         if cached is not None:
             return cached
+        found = self.fetch(item)
+        if found is None:
+            return None
+        self.remember(item, found)
+        return found["Id"]
+
+    def fetch(self, item: DesiredItem) -> dict[str, Any] | None:
+        """QBO's item (by SKU, then name; reactivated or created by policy), or None when
+        policy makes such lines account lines. Only QBO calls and cache reads (accounts must be
+        warm), so several may run at once in worker threads."""
+        key = item_key(item)
         if key in self._absent:  # prefetch asked a moment ago; a create's 6240 looks again
             self._absent.discard(key)
             found = None
@@ -286,11 +304,19 @@ class ItemResolver:
         if found is None:
             if self._policy.on_missing != "create":
                 return None
-            found = self._create(item)
-        elif not found.get("Active", True):
-            found = self._reactivate(found)
-        self._store.remember_item(key, found["Id"], found.get("Name", item.name))
-        return found["Id"]
+            return self._create(item)
+        if not found.get("Active", True):
+            return self._reactivate(found)
+        return found
+
+    def remember(self, item: DesiredItem, found: dict[str, Any]) -> None:
+        self._store.remember_item(item_key(item), found["Id"], found.get("Name", item.name))
+
+    def warm_accounts(self) -> None:
+        """Resolve the configured item accounts now (cache writes), before threads create."""
+        for name in self._account_names.values():
+            if name:
+                self._accounts.id_for(name)
 
     def prefetch(self, items: Iterable[DesiredItem]) -> int:
         """Fill the cache for many items with `IN (...)` queries, by SKU and then by name (the
