@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from reconciler import status_view, wiring
 from reconciler.config import Settings, demo_settings
 from reconciler.engine import PassReport, RequestCounter, run_pass
+from reconciler.model import SyncStatus
 from reconciler.qbo.auth import Tokens
 from reconciler.sandbox.luminous import LuminousEmulator
 from reconciler.sandbox.qbo import QBOEmulator
@@ -109,7 +110,12 @@ def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
         print(f"Stopped: {report.fatal}", file=out)
     store = wiring.open_store(sb.settings)
     try:
-        print("\n" + status_view.table(store.entries()), file=out)
+        entries = store.entries()
+        print("\n" + status_view.table(entries), file=out)
+        failed = next((e for e in entries if e.status is SyncStatus.FAILED), None)
+        if failed is not None:
+            print(f"\n$ reconciler status {failed.po_number}", file=out)
+            print(status_view.po_detail(failed, store.history(failed.po_id)), file=out)
     finally:
         store.close()
     pos = sb.qbo.objects("PurchaseOrder")
@@ -122,7 +128,7 @@ def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
             file=out,
         )
     print(
-        "\nAsk about one PO with `reconciler status <PO number>` against a real state file;"
-        " here the state lived in a temporary directory.",
+        "\nWith a real configuration the same questions are `reconciler status` and "
+        "`reconciler status <PO number>`; the demo's state lived in a temporary directory.",
         file=out,
     )
