@@ -1,0 +1,154 @@
+"""Fault sweeps on both APIs: POs are delayed, never lost or doubled; throttling is honoured.
+
+Each sweep injects one kind of fault (429, 500, 503, a timeout, a connection reset, an answer
+dropped after the commit) for a number of requests, first while POs are created and again while
+they are edited, and runs passes (the clock moved on between them) until everything settles.
+Bounded: faults for 3 and 7 requests; RECONCILER_LONG_TESTS=1 adds longer storms.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+from reliability_kit import InProcessDaemon, assert_invariants, connect, scaled, world
+
+from reconciler.sandbox.luminous import LuminousFault
+from reconciler.sandbox.qbo import FaultRule
+
+QBO_KINDS = ("429", "500", "503", "timeout", "reset", "drop_after_commit")
+LUMINOUS_KINDS = ("429", "500", "503", "timeout", "reset")
+STORMS = (3, 7) + ((15, 40) if scaled(0, 1) else ())
+SUPPLIERS = ("Nutricost", "O'Brien & Sons", "Acme West")
+
+
+def _qbo_rule(kind: str, times: int) -> FaultRule:
+    api = r"/v3/company/"
+    if kind in ("429", "500", "503"):
+        return FaultRule(path_regex=api, action="status", status=int(kind), times=times)
+    if kind == "timeout":  # slower than the client's read timeout; the work still happens
+        return FaultRule(path_regex=api, action="latency", latency=0.4, times=times)
+    return FaultRule(method="POST", path_regex=api, action=kind, times=times)
+
+
+def _luminous_fault(kind: str, times: int) -> LuminousFault:
+    if kind == "429":
+        return LuminousFault(path_regex="", status=429, retry_after=0.01, times=times)
+    if kind in ("500", "503"):
+        return LuminousFault(path_regex="", status=int(kind), times=times)
+    if kind == "timeout":
+        return LuminousFault(path_regex="", action="latency", latency=0.4, times=times)
+    return LuminousFault(path_regex="", action="reset", times=times)
+
+
+def _inject(w, api: str, kind: str, times: int) -> None:
+    if api == "qbo":
+        w.qbo.add_fault(_qbo_rule(kind, times))
+    else:
+        w.lum.add_fault(_luminous_fault(kind, times))
+
+
+SWEEP = [("qbo", k, n) for k in QBO_KINDS for n in STORMS] + [
+    ("luminous", k, n) for k in LUMINOUS_KINDS for n in STORMS
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("api", "kind", "times"), SWEEP, ids=[f"{a}-{k}-x{n}" for a, k, n in SWEEP]
+)
+def test_fault_sweep_delays_but_never_loses_or_doubles(tmp_path, api, kind, times):
+    """One fault kind for `times` requests, on creates and on edits: settles exactly once."""
+    with world(tmp_path) as w:
+        connect(w)
+        daemon = InProcessDaemon(w, qbo_timeout=(2.0, 0.2), lum_timeout=0.2)
+        pos = [
+            w.source.po(SUPPLIERS[i % 3], f"Product {i % 4}", str(i + 1), "12.50") for i in range(6)
+        ]
+        _inject(w, api, kind, times)
+        daemon.settle()
+        assert_invariants(w)
+
+        w.source.edit(pos[0]["id"], private_note="edited under faults")
+        w.source.set_qty(pos[1]["id"], "99", "Product 1")
+        w.source.edit(pos[2]["id"], order_status="completed")
+        w.source.po("Late Supplier", "Late Product", "1", "1.00")
+        _inject(w, api, kind, times)
+        daemon.settle()
+        verdict = assert_invariants(w)
+        assert verdict.in_qbo == 7
+
+
+class SleepRecorder:
+    """The client's sleep: records (requests the emulator had seen, seconds), then sleeps."""
+
+    def __init__(self, requests_seen) -> None:
+        self.requests_seen = requests_seen
+        self.calls: list[tuple[int, float]] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append((self.requests_seen(), seconds))
+        time.sleep(seconds)
+
+
+def test_qbo_429_is_followed_by_a_backoff_before_the_next_request(tmp_path):
+    """After each QBO 429 the client waits (exponential back-off) before sending again."""
+    with world(tmp_path) as w:
+        connect(w)
+        recorder = SleepRecorder(lambda: len(w.qbo.request_log))
+        daemon = InProcessDaemon(w, sleep=recorder)
+        w.source.po()
+        w.qbo.add_fault(FaultRule(path_regex=r"/v3/company/", status=429, times=3))
+        daemon.settle()
+        log = w.qbo.request_log
+        throttled = [i for i, e in enumerate(log) if e["status"] == 429]
+        assert len(throttled) == 3
+        for i in throttled:
+            waits = [s for seen, s in recorder.calls if seen == i + 1]
+            assert waits and waits[0] >= 0.01, f"no back-off after the 429 at request {i}"
+            gap = _seconds(log[i + 1]["time"]) - _seconds(log[i]["time"])
+            assert gap >= waits[0] * 0.9, f"request {i + 1} came {gap:.3f}s after a 429"
+        assert_invariants(w)
+
+
+def test_luminous_429_waits_retry_after_before_the_next_request(tmp_path):
+    """A Luminous 429 with Retry-After: no request until that many seconds have passed."""
+    with world(tmp_path) as w:
+        connect(w)
+        recorder = SleepRecorder(lambda: len(w.lum.request_log))
+        daemon = InProcessDaemon(w, sleep=recorder)
+        w.source.po()
+        w.lum.add_fault(LuminousFault(path_regex="", status=429, retry_after=0.08, times=2))
+        started = time.monotonic()
+        daemon.settle()
+        assert time.monotonic() - started >= 0.16
+        statuses = [r.status for r in w.lum.request_log]
+        throttled = [i for i, s in enumerate(statuses) if s == 429]
+        assert len(throttled) == 2
+        for i in throttled:
+            waits = [s for seen, s in recorder.calls if seen == i + 1]
+            assert waits and waits[0] >= 0.08, f"retried {waits} after Retry-After 0.08"
+        assert_invariants(w)
+
+
+def test_throttle_storm_costs_at_most_max_attempts_per_call(tmp_path):
+    """An endless 429 storm: each call gives up after its attempts; the PO retries later."""
+    with world(tmp_path) as w:
+        connect(w)
+        daemon = InProcessDaemon(w)
+        po = w.source.po()
+        rule = w.qbo.add_fault(FaultRule(path_regex=r"/v3/company/", status=429, times=None))
+        report = daemon.run()
+        assert report is not None and report.failed == 1
+        assert rule.fired <= 4 * 3  # a few calls, each at most max_attempts (4) tries
+        w.qbo.clear_faults()
+        daemon.clock.advance(hours=2)
+        daemon.settle()
+        assert_invariants(w)
+        assert len([p for p in w.qbo.objects("PurchaseOrder") if p["DocNumber"]]) == 1
+        assert po["order_numbers"][0] in {p["DocNumber"] for p in w.qbo.objects("PurchaseOrder")}
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
