@@ -16,7 +16,7 @@ import hashlib
 import random
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -61,6 +61,7 @@ PAST_TENSE = {
     "none": "unchanged",
 }
 PROGRESS_EVERY = 100
+BATCHES_IN_FLIGHT = 4
 
 
 @dataclass
@@ -186,6 +187,13 @@ class PassRunner:
         self._buffering = False
         self._buffer: list[batching.BufferedWrite] = []
         self._started = 0.0  # when the PO in hand was taken up
+        # Batches sent and not yet answered (their POs are unsettled), oldest first: while a
+        # backlog lasts, up to `_batches_in_flight` are out at once (latency overlaps; the
+        # limiter still paces them against 40 batches a minute and 10 requests in flight).
+        self._batches_in_flight = max(1, min(BATCHES_IN_FLIGHT, self.s.qbo.max_concurrent))
+        self._in_flight: deque[tuple[Any, ...]] = deque()
+        self._pool: ThreadPoolExecutor | None = None
+        self._out: set[int] = set()  # POs buffered or in a batch still out
 
     def _ref_event(self, event: str, **kw: Any) -> None:
         self.d.log.info(event, run_id=self.run_id, **kw)
@@ -396,6 +404,7 @@ class PassRunner:
         self.d.store.record_many(pairs, run_id=self.run_id, checkpoint=self._allowed_checkpoint())
 
     def _settle(self, po_id: int) -> None:
+        self._out.discard(po_id)
         key = self._unsettled.pop(po_id, None)
         if key is not None and (self._recorded_high is None or key > self._recorded_high):
             self._recorded_high = key
@@ -660,12 +669,17 @@ class PassRunner:
 
     def _buffer_write(self, write: batching.BufferedWrite) -> None:
         self._buffer.append(write)
+        self._out.add(write.po_id)
         if len(self._buffer) >= batching.MAX_BATCH_ITEMS:
             self._flush()
 
     def _flush_if_buffered(self, po_id: int | None) -> None:
-        if po_id is not None and any(b.po_id == po_id for b in self._buffer):
+        """A PO seen again while its write is buffered or out: settle that write first."""
+        if po_id is None or po_id not in self._out:
+            return
+        if any(b.po_id == po_id for b in self._buffer):
             self._flush()
+        self._drain()
 
     def _flush(self) -> None:
         """Send what the buffer holds: one item as a single request, more as one batch."""
@@ -696,8 +710,11 @@ class PassRunner:
         elif ready:
             self._send_batch(ready)
 
-    def _send_alone(self, b: batching.BufferedWrite) -> None:
-        """One write spends no batch quota: the single path."""
+    def _send_alone(self, b: batching.BufferedWrite, *, drain: bool = True) -> None:
+        """One write spends no batch quota: the single path (after the batches still out, so
+        outcomes are recorded in the order the POs were taken up)."""
+        if drain:
+            self._drain()
         outcome = self._write(b.po_id, b.updated_at, b.desired, b.base, b.action, b.number)
         self._done(outcome, b.started)
 
@@ -740,6 +757,8 @@ class PassRunner:
     def _send_batch(
         self, ready: list[tuple[batching.BufferedWrite, LedgerEntry, dict[str, Any]]]
     ) -> None:
+        """Every item `pending` (one transaction), then the batch leaves on a worker thread;
+        its answer is taken later, in the order sent, on this thread (`_take_oldest`)."""
         from reconciler.qbo.client import BatchOp
 
         wire_ids = [batching.wire_request_id(b.action.request_id, b.base) for b, _, _ in ready]
@@ -759,8 +778,34 @@ class PassRunner:
         ]
         batch_id = batching.batch_request_id(wire_ids)
         self.report.counts["batch_requests"] += 1
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self._batches_in_flight, thread_name_prefix="batch"
+            )
+        answer = self._pool.submit(self.d.qbo.batch, ops, request_id=batch_id)
+        self._in_flight.append((ready, begun, verbs, wire_ids, batch_id, answer))
+        while len(self._in_flight) >= self._batches_in_flight:
+            self._take_oldest()
+
+    def _take_oldest(self) -> None:
+        self._take_batch_answer(*self._in_flight.popleft())
+
+    def _drain(self) -> None:
+        """Take every batch answer still out, oldest first."""
+        while self._in_flight:
+            self._take_oldest()
+
+    def _take_batch_answer(
+        self,
+        ready: list[tuple[batching.BufferedWrite, LedgerEntry, dict[str, Any]]],
+        begun: list[LedgerEntry],
+        verbs: list[str],
+        wire_ids: list[str],
+        batch_id: str,
+        answer: Future[Any],
+    ) -> None:
         try:
-            results = self.d.qbo.batch(ops, request_id=batch_id)
+            results = answer.result()
         except errors.Fatal:
             raise
         except errors.Retryable as exc:
@@ -775,7 +820,7 @@ class PassRunner:
                 "batch_refused", run_id=self.run_id, error_code=exc.code, reason=str(exc)
             )
             for b, _, _ in ready:
-                self._send_alone(b)
+                self._send_alone(b, drain=False)
             return
         crash_point("qbo_answered")
         self._apply_batch_results(ready, begun, verbs, wire_ids, batch_id, results)
@@ -938,9 +983,15 @@ class PassRunner:
             else:
                 read_all = True
             self._flush()  # the end of the pull, or a stop: what is buffered goes out now
+            self._drain()
         finally:
             self._buffering = False
             self._buffer = []  # left unsent only by a Fatal: nothing of it was begun
+            if self._pool is not None:
+                # after a Fatal: answers still out stay unrecorded, their POs `pending`
+                self._pool.shutdown(wait=True)
+                self._pool = None
+            self._in_flight.clear()
             self._outcome_ceiling = None
         if read_all:
             crash_point("before_checkpoint")
