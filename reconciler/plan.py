@@ -240,9 +240,12 @@ def plan_po(
     if not in_qbo:
         if desired.lifecycle is Lifecycle.DELETED:
             return Skip("not in QBO; cancelled in Luminous")
-        if desired.lifecycle is Lifecycle.CLOSED and policy.closed_never_synced != "create":
-            return Skip("not in QBO; already closed in Luminous")
+        # An earlier create may have landed (crash, lost answer): then a closed PO is looked up
+        # and closed (or created closed); skipping would leave a landed one open for ever.
         look = pending_changed or _look_first(entry)
+        closed = desired.lifecycle is Lifecycle.CLOSED
+        if closed and policy.closed_never_synced != "create" and not look:
+            return Skip("not in QBO; already closed in Luminous")
         return CreatePO(rid("create"), look_first=look)
 
     assert entry is not None
