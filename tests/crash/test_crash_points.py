@@ -120,3 +120,20 @@ def test_sigkill_after_refresh_token_rotated_needs_reconnect_and_loses_nothing(t
         settle(w.env, label="token reconnected")
         verdict = assert_invariants(w)
         assert verdict.in_qbo == 4
+
+
+@pytest.mark.parametrize("replay", [True, False], ids=["replay-on", "replay-off"])
+def test_po_closed_while_its_create_was_unconfirmed_is_closed_in_qbo(tmp_path, replay):
+    """Killed after QBO created the PO; the PO is completed before the restart: it is found
+    and closed in QBO, not skipped as "never synced" (found by the state machine)."""
+    with world(tmp_path, requestid_replay=replay) as w:
+        w.qbo.duplicate_docnumber_check = replay
+        connect(w)
+        po = w.source.po("Nutricost", "Whey Protein 5lb", "10", "42.50")
+        _crash(w, "qbo_answered", 1, "unconfirmed create")
+        assert len(w.qbo.objects("PurchaseOrder")) == 1  # it landed; the ledger does not know
+        w.source.edit(po["id"], order_status="completed")
+        settle(w.env, label="close unconfirmed")
+        verdict = assert_invariants(w)
+        assert verdict.in_qbo == 1
+        assert w.qbo.objects("PurchaseOrder")[0]["POStatus"] == "Closed"
