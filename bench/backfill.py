@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -288,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-file", default=os.devnull, help="the daemon's JSON log lines")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
     args = parser.parse_args(argv)
+    # a stopped benchmark still stops its emulators (the `finally` in `emulators`)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = run(args)
     if args.json:
         print(json.dumps(result, sort_keys=True))

@@ -725,20 +725,17 @@ class PassRunner:
         A reference that fails here is left alone: the PO's own resolve meets the failure
         again and records it for that PO."""
         store = self.d.store
-        items = [
-            line.item
+        items = {
+            item_key(line.item): line.item
             for d in desired
             for line in d.lines
             if line.kind is LineKind.ITEM and line.item is not None
-        ]
-        self.vendors.prefetch(d.vendor.display_name for d in desired)
-        self.items.prefetch(items)
-        vendors = {
-            name_key(d.vendor.display_name): d.vendor
-            for d in desired
-            if store.vendor_id(d.vendor.display_name) is None
         }
-        missing = {item_key(i): i for i in items if store.item_id(item_key(i)) is None}
+        named = {name_key(d.vendor.display_name): d.vendor for d in desired}
+        self.vendors.prefetch(v.display_name for v in named.values())
+        self.items.prefetch(items.values())
+        vendors = {k: v for k, v in named.items() if store.vendor_id(v.display_name) is None}
+        missing = {k: i for k, i in items.items() if store.item_id(k) is None}
         if len(vendors) + len(missing) < 2:
             return  # nothing to overlap: the POs' own resolve does it
         if missing:
