@@ -732,8 +732,11 @@ class PassRunner:
             if line.kind is LineKind.ITEM and line.item is not None
         }
         named = {name_key(d.vendor.display_name): d.vendor for d in desired}
-        self.vendors.prefetch(v.display_name for v in named.values())
-        self.items.prefetch(items.values())
+        try:
+            self.vendors.prefetch(v.display_name for v in named.values())
+            self.items.prefetch(items.values())
+        except (errors.Retryable, errors.Parked):
+            return  # (a 429 storm here used to abort the whole pass)
         vendors = {k: v for k, v in named.items() if store.vendor_id(v.display_name) is None}
         missing = {k: i for k, i in items.items() if store.item_id(k) is None}
         if len(vendors) + len(missing) < 2:
