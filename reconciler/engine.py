@@ -74,6 +74,7 @@ class PassReport:
     qbo_writes: int = 0
     throttled: int = 0
     fatal: str | None = None
+    aborted: str | None = None  # a transient failure stopped the pass (Luminous down, ...)
     authorization_lost: bool = False
     checkpoint: Checkpoint | None = None
 
@@ -81,10 +82,19 @@ class PassReport:
     def failed(self) -> int:
         return self.counts["failed"] + self.counts["retrying"]
 
+    @property
+    def outcome(self) -> str:
+        """ok / failures / aborted / fatal: the word the runs table, logs and metrics use."""
+        if self.fatal:
+            return "fatal"
+        if self.aborted:
+            return "aborted"
+        return "failures" if self.failed else "ok"
+
     def exit_code(self) -> int:
         if self.fatal:
             return 2
-        return 1 if self.failed else 0
+        return 1 if self.failed or self.aborted else 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +106,7 @@ class PassReport:
             "qbo_writes": self.qbo_writes,
             "throttled": self.throttled,
             "fatal": self.fatal,
+            "aborted": self.aborted,
             "checkpoint": (
                 [self.checkpoint.updated_at.isoformat(), self.checkpoint.po_id]
                 if self.checkpoint
@@ -930,6 +941,11 @@ class PassRunner:
                 exc, errors.AuthorizationLost | errors.QBOFatalFault
             )
             d.log.error("pass_stopped", run_id=self.run_id, error_code=exc.code, reason=str(exc))
+        except errors.ReconcilerError as exc:
+            # Transient trouble outside any one PO (Luminous unavailable mid-pull, ...): what
+            # was recorded stays recorded, the checkpoint holds, the next pass goes on.
+            self.report.aborted = str(exc)
+            d.log.warning("pass_aborted", run_id=self.run_id, error_code=exc.code, reason=str(exc))
         finally:
             self._finish()
         return self.report
@@ -1060,7 +1076,7 @@ class PassRunner:
             r.qbo_requests = self.counter.requests
             r.qbo_writes = self.counter.writes
             r.throttled = self.counter.throttled
-        outcome = "fatal" if r.fatal else ("failures" if r.failed else "ok")
+        outcome = r.outcome
         d.store.finish_run(self.run_id, r.finished_at, outcome, r.as_dict())
         d.log.info("pass_finished", outcome=outcome, **r.as_dict())
 

@@ -36,8 +36,9 @@ from prometheus_client import (
 
 from reconciler.model import SyncStatus
 
-PASS_OUTCOMES = ("ok", "failures", "fatal", "error")
-PO_ACTIONS = ("create", "update", "close", "delete", "reject")
+PASS_OUTCOMES = ("ok", "failures", "aborted", "fatal", "error")
+SUCCESSFUL = ("ok", "failures")  # POs failing one by one do not make a pass unsuccessful
+PO_ACTIONS = ("created", "updated", "closed", "deleted", "unchanged")  # engine.PAST_TENSE
 DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
@@ -54,9 +55,11 @@ class PassReportLike(Protocol):
 
 
 def pass_outcome(report: PassReportLike) -> str:
-    """The same three words the engine writes to the runs table."""
+    """The same word the engine writes to the runs table."""
     if report.fatal:
         return "fatal"
+    if getattr(report, "aborted", None):
+        return "aborted"
     return "failures" if report.failed else "ok"
 
 
@@ -138,10 +141,10 @@ class HealthState:
         self.passes.labels(outcome=outcome).inc()
         with self._lock:
             self._last_outcome = outcome
-            if outcome != "fatal":
+            if outcome in SUCCESSFUL:
                 self._last_success = finished
                 self._authorized = True
-        if outcome != "fatal":
+        if outcome in SUCCESSFUL:
             self.last_success.set(finished.timestamp())
             self.authorized_gauge.set(1)
 

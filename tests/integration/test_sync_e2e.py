@@ -453,3 +453,30 @@ def test_a_field_turned_off_is_left_alone_in_qbo(h):
     h.run(settings=settings)
     assert "Memo" not in h.qbo_po(po["id"]) or h.qbo_po(po["id"])["Memo"] == ""
     assert h.qbo_po(po["id"])["DocNumber"] == po["order_numbers"][0]
+
+
+def test_luminous_outage_aborts_the_pass_cleanly(h):
+    """Luminous throttling for an hour: the pass ends 'aborted' (exit 1), nothing recorded wrong."""
+    from reconciler.sandbox.luminous import LuminousFault
+
+    po = h.po()
+    h.lum.add_fault(
+        LuminousFault(
+            path_regex="/purchase-orders",
+            action="status",
+            status=429,
+            retry_after=3600,
+            times=None,
+        )
+    )
+    report = h.run()
+    assert report.aborted and report.fatal is None
+    assert report.exit_code() == 1
+    assert h.entry(po["id"]) is None
+    store = h.store()
+    assert store.last_runs(1)[0]["outcome"] == "aborted"
+    assert store.checkpoint() is None
+    store.close()
+    h.lum.clear_faults()
+    h.run()
+    assert h.entry(po["id"]).status is SyncStatus.SYNCED

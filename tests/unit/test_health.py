@@ -147,7 +147,7 @@ def test_metrics_parse_and_count(server, state):
     state.record_pass(
         report_at(
             T0 + MINUTE,
-            counts=Counter(synced=5, failed=2, retrying=1, create=4, update=1, none=3),
+            counts=Counter(synced=5, failed=2, retrying=1, created=4, updated=1, unchanged=3),
         )
     )
     state.record_pass(report_at(T0 + 2 * MINUTE, fatal="boom"))
@@ -165,7 +165,8 @@ def test_metrics_parse_and_count(server, state):
     assert samples[("reconciler_pos_total", (("status", "synced"),))] == 5
     assert samples[("reconciler_pos_total", (("status", "failed"),))] == 2
     assert samples[("reconciler_pos_total", (("status", "retrying"),))] == 1
-    assert samples[("reconciler_po_actions_total", (("action", "create"),))] == 4
+    assert samples[("reconciler_po_actions_total", (("action", "created"),))] == 4
+    assert samples[("reconciler_po_actions_total", (("action", "unchanged"),))] == 3
     assert samples[("reconciler_qbo_requests_total", (("status", "200"),))] == 2
     assert samples[("reconciler_qbo_requests_total", (("status", "429"),))] == 1
     assert samples[("reconciler_qbo_requests_total", (("status", "error"),))] == 1
@@ -190,3 +191,21 @@ def test_server_binds_loopback_by_default(state):
         assert srv.host == "127.0.0.1"
     finally:
         srv.shutdown()
+
+
+def test_action_labels_are_the_engines_count_keys():
+    """The metric's action labels are exactly the keys a pass report counts actions under."""
+    from reconciler.engine import PAST_TENSE
+    from reconciler.health import PO_ACTIONS
+
+    assert set(PO_ACTIONS) == set(PAST_TENSE.values())
+
+
+def test_aborted_pass_is_not_a_success():
+    """A pass stopped by a transient outage does not keep /healthz green."""
+    clock = Clock(T0)
+    state = HealthState(timedelta(minutes=1), clock=clock, started_at=T0)
+    state.record_pass(Report(aborted="Luminous unavailable"))
+    clock.now = T0 + timedelta(minutes=10)
+    healthy, _ = state.is_healthy(clock.now)
+    assert healthy is False
