@@ -611,31 +611,34 @@ class PassRunner:
         qbo = self.d.qbo
         if isinstance(action, plan.CreatePO):
             assert payload is not None
-            if action.look_first and desired is not None and desired.doc_number:
-                existing = self._find_by_doc_number(desired.doc_number)
-                owner = self.d.store.po_id_for_qbo_id(existing["Id"]) if existing else None
-                if owner is not None and owner != pending.po_id:
-                    # The DocNumber belongs to another Luminous PO's document: never adopt it.
-                    raise errors.DuplicateDocNumberFault(
-                        f"PO number {desired.doc_number!r} is already QBO PurchaseOrder "
-                        f"{existing['Id']}, synced from Luminous PO {owner}; PO numbers must "
-                        "be unique",
-                        code="6140",
-                    )
-                their_vendor = (existing or {}).get("VendorRef", {}).get("value")
-                if existing is not None and their_vendor != payload["VendorRef"]["value"]:
-                    raise errors.DuplicateDocNumberFault(
-                        f"PO number {desired.doc_number!r} is already QBO PurchaseOrder "
-                        f"{existing['Id']} for another vendor; PO numbers must be unique",
-                        code="6140",
-                    )
+            if action.look_first and desired is not None:
+                existing = self._landed_create(desired, pending, payload)
                 if existing is not None:
-                    # The earlier create did land: adopt it and bring it up to date.
-                    pending = replace(
-                        pending, qbo_id=existing["Id"], sync_token=existing["SyncToken"]
-                    )
-                    return self._update(pending, payload, derive_request_id(rid, "adopt"))
-            result = qbo.create("PurchaseOrder", payload, request_id=rid)
+                    return self._adopt(existing, pending, payload, rid)
+            try:
+                result = qbo.create("PurchaseOrder", payload, request_id=rid, resend_unclear=False)
+            except (errors.UnclearOutcome, errors.QBORetryableFault) as exc:
+                if isinstance(exc, errors.ThrottledFault) or desired is None:
+                    raise
+                # The create may have landed: look before sending it again (QBO's requestid
+                # replay would cover it too, for as long as QBO remembers the id).
+                existing = self._landed_create(desired, pending, payload)
+                if existing is not None:
+                    return self._adopt(existing, pending, payload, rid)
+                result = qbo.create("PurchaseOrder", payload, request_id=rid)
+            return result.entity, result.intuit_tid
+        if isinstance(action, plan.DeletePO) and pending.qbo_id is None:
+            # Cancelled while its create was unconfirmed: delete what landed, if anything did.
+            existing = (
+                self._landed_create(desired, pending, payload)
+                if desired is not None and payload is not None
+                else None
+            )
+            if existing is None:
+                return None, None
+            result = qbo.delete(
+                "PurchaseOrder", existing["Id"], existing["SyncToken"], request_id=rid
+            )
             return result.entity, result.intuit_tid
         if isinstance(action, plan.DeletePO):
             result = qbo.delete("PurchaseOrder", pending.qbo_id, pending.sync_token, request_id=rid)
@@ -662,6 +665,38 @@ class PassRunner:
                 current = qbo.read("PurchaseOrder", pending.qbo_id).entity
                 sync_token = current["SyncToken"]
         raise AssertionError("unreachable")
+
+    def _landed_create(
+        self, desired: DesiredPO, pending: LedgerEntry, payload: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The QBO PO an earlier, unconfirmed create of this PO left behind, if any. A match
+        owned by another Luminous PO, or of another vendor, is never ours: 6140."""
+        if not desired.doc_number:
+            return None
+        existing = self._find_by_doc_number(desired.doc_number)
+        if existing is None:
+            return None
+        owner = self.d.store.po_id_for_qbo_id(existing["Id"])
+        if owner is not None and owner != pending.po_id:
+            raise errors.DuplicateDocNumberFault(
+                f"PO number {desired.doc_number!r} is already QBO PurchaseOrder "
+                f"{existing['Id']}, synced from Luminous PO {owner}; PO numbers must be unique",
+                code="6140",
+            )
+        if existing.get("VendorRef", {}).get("value") != payload["VendorRef"]["value"]:
+            raise errors.DuplicateDocNumberFault(
+                f"PO number {desired.doc_number!r} is already QBO PurchaseOrder "
+                f"{existing['Id']} for another vendor; PO numbers must be unique",
+                code="6140",
+            )
+        return existing
+
+    def _adopt(
+        self, existing: dict[str, Any], pending: LedgerEntry, payload: dict[str, Any], rid: str
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The earlier create did land: take that document and bring it up to date."""
+        pending = replace(pending, qbo_id=existing["Id"], sync_token=existing["SyncToken"])
+        return self._update(pending, payload, derive_request_id(rid, "adopt"))
 
     def _find_by_doc_number(self, doc_number: str) -> dict[str, Any] | None:
         try:
@@ -793,7 +828,11 @@ class PassRunner:
             self._pool = ThreadPoolExecutor(
                 max_workers=self._batches_in_flight, thread_name_prefix="batch"
             )
-        answer = self._pool.submit(self.d.qbo.batch, ops, request_id=batch_id)
+        # Creates in a lost batch are looked up by DocNumber on their retry, not resent blind.
+        has_creates = any(isinstance(b.action, plan.CreatePO) for b, _, _ in ready)
+        answer = self._pool.submit(
+            self.d.qbo.batch, ops, request_id=batch_id, resend_unclear=not has_creates
+        )
         self._in_flight.append((ready, begun, verbs, wire_ids, batch_id, answer))
         while len(self._in_flight) >= self._batches_in_flight:
             self._take_oldest()

@@ -15,7 +15,9 @@
    - unchanged hash, SYNCED, same lifecycle -> Noop: no QBO call at all;
    - never pushed (no QBO id): OPEN -> CreatePO; CLOSED -> by `closed_never_synced`
      ("skip", the default: a PO completed before the sync ever saw it, typically history at
-     first start, is not back-filled into QBO; "create": created, closed); DELETED -> Skip;
+     first start, is not back-filled into QBO; "create": created, closed); DELETED -> Skip
+     (but when an earlier create was unconfirmed: CLOSED looks it up and closes it or creates
+     it closed, DELETED -> DeletePO, which the executor resolves by DocNumber);
    - pushed: lifecycle became CLOSED -> ClosePO (the update carries changed content too);
      DELETED -> DeletePO; otherwise changed -> UpdatePO (re-opening included);
    - pushed and deleted in QBO earlier (ledger lifecycle DELETED) but open again -> CreatePO.
@@ -238,11 +240,14 @@ def plan_po(
         return Noop("unchanged since the last push")
     in_qbo = entry is not None and entry.qbo_id is not None and entry.lifecycle != Lifecycle.DELETED
     if not in_qbo:
-        if desired.lifecycle is Lifecycle.DELETED:
-            return Skip("not in QBO; cancelled in Luminous")
         # An earlier create may have landed (crash, lost answer): then a closed PO is looked up
-        # and closed (or created closed); skipping would leave a landed one open for ever.
+        # and closed (or created closed), a deleted one looked up and deleted; skipping would
+        # leave a landed one open for ever.
         look = pending_changed or _look_first(entry)
+        if desired.lifecycle is Lifecycle.DELETED:
+            if look:
+                return DeletePO(rid("delete"))  # the executor looks it up by DocNumber
+            return Skip("not in QBO; cancelled in Luminous")
         closed = desired.lifecycle is Lifecycle.CLOSED
         if closed and policy.closed_never_synced != "create" and not look:
             return Skip("not in QBO; already closed in Luminous")

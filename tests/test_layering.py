@@ -14,6 +14,8 @@ PURE = {
     "reconciler.plan",
     "reconciler.qbo.query",
     "reconciler.qbo.faults",
+    "reconciler.luminous_parse",
+    "reconciler.batching",
 }
 STDLIB_ONLY_BANNED = ("requests", "sqlite_utils", "sqlite3", "structlog", "logging", "intuitlib")
 

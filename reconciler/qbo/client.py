@@ -316,11 +316,27 @@ class QBOClient:
         total = _find_key(response, "totalCount")
         return int(total) if total is not None else 0
 
-    def create(self, entity: str, body: Mapping[str, Any], *, request_id: str) -> QBOResult:
-        """POST a new object; retried after a lost answer with the same requestid."""
+    def create(
+        self,
+        entity: str,
+        body: Mapping[str, Any],
+        *,
+        request_id: str,
+        resend_unclear: bool = True,
+    ) -> QBOResult:
+        """POST a new object; retried after a lost answer with the same requestid.
+
+        `resend_unclear=False` raises at the first lost answer or 5xx instead (429 is still
+        waited out: a throttled request did nothing), for callers that would rather look the
+        object up than trust how long QBO remembers a requestid."""
         validate_request_id(request_id)
         status, payload, tid, attempts = self._call(
-            "POST", entity, entity.lower(), body=body, request_id=request_id
+            "POST",
+            entity,
+            entity.lower(),
+            body=body,
+            request_id=request_id,
+            repeatable=None if resend_unclear else False,
         )
         return QBOResult(_find_key(payload, entity), tid, status, attempts)
 
@@ -354,7 +370,11 @@ class QBOClient:
         return QBOResult(_find_key(payload, entity), tid, status, attempts)
 
     def batch(
-        self, items: Sequence[BatchOp], *, request_id: str | None = None
+        self,
+        items: Sequence[BatchOp],
+        *,
+        request_id: str | None = None,
+        resend_unclear: bool = True,
     ) -> list[BatchItemResult]:
         """One /batch call (at most 30 items); results in the order of `items`.
 
@@ -380,7 +400,7 @@ class QBOClient:
             body=body,
             request_id=request_id,
             batch=True,
-            repeatable=request_id is not None or only_queries,
+            repeatable=only_queries or (request_id is not None and resend_unclear),
         )
         answers = {}
         for answer in _find_key(payload, "BatchItemResponse") or []:

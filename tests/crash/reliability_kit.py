@@ -489,7 +489,7 @@ class InProcessDaemon:
         """Passes (clock moved 2 h each time) until one ends clean; how many it took."""
         for n in range(1, max_passes + 1):
             report = self.run()
-            clean = report is not None and report.fatal is None and report.failed == 0
+            clean = report is not None and report.exit_code() == 0
             if clean and self._nothing_pending():
                 return n
             self.clock.advance(hours=2)

@@ -480,3 +480,37 @@ def test_luminous_outage_aborts_the_pass_cleanly(h):
     h.lum.clear_faults()
     h.run()
     assert h.entry(po["id"]).status is SyncStatus.SYNCED
+
+
+def test_lost_answers_without_replay_never_duplicate_within_a_pass(h):
+    """QBO forgot the requestid and the answer was lost twice: one PO, found by DocNumber."""
+    h.qbo.requestid_replay = False
+    h.qbo.duplicate_docnumber_check = False  # a duplicate would show, not fail with 6140
+    h.qbo.add_fault(
+        FaultRule(method="POST", path_regex="/purchaseorder", action="drop_after_commit", times=2)
+    )
+    po = h.po()
+    h.run()
+    h.clock.advance(hours=2)
+    h.run()
+    assert h.entry(po["id"]).status is SyncStatus.SYNCED
+    assert len(h.qbo_pos_by_doc_number(po["order_numbers"][0])) == 1
+
+
+def test_cancelled_while_create_unconfirmed_is_deleted_when_configured(h):
+    """on_cancel = delete: a create whose answer was lost, then a cancel, leaves no PO in QBO."""
+    h.qbo.add_fault(
+        FaultRule(
+            method="POST", path_regex="/purchaseorder", action="drop_after_commit", times=None
+        )
+    )
+    po = h.po()
+    h.run()
+    assert h.entry(po["id"]).qbo_id is None  # unconfirmed
+    assert len(h.qbo_pos_by_doc_number(po["order_numbers"][0])) == 1  # but it landed
+    h.qbo.clear_faults()
+    h.edit(po["id"], order_status="cancelled")
+    h.clock.advance(hours=2)
+    h.run(settings=h.with_sync(on_cancel="delete"))
+    assert h.qbo_pos_by_doc_number(po["order_numbers"][0]) == []
+    assert h.entry(po["id"]).lifecycle is Lifecycle.DELETED

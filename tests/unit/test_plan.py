@@ -377,8 +377,10 @@ def test_plan_is_total_deterministic_and_never_creates_twice_blindly(h, life, e,
         assert len(first.request_id) <= 36
     if isinstance(first, CreatePO) and e is not None and e.qbo_id is None and e.request_id:
         assert first.look_first or first.request_id == e.request_id
-    if isinstance(first, UpdatePO | ClosePO | DeletePO):
+    if isinstance(first, UpdatePO | ClosePO):
         assert e is not None and e.qbo_id is not None
+    if isinstance(first, DeletePO):  # of a known document, or of an unconfirmed create's
+        assert e is not None and (e.qbo_id is not None or e.request_id is not None)
 
 
 def test_action_names_and_vanished_lifecycle():
@@ -392,3 +394,15 @@ def test_action_names_and_vanished_lifecycle():
     assert names == ["create", "update", "close", "delete", "skip", "none"]
     assert vanished_lifecycle(PlanPolicy()) is Lifecycle.CLOSED
     assert vanished_lifecycle(PlanPolicy(on_delete="delete")) is Lifecycle.DELETED
+
+
+def test_cancelled_while_create_unconfirmed_is_looked_up_and_deleted():
+    """on_cancel = delete and an earlier create may have landed: delete by DocNumber, not skip."""
+    unconfirmed = entry(
+        status=SyncStatus.RETRYING,
+        qbo_id=None,
+        request_id=rid("create"),
+        next_retry_at=NOW,
+    )
+    action = plan(desired("h2", Lifecycle.DELETED), unconfirmed)
+    assert action == DeletePO(rid("delete", "h2"))
