@@ -27,7 +27,6 @@ does the I/O:
 from __future__ import annotations
 
 import enum
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -69,20 +68,14 @@ class BufferedWrite:
 def wire_request_id(action_request_id: str, base: LedgerEntry) -> str:
     """The id of one write on the wire: the plan's id plus the QBO document's state, so content
     that comes back (A -> B -> A) never reuses an id whose stored answer QBO would replay."""
-    return derive_request_id(action_request_id, base.qbo_id or "", base.sync_token or "")
-
-
-def derive_request_id(base: str, *parts: str) -> str:
-    """A requestid tied to `base` and more state, within the batch limit of 36 characters."""
-    text = "|".join((base, *parts))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[: plan.REQUEST_ID_LENGTH]
+    return plan.derive_request_id(action_request_id, base.qbo_id or "", base.sync_token or "")
 
 
 def batch_request_id(wire_ids: Sequence[str]) -> str:
     """The /batch requestid: the items' wire ids in the order sent (36 hex characters)."""
     if not wire_ids:
         raise ValueError("a batch needs at least one item")
-    return derive_request_id("batch", *wire_ids)
+    return plan.derive_request_id("batch", *wire_ids)
 
 
 def batch_operation(action: plan.Action) -> str:

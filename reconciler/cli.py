@@ -1,6 +1,7 @@
 """Composition root: parses the command line, builds the pieces, maps errors to exit codes.
 
-Exit codes: 0 all settled, 1 some POs failed, 2 configuration or authorization problem.
+Exit codes: 0 all settled, 1 some POs failed (in this pass, or still failed or retrying from an
+earlier one), 2 configuration or authorization problem.
 """
 
 from __future__ import annotations

@@ -12,12 +12,10 @@ the pass, leaving the PO in hand `pending` so the next pass takes it up with the
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
-import uuid
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -29,90 +27,25 @@ from reconciler.crashpoints import crash_point
 from reconciler.cursor import advance
 from reconciler.luminous import LuminousClient
 from reconciler.luminous_parse import parse_or_reject
-from reconciler.mapping import item_key
 from reconciler.model import (
     Checkpoint,
     DesiredPO,
     LedgerEntry,
     Lifecycle,
-    LineKind,
     Outcome,
     RejectedRecord,
     SourcePO,
     SyncStatus,
 )
+from reconciler.po_writer import POWriter
 from reconciler.pull import pull_changes, sweep_vanished
-from reconciler.qbo import query as q
-from reconciler.resolve import (
-    AccountResolver,
-    ItemPolicy,
-    ItemResolver,
-    VendorPolicy,
-    VendorResolver,
-)
-from reconciler.state import StateStore, name_key
+from reconciler.report import PAST_TENSE, PassReport, RequestCounter, new_run_id
+from reconciler.state import StateStore
 
-STALE_RETRIES = 3
-PAST_TENSE = {
-    "create": "created",
-    "update": "updated",
-    "close": "closed",
-    "delete": "deleted",
-    "none": "unchanged",
-}
+__all__ = ["Deps", "PassReport", "PassRunner", "RequestCounter", "run_pass"]
+
 PROGRESS_EVERY = 100
 BATCHES_IN_FLIGHT = 4
-
-
-@dataclass
-class PassReport:
-    run_id: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    counts: Counter[str] = field(default_factory=Counter)
-    qbo_requests: int = 0
-    qbo_writes: int = 0
-    throttled: int = 0
-    fatal: str | None = None
-    aborted: str | None = None  # a transient failure stopped the pass (Luminous down, ...)
-    authorization_lost: bool = False
-    checkpoint: Checkpoint | None = None
-
-    @property
-    def failed(self) -> int:
-        return self.counts["failed"] + self.counts["retrying"]
-
-    @property
-    def outcome(self) -> str:
-        """ok / failures / aborted / fatal: the word the runs table, logs and metrics use."""
-        if self.fatal:
-            return "fatal"
-        if self.aborted:
-            return "aborted"
-        return "failures" if self.failed else "ok"
-
-    def exit_code(self) -> int:
-        if self.fatal:
-            return 2
-        return 1 if self.failed or self.aborted else 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "counts": dict(self.counts),
-            "qbo_requests": self.qbo_requests,
-            "qbo_writes": self.qbo_writes,
-            "throttled": self.throttled,
-            "fatal": self.fatal,
-            "aborted": self.aborted,
-            "checkpoint": (
-                [self.checkpoint.updated_at.isoformat(), self.checkpoint.po_id]
-                if self.checkpoint
-                else None
-            ),
-        }
 
 
 @dataclass
@@ -130,26 +63,6 @@ class Deps:
     on_po_done: Callable[[Outcome], None] = lambda outcome: None
 
 
-class RequestCounter:
-    """Fed by the QBO client's `on_request` hook; the pass report reads it."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.writes = 0
-        self.throttled = 0
-        self.by_status: Counter[int] = Counter()
-
-    def __call__(self, info: dict[str, Any]) -> None:
-        self.requests += 1
-        if info.get("method") == "POST" and info.get("entity") not in ("query",):
-            self.writes += 1
-        status = info.get("status")
-        if status is not None:
-            self.by_status[int(status)] += 1
-            if int(status) == 429:
-                self.throttled += 1
-
-
 class PassRunner:
     """Carries one pass: the resolvers (caches live for one pass) and the report."""
 
@@ -162,30 +75,8 @@ class PassRunner:
         self.rules = self.s.mapping_rules()
         self.policy = self.s.plan_policy()
         self.report = PassReport(run_id=run_id, started_at=deps.clock())
-        self.accounts = AccountResolver(deps.qbo, deps.store)
-        self.vendors = VendorResolver(
-            deps.qbo,
-            deps.store,
-            realm_id=self.realm,
-            policy=VendorPolicy(
-                on_collision=self.s.sync.vendor_name_collision,
-                suffix=self.s.sync.vendor_name_suffix,
-                on_inactive=self.s.sync.inactive_vendor,
-            ),
-            on_event=self._ref_event,
-        )
-        self.items = ItemResolver(
-            deps.qbo,
-            deps.store,
-            self.accounts,
-            realm_id=self.realm,
-            policy=ItemPolicy(
-                on_missing=self.s.sync.missing_item, on_inactive=self.s.sync.inactive_vendor
-            ),
-            account_names=self.s.item_account_names(),
-            # An Inventory item starts tracking today: nothing is on hand before its first PO.
-            inv_start_date=deps.clock().date(),
-            on_event=self._ref_event,
+        self.writer = POWriter(
+            deps.qbo, deps.store, self.s, today=deps.clock().date(), on_event=self._ref_event
         )
         self._handled: set[int] = set()
         # The checkpoint moves with outcomes while the pull reads in key order: to the highest
@@ -455,22 +346,24 @@ class PassRunner:
         tid: str | None = None
         # The id on the wire also depends on the QBO document's state, so content that comes
         # back (A -> B -> A -> B) never reuses an id whose stored answer QBO would replay.
-        wire_id = derive_request_id(action.request_id, base.qbo_id or "", base.sync_token or "")
+        wire_id = batching.wire_request_id(action.request_id, base)
         try:
-            payload = self._payload(desired) if desired is not None else None
+            payload = self.writer.payload(desired) if desired is not None else None
             pending = self.d.store.begin_write(pending, run_id=self.run_id, action=verb)
             crash_point("ledger_pending")
             try:
-                entity, tid = self._send(action, pending, desired, payload, wire_id)
+                entity, tid = self.writer.send(action, pending, desired, payload, wire_id)
             except errors.ObjectNotFoundFault:
                 if desired is None:
                     raise
                 # A cached vendor, item or account was deleted or made inactive in QBO:
                 # forget this PO's references, resolve them afresh, send once more.
-                self._forget_refs(desired)
+                self.writer.forget_refs(desired)
                 # A new body needs a new requestid (QBO replays the first answer to an old one).
-                rid = derive_request_id(wire_id, "refs")
-                entity, tid = self._send(action, pending, desired, self._payload(desired), rid)
+                rid = plan.derive_request_id(wire_id, "refs")
+                entity, tid = self.writer.send(
+                    action, pending, desired, self.writer.payload(desired), rid
+                )
         except errors.Fatal:
             raise
         except errors.Retryable as exc:
@@ -564,148 +457,6 @@ class PassRunner:
         self._record(entry, outcome)
         return outcome
 
-    def _forget_refs(self, desired: DesiredPO) -> None:
-        self.d.store.forget_vendor(desired.vendor.display_name)
-        for line in desired.lines:
-            if line.item is not None:
-                self.d.store.forget_item(item_key(line.item))
-        self.accounts.forget_all()
-        self.d.log.info("references_forgotten", run_id=self.run_id, po_id=desired.source_id)
-
-    def _payload(self, desired: DesiredPO) -> dict[str, Any]:
-        vendor_id = self.vendors.resolve(desired.vendor)
-        item_ids: dict[str, str] = {}
-        missing_item_account_id = None
-        for line in desired.lines:
-            if line.kind is LineKind.ITEM and line.item is not None:
-                item_id = self.items.resolve(line.item)
-                if item_id is not None:
-                    item_ids[item_key(line.item)] = item_id
-                elif missing_item_account_id is None:  # policy: such lines go to an account
-                    missing_item_account_id = self.accounts.id_for(self.s.accounts.expense)
-        names = {line.account for line in desired.lines if line.account}
-        account_ids = {name: self.accounts.id_for(name) for name in names}
-        refs = mapping.ResolvedRefs(
-            vendor_id=vendor_id,
-            item_ids=item_ids,
-            account_ids=account_ids,
-            ap_account_id=self.accounts.id_for(desired.ap_account) if desired.ap_account else None,
-            custom_field_ids=self.s.custom_field_ids(),
-            missing_item_account_id=missing_item_account_id,
-        )
-        payload = mapping.po_payload(desired, refs)
-        # A note emptied in Luminous must be emptied in QBO too: a sparse update leaves out
-        # fields it does not name, so name them, empty.
-        for field_name in mapping.emptied_text_fields(desired, self.rules):
-            payload.setdefault(field_name, "")
-        return payload
-
-    def _send(
-        self,
-        action: plan.Action,
-        pending: LedgerEntry,
-        desired: DesiredPO | None,
-        payload: dict[str, Any] | None,
-        rid: str,
-    ) -> tuple[dict[str, Any] | None, str | None]:
-        qbo = self.d.qbo
-        if isinstance(action, plan.CreatePO):
-            assert payload is not None
-            if action.look_first and desired is not None:
-                existing = self._landed_create(desired, pending, payload)
-                if existing is not None:
-                    return self._adopt(existing, pending, payload, rid)
-            try:
-                result = qbo.create("PurchaseOrder", payload, request_id=rid, resend_unclear=False)
-            except (errors.UnclearOutcome, errors.QBORetryableFault) as exc:
-                if isinstance(exc, errors.ThrottledFault) or desired is None:
-                    raise
-                # The create may have landed: look before sending it again (QBO's requestid
-                # replay would cover it too, for as long as QBO remembers the id).
-                existing = self._landed_create(desired, pending, payload)
-                if existing is not None:
-                    return self._adopt(existing, pending, payload, rid)
-                result = qbo.create("PurchaseOrder", payload, request_id=rid)
-            return result.entity, result.intuit_tid
-        if isinstance(action, plan.DeletePO) and pending.qbo_id is None:
-            # Cancelled while its create was unconfirmed: delete what landed, if anything did.
-            existing = (
-                self._landed_create(desired, pending, payload)
-                if desired is not None and payload is not None
-                else None
-            )
-            if existing is None:
-                return None, None
-            result = qbo.delete(
-                "PurchaseOrder", existing["Id"], existing["SyncToken"], request_id=rid
-            )
-            return result.entity, result.intuit_tid
-        if isinstance(action, plan.DeletePO):
-            result = qbo.delete("PurchaseOrder", pending.qbo_id, pending.sync_token, request_id=rid)
-            return result.entity, result.intuit_tid
-        body = payload if payload is not None else {}
-        if isinstance(action, plan.ClosePO):
-            body = {**body, "POStatus": "Closed"}
-        return self._update(pending, body, rid)
-
-    def _update(
-        self, pending: LedgerEntry, body: dict[str, Any], request_id: str
-    ) -> tuple[dict[str, Any] | None, str | None]:
-        qbo = self.d.qbo
-        sync_token = pending.sync_token
-        for attempt in range(STALE_RETRIES + 1):
-            full = {**body, "Id": pending.qbo_id, "SyncToken": sync_token, "sparse": True}
-            rid = request_id if attempt == 0 else derive_request_id(request_id, "stale", sync_token)
-            try:
-                result = qbo.update("PurchaseOrder", full, request_id=rid)
-                return result.entity, result.intuit_tid
-            except errors.StaleObjectFault:
-                if attempt == STALE_RETRIES:
-                    raise
-                current = qbo.read("PurchaseOrder", pending.qbo_id).entity
-                sync_token = current["SyncToken"]
-        raise AssertionError("unreachable")
-
-    def _landed_create(
-        self, desired: DesiredPO, pending: LedgerEntry, payload: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """The QBO PO an earlier, unconfirmed create of this PO left behind, if any. A match
-        owned by another Luminous PO, or of another vendor, is never ours: 6140."""
-        if not desired.doc_number:
-            return None
-        existing = self._find_by_doc_number(desired.doc_number)
-        if existing is None:
-            return None
-        owner = self.d.store.po_id_for_qbo_id(existing["Id"])
-        if owner is not None and owner != pending.po_id:
-            raise errors.DuplicateDocNumberFault(
-                f"PO number {desired.doc_number!r} is already QBO PurchaseOrder "
-                f"{existing['Id']}, synced from Luminous PO {owner}; PO numbers must be unique",
-                code="6140",
-            )
-        if existing.get("VendorRef", {}).get("value") != payload["VendorRef"]["value"]:
-            raise errors.DuplicateDocNumberFault(
-                f"PO number {desired.doc_number!r} is already QBO PurchaseOrder "
-                f"{existing['Id']} for another vendor; PO numbers must be unique",
-                code="6140",
-            )
-        return existing
-
-    def _adopt(
-        self, existing: dict[str, Any], pending: LedgerEntry, payload: dict[str, Any], rid: str
-    ) -> tuple[dict[str, Any] | None, str | None]:
-        """The earlier create did land: take that document and bring it up to date."""
-        pending = replace(pending, qbo_id=existing["Id"], sync_token=existing["SyncToken"])
-        return self._update(pending, payload, derive_request_id(rid, "adopt"))
-
-    def _find_by_doc_number(self, doc_number: str) -> dict[str, Any] | None:
-        try:
-            statement = q.select("PurchaseOrder", [q.eq("DocNumber", doc_number)])
-        except q.UnqueryableValue:
-            return None
-        found = self.d.qbo.query(statement)
-        return found[0] if found else None
-
     # --- batches ------------------------------------------------------------------------
     # While the pull works through a backlog, batchable writes (see `batching`) wait in a
     # buffer and go out up to 30 at a time in one /batch request. The ledger rows of a batch
@@ -735,13 +486,13 @@ class PassRunner:
             return
         if not items:
             return
-        self._prefetch_refs([b.desired for b in items])
+        self.writer.prefetch([b.desired for b in items])
         ready: list[tuple[batching.BufferedWrite, LedgerEntry, dict[str, Any]]] = []
         for b in items:
             pending = batching.pending_entry(b.base, b.desired, b.updated_at, b.action, b.number)
             verb = plan.action_name(b.action)
             try:
-                payload = self._payload(b.desired)
+                payload = self.writer.payload(b.desired)
             except errors.Fatal:
                 raise
             except errors.Retryable as exc:
@@ -763,42 +514,6 @@ class PassRunner:
             self._drain()
         outcome = self._write(b.po_id, b.updated_at, b.desired, b.base, b.action, b.number)
         self._done(outcome, b.started)
-
-    def _prefetch_refs(self, desired: list[DesiredPO]) -> None:
-        """Vendors and items not yet in the maps: looked up with a few `IN (...)` queries, and
-        the missing ones found or created concurrently (QBO calls in worker threads, up to the
-        realm's concurrency; the maps are written here, on the pass thread, in a fixed order).
-        A reference that fails here is left alone: the PO's own resolve meets the failure
-        again and records it for that PO."""
-        store = self.d.store
-        items = {
-            item_key(line.item): line.item
-            for d in desired
-            for line in d.lines
-            if line.kind is LineKind.ITEM and line.item is not None
-        }
-        named = {name_key(d.vendor.display_name): d.vendor for d in desired}
-        try:
-            self.vendors.prefetch(v.display_name for v in named.values())
-            self.items.prefetch(items.values())
-        except (errors.Retryable, errors.Parked):
-            return  # (a 429 storm here used to abort the whole pass)
-        vendors = {k: v for k, v in named.items() if store.vendor_id(v.display_name) is None}
-        missing = {k: i for k, i in items.items() if store.item_id(k) is None}
-        if len(vendors) + len(missing) < 2:
-            return  # nothing to overlap: the POs' own resolve does it
-        if missing:
-            self.items.warm_accounts()
-        workers = max(1, min(self.s.qbo.max_concurrent, len(vendors) + len(missing)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refs") as pool:
-            vendor_jobs = [(v, pool.submit(self.vendors.fetch, v)) for v in vendors.values()]
-            item_jobs = [(i, pool.submit(self.items.fetch, i)) for i in missing.values()]
-            for vendor, job in vendor_jobs:
-                if (found := _ref_result(job)) is not None:
-                    self.vendors.remember(vendor, found)
-            for item, job in item_jobs:
-                if (found := _ref_result(job)) is not None:
-                    self.items.remember(item, found)
 
     def _send_batch(
         self, ready: list[tuple[batching.BufferedWrite, LedgerEntry, dict[str, Any]]]
@@ -934,14 +649,16 @@ class PassRunner:
         verb = plan.action_name(b.action)
         try:
             if fate is batching.ItemFate.RESEND_REFS:
-                self._forget_refs(b.desired)
-                rid = derive_request_id(wire_id, "refs")
+                self.writer.forget_refs(b.desired)
+                rid = plan.derive_request_id(wire_id, "refs")
                 current = pending
             else:
                 fresh = self.d.qbo.read("PurchaseOrder", pending.qbo_id).entity
                 current = replace(pending, sync_token=fresh["SyncToken"])
-                rid = derive_request_id(wire_id, "stale", fresh["SyncToken"])
-            entity, tid = self._send(b.action, current, b.desired, self._payload(b.desired), rid)
+                rid = plan.derive_request_id(wire_id, "stale", fresh["SyncToken"])
+            entity, tid = self.writer.send(
+                b.action, current, b.desired, self.writer.payload(b.desired), rid
+            )
         except errors.Fatal:
             raise
         except errors.Retryable as exc:
@@ -1111,6 +828,11 @@ class PassRunner:
         r = self.report
         r.finished_at = d.clock()
         r.checkpoint = d.store.checkpoint()
+        waiting = d.store.status_counts()
+        r.unsettled_in_ledger = sum(
+            waiting.get(str(s), 0)
+            for s in (SyncStatus.FAILED, SyncStatus.RETRYING, SyncStatus.PENDING)
+        )
         if self.counter is not None:
             r.qbo_requests = self.counter.requests
             r.qbo_writes = self.counter.writes
@@ -1118,23 +840,6 @@ class PassRunner:
         outcome = r.outcome
         d.store.finish_run(self.run_id, r.finished_at, outcome, r.as_dict())
         d.log.info("pass_finished", outcome=outcome, **r.as_dict())
-
-
-def derive_request_id(base: str, *parts: str) -> str:
-    """A requestid tied to `base` and more state, still within the batch limit of 36."""
-    text = "|".join((base, *parts))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[: plan.REQUEST_ID_LENGTH]
-
-
-def _ref_result(job: Future[Any]) -> Any:
-    """A reference look-up's result; None when it failed for a reason its POs will meet again
-    (a Fatal stops the pass)."""
-    try:
-        return job.result()
-    except errors.Fatal:
-        raise
-    except errors.ReconcilerError:
-        return None
 
 
 def _po_id(record: SourcePO | RejectedRecord) -> int | None:
@@ -1149,17 +854,9 @@ def _key(record: SourcePO | RejectedRecord) -> tuple[datetime, int] | None:
     return None
 
 
-def new_run_id(now: datetime) -> str:
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-
-
 def run_pass(
     deps: Deps, *, full_sweep: bool = False, counter: RequestCounter | None = None
 ) -> PassReport:
     """One reconcile pass; the daemon and `--once` both call this."""
     runner = PassRunner(deps, run_id=new_run_id(deps.clock()), counter=counter)
     return runner.run(full_sweep=full_sweep)
-
-
-def summarize(outcomes: Iterable[Outcome]) -> Counter[str]:
-    return Counter(str(o.status) for o in outcomes)

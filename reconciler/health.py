@@ -38,12 +38,12 @@ from reconciler.model import SyncStatus
 
 PASS_OUTCOMES = ("ok", "failures", "aborted", "fatal", "error")
 SUCCESSFUL = ("ok", "failures")  # POs failing one by one do not make a pass unsuccessful
-PO_ACTIONS = ("created", "updated", "closed", "deleted", "unchanged")  # engine.PAST_TENSE
+PO_ACTIONS = ("created", "updated", "closed", "deleted", "unchanged")  # report.PAST_TENSE
 DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 class PassReportLike(Protocol):
-    """The fields of `reconciler.engine.PassReport` that health reads."""
+    """The fields of `reconciler.report.PassReport` that health reads."""
 
     started_at: datetime
     finished_at: datetime | None

@@ -132,6 +132,12 @@ def request_id(realm_id: str, po_id: int, content_hash: str, operation: str) -> 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:REQUEST_ID_LENGTH]
 
 
+def derive_request_id(base: str, *parts: str) -> str:
+    """A requestid tied to `base` and more state (a SyncToken, a retry reason), within 36."""
+    text = "|".join((base, *parts))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:REQUEST_ID_LENGTH]
+
+
 def backoff(attempts: int, *, base: timedelta, cap: timedelta, jitter: float) -> timedelta:
     """Delay before retry number `attempts` (1 = after the first failure): exponential, capped,
     "equal jitter" (between half and all of the exponential delay; jitter in 0..1 comes from the

@@ -484,15 +484,15 @@ class QBOEmulator:
             self._finish(entry, None, "reset")
             self._abort(handler, reset=True)
             return
+        body = self._read_body(handler)
+        if len(body) < int(handler.headers.get("Content-Length") or 0):
+            # The client went away mid-request (killed, connection lost): like any HTTP server,
+            # nothing is processed and nothing is remembered for its requestid.
+            self._finish(entry, None, "incomplete")
+            self._abort(handler, reset=True)
+            return
         request = _Request(
-            method,
-            handler.path,
-            parts.path,
-            query,
-            handler.headers,
-            self._read_body(handler),
-            tid,
-            entry,
+            method, handler.path, parts.path, query, handler.headers, body, tid, entry
         )
         if rule is not None and rule.action == "status":
             answer = self._injected_answer(rule)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 
@@ -83,3 +84,24 @@ def test_limits_can_be_changed_at_run_time(make_emu):
     assert qbo.get("preferences").status_code == 200
     qbo.emu.requests_per_minute = 1
     assert_throttled(qbo.get("preferences"))
+
+
+def test_request_cut_off_mid_body_is_not_processed_or_remembered(qbo):
+    """A client killed while sending: no object, and its requestid stays free for the retry."""
+    import socket
+    from urllib.parse import urlsplit
+
+    body = json.dumps({"DisplayName": "Half Sent Ltd"}).encode()
+    url = urlsplit(qbo.url("vendor"))
+    target = f"{url.path}?minorversion=75&requestid=cut-off-1"
+    head = (
+        f"POST {target} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Authorization: {qbo.session.headers['Authorization']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+        sock.sendall(head + body[:10])  # then the process "dies"
+    created = qbo.post("vendor", {"DisplayName": "Half Sent Ltd"}, requestid="cut-off-1")
+    assert created.status_code == 200, created.text
+    names = [v["DisplayName"] for v in qbo.emu.objects("Vendor")]
+    assert names.count("Half Sent Ltd") == 1

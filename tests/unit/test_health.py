@@ -195,7 +195,7 @@ def test_server_binds_loopback_by_default(state):
 
 def test_action_labels_are_the_engines_count_keys():
     """The metric's action labels are exactly the keys a pass report counts actions under."""
-    from reconciler.engine import PAST_TENSE
+    from reconciler.report import PAST_TENSE
     from reconciler.health import PO_ACTIONS
 
     assert set(PO_ACTIONS) == set(PAST_TENSE.values())
