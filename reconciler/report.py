@@ -1,0 +1,105 @@
+"""What a pass reports: counts, QBO requests, how it ended; the same words everywhere.
+
+`PassReport.outcome` (ok / failures / aborted / fatal) is what the runs table, the
+`pass_finished` log event, `/metrics` and the exit code of `run --once` are made from.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from reconciler.model import Checkpoint
+
+# The verbs of synced outcomes, as the report counts them (and /metrics labels them).
+PAST_TENSE = {
+    "create": "created",
+    "update": "updated",
+    "close": "closed",
+    "delete": "deleted",
+    "none": "unchanged",
+}
+
+
+@dataclass
+class PassReport:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    qbo_requests: int = 0
+    qbo_writes: int = 0
+    throttled: int = 0
+    fatal: str | None = None
+    aborted: str | None = None  # a transient failure stopped the pass (Luminous down, ...)
+    authorization_lost: bool = False
+    checkpoint: Checkpoint | None = None
+    # POs the ledger holds as failed, retrying or pending after the pass, whichever pass
+    # left them so: "all settled" means none.
+    unsettled_in_ledger: int = 0
+
+    @property
+    def failed(self) -> int:
+        return self.counts["failed"] + self.counts["retrying"]
+
+    @property
+    def outcome(self) -> str:
+        """ok / failures / aborted / fatal: the word the runs table, logs and metrics use."""
+        if self.fatal:
+            return "fatal"
+        if self.aborted:
+            return "aborted"
+        return "failures" if self.failed else "ok"
+
+    def exit_code(self) -> int:
+        """0 all settled, 1 some POs failed (now or earlier, still waiting), 2 fatal."""
+        if self.fatal:
+            return 2
+        return 1 if self.failed or self.aborted or self.unsettled_in_ledger else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "counts": dict(self.counts),
+            "qbo_requests": self.qbo_requests,
+            "qbo_writes": self.qbo_writes,
+            "throttled": self.throttled,
+            "fatal": self.fatal,
+            "aborted": self.aborted,
+            "unsettled_in_ledger": self.unsettled_in_ledger,
+            "checkpoint": (
+                [self.checkpoint.updated_at.isoformat(), self.checkpoint.po_id]
+                if self.checkpoint
+                else None
+            ),
+        }
+
+
+class RequestCounter:
+    """Fed by the QBO client's `on_request` hook; the pass report reads it."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.writes = 0
+        self.throttled = 0
+        self.by_status: Counter[int] = Counter()
+
+    def __call__(self, info: dict[str, Any]) -> None:
+        self.requests += 1
+        if info.get("method") == "POST" and info.get("entity") not in ("query",):
+            self.writes += 1
+        status = info.get("status")
+        if status is not None:
+            self.by_status[int(status)] += 1
+            if int(status) == 429:
+                self.throttled += 1
+
+
+def new_run_id(now: datetime) -> str:
+    """Sortable by start time, unique across processes."""
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
