@@ -195,8 +195,8 @@ def test_server_binds_loopback_by_default(state):
 
 def test_action_labels_are_the_engines_count_keys():
     """The metric's action labels are exactly the keys a pass report counts actions under."""
-    from reconciler.report import PAST_TENSE
     from reconciler.health import PO_ACTIONS
+    from reconciler.report import PAST_TENSE
 
     assert set(PO_ACTIONS) == set(PAST_TENSE.values())
 
