@@ -334,15 +334,7 @@ class PassRunner:
         number: str | None,
     ) -> Outcome:
         verb = plan.action_name(action)
-        same_content = desired is not None and base.content_hash == desired.content_hash
-        pending = replace(
-            base,
-            po_number=number or base.po_number,
-            content_hash=desired.content_hash if desired else base.content_hash,
-            source_updated_at=updated_at or base.source_updated_at,
-            request_id=action.request_id,
-            attempts=base.attempts if same_content else 0,
-        )
+        pending = batching.pending_entry(base, desired, updated_at, action, number)
         tid: str | None = None
         # The id on the wire also depends on the QBO document's state, so content that comes
         # back (A -> B -> A -> B) never reuses an id whose stored answer QBO would replay.
@@ -371,30 +363,8 @@ class PassRunner:
         except (errors.Parked, errors.BadInput) as exc:
             return self._park(pending, verb, exc)
         crash_point("qbo_answered")
-        lifecycle = (
-            desired.lifecycle if desired is not None else plan.vanished_lifecycle(self.policy)
-        )
-        if isinstance(action, plan.DeletePO):
-            lifecycle = Lifecycle.DELETED
-        done = replace(
-            pending,
-            status=SyncStatus.SYNCED,
-            qbo_id=(entity or {}).get("Id", pending.qbo_id),
-            sync_token=(entity or {}).get("SyncToken", pending.sync_token),
-            lifecycle=lifecycle,
-            attempts=0,
-            last_error_code=None,
-            last_error_message=None,
-            next_retry_at=None,
-        )
-        outcome = Outcome(
-            po_id,
-            SyncStatus.SYNCED,
-            verb,
-            po_number=done.po_number,
-            qbo_id=done.qbo_id,
-            extra=(("request_id", wire_id), ("intuit_tid", tid or "")),
-        )
+        done = batching.synced_entry(pending, desired, action, entity, self.policy)
+        outcome = _synced_outcome(done, verb, wire_id, tid)
         self._record(done, outcome)
         return outcome
 
@@ -611,14 +581,7 @@ class PassRunner:
                 done = batching.synced_entry(
                     pending, b.desired, b.action, result.entity, self.policy
                 )
-                outcome = Outcome(
-                    b.po_id,
-                    SyncStatus.SYNCED,
-                    verb,
-                    po_number=done.po_number,
-                    qbo_id=done.qbo_id,
-                    extra=(("request_id", batch_id), ("intuit_tid", result.intuit_tid or "")),
-                )
+                outcome = _synced_outcome(done, verb, batch_id, result.intuit_tid)
                 synced.append((done, outcome, b.started))
             elif fate is batching.ItemFate.RETRY:
                 self._done(self._retry_later(pending, verb, result.fault), b.started)
@@ -666,14 +629,7 @@ class PassRunner:
         except (errors.Parked, errors.BadInput) as exc:
             return self._park(pending, verb, exc)
         done = batching.synced_entry(pending, b.desired, b.action, entity, self.policy)
-        outcome = Outcome(
-            b.po_id,
-            SyncStatus.SYNCED,
-            verb,
-            po_number=done.po_number,
-            qbo_id=done.qbo_id,
-            extra=(("request_id", rid), ("intuit_tid", tid or "")),
-        )
+        outcome = _synced_outcome(done, verb, rid, tid)
         self._record(done, outcome)
         return outcome
 
@@ -840,6 +796,18 @@ class PassRunner:
         outcome = r.outcome
         d.store.finish_run(self.run_id, r.finished_at, outcome, r.as_dict())
         d.log.info("pass_finished", outcome=outcome, **r.as_dict())
+
+
+def _synced_outcome(done: LedgerEntry, verb: str, request_id: str, tid: str | None) -> Outcome:
+    """The outcome of a confirmed write, with the ids Intuit support asks for."""
+    return Outcome(
+        done.po_id,
+        SyncStatus.SYNCED,
+        verb,
+        po_number=done.po_number,
+        qbo_id=done.qbo_id,
+        extra=(("request_id", request_id), ("intuit_tid", tid or "")),
+    )
 
 
 def _po_id(record: SourcePO | RejectedRecord) -> int | None:

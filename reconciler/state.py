@@ -350,16 +350,7 @@ class StateStore:
         """Several outcomes (a batch's), their history lines and the checkpoint move, together."""
         with self.atomic():
             for entry, outcome in outcomes:
-                self._upsert_entry(entry, force_retry=0)
-                self._history(
-                    entry.po_id,
-                    run_id,
-                    outcome.action,
-                    outcome.status,
-                    outcome.qbo_id,
-                    outcome.error_code,
-                    outcome.message,
-                )
+                self._write_outcome(entry, outcome, run_id, history=True)
             if checkpoint is not None:
                 self._write_checkpoint(checkpoint)
 
@@ -374,19 +365,24 @@ class StateStore:
     ) -> None:
         """The outcome, its history line and the checkpoint move commit together."""
         with self.atomic():
-            self._upsert_entry(entry, force_retry=0)
-            if history:
-                self._history(
-                    entry.po_id,
-                    run_id,
-                    outcome.action,
-                    outcome.status,
-                    outcome.qbo_id,
-                    outcome.error_code,
-                    outcome.message,
-                )
+            self._write_outcome(entry, outcome, run_id, history=history)
             if checkpoint is not None:
                 self._write_checkpoint(checkpoint)
+
+    def _write_outcome(
+        self, entry: LedgerEntry, outcome: Outcome, run_id: str | None, *, history: bool
+    ) -> None:
+        self._upsert_entry(entry, force_retry=0)
+        if history:
+            self._history(
+                entry.po_id,
+                run_id,
+                outcome.action,
+                outcome.status,
+                outcome.qbo_id,
+                outcome.error_code,
+                outcome.message,
+            )
 
     def _upsert_entry(self, entry: LedgerEntry, *, force_retry: int | None) -> None:
         row: dict[str, Any] = {
