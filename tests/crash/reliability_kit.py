@@ -28,6 +28,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from support import Clock, EventLog
+
 from reconciler.mapping import clean_text
 from reconciler.model import SyncStatus
 from reconciler.sandbox.luminous import LuminousEmulator
@@ -381,41 +383,6 @@ def assert_invariants(w: World) -> Verdict:
 # --- in-process passes (faults, bad input) -------------------------------------------------
 
 
-class PassClock:
-    """Real time plus an offset the tests move forward (back-off and retries)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **kw: float) -> None:
-        self.offset += timedelta(**kw)
-
-
-class EventLog:
-    """A structlog-shaped logger keeping every event as a JSON line (scanned for secrets)."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def _add(self, level: str, event: str, **kw: Any) -> None:
-        self.lines.append(json.dumps({"level": level, "event": event, **kw}, default=str))
-
-    def info(self, event: str, **kw: Any) -> None:
-        self._add("info", event, **kw)
-
-    def warning(self, event: str, **kw: Any) -> None:
-        self._add("warning", event, **kw)
-
-    def error(self, event: str, **kw: Any) -> None:
-        self._add("error", event, **kw)
-
-    def debug(self, event: str, **kw: Any) -> None:
-        self._add("debug", event, **kw)
-
-
 class InProcessDaemon:
     """`run_pass` with the wiring's pieces, but clients with short back-off and a sleep hook."""
 
@@ -432,7 +399,7 @@ class InProcessDaemon:
 
         self.w = w
         self.settings = load_settings(None, env or w.env)
-        self.clock = PassClock()
+        self.clock = Clock()
         self.log = EventLog()
         self.qbo_timeout = qbo_timeout
         self.lum_timeout = lum_timeout

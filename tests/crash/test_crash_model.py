@@ -15,9 +15,8 @@ import shutil
 import sqlite3
 import tempfile
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, Phase, settings
@@ -29,6 +28,7 @@ from reliability_kit import (
     scaled,
     world,
 )
+from support import Clock, EventLog
 
 import reconciler.engine
 import reconciler.luminous
@@ -59,36 +59,6 @@ WRITES = r"/(purchaseorder|batch)"
 
 class SimulatedCrash(BaseException):
     """The process died here (not an Exception: nothing may catch it on the way out)."""
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
-class EventLog:
-    """A structlog-shaped logger that keeps every event as text (scanned for secrets later)."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def _add(self, level: str, event: str, **kw: Any) -> None:
-        self.lines.append(json.dumps({"level": level, "event": event, **kw}, default=str))
-
-    def info(self, event: str, **kw: Any) -> None:
-        self._add("info", event, **kw)
-
-    def warning(self, event: str, **kw: Any) -> None:
-        self._add("warning", event, **kw)
-
-    def error(self, event: str, **kw: Any) -> None:
-        self._add("error", event, **kw)
-
-    def debug(self, event: str, **kw: Any) -> None:
-        self._add("debug", event, **kw)
 
 
 @contextmanager

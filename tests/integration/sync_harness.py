@@ -14,24 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from support import Clock
 
 from reconciler import wiring
 from reconciler.config import Settings
 from reconciler.demo import Sandbox, sandbox
 from reconciler.engine import PassReport, RequestCounter, run_pass
-
-
-class Clock:
-    """Real time plus an offset that tests move forward (for back-off and retries)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **kw: float) -> None:
-        self.offset += timedelta(**kw)
 
 
 class Harness:
