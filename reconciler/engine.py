@@ -335,16 +335,17 @@ class PassRunner:
     ) -> Outcome:
         verb = plan.action_name(action)
         pending = batching.pending_entry(base, desired, updated_at, action, number)
-        tid: str | None = None
         # The id on the wire also depends on the QBO document's state, so content that comes
         # back (A -> B -> A -> B) never reuses an id whose stored answer QBO would replay.
         wire_id = batching.wire_request_id(action.request_id, base)
-        try:
+
+        def send() -> tuple[dict[str, Any] | None, str | None, str]:
+            nonlocal pending
             payload = self.writer.payload(desired) if desired is not None else None
             pending = self.d.store.begin_write(pending, run_id=self.run_id, action=verb)
             crash_point("ledger_pending")
             try:
-                entity, tid = self.writer.send(action, pending, desired, payload, wire_id)
+                return (*self.writer.send(action, pending, desired, payload, wire_id), wire_id)
             except errors.ObjectNotFoundFault:
                 if desired is None:
                     raise
@@ -353,18 +354,31 @@ class PassRunner:
                 self.writer.forget_refs(desired)
                 # A new body needs a new requestid (QBO replays the first answer to an old one).
                 rid = plan.derive_request_id(wire_id, "refs")
-                entity, tid = self.writer.send(
-                    action, pending, desired, self.writer.payload(desired), rid
-                )
+                body = self.writer.payload(desired)
+                return (*self.writer.send(action, pending, desired, body, rid), rid)
+
+        return self._confirmed(lambda: pending, verb, desired, action, send)
+
+    def _confirmed(
+        self,
+        pending_now: Callable[[], LedgerEntry],
+        verb: str,
+        desired: DesiredPO | None,
+        action: plan.Action,
+        send: Callable[[], tuple[dict[str, Any] | None, str | None, str]],
+    ) -> Outcome:
+        """Run one write and record how it ended: synced, retrying or parked."""
+        try:
+            entity, tid, rid = send()
         except errors.Fatal:
             raise
         except errors.Retryable as exc:
-            return self._retry_later(pending, verb, exc)
+            return self._retry_later(pending_now(), verb, exc)
         except (errors.Parked, errors.BadInput) as exc:
-            return self._park(pending, verb, exc)
+            return self._park(pending_now(), verb, exc)
         crash_point("qbo_answered")
-        done = batching.synced_entry(pending, desired, action, entity, self.policy)
-        outcome = _synced_outcome(done, verb, wire_id, tid)
+        done = batching.synced_entry(pending_now(), desired, action, entity, self.policy)
+        outcome = _synced_outcome(done, verb, rid, tid)
         self._record(done, outcome)
         return outcome
 
@@ -609,8 +623,8 @@ class PassRunner:
     ) -> Outcome:
         """A batch item that needs what the single path does: fresh references (610/2500) or a
         fresh SyncToken (5010). A new body or token always goes with a new requestid."""
-        verb = plan.action_name(b.action)
-        try:
+
+        def send() -> tuple[dict[str, Any] | None, str | None, str]:
             if fate is batching.ItemFate.RESEND_REFS:
                 self.writer.forget_refs(b.desired)
                 rid = plan.derive_request_id(wire_id, "refs")
@@ -619,19 +633,11 @@ class PassRunner:
                 fresh = self.d.qbo.read("PurchaseOrder", pending.qbo_id).entity
                 current = replace(pending, sync_token=fresh["SyncToken"])
                 rid = plan.derive_request_id(wire_id, "stale", fresh["SyncToken"])
-            entity, tid = self.writer.send(
-                b.action, current, b.desired, self.writer.payload(b.desired), rid
-            )
-        except errors.Fatal:
-            raise
-        except errors.Retryable as exc:
-            return self._retry_later(pending, verb, exc)
-        except (errors.Parked, errors.BadInput) as exc:
-            return self._park(pending, verb, exc)
-        done = batching.synced_entry(pending, b.desired, b.action, entity, self.policy)
-        outcome = _synced_outcome(done, verb, rid, tid)
-        self._record(done, outcome)
-        return outcome
+            body = self.writer.payload(b.desired)
+            return (*self.writer.send(b.action, current, b.desired, body, rid), rid)
+
+        verb = plan.action_name(b.action)
+        return self._confirmed(lambda: pending, verb, b.desired, b.action, send)
 
     # --- the pass -----------------------------------------------------------------------
 
