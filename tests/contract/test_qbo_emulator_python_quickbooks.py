@@ -49,7 +49,7 @@ def pqb(monkeypatch):
 
 def test_vendor_create_read_and_filter_with_a_quote(pqb):
     """Its save, get and filter (its own quoting) agree with the emulator."""
-    emu, qb = pqb
+    _emu, qb = pqb
     vendor = Vendor()
     vendor.DisplayName = "O'Malley & Daughters"
     saved = vendor.save(qb=qb)  # it copies only Id back; the answer is the saved object
@@ -62,7 +62,7 @@ def test_vendor_create_read_and_filter_with_a_quote(pqb):
 
 def test_duplicate_name_across_the_name_list_is_6240(pqb):
     """A vendor named like an existing customer fails with 6240, as QBO answers."""
-    emu, qb = pqb
+    _emu, qb = pqb
     customer = Customer()
     customer.DisplayName = "Shared Name Inc"
     customer.save(qb=qb)
