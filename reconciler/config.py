@@ -449,7 +449,8 @@ class _Loader:
             kwargs[key] = value
         for key, spec in known.items():
             required = spec.metadata.get("required") and _kind(hints[key]) != "secret"
-            required = required and key not in reported
+            # Commands that never talk to the APIs (`status`, `retry`) need only state.path.
+            required = required and key not in reported and self.require_secrets
             if required and not str(kwargs.get(key, spec.default)).strip():
                 env_name = f"{ENV_PREFIX}{name.upper()}__{key.upper()}"
                 self.problem(f"{name}.{key} is required (in the file or {env_name})")
@@ -623,7 +624,8 @@ def load_settings(
     require_secrets: bool = True,
 ) -> Settings:
     """Read, merge and validate; ConfigError listing every problem. `require_secrets=False`
-    suits commands that never talk to the APIs (`reconciler status`)."""
+    suits commands that never talk to the APIs (`reconciler status`, `retry`): neither secrets
+    nor API settings are required then; values that are given are still checked."""
     loader = _Loader(
         env, credentials_dir or env.get("CREDENTIALS_DIRECTORY") or None, require_secrets
     )

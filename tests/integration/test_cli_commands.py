@@ -179,3 +179,15 @@ def test_bad_configuration_exits_2_with_every_problem(env, capsys, monkeypatch, 
     err = capsys.readouterr().err
     assert "ON_CANCEL" in err and "minorversion" in err
     assert "2 problem(s)" in err
+
+
+def test_status_needs_only_the_state_path(tmp_path, monkeypatch, capsys):
+    """`status` on a host with only state.path configured: no API settings, no secrets."""
+    for key in list(os.environ):
+        if key.startswith("RECONCILER_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("RECONCILER_STATE__PATH", str(tmp_path / "state.sqlite"))
+    assert main(["status"]) == 0
+    assert "no purchase orders recorded yet" in capsys.readouterr().out
+    assert main(["run", "--once"]) == 2  # but a pass needs the rest
+    assert "luminous.base_url is required" in capsys.readouterr().err
