@@ -191,3 +191,17 @@ def test_status_needs_only_the_state_path(tmp_path, monkeypatch, capsys):
     assert "no purchase orders recorded yet" in capsys.readouterr().out
     assert main(["run", "--once"]) == 2  # but a pass needs the rest
     assert "luminous.base_url is required" in capsys.readouterr().err
+
+
+def test_auth_status_reads_the_wall_clock_for_expiry(env, capsys):
+    """Two hours after connecting, `auth status` says the access token has expired (frozen)."""
+    from datetime import UTC, datetime, timedelta
+
+    from freezegun import freeze_time
+
+    _connect_directly(env)
+    with freeze_time(datetime.now(UTC) + timedelta(hours=2)):
+        assert main(["auth", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "(expired; refreshed on next use)" in out
+    assert "EXPIRED" not in out  # the refresh token lives ~100 days
