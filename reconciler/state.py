@@ -150,6 +150,7 @@ class StateStore:
         self.db = db
         self._clock = clock
         self._lock = threading.RLock()
+        self._map_cache: dict[tuple[str, str], str] = {}
 
     @classmethod
     def open(cls, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> StateStore:
@@ -173,6 +174,13 @@ class StateStore:
         with self._lock:
             self.db.close()
 
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, straight from the connection: sqlite-utils' `query()` wraps every
+        read in a savepoint guard (three statements), which the per-PO reads cannot afford."""
+        cursor = self.db.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
         with self._lock, self.db.atomic():
@@ -182,7 +190,7 @@ class StateStore:
 
     def get_meta(self, key: str) -> str | None:
         with self._lock:
-            rows = list(self.db.query("select value from meta where key = ?", [key]))
+            rows = self._rows("select value from meta where key = ?", [key])
         return rows[0]["value"] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -209,7 +217,7 @@ class StateStore:
 
     def checkpoint(self, name: str = "luminous") -> Checkpoint | None:
         with self._lock:
-            rows = list(self.db.query("select * from checkpoint where name = ?", [name]))
+            rows = self._rows("select * from checkpoint where name = ?", [name])
         if not rows:
             return None
         return Checkpoint(updated_at=_dt(rows[0]["updated_at"]), po_id=rows[0]["po_id"])
@@ -231,7 +239,7 @@ class StateStore:
 
     def entry(self, po_id: int) -> LedgerEntry | None:
         with self._lock:
-            rows = list(self.db.query("select * from ledger where po_id = ?", [po_id]))
+            rows = self._rows("select * from ledger where po_id = ?", [po_id])
         return _entry_from_row(rows[0]) if rows else None
 
     def entries(
@@ -247,32 +255,30 @@ class StateStore:
             sql += " limit ?"
             params.append(limit)
         with self._lock:
-            return [_entry_from_row(r) for r in self.db.query(sql, params)]
+            return [_entry_from_row(r) for r in self._rows(sql, params)]
 
     def all_po_ids(self) -> Iterator[int]:
         with self._lock:
-            ids = [r["po_id"] for r in self.db.query("select po_id from ledger order by po_id")]
+            ids = [r["po_id"] for r in self._rows("select po_id from ledger order by po_id")]
         yield from ids
 
     def find_po_ids(self, ref: str) -> list[int]:
         """A user names a PO by its number ("PO-1042") or by its Luminous id ("1042")."""
         with self._lock:
             rows = list(
-                self.db.query("select po_id from ledger where po_number = ? order by po_id", [ref])
+                self._rows("select po_id from ledger where po_number = ? order by po_id", [ref])
             )
         ids = [r["po_id"] for r in rows]
         if not ids and ref.isdigit():
             with self._lock:
-                if list(self.db.query("select 1 from ledger where po_id = ?", [int(ref)])):
+                if self._rows("select 1 from ledger where po_id = ?", [int(ref)]):
                     ids = [int(ref)]
         return ids
 
     def po_id_for_qbo_id(self, qbo_id: str) -> int | None:
         """The Luminous PO whose ledger row points at this QBO PurchaseOrder, if any."""
         with self._lock:
-            rows = list(
-                self.db.query("select po_id from ledger where qbo_id = ? limit 1", [qbo_id])
-            )
+            rows = list(self._rows("select po_id from ledger where qbo_id = ? limit 1", [qbo_id]))
         return rows[0]["po_id"] if rows else None
 
     def is_handled(self, po_id: int, updated_at: datetime) -> bool:
@@ -288,7 +294,7 @@ class StateStore:
 
     def _force_retry(self, po_id: int) -> bool:
         with self._lock:
-            rows = list(self.db.query("select force_retry from ledger where po_id = ?", [po_id]))
+            rows = self._rows("select force_retry from ledger where po_id = ?", [po_id])
         return bool(rows and rows[0]["force_retry"])
 
     def force_retry_requested(self, po_id: int) -> bool:
@@ -298,7 +304,7 @@ class StateStore:
         """POs whose transient failure has waited long enough, or that a user asked to retry."""
         with self._lock:
             rows = list(
-                self.db.query(
+                self._rows(
                     "select * from ledger where (status = ? and next_retry_at <= ?)"
                     " or force_retry = 1 or status = ? order by po_id",
                     [str(SyncStatus.RETRYING), _iso(now), str(SyncStatus.PENDING)],
@@ -433,7 +439,7 @@ class StateStore:
     def history(self, po_id: int, limit: int = 50) -> list[HistoryRow]:
         with self._lock:
             rows = list(
-                self.db.query(
+                self._rows(
                     "select * from history where po_id = ? order by id desc limit ?",
                     [po_id, limit],
                 )
@@ -453,50 +459,62 @@ class StateStore:
 
     def status_counts(self) -> dict[str, int]:
         with self._lock:
-            rows = self.db.query("select status, count(*) as n from ledger group by status")
+            rows = self._rows("select status, count(*) as n from ledger group by status")
             return {r["status"]: r["n"] for r in rows}
 
     # --- reference maps -----------------------------------------------------------------
 
+    # Hits are kept in memory too: this process is the only writer of the maps (one daemon
+    # per state file), and a pass asks for the same vendors and items over and over.
+
     def vendor_id(self, display_name: str) -> str | None:
-        with self._lock:
-            rows = list(
-                self.db.query(
-                    "select qbo_id from vendor_map where name_key = ?", [name_key(display_name)]
-                )
-            )
-        return rows[0]["qbo_id"] if rows else None
+        return self._map_lookup("vendor_map", "name_key", name_key(display_name))
 
     def remember_vendor(self, display_name: str, qbo_id: str, qbo_display_name: str) -> None:
+        key = name_key(display_name)
         with self.atomic():
             self.db["vendor_map"].upsert(
                 {
-                    "name_key": name_key(display_name),
+                    "name_key": key,
                     "qbo_id": qbo_id,
                     "display_name": qbo_display_name,
                     "source_name": display_name,
                 },
                 pk="name_key",
             )
+        self._map_cache[("vendor_map", key)] = qbo_id  # only once committed
 
     def forget_vendor(self, display_name: str) -> None:
-        with self.atomic():
-            self.db.execute("delete from vendor_map where name_key = ?", [name_key(display_name)])
+        self._map_forget("vendor_map", "name_key", name_key(display_name))
 
     def item_id(self, item_key: str) -> str | None:
-        with self._lock:
-            rows = list(self.db.query("select qbo_id from item_map where item_key = ?", [item_key]))
-        return rows[0]["qbo_id"] if rows else None
+        return self._map_lookup("item_map", "item_key", item_key)
 
     def remember_item(self, item_key: str, qbo_id: str, name: str) -> None:
         with self.atomic():
             self.db["item_map"].upsert(
                 {"item_key": item_key, "qbo_id": qbo_id, "name": name}, pk="item_key"
             )
+        self._map_cache[("item_map", item_key)] = qbo_id  # only once committed
 
     def forget_item(self, item_key: str) -> None:
+        self._map_forget("item_map", "item_key", item_key)
+
+    def _map_lookup(self, table: str, column: str, key: str) -> str | None:
+        with self._lock:
+            cached = self._map_cache.get((table, key))
+            if cached is not None:
+                return cached
+            rows = self._rows(f"select qbo_id from {table} where {column} = ?", [key])  # noqa: S608 - fixed names
+            if rows:
+                self._map_cache[(table, key)] = rows[0]["qbo_id"]
+                return rows[0]["qbo_id"]
+        return None
+
+    def _map_forget(self, table: str, column: str, key: str) -> None:
+        self._map_cache.pop((table, key), None)
         with self.atomic():
-            self.db.execute("delete from item_map where item_key = ?", [item_key])
+            self.db.execute(f"delete from {table} where {column} = ?", [key])  # noqa: S608
 
     # --- runs ---------------------------------------------------------------------------
 
@@ -519,11 +537,9 @@ class StateStore:
 
     def last_runs(self, limit: int = 5) -> list[dict[str, Any]]:
         with self._lock:
-            return list(
-                self.db.query("select * from runs order by started_at desc limit ?", [limit])
-            )
+            return list(self._rows("select * from runs order by started_at desc limit ?", [limit]))
 
     def integrity_ok(self) -> bool:
         with self._lock:
-            rows = list(self.db.query("PRAGMA integrity_check"))
+            rows = self._rows("PRAGMA integrity_check")
         return [next(iter(r.values())) for r in rows] == ["ok"]
