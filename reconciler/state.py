@@ -257,11 +257,6 @@ class StateStore:
         with self._lock:
             return [_entry_from_row(r) for r in self._rows(sql, params)]
 
-    def all_po_ids(self) -> Iterator[int]:
-        with self._lock:
-            ids = [r["po_id"] for r in self._rows("select po_id from ledger order by po_id")]
-        yield from ids
-
     def find_po_ids(self, ref: str) -> list[int]:
         """A user names a PO by its number ("PO-1042") or by its Luminous id ("1042")."""
         with self._lock:
