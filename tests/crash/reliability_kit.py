@@ -383,6 +383,30 @@ def assert_invariants(w: World) -> Verdict:
 # --- in-process passes (faults, bad input) -------------------------------------------------
 
 
+def in_process_deps(settings, *, log, clock, store, qbo_timeout, sleep):
+    """`wiring.build_deps` with a QBO client that backs off in milliseconds, not seconds, and
+    counts its requests; returns (deps, counter)."""
+    from reconciler import wiring
+    from reconciler.engine import RequestCounter
+    from reconciler.qbo.client import QBOClient
+
+    tokens = wiring.token_source(settings, clock=clock)
+    counter = RequestCounter()
+    deps = wiring.build_deps(settings, log=log, clock=clock, store=store, tokens=tokens)
+    deps.qbo = QBOClient(
+        wiring.session(),
+        settings.qbo.base_url,
+        settings.qbo.realm_id,
+        tokens,
+        timeout=qbo_timeout,
+        sleep=sleep,
+        backoff_base=0.02,
+        backoff_cap=0.1,
+        on_request=counter,
+    )
+    return deps, counter
+
+
 class InProcessDaemon:
     """`run_pass` with the wiring's pieces, but clients with short back-off and a sleep hook."""
 
@@ -409,26 +433,17 @@ class InProcessDaemon:
 
     def run(self, *, full_sweep: bool = False):
         from reconciler import errors, wiring
-        from reconciler.engine import RequestCounter, run_pass
+        from reconciler.engine import run_pass
         from reconciler.luminous import LuminousClient
-        from reconciler.qbo.client import QBOClient
 
         store = StateStore.open(self.w.state_path, clock=self.clock)
-        tokens = wiring.token_source(self.settings, clock=self.clock)
-        counter = RequestCounter()
-        deps = wiring.build_deps(
-            self.settings, log=self.log, clock=self.clock, store=store, tokens=tokens
-        )
-        deps.qbo = QBOClient(
-            wiring.session(),
-            self.settings.qbo.base_url,
-            self.settings.qbo.realm_id,
-            tokens,
-            timeout=self.qbo_timeout,
+        deps, counter = in_process_deps(
+            self.settings,
+            log=self.log,
+            clock=self.clock,
+            store=store,
+            qbo_timeout=self.qbo_timeout,
             sleep=self.sleep,
-            backoff_base=0.02,
-            backoff_cap=0.1,
-            on_request=counter,
         )
         deps.luminous = LuminousClient(
             wiring.session(),

@@ -25,6 +25,7 @@ from reliability_kit import (
     CAPTURED,
     check_invariants,
     connect,
+    in_process_deps,
     scaled,
     world,
 )
@@ -35,12 +36,10 @@ import reconciler.luminous
 import reconciler.qbo.auth
 import reconciler.qbo.client
 import reconciler.resolve
-from reconciler import wiring
 from reconciler.config import load_settings
 from reconciler.crashpoints import POINTS
-from reconciler.engine import PassReport, RequestCounter, run_pass
+from reconciler.engine import PassReport, run_pass
 from reconciler.model import SyncStatus
-from reconciler.qbo.client import QBOClient
 from reconciler.sandbox.qbo import FaultRule
 from reconciler.state import StateStore
 
@@ -200,21 +199,14 @@ class SyncModel(RuleBasedStateMachine):
     # --- machinery ----------------------------------------------------------------------
 
     def _deps(self, store: StateStore):
-        tokens = wiring.token_source(self.settings, clock=self.clock)
-        counter = RequestCounter()
-        deps = wiring.build_deps(
-            self.settings, log=self.log, clock=self.clock, store=store, tokens=tokens
-        )
-        deps.qbo = QBOClient(
-            wiring.session(),
-            self.settings.qbo.base_url,
-            self.settings.qbo.realm_id,
-            tokens,
-            timeout=(5.0, 5.0),
+        return in_process_deps(
+            self.settings,
+            log=self.log,
+            clock=self.clock,
+            store=store,
+            qbo_timeout=(5.0, 5.0),
             sleep=lambda _s: None,
-            on_request=counter,
         )
-        return deps, counter
 
     def _pass(
         self, *, full_sweep: bool, crash: str | None = None, hit: int = 1
