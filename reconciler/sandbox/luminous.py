@@ -23,8 +23,17 @@ Choices where the reference is silent (assumed, mirrored by reconciler/luminous_
 Test controls (Python, and over HTTP under `/__admin/` for out-of-process tests): create, edit
 and delete POs, set `updated_at` (ties, backdated late commits), a callback after each PO list
 page (edits between two page reads), clock skew or a frozen clock, injected faults (status such
-as 429 with Retry-After or 5xx, latency, connection resets), a request log, and switches that
-make the server ignore filters or sort.
+as 429 with Retry-After or 5xx, latency, connection resets), a request log, and switches
+(attributes, constructor keywords, and `POST /__admin/switches`) that make the server ignore
+filters or sort, lie in `meta.last_page` (`meta_last_page`: a fixed number for every list, or
+"endless" for current_page + 1), leave `meta` out (`include_meta=False`), serve computed money
+as strings, numbers or both (`money_style`), or not touch a PO's `updated_at` on receiving.
+
+Bills, receiving reports and purchase-order shipments live in their own modules, reached as
+`emu.bills` (luminous_bills.py, HTTP in luminous_bills_http.py), `emu.receiving`
+(luminous_receiving.py) and `emu.shipments` (luminous_shipments.py). PO rows also carry
+`item_count`, `total_qty_ordered`, `total_qty_received` and `total_qty_remaining` (computed from
+the lines unless stored).
 
 This module imports nothing from `reconciler` on purpose: a shared bug would hide on both sides.
 """
@@ -48,6 +57,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from reconciler.sandbox import luminous_bills_http
+from reconciler.sandbox.luminous_bills import BillBook
+from reconciler.sandbox.luminous_common import guarded
+from reconciler.sandbox.luminous_receiving import QUANTITY_TOTALS, ReceivingBook, po_quantity_totals
+from reconciler.sandbox.luminous_seed_billing import seed_billing
+from reconciler.sandbox.luminous_shipments import ShipmentBook
+
 API_PREFIX = "/external/api/v1"
 ADMIN_PREFIX = "/__admin"
 MAX_PER_PAGE = 100
@@ -62,6 +78,16 @@ MIN_INSTANT = datetime.min.replace(tzinfo=UTC)
 FILTER_RE = re.compile(r"^([A-Za-z0-9_.]+)\[([a-z]+)\]$")
 SHORTHAND_RE = re.compile(r"^[A-Za-z0-9_.]+$")  # field=value means field[eq]=value
 NOT_FILTERS = frozenset({"page", "per_page", "sort"})
+SWITCHES = (
+    "honour_filters",
+    "honour_sort",
+    "embed_items",
+    "embed_warehouse",
+    "meta_last_page",
+    "include_meta",
+    "money_style",
+    "receiving_touches_po",
+)
 FILTER_OPS = frozenset(
     {
         "eq",
@@ -148,6 +174,10 @@ class LuminousEmulator:
         honour_sort: bool = True,
         embed_items: bool = True,
         embed_warehouse: bool = True,
+        meta_last_page: int | str | None = None,
+        include_meta: bool = True,
+        money_style: str = "mixed",
+        receiving_touches_po: bool = True,
     ) -> None:
         self.token = token
         self.latency = latency
@@ -155,6 +185,10 @@ class LuminousEmulator:
         self.honour_sort = honour_sort
         self.embed_items = embed_items
         self.embed_warehouse = embed_warehouse
+        self.meta_last_page = meta_last_page  # None: honest; an int or "endless": a lie
+        self.include_meta = include_meta
+        self.money_style = money_style  # "mixed", "strings" or "numbers" (luminous_common)
+        self.receiving_touches_po = receiving_touches_po
         self.clock_skew = timedelta(0)
         self.request_log: list[LoggedRequest] = []
         self._frozen_now: datetime | None = None
@@ -169,6 +203,9 @@ class LuminousEmulator:
         self._list_pages_served = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.bills = BillBook(self)
+        self.receiving = ReceivingBook(self)
+        self.shipments = ShipmentBook(self)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -472,6 +509,7 @@ class LuminousEmulator:
                 "East 3PL", street_address="9 Harbor St", city="Newark", state="NJ", zip="07105"
             )
             base = self.now().replace(microsecond=0) - timedelta(days=3)
+            made = []
             plans = [
                 (nutricost, main, "active", "approved", [(whey, "10", "42.50"), (scoop, 10, 0)]),
                 (nutricost, main, "active", "pending_approval", [(creatine, "24", 18.25)]),
@@ -488,7 +526,7 @@ class LuminousEmulator:
             ]
             for n, (supplier, warehouse, status, approval, lines) in enumerate(plans):
                 stamp = base + timedelta(hours=n)
-                self.create_po(
+                po = self.create_po(
                     {
                         "order_status": status,
                         "approval_status": approval,
@@ -508,6 +546,8 @@ class LuminousEmulator:
                     },
                     updated_at=stamp,
                 )
+                made.append(self._pos[po["id"]])
+            seed_billing(self, made, base)
         return self
 
     def generate(
@@ -518,10 +558,13 @@ class LuminousEmulator:
         seed: int = 0,
         max_lines: int = 5,
         open_only: bool = False,
+        bill_share: float = 0.0,
     ) -> LuminousEmulator:
         """Bulk load for benchmarks and backlog tests; deterministic for a given seed.
-        `open_only`: every PO active and approved (all of them go to QBO)."""
+        `open_only`: every PO active and approved (all of them go to QBO). `bill_share`: that
+        fraction of the POs is also received in full and billed in full (a posted bill)."""
         rng = random.Random(seed)
+        billing_rng = random.Random(seed + 1)  # its own stream: POs stay the same with or without
         with self._lock:
             suppliers = [self.add_supplier(f"Supplier {i:03d}") for i in range(n_suppliers)]
             products = [
@@ -541,7 +584,7 @@ class LuminousEmulator:
                     for _ in range(rng.randint(1, max_lines))
                 ]
                 stamp = start + timedelta(seconds=rng.randrange(span))
-                self.create_po(
+                po = self.create_po(
                     {
                         "order_status": "active" if open_only else rng.choice(STATUSES),
                         "approval_status": "approved" if open_only else rng.choice(APPROVALS),
@@ -552,7 +595,24 @@ class LuminousEmulator:
                     },
                     updated_at=stamp,
                 )
+                if bill_share and billing_rng.random() < bill_share:
+                    self._receive_and_bill(self._pos[po["id"]], stamp + timedelta(hours=1))
         return self
+
+    def _receive_and_bill(self, record: dict[str, Any], stamp: datetime) -> None:
+        """A generated PO received in full and billed in full, posted, at `stamp`."""
+        po_id = record["id"]
+        lines = [
+            {
+                "purchase_order_id": po_id,
+                "purchase_order_item_id": i["id"],
+                "quantity": i["quantity"],
+            }
+            for i in record["items"]
+        ]
+        received = [{**line, "received_quantity": line["quantity"]} for line in lines]
+        self.receiving.create({"purchase_order_id": record["id"], "items": received}, stamp)
+        self.bills.create({"status": "posted", "items": lines}, stamp)
 
     # --- rendering -----------------------------------------------------------------------
 
@@ -564,6 +624,8 @@ class LuminousEmulator:
         if "warehouse" not in record and self.embed_warehouse:
             warehouse = self._warehouses.get(record.get("warehouse_id"))  # type: ignore[arg-type]
             out["warehouse"] = dict(warehouse) if warehouse else None
+        for key, value in po_quantity_totals(record.get("items") or []).items():
+            out.setdefault(key, value)
         if self.embed_items if embed_items is None else embed_items:
             out["items"] = [self._render_item(i) for i in record.get("items") or []]
         return out
@@ -587,6 +649,9 @@ class LuminousEmulator:
         parts = [p for p in path.split("/") if p]
         params = dict(query)
         with self._lock:
+            answer = self._route_books(method, parts, query, body)
+            if answer is not None:
+                return answer[0], {}, answer[1]
             if parts == ["purchase-orders"]:
                 if method == "GET":
                     return self._list_pos(query, params)
@@ -613,12 +678,43 @@ class LuminousEmulator:
                 }[parts[0]]
                 if len(parts) == 1:
                     rows = [dict(r) for r in table.values()]
-                    rows = self._filter_sort(rows, query, params, _lookup)
-                    return 200, {}, _page(rows, params)
+                    return 200, {}, self.list_envelope(rows, query)
                 if len(parts) == 2 and parts[1].isdigit() and int(parts[1]) in table:
                     return 200, {}, {"data": dict(table[int(parts[1])])}
                 return 404, {}, {"message": "Not found."}
         return 404, {}, {"message": f"No route for {method} {path}."}
+
+    def _route_books(
+        self, method: str, parts: list[str], query: list[tuple[str, str]], body: Any
+    ) -> tuple[int, Any] | None:
+        """Bills, receiving reports and shipments answer their own paths (None: not theirs)."""
+        routes = (
+            lambda: luminous_bills_http.route(self.bills, method, parts, query, body),
+            lambda: self.receiving.route(method, parts, query, body),
+            lambda: self.shipments.route(method, parts, query),
+        )
+        for attempt in routes:
+            answer = guarded(attempt)
+            if answer is not None:
+                return answer
+        return None
+
+    def list_envelope(self, rows: list[dict[str, Any]], query: list[tuple[str, str]]) -> dict:
+        """Filter, sort and page rendered rows the way every list endpoint does."""
+        params = dict(query)
+        return self._envelope(self._filter_sort(rows, query, params, _lookup), params)
+
+    def _envelope(self, rows: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
+        """One page in {data, meta}, with `meta` lied about or left out when a switch says so."""
+        envelope = _page(rows, params)
+        meta = envelope["meta"]
+        if self.meta_last_page == "endless":
+            meta["last_page"] = meta["current_page"] + 1
+        elif self.meta_last_page is not None:
+            meta["last_page"] = int(self.meta_last_page)
+        if not self.include_meta:
+            del envelope["meta"]
+        return envelope
 
     def _http_create(self, body: Any) -> tuple[int, dict[str, str], Any]:
         if not isinstance(body, dict) or not body.get("supplier_id"):
@@ -631,7 +727,7 @@ class LuminousEmulator:
         self, query: list[tuple[str, str]], params: dict[str, str]
     ) -> tuple[int, dict[str, str], Any]:
         rows = self._filter_sort(list(self._pos.values()), query, params, self._po_lookup)
-        envelope = _page(rows, params)
+        envelope = self._envelope(rows, params)
         envelope["data"] = [self._render_po(r) for r in envelope["data"]]
         self._list_pages_served += 1
         for callback in list(self._after_page):
@@ -642,7 +738,9 @@ class LuminousEmulator:
         """A field of a stored PO as the API shows it, rendering embeds only when asked."""
         head, _, rest = dotted.partition(".")
         if not rest:
-            if head in ("supplier", "warehouse", "items") and head not in record:
+            if (head in ("supplier", "warehouse", "items") or head in QUANTITY_TOTALS) and (
+                head not in record
+            ):
                 return self._render_po(record, embed_items=True).get(head)
             return record.get(head)
         return _lookup(self._render_po(record, embed_items=True), dotted)
@@ -660,8 +758,7 @@ class LuminousEmulator:
                 rendered = self._render_item(item)
                 rendered.setdefault("purchase_order_id", record["id"])
                 rows.append(rendered)
-        rows = self._filter_sort(rows, query, params, _lookup)
-        return 200, {}, _page(rows, params)
+        return 200, {}, self.list_envelope(rows, query)
 
     def _filter_sort(
         self,
@@ -736,11 +833,42 @@ class LuminousEmulator:
             return 200, {"requests": [r.__dict__ for r in self.request_log]}
         if parts == ["seed"] and method == "POST":
             if body.get("generate"):
-                self.generate(int(body["generate"]), seed=int(body.get("seed", 0)))
+                share = float(body.get("bill_share", 0))
+                self.generate(
+                    int(body["generate"]), seed=int(body.get("seed", 0)), bill_share=share
+                )
             else:
                 self.seed_default()
-            return 200, {"pos": len(self._pos)}
+            return 200, self._counts()
+        if parts == ["switches"] and method in ("GET", "POST"):
+            for name in SWITCHES:
+                if name in body:
+                    setattr(self, name, body[name])
+            return 200, {name: getattr(self, name) for name in SWITCHES}
+        answer = guarded(lambda: self._admin_books(method, parts, body, stamp))
+        if answer is not None:
+            return answer
         return 404, {"message": f"no admin route for {method} {path}"}
+
+    def _admin_books(
+        self, method: str, parts: list[str], body: dict[str, Any], stamp: datetime | None
+    ) -> tuple[int, Any] | None:
+        if parts[:1] == ["bills"]:
+            return luminous_bills_http.admin(self.bills, method, parts, body, stamp)
+        if parts[:1] == ["receiving-reports"]:
+            return self.receiving.admin(method, parts, body, stamp)
+        if parts[:1] == ["purchase-order-shipments"]:
+            return self.shipments.admin(method, parts, body, stamp)
+        return None
+
+    def _counts(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "pos": len(self._pos),
+                "bills": len(self.bills.records),
+                "receiving_reports": len(self.receiving.records),
+                "shipments": len(self.shipments.records),
+            }
 
 
 # --- filters, sort, paging ---------------------------------------------------------------
@@ -986,6 +1114,9 @@ def serve(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--open-only", action="store_true", help="generated POs are all active and approved"
     )
+    parser.add_argument(
+        "--bill-share", type=float, default=0.0, help="share of generated POs received and billed"
+    )
     parser.add_argument("--no-sample-data", action="store_true", help="skip the default sample POs")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
     args = parser.parse_args(argv)
@@ -1001,6 +1132,7 @@ def serve(argv: list[str] | None = None) -> int:
             seed=args.seed,
             max_lines=args.max_lines,
             open_only=args.open_only,
+            bill_share=args.bill_share,
         )
     emu.start(port=args.port)
     previous = {

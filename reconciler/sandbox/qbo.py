@@ -5,8 +5,11 @@ protocol a real company answers with. Imports nothing from `reconciler` outside 
 (a bug shared with the client would hide itself).
 
 Layout: `qbo_store` (the company: objects, write rules, query, CDC), `qbo_query` (the query
-language), `qbo_auth` (OAuth), `qbo_wire` (JSON, faults, times), `qbo_seed` (default data),
-this module (HTTP, limits, fault injection, test controls, `serve`).
+language), `qbo_auth` (OAuth, apps), `qbo_limits` (rate limits), `qbo_wire` (JSON, faults,
+times), `qbo_seed` (default data), this module (HTTP, fault injection, test controls, `serve`);
+entities beyond the PO: `qbo_bills` (Bill and its PO links), `qbo_payments` (BillPayment),
+`qbo_tax` (TaxCode, TaxRate, tax computation), `qbo_classes` (Class, Department, plan limits),
+`qbo_lines` (line Ids), `qbo_settings` (country, edition, duplicate-number preference).
 
 Where Intuit's documentation was unsure or silent, this is what the emulator does and why
 (sources: developer.intuit.com pages and public issue threads, found with the project's search):
@@ -34,7 +37,12 @@ Where Intuit's documentation was unsure or silent, this is what the emulator doe
   2500 "Invalid Reference Id : Names element id 970 not found" for a reference to an unknown id.
 - 6140 "Duplicate Document Number Error", Detail "... You must specify a different number. This
   number has already been used. DocNumber=X is assigned to TxnType=PurchaseOrder with TxnId=N".
-  In QBO this follows a company preference; here `emu.duplicate_docnumber_check` (default on).
+  It follows the company preference Preferences.OtherPrefs "WarnDuplicateBillNumber" (Intuit's
+  Preferences reference; with "VendorAndPurchasesPrefs.UseCustomTxnNumbers" true), which
+  `emu.duplicate_docnumber_check` and /__admin/settings read and write (default on); QBO has no
+  PO-specific flag, so POs follow it too. Bills are checked per vendor. include=
+  allowduplicatedocnum on a create or update skips the check for that write (Intuit's DocNumber
+  docs); inside /batch it is not honoured (how QBO takes it there is undocumented).
 - Closed POs: real QBO lets an API client edit a closed PO and reopen it (POStatus back to Open;
   ApprovalMax documents reversing Closed through the API), so edits are allowed by default;
   `emu.refuse_closed_po_edits = True` turns them into a 6000 fault for tests of that path.
@@ -44,24 +52,73 @@ Where Intuit's documentation was unsure or silent, this is what the emulator doe
   #38). Deleting a vendor, customer, employee, item or account: 500 "Unsupported Operation"
   (they are made inactive instead).
 - Queries: parser faults 4000 "Error parsing query" with "QueryParserError: ..." (node-quickbooks
-  #56); unknown entity or a field that is not filterable: 4001 "Invalid query". MAXRESULTS above
-  1000 is capped at 1000, default 100, STARTPOSITION 1-based. Inactive records are left out unless
-  the WHERE clause names `Active`. String comparison is case-insensitive.
-- Limits: 500 requests/min per realm (batch requests included), 10 concurrent, 40 batch
-  requests/min (developer.intuit.com "API call limits and throttles"; 2016 concurrency blog), 30
-  items per batch: more is 400 fault 1040 "Batch size exceeds allowed limit". A throttled request
-  counts against nothing. 429 body: see qbo_wire.
+  #56); unknown entity: 4001 "Invalid query". A WHERE on a field outside the entity's row of
+  `qbo_store.FILTERABLE`: 4001 "Invalid query", Detail "QueryValidationError: property 'X' is not
+  queryable" (QBO's answer quoted in quickbooks-ruby #403; AcctNum likewise in
+  QuickBooks-V3-DotNET-SDK #163). MAXRESULTS above 1000: 4001 "Invalid query", Detail
+  "QueryValidationError: value 1500 is too large. Max allowed value is 1000" (quickbooks-ruby
+  #24), refused, not capped; default 100, STARTPOSITION 1-based. Inactive records are left out
+  unless the WHERE clause names `Active`. String comparison is case-insensitive. ORDERBY is not
+  checked against a sortable list (none was found). A field list in SELECT is answered with only
+  those fields and Id: Intuit's data-queries page says projections are unsupported, public
+  clients use them anyway (see qbo_query).
+- Limits (developer.intuit.com "API call limits and throttles", 2016 concurrency blog; details in
+  qbo_limits), all at once: 500 requests/min per realm over all apps, 10 requests/s and 10 in
+  flight per realm and app, 40 batch requests/min per realm and app, 120 batch requests/min per
+  realm over all apps. "App" is the OAuth client the bearer token was issued to
+  (`register_app`, `issue_tokens(client_id)`). Past any of them: 429 with the 3001 throttle
+  fault, counted against nothing; `throttle_xml` answers it as XML (see qbo_wire). 30 items per
+  batch: more is 400 fault 1040 "Batch size exceeds allowed limit".
 - 401/403 token faults come in the gateway's lowercase envelope (see qbo_wire), 3200
   AuthenticationFailed and 3100 ApplicationAuthorizationFailed (token for another realm).
 - requestid: the same id on the same realm answers the stored first answer, status and body,
   with a fresh intuit_tid; only answers the service produced are stored (not 401/429 or injected
   faults). Longer than 50 characters (36 for /batch): 2050 on element requestid (the limit is
   documented, the fault for breaking it is not).
-- CDC: `changedSince` more than 30 days back: 400 fault 2010 on element changedSince (limit
-  documented, fault code not found); at most 1000 objects per entity; deleted objects come back as
-  {"domain": "QBO", "status": "Deleted", "Id": ...}.
-- Times are UTC on the emulator's own clock (moved by `advance_clock`); rate windows use the
-  real monotonic clock so benchmarks measure what they should.
+- CDC (developer.intuit.com "Change data capture operation" page): `changedSince` more than 30
+  days back: 400 fault 2010 on element changedSince (limit documented, fault code not found); at
+  most 1000 objects per entity (the page says "a maximum of 1,000 objects"), oldest change first;
+  deleted objects come back as {"domain": "QBO", "status": "Deleted", "Id": ...}. Every app sees
+  every change (CDC reads the company, not the app's own writes). TaxCode and TaxRate are
+  refused like an unknown name (qbo-api.md: CDC does not cover them; the fault is a guess).
+- CDC precision (undocumented): each change is stamped at the clock's full (microsecond)
+  precision, strictly increasing, and `changedSince` is compared with that stamp, not with the
+  whole-second `MetaData.LastUpdatedTime`. The answer's `time` is a stamp taken under the company
+  lock after the changes it holds, cut to the millisecond: asking again from it repeats at most
+  that millisecond's changes and never misses a later one. A query's WHERE on
+  MetaData.LastUpdatedTime still compares the rendered second, the value a client can see.
+- Times are UTC on the emulator's own clock (moved by `advance_clock`). MetaData times render as
+  QBO renders them, to the second with an offset (`2015-07-24T10:33:39-07:00`; here +00:00, the
+  company's time zone being Etc/UTC); answer `time` with milliseconds. Rate windows use the real
+  monotonic clock (`limits_clock`, injectable for tests) so benchmarks measure what they should.
+- Line Ids (Intuit's Line.Id on PurchaseOrder and Bill): a line sent with an Id the object has
+  keeps it; a line without one, or with an Id <= 0 or unknown, is new and gets one past the
+  highest Id the object ever had (never a removed line's); left-out lines are removed, by a full
+  update or by a sparse one that sends Line. LineNum is renumbered 1..n. Details: qbo_lines.
+- Bills linked to PO lines (qbo_bills): a link QBO cannot make is dropped silently, the bill is
+  made (qbo-api.md, python-quickbooks #366, simstudioai/sim #6194); a PO whose lines are all
+  billed (Qty, else Amount; over-billing allowed) is closed by QBO and reopened if the bill goes;
+  billed lines show the read-only Line.Received (Finance.xsd, QuickBooks-V3-Java-SDK #206);
+  edits breaking a link are 6000 (the texts are the emulator's: QBO's are not public).
+- BillPayment (qbo_payments) lowers Bill.Balance; a paid bill cannot be deleted (Intuit: unlink
+  first), moved to another vendor, or cut below what is paid (6000, wording chosen here).
+  `emu.pay_bill(bill_id, amount)` / POST /__admin/pay_bill pays by check.
+- Country (qbo_settings, qbo_tax): `emu.country` / QBOEmulator(country=...) / settings
+  "country" in US, GB (or UK), CA, AU: CompanyInfo.Country, home currency, TaxPrefs and that
+  country's TaxCodes and TaxRates; outside the US every purchase line needs a TaxCodeRef with
+  purchase rates (6000 "Make sure all your transactions have a VAT rate before you save." in the
+  UK, qbo-api.md; "GST/HST" and "GST" wording for CA and AU by analogy) and tax is computed from
+  GlobalTaxCalculation, per rate, rounded once per rate, as a live CA company and a real AU
+  company's TaxInclusive invoices show (rules and worked figures in qbo_tax). "GB" as
+  CompanyInfo.Country (not "UK") is the ISO code QBO uses for "US"; not confirmed for the UK.
+- Edition (qbo_classes): `emu.edition` / QBOEmulator(edition=...) / settings "edition" in Simple
+  Start, Essentials, Plus (default), Advanced. Intuit's usage-limits article: no classes or
+  locations below Plus, 40 active together in Plus, no limit in Advanced; enforced through the
+  API (qbo-api.md) with 6000 faults whose wording is the emulator's. Purchase orders are a Plus
+  feature in QBO, but the emulator still accepts them in lower editions (what the API answers
+  there was not found); OtherPrefs VendorAndPurchasesPrefs.PurchseOrderEnabled shows false.
+- `emu.edit_as_other_user(entity, id, changes)` / POST /__admin/edit: a sparse update as a QBO
+  user would make it, so a client's SyncToken goes stale (5010).
 """
 
 from __future__ import annotations
@@ -75,7 +132,7 @@ import struct
 import sys
 import threading
 import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,8 +141,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from reconciler.sandbox import qbo_seed
 from reconciler.sandbox.qbo_auth import OAuthError, TokenAuthority
+from reconciler.sandbox.qbo_limits import LimitSettings, RateLimits
 from reconciler.sandbox.qbo_store import ENTITIES, Company
 from reconciler.sandbox.qbo_wire import (
+    XML_TYPE,
     QBOFault,
     dumps,
     fault_body,
@@ -94,6 +153,7 @@ from reconciler.sandbox.qbo_wire import (
     loads,
     new_intuit_tid,
     throttle_fault,
+    throttle_fault_xml,
 )
 
 __all__ = ["FaultRule", "QBOEmulator", "serve"]
@@ -113,6 +173,13 @@ API_PREFIX = "/v3/company/"
 ADMIN_PREFIX = "/__admin/"
 JSON_TYPE = "application/json;charset=UTF-8"
 ACTIONS = ("status", "latency", "drop_after_commit", "reset")
+LIMIT_SETTINGS = (
+    "requests_per_minute",
+    "requests_per_second",
+    "max_concurrent",
+    "batches_per_minute",
+    "realm_batches_per_minute",
+)
 
 
 @dataclass
@@ -131,6 +198,7 @@ class FaultRule:
     latency: float = 0.0
     times: int | None = 1
     after: int = 0
+    headers: dict[str, str] | None = None  # extra answer headers (e.g. Retry-After)
     seen: int = field(default=0, compare=False)
     fired: int = field(default=0, compare=False)
 
@@ -169,45 +237,6 @@ class _Clock:
     def advance(self, seconds: float) -> None:
         with self.lock:
             self.offset += timedelta(seconds=seconds)
-
-
-class _Limits:
-    """Per-realm sliding 60 s windows (monotonic) and in-flight counts."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests: dict[str, deque[float]] = {}
-        self.batches: dict[str, deque[float]] = {}
-        self.in_flight: dict[str, int] = {}
-
-    def admit(self, realm: str, is_batch: bool, per_minute, batches_per_minute, concurrent) -> bool:
-        """Count a request in, or answer False if a limit is reached (then nothing is counted)."""
-        with self.lock:
-            now = time.monotonic()
-            requests = self._window(self.requests, realm, now)
-            batches = self._window(self.batches, realm, now)
-            if concurrent and self.in_flight.get(realm, 0) >= concurrent:
-                return False
-            if per_minute and len(requests) >= per_minute:
-                return False
-            if is_batch and batches_per_minute and len(batches) >= batches_per_minute:
-                return False
-            requests.append(now)
-            if is_batch:
-                batches.append(now)
-            self.in_flight[realm] = self.in_flight.get(realm, 0) + 1
-            return True
-
-    def release(self, realm: str) -> None:
-        with self.lock:
-            self.in_flight[realm] -= 1
-
-    @staticmethod
-    def _window(windows: dict[str, deque[float]], realm: str, now: float) -> deque[float]:
-        window = windows.setdefault(realm, deque())
-        while window and window[0] <= now - 60.0:
-            window.popleft()
-        return window
 
 
 @dataclass
@@ -273,19 +302,28 @@ class QBOEmulator:
         requestid_replay: bool = True,
         client_id: str = "emu-client",
         client_secret: str = "emu-secret",
+        requests_per_second: int | None = 10,
+        realm_batches_per_minute: int | None = 120,
+        throttle_xml: bool = False,
+        limits_clock: Callable[[], float] = time.monotonic,
+        country: str = "US",
+        edition: str = "Plus",
     ) -> None:
         self.realm_id = realm_id
         self.requests_per_minute = requests_per_minute
         self.max_concurrent = max_concurrent
         self.batches_per_minute = batches_per_minute
+        self.requests_per_second = requests_per_second
+        self.realm_batches_per_minute = realm_batches_per_minute
+        self.throttle_xml = throttle_xml
         self.latency = latency
         self.requestid_replay = requestid_replay
         self.client_id = client_id
         self.client_secret = client_secret
         self._clock = _Clock()
-        self.company = Company(realm_id, self._clock.now)
+        self.company = Company(realm_id, self._clock.now, country=country, edition=edition)
         self.auth = TokenAuthority(client_id, client_secret, self._clock.now)
-        self._limits = _Limits()
+        self._limits = RateLimits(limits_clock)
         self._faults: list[FaultRule] = []
         self._faults_lock = threading.Lock()
         self._log: list[dict] = []
@@ -389,6 +427,36 @@ class QBOEmulator:
     def refuse_closed_po_edits(self, value: bool) -> None:
         self.company.refuse_closed_po_edits = value
 
+    @property
+    def country(self) -> str:
+        """The company's country (US, GB, CA, AU; UK is taken for GB): CompanyInfo.Country,
+        home currency, TaxPrefs and the seeded TaxCodes/TaxRates follow it (qbo_settings)."""
+        return self.company.country
+
+    @country.setter
+    def country(self, value: str) -> None:
+        self.company.set_country(value)
+
+    @property
+    def edition(self) -> str:
+        """The QBO plan (Simple Start, Essentials, Plus, Advanced): classes, locations, limits."""
+        return self.company.edition
+
+    @edition.setter
+    def edition(self, value: str) -> None:
+        self.company.set_edition(value)
+
+    def pay_bill(self, bill_id: str, amount: Any) -> dict:
+        """Pay `amount` of a bill by check (a real BillPayment, as a user in QBO would)."""
+        return self.company.pay_bill(str(bill_id), amount)
+
+    def edit_as_other_user(self, entity: str, object_id: str, changes: dict) -> dict:
+        """A sparse update by someone else in QBO: the client's SyncToken goes stale."""
+        with self.company.lock:
+            current = self.company.read(entity, object_id)
+            body = {"Id": current["Id"], "SyncToken": current["SyncToken"], "sparse": True}
+            return self.company.update(entity, body | changes)
+
     def forget_requestids(self) -> None:
         """Drop stored requestid answers (as if QBO's memory of them had expired)."""
         with self.company.lock:
@@ -396,9 +464,22 @@ class QBOEmulator:
 
     # --- auth ---------------------------------------------------------------------------------
 
-    def issue_tokens(self) -> dict:
-        """A fresh connection without the browser flow."""
-        tokens = self.auth.issue(self.realm_id)
+    def register_app(self, client_id: str, client_secret: str) -> None:
+        """Register another app (OAuth client): its tokens get their own per-app limits."""
+        self.auth.register_app(client_id, client_secret)
+
+    @property
+    def apps(self) -> list[str]:
+        """The client ids of the registered apps (the default one first)."""
+        return list(self.auth.apps)
+
+    def in_flight(self, client_id: str | None = None) -> int:
+        """Requests of an app (default: the first) admitted and not yet answered."""
+        return self._limits.in_flight(self.realm_id, client_id or self.client_id)
+
+    def issue_tokens(self, client_id: str | None = None) -> dict:
+        """A fresh connection without the browser flow, for the default app or `client_id`."""
+        tokens = self.auth.issue(self.realm_id, client_id)
         return {
             k: tokens[k]
             for k in (
@@ -563,13 +644,18 @@ class QBOEmulator:
             time.sleep(seconds)
 
     def _injected_answer(self, rule: FaultRule) -> _Answer:
+        answer = self._injected_body(rule)
+        answer.headers.update(rule.headers or {})
+        return answer
+
+    def _injected_body(self, rule: FaultRule) -> _Answer:
         if isinstance(rule.body, str | bytes):
             raw = rule.body.encode() if isinstance(rule.body, str) else rule.body
             return _Answer(rule.status, raw)
         if rule.body is not None:
             return _json_answer(rule.status, rule.body)
         if rule.status == 429:
-            return _json_answer(429, fault_body(throttle_fault(), self.now()))
+            return self._throttled()
         if rule.status == 401:
             return _json_answer(
                 401,
@@ -595,17 +681,41 @@ class QBOEmulator:
         if refusal is not None:
             return refusal
         is_batch = rest.strip("/").lower() == "batch"
-        if not self._limits.admit(
-            realm, is_batch, self.requests_per_minute, self.batches_per_minute, self.max_concurrent
-        ):
+        app = self._bearer_app(request)
+        request.entry["app"] = app
+        admitted = self._limits.admit(realm, app, is_batch, self.limit_settings)
+        if admitted is None:
             request.entry["outcome"] = "throttled"
-            return _json_answer(429, fault_body(throttle_fault(), self.now()))
+            return self._throttled()
+        request.entry["admitted_at"] = admitted
         try:
             extra = rule.latency if rule is not None and rule.action == "latency" else 0.0
             self._sleep(self.latency + extra)
             return self._answer_once(request, rest, is_batch)
         finally:
-            self._limits.release(realm)
+            self._limits.release(realm, app)
+
+    @property
+    def limit_settings(self) -> LimitSettings:
+        """The limits in force now (each is a setting tests may change while running)."""
+        return LimitSettings(
+            requests_per_minute=self.requests_per_minute,
+            requests_per_second=self.requests_per_second,
+            max_concurrent=self.max_concurrent,
+            batches_per_minute=self.batches_per_minute,
+            realm_batches_per_minute=self.realm_batches_per_minute,
+        )
+
+    def _bearer_app(self, request: _Request) -> str:
+        """The client id the (already checked) bearer token was issued to."""
+        token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
+        return self.auth.client_of(token) or self.client_id
+
+    def _throttled(self) -> _Answer:
+        """QBO's 429 throttle fault, as JSON or (throttle_xml) as the XML QBO has sent."""
+        if self.throttle_xml:
+            return _Answer(429, throttle_fault_xml(self.now()).encode(), XML_TYPE)
+        return _json_answer(429, fault_body(throttle_fault(), self.now()))
 
     @staticmethod
     def _minor_version(query: dict[str, str]) -> int:
@@ -686,14 +796,21 @@ class QBOEmulator:
         if request.method == "POST":
             body = self._json_body(request.body)
             return 200, {
-                entity: self._write(entity, body, request.query.get("operation")),
+                entity: self._write(
+                    entity,
+                    body,
+                    request.query.get("operation"),
+                    allow_duplicate_docnum=_allows_duplicate_docnum(request.query),
+                ),
                 "time": self._time(),
             }
         raise QBOFault(
             "500", "Unsupported Operation", f"Operation {request.method} is not supported."
         )
 
-    def _write(self, entity: str, body: Any, operation: str | None) -> dict:
+    def _write(
+        self, entity: str, body: Any, operation: str | None, allow_duplicate_docnum: bool = False
+    ) -> dict:
         if not isinstance(body, dict):
             raise QBOFault(
                 "2010",
@@ -703,8 +820,8 @@ class QBOEmulator:
         if operation == "delete":
             return self.company.delete(entity, body)
         if operation == "update" or body.get("Id") not in (None, ""):
-            return self.company.update(entity, body)
-        return self.company.create(entity, body)
+            return self.company.update(entity, body, allow_duplicate_docnum=allow_duplicate_docnum)
+        return self.company.create(entity, body, allow_duplicate_docnum=allow_duplicate_docnum)
 
     @staticmethod
     def _json_body(raw: bytes) -> Any:
@@ -811,8 +928,9 @@ class QBOEmulator:
                 element="changedSince",
             ) from exc
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
-        answers = self.company.cdc(names, since)
-        return {"CDCResponse": [{"QueryResponse": answers}], "time": self._time()}
+        answers, as_of = self.company.cdc(names, since)
+        # the answer's moment, cut to the millisecond: never after a change it left out
+        return {"CDCResponse": [{"QueryResponse": answers}], "time": iso_millis(as_of)}
 
     # --- OAuth --------------------------------------------------------------------------------
 
@@ -862,22 +980,22 @@ class QBOEmulator:
     def _authorize(self, request: _Request) -> _Answer:
         """The consent page, already consented: redirect back with a code and the realm."""
         query = request.query
-        if query.get("client_id") != self.client_id or not query.get("redirect_uri"):
+        if query.get("client_id") not in self.auth.apps or not query.get("redirect_uri"):
             return _Answer(400, b'{"error": "invalid_request"}')
-        code = self.auth.new_code(self.realm_id, query["redirect_uri"])
+        code = self.auth.new_code(self.realm_id, query["redirect_uri"], query["client_id"])
         params = urlencode(
             {"code": code, "state": query.get("state", ""), "realmId": self.realm_id}
         )
         return _Answer(302, b"", headers={"Location": f"{query['redirect_uri']}?{params}"})
 
     def _token(self, request: _Request) -> _Answer:
-        self.auth.check_client(request.headers.get("Authorization"))
+        client = self.auth.check_client(request.headers.get("Authorization"))
         form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace")).items()}
         grant = form.get("grant_type")
         if grant == "authorization_code":
-            tokens = self.auth.exchange_code(form.get("code", ""), form.get("redirect_uri"))
+            tokens = self.auth.exchange_code(form.get("code", ""), form.get("redirect_uri"), client)
         elif grant == "refresh_token":
-            tokens = self.auth.refresh(form.get("refresh_token", ""))
+            tokens = self.auth.refresh(form.get("refresh_token", ""), client)
         else:
             raise OAuthError(400, "unsupported_grant_type")
         wanted = {
@@ -947,13 +1065,21 @@ class QBOEmulator:
             ),
             ("POST", "seed"): lambda: self.seed(body["entity"], body["object"]),
             ("POST", "seed_default"): lambda: self.seed_default() or {"ok": True},
-            ("POST", "tokens"): self.issue_tokens,
+            ("POST", "tokens"): lambda: self.issue_tokens(body.get("client_id")),
+            ("GET", "apps"): lambda: {"apps": self.apps},
+            ("POST", "apps"): lambda: (
+                self.register_app(body["client_id"], body["client_secret"]) or {"apps": self.apps}
+            ),
             ("POST", "authorization_code"): lambda: {
                 "code": self.authorization_code(body.get("realm_id"), body.get("redirect_uri"))
             },
             ("POST", "revoke_all"): lambda: self.revoke_all_tokens() or {"ok": True},
             ("GET", "settings"): self._settings,
             ("POST", "settings"): lambda: self._change_settings(body),
+            ("POST", "pay_bill"): lambda: self.pay_bill(body["bill_id"], body["amount"]),
+            ("POST", "edit"): lambda: self.edit_as_other_user(
+                body["entity"], body["id"], body["changes"]
+            ),
         }
         action = handlers.get((method, parts[0]))
         if action is not None and len(parts) == 1:
@@ -978,18 +1104,23 @@ class QBOEmulator:
 
     SETTINGS = (
         "requests_per_minute",
+        "requests_per_second",
         "max_concurrent",
         "batches_per_minute",
+        "realm_batches_per_minute",
+        "throttle_xml",
         "latency",
         "requestid_replay",
         "duplicate_docnumber_check",
         "refuse_closed_po_edits",
+        "country",
+        "edition",
     )
 
     @staticmethod
     def _setting_value(name: str, value: Any) -> Any:
-        """JSON numbers arrive as Decimal: limits are ints, latency a float."""
-        if value is None or isinstance(value, bool):
+        """JSON numbers arrive as Decimal: limits are ints, latency a float; names stay text."""
+        if value is None or isinstance(value, bool | str):
             return value
         return float(value) if name == "latency" else int(value)
 
@@ -1002,6 +1133,12 @@ class QBOEmulator:
                 raise KeyError(f"unknown setting {name}")
             setattr(self, name, self._setting_value(name, value))
         return self._settings()
+
+
+def _allows_duplicate_docnum(query: dict[str, str]) -> bool:
+    """include=allowduplicatedocnum (Intuit's DocNumber docs): skip the 6140 check once."""
+    wanted = (part.strip().lower() for part in query.get("include", "").split(","))
+    return "allowduplicatedocnum" in wanted
 
 
 # --- standalone -------------------------------------------------------------------------------
@@ -1017,7 +1154,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--latency", type=float, default=0.0, help="seconds added to every API request"
     )
     parser.add_argument(
-        "--no-limits", action="store_true", help="turn off the per-minute and concurrency limits"
+        "--no-limits", action="store_true", help="turn off every rate and concurrency limit"
     )
     return parser.parse_args(argv)
 
@@ -1025,11 +1162,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def serve(argv: list[str] | None = None) -> int:
     """Run the emulator with default data until SIGINT/SIGTERM; print one JSON line to start."""
     args = _parse_args(argv)
-    limits = (
-        {}
-        if not args.no_limits
-        else {"requests_per_minute": None, "max_concurrent": None, "batches_per_minute": None}
-    )
+    limits = dict.fromkeys(LIMIT_SETTINGS) if args.no_limits else {}
     emulator = QBOEmulator(realm_id=args.realm, latency=args.latency, **limits)
     emulator.start(port=args.port)
     emulator.seed_default()

@@ -9,6 +9,10 @@
 - Revoking either token of a connection ends the whole connection (Intuit's revoke disconnects
   the app), so its access tokens stop working at once.
 - The token endpoint wants HTTP Basic client credentials; wrong ones get 401 `invalid_client`.
+- Several apps (OAuth clients) can be registered (`register_app`), as several apps connect to
+  one real company. Every connection belongs to the app it was issued to: a code or refresh token
+  used with another app's credentials gets `invalid_grant` (Intuit binds both to the client id),
+  and the API's per-app limits key on the app of the bearer token (`client_of`).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class Connection:
 
     realm_id: str
     created: datetime
+    client_id: str = ""
     revoked: bool = False
     access_tokens: dict[str, datetime] = field(default_factory=dict)
     refresh_token: str | None = None
@@ -55,15 +60,23 @@ class Connection:
 
 
 class TokenAuthority:
-    """Issues and checks tokens for one client id/secret pair."""
+    """Issues and checks tokens for the registered apps (the first one is the default app)."""
 
     def __init__(self, client_id: str, client_secret: str, clock: Callable[[], datetime]):
         self.client_id = client_id
         self.client_secret = client_secret
         self.clock = clock
         self.lock = threading.Lock()
+        self.apps: dict[str, str] = {client_id: client_secret}
         self.connections: list[Connection] = []
-        self.codes: dict[str, tuple[str, datetime, str | None]] = {}
+        self.codes: dict[str, tuple[str, datetime, str | None, str]] = {}
+
+    def register_app(self, client_id: str, client_secret: str) -> None:
+        """Add another OAuth client (a second app connecting to the same company)."""
+        if not client_id or not client_secret:
+            raise ValueError("an app needs a client id and a client secret")
+        with self.lock:
+            self.apps[client_id] = client_secret
 
     # --- checks used by the API ---------------------------------------------------------------
 
@@ -81,48 +94,68 @@ class TokenAuthority:
                 return connection.realm_id, ""
         return None, "Invalid bearer token"
 
-    def check_client(self, authorization: str | None) -> None:
-        """Raise invalid_client unless the Basic credentials are this app's."""
-        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        if not authorization or authorization.strip() != f"Basic {expected}":
-            raise OAuthError(401, "invalid_client")
+    def client_of(self, token: str) -> str | None:
+        """The client id of the app an access token was issued to (None: unknown token)."""
+        with self.lock:
+            for connection in self.connections:
+                if token in connection.access_tokens:
+                    return connection.client_id
+        return None
+
+    def check_client(self, authorization: str | None) -> str:
+        """The client id whose Basic credentials these are; invalid_client for any other."""
+        with self.lock:
+            apps = dict(self.apps)
+        for client_id, secret in apps.items():
+            expected = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+            if authorization and authorization.strip() == f"Basic {expected}":
+                return client_id
+        raise OAuthError(401, "invalid_client")
 
     # --- grants -------------------------------------------------------------------------------
 
-    def new_code(self, realm_id: str, redirect_uri: str | None = None) -> str:
+    def new_code(
+        self, realm_id: str, redirect_uri: str | None = None, client_id: str | None = None
+    ) -> str:
         """An authorization code as the consent page would hand to the redirect URI."""
         code = f"AB11{secrets.token_urlsafe(24)}"
+        owner = client_id or self.client_id
         with self.lock:
-            self.codes[code] = (realm_id, self.clock() + AUTH_CODE_LIFETIME, redirect_uri)
+            self.codes[code] = (realm_id, self.clock() + AUTH_CODE_LIFETIME, redirect_uri, owner)
         return code
 
-    def exchange_code(self, code: str, redirect_uri: str | None) -> dict:
-        """authorization_code grant: a code works once, before it expires."""
+    def exchange_code(
+        self, code: str, redirect_uri: str | None, client_id: str | None = None
+    ) -> dict:
+        """authorization_code grant: a code works once, before it expires, for its own app."""
         with self.lock:
             entry = self.codes.pop(code, None)
             if entry is None:
                 raise OAuthError(400, "invalid_grant")
-            realm_id, expires, bound_uri = entry
-            if self.clock() >= expires:
+            realm_id, expires, bound_uri, owner = entry
+            if self.clock() >= expires or (client_id or self.client_id) != owner:
                 raise OAuthError(400, "invalid_grant")
             if bound_uri is not None and redirect_uri != bound_uri:
                 raise OAuthError(400, "invalid_grant", "redirect_uri mismatch")
-            connection = Connection(realm_id=realm_id, created=self.clock())
+            connection = Connection(realm_id=realm_id, created=self.clock(), client_id=owner)
             self.connections.append(connection)
             return self._issue(connection)
 
-    def refresh(self, refresh_token: str) -> dict:
-        """refresh_token grant: rotate, retiring the token used."""
+    def refresh(self, refresh_token: str, client_id: str | None = None) -> dict:
+        """refresh_token grant: rotate, retiring the token used (only for the app it is for)."""
         with self.lock:
             connection = self._connection_for_refresh(refresh_token)
-            if connection is None:
+            if connection is None or connection.client_id != (client_id or self.client_id):
                 raise OAuthError(400, "invalid_grant")
             return self._issue(connection)
 
-    def issue(self, realm_id: str) -> dict:
-        """A fresh connection without the browser flow (test API)."""
+    def issue(self, realm_id: str, client_id: str | None = None) -> dict:
+        """A fresh connection for an app without the browser flow (test API)."""
+        owner = client_id or self.client_id
         with self.lock:
-            connection = Connection(realm_id=realm_id, created=self.clock())
+            if owner not in self.apps:
+                raise ValueError(f"no app with client id {owner!r}: register_app first")
+            connection = Connection(realm_id=realm_id, created=self.clock(), client_id=owner)
             self.connections.append(connection)
             return self._issue(connection)
 

@@ -15,7 +15,16 @@ part of the language and give the parser fault.
 Errors raise `QueryError(code, message, detail)`: 4000 "Error parsing query" with a JavaCC-style
 "QueryParserError: ..." detail (the wording seen in QBO answers quoted in node-quickbooks #56 and
 quickbooks-node-promise #1), or 4001 "Invalid query" with "QueryValidationError: ..." for an
-unknown entity or a property that is not filterable.
+unknown entity, a property that is not filterable ("property 'X' is not queryable", the XML
+answer quoted in quickbooks-ruby #403) or MAXRESULTS above 1000 ("value 1500 is too large. Max
+allowed value is 1000", quickbooks-ruby #24): refused, never capped.
+
+A field list (`SELECT Id, DocNumber FROM PurchaseOrder`) parses. Intuit's data-queries page and
+its 2014 "Advanced SQL Queries" blog say projections are not supported and every property comes
+back, yet public clients routinely send `SELECT Id, SyncToken FROM ...` and read those fields:
+QBO takes the syntax. What it leaves out is not documented, so `project` answers only the named
+top-level fields (and Id): the strict case, where a client that reads a field it did not select
+finds nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ KEYWORDS = {
 }
 OPERATORS = ("<=", ">=", "=", "<", ">")
 DEFAULT_MAX_RESULTS = 100
-MAX_RESULTS_CAP = 1000
+MAX_RESULTS_LIMIT = 1000
 
 
 class QueryError(Exception):
@@ -305,14 +314,26 @@ class _Parser:
                 query.start_position = max(1, self.take_int())
             elif self.is_keyword("maxresults"):
                 self.index += 1
-                query.max_results = min(self.take_int(), MAX_RESULTS_CAP)
+                query.max_results = self.take_int()
 
 
 def parse_query(text: str) -> Query:
     """Parse a query string, raising QueryError as QBO would answer it."""
     if not text or not text.strip():
         raise QueryError(*PARSE_FAULT, "QueryParserError: The query provided was empty")
-    return _Parser(tokenize(text)).parse()
+    query = _Parser(tokenize(text)).parse()
+    check_paging(query)
+    return query
+
+
+def check_paging(query: Query) -> None:
+    """MAXRESULTS above 1000 is refused, not capped (quickbooks-ruby #24 quotes QBO's answer)."""
+    if query.max_results > MAX_RESULTS_LIMIT:
+        raise QueryError(
+            *VALIDATION_FAULT,
+            f"QueryValidationError: value {query.max_results} is too large. "
+            f"Max allowed value is {MAX_RESULTS_LIMIT}",
+        )
 
 
 # --- evaluation --------------------------------------------------------------------------------
@@ -438,7 +459,7 @@ def run(query: Query, objects: list[dict]) -> list[dict]:
 
 
 def project(obj: dict, fields: tuple[str, ...]) -> dict:
-    """Keep only the selected top-level fields (plus Id), as QBO does for a field list."""
+    """Keep only the selected top-level fields (plus Id): the strict reading of a field list."""
     if not fields:
         return obj
     wanted = {f.split(".")[0].lower() for f in fields} | {"id"}

@@ -14,7 +14,17 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from reconciler.sandbox import qbo_query
+# qbo_bills, qbo_classes, qbo_payments and qbo_tax import this module back: they use it only
+# inside functions, so either may be imported first.
+from reconciler.sandbox import (
+    qbo_bills,
+    qbo_classes,
+    qbo_lines,
+    qbo_payments,
+    qbo_query,
+    qbo_settings,
+    qbo_tax,
+)
 from reconciler.sandbox.qbo_wire import CENT, QBOFault, iso_seconds, to_decimal
 
 ENTITIES = {
@@ -26,13 +36,28 @@ ENTITIES = {
     "employee": "Employee",
     "companyinfo": "CompanyInfo",
     "preferences": "Preferences",
+    "bill": "Bill",
+    "billpayment": "BillPayment",
+    "class": "Class",
+    "department": "Department",
+    "taxcode": "TaxCode",
+    "taxrate": "TaxRate",
 }
 NAME_LIST = ("Vendor", "Customer", "Employee")
-HAS_ACTIVE = (*NAME_LIST, "Item", "Account")
-DELETABLE = ("PurchaseOrder",)
+HAS_ACTIVE = (*NAME_LIST, "Item", "Account", "Class", "Department", "TaxCode", "TaxRate")
+DELETABLE = ("PurchaseOrder", "Bill", "BillPayment")
 SINGLETONS = ("CompanyInfo", "Preferences")
+# Read and query only through the entity endpoints (Intuit lists no create or update for them).
+READ_ONLY = ("TaxCode", "TaxRate")
+# Entities whose lines keep their Ids across updates (qbo_lines).
+LINE_ID_ENTITIES = ("PurchaseOrder", "Bill")
+# Entities whose TotalAmt the client sets (a payment's amount) instead of QBO computing it.
+INPUT_TOTALS = ("BillPayment",)
 CDC_LOOKBACK = timedelta(days=30)
 CDC_MAX_PER_ENTITY = 1000
+# Entities CDC refuses (qbo-api.md: "CDC does not cover TaxCode or TaxRate"); every other entity
+# in ENTITIES is answered. The refusal's fault is not documented: the same 2010 as an unknown name.
+CDC_UNSUPPORTED = {"TaxCode", "TaxRate"}
 
 NAME_MAX = 500
 PERSON_PART_MAX = 100
@@ -234,6 +259,75 @@ ALLOWED_FIELDS = {
         "AttachableRef",
         "TaxCodeRef",
     },
+    "Bill": _COMMON
+    | {
+        "DocNumber",
+        "TxnDate",
+        "DueDate",
+        "VendorRef",
+        "APAccountRef",
+        "SalesTermRef",
+        "Line",
+        "TotalAmt",
+        "Balance",
+        "HomeBalance",
+        "PrivateNote",
+        "CurrencyRef",
+        "ExchangeRate",
+        "LinkedTxn",
+        "DepartmentRef",
+        "GlobalTaxCalculation",
+        "TxnTaxDetail",
+        "TransactionLocationType",
+        "IncludeInAnnualTPAR",
+        "RecurDataRef",
+        "AttachableRef",
+    },
+    "BillPayment": _COMMON
+    | {
+        "VendorRef",
+        "Line",
+        "TotalAmt",
+        "PayType",
+        "CheckPayment",
+        "CreditCardPayment",
+        "DocNumber",
+        "TxnDate",
+        "PrivateNote",
+        "APAccountRef",
+        "DepartmentRef",
+        "CurrencyRef",
+        "ExchangeRate",
+        "ProcessBillPayment",
+        "TransactionLocationType",
+    },
+    "Class": _COMMON | {"Name", "ParentRef", "SubClass", "FullyQualifiedName", "Active"},
+    "Department": _COMMON | {"Name", "ParentRef", "SubDepartment", "FullyQualifiedName", "Active"},
+    "TaxCode": _COMMON
+    | {
+        "Name",
+        "Description",
+        "Active",
+        "Hidden",
+        "TaxGroup",
+        "Taxable",
+        "TaxCodeConfigType",
+        "PurchaseTaxRateList",
+        "SalesTaxRateList",
+    },
+    "TaxRate": _COMMON
+    | {
+        "Name",
+        "Description",
+        "RateValue",
+        "Active",
+        "AgencyRef",
+        "SpecialTaxType",
+        "DisplayType",
+        "EffectiveTaxRate",
+        "TaxReturnLineRef",
+        "OriginalTaxRate",
+    },
 }
 # Fields the service computes or maintains; what a client sends for them is ignored.
 SYSTEM_FIELDS = {
@@ -271,25 +365,59 @@ REF_ELEMENT_NAMES = {
     "Account": "Accounts",
     "Item": "Item",
 }
-FILTERABLE = {
-    "Vendor": {"id", "displayname", "givenname", "familyname", "companyname", "primaryemailaddr"},
-    "Customer": {
-        "id",
-        "displayname",
-        "givenname",
-        "familyname",
-        "companyname",
-        "primaryemailaddr",
-        "fullyqualifiedname",
+# The fields a WHERE clause may name, one row per entity (names compare case-insensitively);
+# every entity also takes ALWAYS_FILTERABLE. Any other field is 4001 "property 'X' is not
+# queryable". Sources: qbo-api.md; quickbooks-ruby #403 (Vendor: PrimaryEmailAddr refused, with
+# Intuit's list of the vendor fields that are not filterable); QuickBooks-V3-DotNET-SDK #163
+# (AcctNum refused on Customer, Vendor and Account); Intuit's 2014 query blog (Customer by
+# CompanyName); CData's QBO driver tables (cdn.cdata.com, Items: FullyQualifiedName not
+# filterable). Adding an entity: add its row here.
+FILTERABLE: dict[str, set[str]] = {
+    "Vendor": {
+        "DisplayName",
+        "GivenName",
+        "MiddleName",
+        "FamilyName",
+        "Suffix",
+        "CompanyName",
+        "PrintOnCheckName",
+        "Active",
     },
-    "Employee": {"id", "displayname", "givenname", "familyname", "primaryemailaddr"},
-    "Item": {"id", "name", "sku", "type", "fullyqualifiedname"},
-    "Account": {"id", "name", "accounttype", "accountsubtype", "classification"},
-    "PurchaseOrder": {"id", "docnumber", "txndate"},
-    "CompanyInfo": {"id"},
-    "Preferences": {"id"},
+    "Customer": {
+        "DisplayName",
+        "GivenName",
+        "MiddleName",
+        "FamilyName",
+        "Suffix",
+        "CompanyName",
+        "FullyQualifiedName",
+        "PrintOnCheckName",
+        "Active",
+    },
+    "Employee": {"DisplayName", "GivenName", "FamilyName", "Active"},
+    "Item": {"Name", "Sku", "Type", "Active"},
+    "Account": {"Name", "AccountType", "AccountSubType", "Classification", "Active"},
+    "PurchaseOrder": {"DocNumber", "TxnDate"},
+    "CompanyInfo": set(),
+    "Preferences": set(),
+    # Intuit's Bill reference marks these filterable (qbo_bills); BillPayment's list is unsure.
+    "Bill": {
+        "DocNumber",
+        "TxnDate",
+        "DueDate",
+        "VendorRef",
+        "APAccountRef",
+        "SalesTermRef",
+        "TotalAmt",
+        "Balance",
+    },
+    "BillPayment": {"DocNumber", "TxnDate", "VendorRef", "TotalAmt"},
+    "Class": {"Name", "FullyQualifiedName", "Active"},
+    "Department": {"Name", "FullyQualifiedName", "Active"},
+    "TaxCode": {"Name", "Active"},
+    "TaxRate": {"Name", "Active"},
 }
-ALWAYS_FILTERABLE = {"active", "metadata.createtime", "metadata.lastupdatedtime"}
+ALWAYS_FILTERABLE = {"Id", "MetaData.CreateTime", "MetaData.LastUpdatedTime"}
 
 INACTIVE_DETAIL = (
     "Object Not Found : Something you're trying to use has been made inactive. "
@@ -372,6 +500,18 @@ def duplicate_name(kind: str, existing_id: str) -> QBOFault:
     )
 
 
+def duplicate_doc_number(doc_number: str, txn_type: str, txn_id: str) -> QBOFault:
+    """6140: the document number is taken and the company checks for duplicates."""
+    return QBOFault(
+        "6140",
+        "Duplicate Document Number Error",
+        "Duplicate Document Number Error : You must specify a different number. "
+        f"This number has already been used. DocNumber={doc_number} is assigned "
+        f"to TxnType={txn_type} with TxnId={txn_id}",
+        element="DocNumber",
+    )
+
+
 # --- small helpers ----------------------------------------------------------------------------
 
 
@@ -412,38 +552,103 @@ def _ref_id(ref: Any) -> str | None:
 class Company:
     """The data of one realm and the rules QBO enforces on it."""
 
-    def __init__(self, realm_id: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        realm_id: str,
+        clock: Callable[[], datetime],
+        *,
+        country: str = "US",
+        edition: str = "Plus",
+    ) -> None:
         self.realm_id = realm_id
         self.clock = clock
         self.lock = threading.RLock()
         self.objects: dict[str, dict[str, dict]] = {name: {} for name in ENTITIES.values()}
         self.deleted: dict[str, dict[str, datetime]] = {name: {} for name in ENTITIES.values()}
+        # Each object's last change at full clock precision (MetaData renders whole seconds).
+        self.changed_at: dict[str, dict[str, datetime]] = {}
+        self._last_moment: datetime | None = None
         self.next_id: dict[str, int] = {name: 1 for name in ENTITIES.values()}
         self.next_doc_number = 1001
-        self.duplicate_docnumber_check = True
         self.refuse_closed_po_edits = False
+        # Per (entity, Id): the highest line Id the object has had (qbo_lines).
+        self.line_id_high: dict[tuple[str, str], int] = {}
+        # POs their bills closed (and may reopen); a PO the client closed is not here.
+        self.auto_closed_pos: set[str] = set()
+        # True only during a write that carries include=allowduplicatedocnum.
+        self.allow_duplicate_docnum = False
+        self.country = "US"
+        self.edition = edition
+        self.next_id["Class"] = qbo_classes.CLASS_FIRST_ID
         self._seed_singletons()
+        qbo_settings.seed_other_prefs(self)
+        qbo_settings.apply_edition(self, edition)
+        qbo_settings.apply_country(self, country)
+
+    # --- company settings (qbo_settings) ------------------------------------------------------
+
+    @property
+    def duplicate_docnumber_check(self) -> bool:
+        """Preferences OtherPrefs WarnDuplicateBillNumber: 6140 on a repeated DocNumber."""
+        return qbo_settings.duplicate_check(self)
+
+    @duplicate_docnumber_check.setter
+    def duplicate_docnumber_check(self, value: bool) -> None:
+        with self.lock:
+            qbo_settings.set_duplicate_check(self, value)
+
+    def checks_duplicate_docnumbers(self) -> bool:
+        """Whether this write must refuse a repeated DocNumber."""
+        return self.duplicate_docnumber_check and not self.allow_duplicate_docnum
+
+    def set_country(self, country: str) -> None:
+        with self.lock:
+            qbo_settings.apply_country(self, country)
+
+    def set_edition(self, edition: str) -> None:
+        with self.lock:
+            qbo_settings.apply_edition(self, edition)
+
+    def home_currency(self) -> dict:
+        """The CurrencyRef new records get by default."""
+        return qbo_settings.home_currency(self.country)
+
+    def pay_bill(self, bill_id: str, amount: Any) -> dict:
+        """Pay a bill by check from the first bank account (a BillPayment through the rules)."""
+        with self.lock:
+            return self.create("BillPayment", qbo_payments.payment_body(self, bill_id, amount))
 
     # --- public operations --------------------------------------------------------------------
 
-    def create(self, entity: str, body: dict, *, seeding: bool = False) -> dict:
+    def create(
+        self,
+        entity: str,
+        body: dict,
+        *,
+        seeding: bool = False,
+        allow_duplicate_docnum: bool = False,
+    ) -> dict:
         """Create an object as POST /{entity} without Id does."""
         with self.lock:
-            if entity in SINGLETONS:
+            if entity in SINGLETONS or (entity in READ_ONLY and not seeding):
                 raise unsupported_operation(f"Operation Create is not supported for {entity}.")
             self._check_fields(entity, body)
-            incoming = self._writable(body, keep_system=seeding)
-            obj = self._normalise(entity, incoming, existing=None)
-            return self._store(
+            incoming = self._writable(body, keep_system=seeding, entity=entity)
+            obj = self._normalise_write(entity, incoming, None, allow_duplicate_docnum)
+            stored = self._store(
                 entity, obj, existing=None, wanted_id=body.get("Id") if seeding else None
             )
+            self._after_write(entity, None, obj)
+            return stored
 
-    def update(self, entity: str, body: dict) -> dict:
+    def update(self, entity: str, body: dict, *, allow_duplicate_docnum: bool = False) -> dict:
         """Full or sparse update as POST /{entity} with Id and SyncToken does."""
         with self.lock:
+            if entity in READ_ONLY:
+                raise unsupported_operation(f"Operation Update is not supported for {entity}.")
             self._check_fields(entity, body)
             existing = self._existing_for_write(entity, body)
-            incoming = self._writable(body, keep_system=False)
+            incoming = self._writable(body, keep_system=False, entity=entity)
             if body.get("sparse") is True or entity in SINGLETONS:
                 merged = copy.deepcopy(existing)
                 merged.update(incoming)
@@ -453,8 +658,13 @@ class Company:
                 if name in existing:
                     merged[name] = copy.deepcopy(existing[name])
             self._check_update_rules(entity, existing, merged)
-            obj = merged if entity in SINGLETONS else self._normalise(entity, merged, existing)
-            return self._store(entity, obj, existing=existing, wanted_id=None)
+            if entity in SINGLETONS:
+                obj = merged
+            else:
+                obj = self._normalise_write(entity, merged, existing, allow_duplicate_docnum)
+            stored = self._store(entity, obj, existing=existing, wanted_id=None)
+            self._after_write(entity, existing, obj)
+            return stored
 
     def delete(self, entity: str, body: dict) -> dict:
         """Delete as POST /{entity}?operation=delete does (only where QBO allows it)."""
@@ -464,12 +674,14 @@ class Company:
                     f"Operation Delete is not supported for {entity}: make it inactive instead."
                 )
             existing = self._existing_for_write(entity, body)
-            if existing.get("LinkedTxn"):
+            if self._blocks_delete(entity, existing):
                 raise business_rule(
                     "This transaction is linked to other transactions and cannot be deleted."
                 )
             del self.objects[entity][existing["Id"]]
-            self.deleted[entity][existing["Id"]] = self.clock()
+            self.changed_at.get(entity, {}).pop(existing["Id"], None)
+            self.deleted.setdefault(entity, {})[existing["Id"]] = self._moment()
+            self._after_delete(entity, existing)
             return {"domain": "QBO", "status": "Deleted", "Id": existing["Id"]}
 
     def read(self, entity: str, object_id: str) -> dict:
@@ -523,8 +735,10 @@ class Company:
             return {}
         return {entity: rows, "startPosition": query.start_position, "maxResults": len(rows)}
 
-    def cdc(self, entity_names: list[str], changed_since: datetime) -> list[dict]:
-        """Changes since a moment, per entity (the `QueryResponse` list of a CDC answer)."""
+    def cdc(self, entity_names: list[str], changed_since: datetime) -> tuple[list[dict], datetime]:
+        """Changes since a moment, per entity (the `QueryResponse` list of a CDC answer), and the
+        moment the answer stands for: taken under the lock, after every change it holds and
+        before every later one, so asking again from it loses nothing."""
         if self.clock() - changed_since > CDC_LOOKBACK:
             raise QBOFault(
                 "2010",
@@ -532,11 +746,9 @@ class Company:
                 "changedSince: the look-back is limited to 30 days",
                 element="changedSince",
             )
-        answers = []
         with self.lock:
-            for name in entity_names:
-                answers.append(self._cdc_entity(name, changed_since))
-        return answers
+            answers = [self._cdc_entity(name, changed_since) for name in entity_names]
+            return answers, self._moment()
 
     # --- seeding ------------------------------------------------------------------------------
 
@@ -598,8 +810,10 @@ class Company:
                     f'Property Name:Unrecognized field "{name}" specified is unsupported or invalid'
                 )
 
-    def _writable(self, body: dict, *, keep_system: bool) -> dict:
+    def _writable(self, body: dict, *, keep_system: bool, entity: str | None = None) -> dict:
         kept = {k: copy.deepcopy(v) for k, v in body.items() if k not in SYSTEM_FIELDS}
+        if entity in INPUT_TOTALS and "TotalAmt" in body:
+            kept["TotalAmt"] = copy.deepcopy(body["TotalAmt"])
         if keep_system:
             for name in ("LinkedTxn", "Balance", "CurrentBalance"):
                 if name in body:
@@ -627,6 +841,7 @@ class Company:
     def _check_update_rules(self, entity: str, existing: dict, merged: dict) -> None:
         if entity != "PurchaseOrder":
             return
+        qbo_bills.check_po_edit(self, existing, merged)
         if existing.get("LinkedTxn") and _ref_id(merged.get("VendorRef")) != _ref_id(
             existing.get("VendorRef")
         ):
@@ -638,7 +853,8 @@ class Company:
             raise business_rule("This purchase order is closed and cannot be edited.")
 
     def _store(self, entity: str, obj: dict, existing: dict | None, wanted_id: Any) -> dict:
-        now = iso_seconds(self.clock())
+        moment = self._moment()
+        now = iso_seconds(moment)
         if existing is None:
             object_id = self._allocate_id(entity, wanted_id)
             obj["Id"] = object_id
@@ -654,7 +870,16 @@ class Company:
         obj["domain"] = "QBO"
         obj["sparse"] = False
         self.objects[entity][obj["Id"]] = obj
+        self.changed_at.setdefault(entity, {})[obj["Id"]] = moment
         return copy.deepcopy(obj)
+
+    def touch(self, entity: str, obj: dict) -> None:
+        """Record a change the service itself made to a stored object (a PO its bills closed, a
+        bill a payment paid): new SyncToken and LastUpdatedTime, seen by CDC like any write."""
+        moment = self._moment()
+        obj["SyncToken"] = str(int(obj["SyncToken"]) + 1)
+        obj["MetaData"] = {**obj["MetaData"], "LastUpdatedTime": iso_seconds(moment)}
+        self.changed_at.setdefault(entity, {})[obj["Id"]] = moment
 
     def _allocate_id(self, entity: str, wanted_id: Any) -> str:
         if wanted_id not in (None, ""):
@@ -676,8 +901,49 @@ class Company:
             "Item": self._normalise_item,
             "Account": self._normalise_account,
             "PurchaseOrder": self._normalise_purchase_order,
+            "Bill": lambda e, o, x: qbo_bills.normalise_bill(self, e, o, x),
+            "BillPayment": lambda e, o, x: qbo_payments.normalise_payment(self, e, o, x),
+            "Class": lambda e, o, x: qbo_classes.normalise_tracking(self, e, o, x),
+            "Department": lambda e, o, x: qbo_classes.normalise_tracking(self, e, o, x),
+            "TaxCode": lambda e, o, x: qbo_tax.normalise_tax_entity(self, e, o, x),
+            "TaxRate": lambda e, o, x: qbo_tax.normalise_tax_entity(self, e, o, x),
         }[entity]
         return normaliser(entity, obj, existing)
+
+    def _normalise_write(
+        self, entity: str, obj: dict, existing: dict | None, allow_duplicate_docnum: bool
+    ) -> dict:
+        """Normalise with include=allowduplicatedocnum in force for this one write."""
+        self.allow_duplicate_docnum = allow_duplicate_docnum
+        try:
+            return self._normalise(entity, obj, existing)
+        finally:
+            self.allow_duplicate_docnum = False
+
+    def _after_write(self, entity: str, before: dict | None, stored: dict) -> None:
+        """What a stored write does elsewhere: line Ids remembered, linked objects re-derived."""
+        if entity in LINE_ID_ENTITIES:
+            key = (entity, stored["Id"])
+            self.line_id_high[key] = qbo_lines.high_water(
+                self.line_id_high.get(key), stored.get("Line")
+            )
+        if entity == "Bill":
+            qbo_bills.after_bill_write(self, before, stored)
+        elif entity == "BillPayment":
+            qbo_payments.after_payment_write(self, before, stored)
+        elif entity in qbo_classes.TRACKING_ENTITIES:
+            qbo_classes.after_write(self, entity, stored)
+
+    def _blocks_delete(self, entity: str, existing: dict) -> bool:
+        if entity == "Bill":
+            return qbo_bills.blocks_delete(existing)
+        return bool(existing.get("LinkedTxn"))
+
+    def _after_delete(self, entity: str, existing: dict) -> None:
+        if entity == "Bill":
+            qbo_bills.after_bill_write(self, existing, {})
+        elif entity == "BillPayment":
+            qbo_payments.after_payment_write(self, existing, None)
 
     # --- references ---------------------------------------------------------------------------
 
@@ -728,7 +994,7 @@ class Company:
         if entity == "Vendor":
             obj["Balance"] = (existing or {}).get("Balance", obj.get("Balance", Decimal(0)))
         if entity in ("Vendor", "Customer"):
-            obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+            obj.setdefault("CurrencyRef", self.home_currency())
         return obj
 
     def _check_unique_name(self, name: str, existing: dict | None) -> None:
@@ -826,7 +1092,7 @@ class Company:
         obj.setdefault("SubAccount", False)
         obj.setdefault("Active", True)
         obj["CurrentBalance"] = (existing or {}).get("CurrentBalance", Decimal(0))
-        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+        obj.setdefault("CurrencyRef", self.home_currency())
         return obj
 
     # --- purchase orders ----------------------------------------------------------------------
@@ -838,22 +1104,42 @@ class Company:
         lines = obj.get("Line")
         if not isinstance(lines, list) or not lines:
             raise required_missing("Line")
-        obj["Line"] = [self._normalise_line(line, number) for number, line in enumerate(lines, 1)]
-        obj["TotalAmt"] = sum((line["Amount"] for line in obj["Line"]), Decimal(0)).quantize(CENT)
+        mode = qbo_tax.global_mode(self, obj)
+        obj["Line"] = self._normalise_lines(entity, lines, existing, mode)
+        qbo_tax.apply_totals(self, obj)
         self._apply_doc_number(obj, existing)
         _check_length(obj, "PrivateNote", NOTE_MAX)
         _check_length(obj, "Memo", NOTE_MAX)
         status = obj.setdefault("POStatus", "Open")
         if status not in ("Open", "Closed"):
             raise unsupported_property(f"Property Name:POStatus value {status!r} is invalid")
+        qbo_classes.resolve_txn_refs(self, obj)
+        if existing is not None:
+            qbo_bills.apply_receipts(self, obj, existing["Id"])
+            if status != "Closed":
+                self.auto_closed_pos.discard(existing["Id"])
         _check_email(obj.get("POEmail"))
         self._apply_ap_account(obj)
         obj.setdefault("TxnDate", self.clock().date().isoformat())
         obj.setdefault("EmailStatus", "NotSet")
-        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+        obj.setdefault("CurrencyRef", self.home_currency())
         return obj
 
-    def _normalise_line(self, line: Any, number: int) -> dict:
+    def _normalise_lines(
+        self, entity: str, raw_lines: list, existing: dict | None, mode: str | None
+    ) -> list[dict]:
+        """Normalise every line and give it the Id QBO would (qbo_lines)."""
+        lines = [
+            self._normalise_line(line, number, mode) for number, line in enumerate(raw_lines, 1)
+        ]
+        high = 0
+        if existing is not None:
+            known = self.line_id_high.get((entity, existing["Id"]))
+            high = qbo_lines.high_water(known, existing.get("Line"))
+        qbo_lines.assign_line_ids(raw_lines, lines, existing, high)
+        return lines
+
+    def _normalise_line(self, line: Any, number: int, mode: str | None = None) -> dict:
         if not isinstance(line, dict):
             raise unsupported_property("Property Name:Line entries must be objects")
         detail_type = line.get("DetailType")
@@ -874,8 +1160,9 @@ class Company:
         else:
             detail["AccountRef"] = self._resolve_ref("AccountRef", detail.get("AccountRef"))
         self._optional_ref(detail, "CustomerRef")
+        qbo_classes.resolve_line_class(self, detail)
         detail.setdefault("BillableStatus", "NotBillable")
-        detail.setdefault("TaxCodeRef", {"value": "NON"})
+        qbo_tax.apply_line_tax_code(self, detail, mode)
         kept = {k: copy.deepcopy(v) for k, v in line.items() if k in ("Description", "ProjectRef")}
         return {
             "Id": str(number),
@@ -909,17 +1196,10 @@ class Company:
                 self.next_doc_number += 1
         if len(doc_number) > DOC_NUMBER_MAX:
             raise too_long("DocNumber", DOC_NUMBER_MAX, len(doc_number))
-        if self.duplicate_docnumber_check:
+        if self.checks_duplicate_docnumbers():
             for other in self.objects["PurchaseOrder"].values():
                 if other is not existing and _key(other.get("DocNumber", "")) == _key(doc_number):
-                    raise QBOFault(
-                        "6140",
-                        "Duplicate Document Number Error",
-                        "Duplicate Document Number Error : You must specify a different number. "
-                        f"This number has already been used. DocNumber={doc_number} is assigned "
-                        f"to TxnType=PurchaseOrder with TxnId={other['Id']}",
-                        element="DocNumber",
-                    )
+                    raise duplicate_doc_number(doc_number, "PurchaseOrder", other["Id"])
         obj["DocNumber"] = doc_number
 
     def _apply_ap_account(self, obj: dict) -> None:
@@ -949,7 +1229,7 @@ class Company:
         return entity
 
     def _check_filterable(self, entity: str, query: qbo_query.Query) -> None:
-        allowed = FILTERABLE[entity] | ALWAYS_FILTERABLE
+        allowed = {name.lower() for name in FILTERABLE.get(entity, set()) | ALWAYS_FILTERABLE}
         for condition in query.conditions:
             if condition.field.lower() not in allowed:
                 raise QBOFault(
@@ -959,31 +1239,46 @@ class Company:
                 )
 
     def _cdc_entity(self, name: str, changed_since: datetime) -> dict:
+        """One entity's changes at or after `changed_since`, compared at full precision."""
         entity = ENTITIES.get(name.strip().lower())
-        if entity is None:
+        if entity is None or entity in CDC_UNSUPPORTED:
             raise unsupported_property(f"Property Name:entities value {name!r} is invalid")
         changed = [
-            copy.deepcopy(o)
-            for o in self.objects[entity].values()
-            if datetime.fromisoformat(o["MetaData"]["LastUpdatedTime"]) >= changed_since
+            (self._changed_moment(entity, o), copy.deepcopy(o))
+            for o in self.objects.get(entity, {}).values()
         ]
-        for object_id, when in self.deleted[entity].items():
-            if when >= changed_since:
-                changed.append(
-                    {
-                        "domain": "QBO",
-                        "status": "Deleted",
-                        "Id": object_id,
-                        "MetaData": {"LastUpdatedTime": iso_seconds(when)},
-                    }
-                )
-        changed.sort(key=lambda o: o["MetaData"]["LastUpdatedTime"])
-        changed = changed[:CDC_MAX_PER_ENTITY]
-        if not changed:
+        changed += [
+            (when, _deleted_stub(object_id, when))
+            for object_id, when in self.deleted.get(entity, {}).items()
+        ]
+        changed = sorted(
+            ((when, o) for when, o in changed if when >= changed_since), key=lambda pair: pair[0]
+        )
+        rows = [o for _, o in changed[:CDC_MAX_PER_ENTITY]]
+        if not rows:
             return {}
-        return {
-            entity: changed,
-            "startPosition": 1,
-            "maxResults": len(changed),
-            "totalCount": len(changed),
-        }
+        return {entity: rows, "startPosition": 1, "maxResults": len(rows), "totalCount": len(rows)}
+
+    def _changed_moment(self, entity: str, obj: dict) -> datetime:
+        """The precise last change, or the rendered second for objects stored around _store."""
+        known = self.changed_at.get(entity, {}).get(obj["Id"])
+        return known or datetime.fromisoformat(obj["MetaData"]["LastUpdatedTime"])
+
+    def _moment(self) -> datetime:
+        """A strictly increasing instant from the clock (call under the lock): no two changes, nor
+        a change and a CDC answer, share one, even if the wall clock stalls or steps back."""
+        now = self.clock()
+        if self._last_moment is not None and now <= self._last_moment:
+            now = self._last_moment + timedelta(microseconds=1)
+        self._last_moment = now
+        return now
+
+
+def _deleted_stub(object_id: str, when: datetime) -> dict:
+    """What CDC answers for a deleted object: status Deleted and its Id (Intuit's CDC page)."""
+    return {
+        "domain": "QBO",
+        "status": "Deleted",
+        "Id": object_id,
+        "MetaData": {"LastUpdatedTime": iso_seconds(when)},
+    }

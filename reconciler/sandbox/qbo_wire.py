@@ -6,6 +6,12 @@ Fault shapes, as QBO answers them:
   The 429 throttle fault keeps the text QBO puts in it ("message=ThrottleExceeded;
   errorCode=003001; statusCode=429", Detail "The request limit was reached.  Try again later",
   type "SERVICE"), as quoted in python-quickbooks #83 and quickbooks-ruby #348.
+  QBO has answered that 429 as XML even to a JSON request (python-quickbooks #43: "requesting
+  json, receiving XML"); `throttle_fault_xml` is that body, element for element as quoted in
+  QuickBooks-V3-PHP-SDK #54 and the quickbooks-ruby #348 fixture (`<IntuitResponse time=...
+  xmlns="http://schema.intuit.com/finance/v3"><Fault type="SERVICE"><Error code="3001">
+  <Message>...</Message><Detail>...</Detail>`). Its Content-Type is not quoted anywhere: here
+  `application/xml;charset=UTF-8`, a client must not trust the header either way.
 - The API gateway (bearer token problems, 401 code 3200 and 403 code 3100) answers JSON in its own
   lowercase envelope: `{"warnings": null, "intuitObject": null, "fault": {"error": [{"message":
   "message=AuthenticationFailed; errorCode=003200; statusCode=401", "detail": ..., "code": "3200",
@@ -21,6 +27,7 @@ import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 CENT = Decimal("0.01")
 
@@ -84,6 +91,25 @@ def throttle_fault() -> QBOFault:
         "The request limit was reached.  Try again later",
         status=429,
         fault_type="SERVICE",
+    )
+
+
+XML_TYPE = "application/xml;charset=UTF-8"
+
+
+def throttle_fault_xml(now: datetime) -> str:
+    """The 429 throttle fault as the XML body QBO has been seen to send."""
+    fault = throttle_fault()
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<IntuitResponse time="{iso_millis(now)}" xmlns="http://schema.intuit.com/finance/v3">\n'
+        f'    <Fault type="{fault.fault_type}">\n'
+        f'        <Error code="{fault.code}">\n'
+        f"            <Message>{xml_escape(fault.message)}</Message>\n"
+        f"            <Detail>{xml_escape(fault.detail)}</Detail>\n"
+        "        </Error>\n"
+        "    </Fault>\n"
+        "</IntuitResponse>\n"
     )
 
 

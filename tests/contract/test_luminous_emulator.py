@@ -217,3 +217,77 @@ def test_generate_is_fast_and_deterministic():
     assert time.monotonic() - started < 5
     b.generate(10_000)
     assert a.get_po(9_999)["items"] == b.get_po(9_999)["items"]
+
+
+def test_lying_last_page_on_every_list(emu):
+    """meta_last_page=1 makes every list claim a single page while more exist (the rows stay
+    honest, page 2 still answers); "endless" claims one page more than the current one, even
+    past the end."""
+    emu.meta_last_page = 1
+    lists = [
+        ("/purchase-orders", {}),
+        ("/purchase-orders/items", {}),
+        ("/bills", {"per_page": 3}),
+        ("/receiving-reports", {"per_page": 1}),
+        ("/suppliers", {"per_page": 1}),
+    ]
+    for path, params in lists:
+        meta = get(emu, path, **params).json()["meta"]
+        assert meta["last_page"] == 1 and meta["total"] > meta["per_page"], path
+    assert [po["id"] for po in get(emu, "/purchase-orders", page=2).json()["data"]] == [11, 12]
+    emu.meta_last_page = "endless"
+    past = get(emu, "/purchase-orders", page=9).json()
+    assert past["data"] == [] and past["meta"]["last_page"] == 10
+
+
+def test_meta_can_be_left_out(emu):
+    """include_meta=False: list answers carry only `data`, on every list endpoint."""
+    emu.include_meta = False
+    for path in ("/purchase-orders", "/purchase-orders/items", "/bills", "/bills/1/allocations"):
+        assert set(get(emu, path).json()) == {"data"}, path
+    assert "data" in get(emu, "/purchase-orders/1").json()  # single objects are unchanged
+
+
+def test_po_items_page_like_every_list(emu):
+    """/purchase-orders/items?purchase_order_id= pages: per_page defaults to 10 and is clamped
+    to 100, and the lying-meta switch applies to it too."""
+    lines = [{"product_id": 1, "quantity": 1, "unit_price": "1.00"} for _ in range(125)]
+    po_id = emu.create_po({"supplier_id": 1, "items": lines})["id"]
+    first = get(emu, "/purchase-orders/items", purchase_order_id=po_id).json()
+    assert len(first["data"]) == 10
+    assert first["meta"] == {
+        "current_page": 1,
+        "last_page": 13,
+        "per_page": 10,
+        "total": 125,
+        "from": 1,
+        "to": 10,
+    }
+    big = get(emu, "/purchase-orders/items", purchase_order_id=po_id, per_page=500).json()
+    assert len(big["data"]) == 100 and big["meta"]["last_page"] == 2
+    tail = get(emu, "/purchase-orders/items", purchase_order_id=po_id, per_page=100, page=2)
+    ids = [i["id"] for i in big["data"] + tail.json()["data"]]
+    assert len(ids) == len(set(ids)) == 125
+    emu.meta_last_page = 1
+    lied = get(emu, "/purchase-orders/items", purchase_order_id=po_id).json()["meta"]
+    assert lied["last_page"] == 1 and lied["total"] == 125
+
+
+def test_switches_over_admin(emu):
+    """POST /__admin/switches sets the filter, sort, embed and paging switches for
+    out-of-process tests and answers all of them."""
+    url = emu.admin_url + "/switches"
+    answer = requests.post(url, json={"meta_last_page": 1, "include_meta": False}, timeout=5)
+    assert answer.json()["meta_last_page"] == 1 and answer.json()["honour_filters"] is True
+    assert "meta" not in get(emu, "/purchase-orders").json()
+    requests.post(url, json={"meta_last_page": None, "include_meta": True}, timeout=5)
+    assert get(emu, "/purchase-orders").json()["meta"]["last_page"] == 2
+
+
+def test_po_rows_carry_quantity_totals(emu):
+    """PO rows carry item_count and total_qty_ordered/received/remaining from their lines."""
+    po = get(emu, "/purchase-orders/12").json()["data"]
+    assert (po["item_count"], po["total_qty_ordered"], po["total_qty_received"]) == (1, "12.5", "0")
+    assert po["total_qty_remaining"] == "12.5"
+    hits = get(emu, "/purchase-orders", per_page=100, **{"total_qty_received[gt]": "0"}).json()
+    assert [p["id"] for p in hits["data"]] == [7]  # the seed receives PO 7 in three parts

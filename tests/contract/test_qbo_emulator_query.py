@@ -68,12 +68,19 @@ def test_orderby_startposition_maxresults(qbo):
     assert response.json()["QueryResponse"]["startPosition"] == 2
 
 
-def test_maxresults_is_capped_at_1000(qbo):
-    """MAXRESULTS 5000 answers at most 1000 rows."""
+def test_maxresults_above_1000_is_refused_not_capped(qbo):
+    """MAXRESULTS 5000 is 4001 "Invalid query" (quickbooks-ruby #24 quotes QBO's "value 1500 is
+    too large. Max allowed value is 1000"); 1000 answers 1000 rows."""
     for number in range(1005):
         qbo.emu.seed("Customer", {"DisplayName": f"Bulk {number}"})
-    response = qbo.query("select * from Customer maxresults 5000")
-    assert len(rows(response, "Customer")) == 1000
+    refused = qbo.query("select * from Customer maxresults 5000")
+    assert refused.status_code == 400
+    error = refused.json()["Fault"]["Error"][0]
+    assert (error["code"], error["Message"]) == ("4001", "Invalid query")
+    assert error["Detail"] == (
+        "QueryValidationError: value 5000 is too large. Max allowed value is 1000"
+    )
+    assert len(rows(qbo.query("select * from Customer maxresults 1000"), "Customer")) == 1000
 
 
 def test_default_page_is_100(qbo):
