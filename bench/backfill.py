@@ -206,12 +206,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 for _ in range(MAX_BACKFILL_PASSES):
                     reports.append(run_pass(deps, counter=meter))
-                    counts = deps.store.status_counts()
+                    counts = deps.store.ledger.status_counts()
                     if not counts.get("pending") and not counts.get("retrying"):
                         break
                 wall = time.perf_counter() - wall0
                 cpu = time.process_time() - cpu0
-                status = deps.store.status_counts()
+                status = deps.store.ledger.status_counts()
             finally:
                 deps.store.close()
             backfill = {

@@ -126,30 +126,31 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = load_settings(args, require_secrets=False)
     store = wiring.open_store(settings)
+    ledger = store.ledger
     try:
         if args.po:
-            ids = store.find_po_ids(args.po)
-            if not ids:
+            keys = ledger.find(args.po)
+            if not keys:
                 print(f"no PO {args.po!r} in the ledger (not seen yet, or not in this company)")
                 return EXIT_SOME_FAILED
-            for po_id in ids:
-                entry = store.entry(po_id)
-                history = store.history(po_id)
+            for kind, doc_id in keys:
+                entry = ledger.entry(doc_id, kind)
+                history = ledger.history(doc_id, kind)
                 if args.json:
                     print(status_view.detail_json(entry, history))
                 else:
                     print(status_view.po_detail(entry, history))
             return EXIT_OK
         if args.failed:
-            entries = store.entries(status=SyncStatus.FAILED, limit=args.limit) + store.entries(
+            entries = ledger.entries(status=SyncStatus.FAILED, limit=args.limit) + ledger.entries(
                 status=SyncStatus.RETRYING, limit=args.limit
             )
         else:
-            entries = store.entries(limit=args.limit)
+            entries = ledger.entries(limit=args.limit)
         if args.json:
             print(status_view.as_json(entries))
         else:
-            counts = store.status_counts()
+            counts = ledger.status_counts()
             print(status_view.table(entries))
             if counts:
                 print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
@@ -164,13 +165,13 @@ def cmd_retry(args: argparse.Namespace) -> int:
     settings = load_settings(args, require_secrets=False)
     store = wiring.open_store(settings)
     try:
-        ids = store.find_po_ids(args.po)
-        if not ids:
+        keys = store.ledger.find(args.po)
+        if not keys:
             print(f"no PO {args.po!r} in the ledger", file=sys.stderr)
             return EXIT_SOME_FAILED
-        for po_id in ids:
-            store.request_retry(po_id)
-            print(f"PO {args.po} (Luminous id {po_id}) will be retried on the next pass")
+        for kind, doc_id in keys:
+            store.ledger.request_retry(doc_id, kind)
+            print(f"{kind.label} {args.po} (Luminous id {doc_id}) will be retried on the next pass")
         return EXIT_OK
     finally:
         store.close()

@@ -15,37 +15,67 @@ secrets, invalid TOML with its line) and raises one `errors.ConfigError` listing
 Secrets are held in `Secret`, whose str, repr and format are '***': a Settings object in a log
 line or a traceback never shows them; `.reveal()` is the one way to the value.
 
+What the sections, keys, types and defaults are is declared once, in `reconciler.settings`;
+this module reads them from that registry. A value's type is a row of `VALUE_TYPES`.
+
 `[fields]` turns QBO fields on and off and picks their source (`Memo = "public_note"`,
 `PrivateNote = false`); `[custom_fields]` maps a QBO custom field name to a source, optionally
 with its DefinitionId (`"Sales Rep" = { source = "rep", definition_id = "2" }`; without one the
 position in the table, 1 to 3, is used, which is QBO's order for purchase-form custom fields).
-From the environment: `RECONCILER_CUSTOM_FIELDS__<QBO name>=<source>` (the name keeps its case).
+From the environment: `RECONCILER_CUSTOM_FIELDS__<QBO name>=<source>` (the name keeps its case,
+as every free-form section's keys do).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import hmac
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
-from reconciler.mapping import (
-    DEFAULT_FIELDS,
-    FIELD_SOURCES,
-    ISO_4217,
-    MappingRules,
+from reconciler.mapping import ISO_4217
+from reconciler.settings import (
+    FALSE,
+    TRUE,
+    AccountsSettings,
+    CustomFieldSetting,
+    DaemonSettings,
+    LoggingSettings,
+    LuminousSettings,
+    QBOSettings,
+    RawValue,
+    Secret,
+    Settings,
+    StateSettings,
+    SyncSettings,
+    all_sections,
+    did_you_mean,
+    free_form_sections,
+    typed_sections,
 )
-from reconciler.model import ItemKind
-from reconciler.plan import PlanPolicy
+
+__all__ = [
+    "AccountsSettings",
+    "CustomFieldSetting",
+    "DaemonSettings",
+    "LoggingSettings",
+    "LuminousSettings",
+    "QBOSettings",
+    "Secret",
+    "Settings",
+    "StateSettings",
+    "SyncSettings",
+    "load_settings",
+    "parse_duration",
+    "parse_money",
+]
 
 QBO_BASE_URLS = {
     "production": "https://quickbooks.api.intuit.com/v3/company",
@@ -53,210 +83,12 @@ QBO_BASE_URLS = {
 }
 MIN_MINORVERSION = 75
 ENV_PREFIX = "RECONCILER_"
-MAX_CUSTOM_FIELDS = 3
-
-
-class Secret:
-    """A secret string that prints as '***'; `.reveal()` gives the value."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-    def __str__(self) -> str:
-        return "***"
-
-    def __format__(self, spec: str) -> str:
-        return "***"
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Secret):
-            return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-def _opt(default: Any = None, **meta: Any) -> Any:
-    """A settings field with validation metadata (choices, min, max, url, required)."""
-    return field(default=default, metadata=meta)
-
-
-# --- sections ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LuminousSettings:
-    base_url: str = _opt("", url=True, required=True)
-    api_token: Secret | None = field(default=None, metadata={"required": True})
-    per_page: int = _opt(100, min=1, max=100)
-    overlap: timedelta = timedelta(minutes=5)
-    settle_lag: timedelta = timedelta(seconds=30)
-    full_sweep_interval: timedelta = timedelta(hours=24)
-    timeout: timedelta = timedelta(seconds=30)
-
-
-@dataclass(frozen=True)
-class QBOSettings:
-    environment: str = "production"  # "production" | "sandbox" | an OpenID discovery URL
-    base_url: str = ""  # derived from environment unless set
-    realm_id: str = _opt("", required=True)
-    client_id: str = _opt("", required=True)
-    client_secret: Secret | None = field(default=None, metadata={"required": True})
-    redirect_uri: str = _opt("http://localhost:8080/callback", url=True)
-    minorversion: int = 75
-    requests_per_minute: int = _opt(500, min=1, max=500)
-    max_concurrent: int = _opt(10, min=1, max=10)
-    token_store: str = "reconciler-tokens.json"  # noqa: S105 (a path, not a password)
-    token_key: Secret | None = None
-    home_currency: str = "USD"
-    timeout: timedelta = timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class StateSettings:
-    path: str = "reconciler.db"
-
-
-@dataclass(frozen=True)
-class SyncSettings:
-    poll_interval: timedelta = timedelta(seconds=60)
-    require_approval: bool = True
-    on_cancel: str = _opt("close", choices=("close", "delete"))
-    on_delete: str = _opt("close", choices=("close", "delete"))
-    closed_never_synced: str = _opt("skip", choices=("skip", "create"))
-    doc_number_index: int = _opt(0, min=0)
-    doc_number_too_long: str = _opt("reject", choices=("reject", "truncate"))
-    vendor_name_collision: str = _opt("suffix", choices=("suffix", "fail"))
-    vendor_name_suffix: str = " (Supplier)"
-    inactive_vendor: str = _opt("reactivate", choices=("reactivate", "fail"))
-    missing_item: str = _opt("create", choices=("create", "account_line"))
-    item_type: str = _opt("NonInventory", choices=("NonInventory", "Inventory", "Service"))
-    max_attempts: int = _opt(8, min=1)
-    backoff_base: timedelta = timedelta(seconds=30)
-    backoff_cap: timedelta = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class AccountsSettings:
-    """Account NAMES as in QBO; the integrator resolves them to ids at run time."""
-
-    ap: str = ""  # empty: the company's only accounts-payable account
-    expense: str = "Cost of Goods Sold"  # items' expense/COGS; lines of unknown items
-    inventory_asset: str = "Inventory Asset"
-    income: str = "Sales of Product Income"
-    shipping: str = "Cost of Goods Sold"
-    tax: str = "Cost of Goods Sold"
-    discount: str = "Cost of Goods Sold"
-    other_costs: str = "Cost of Goods Sold"
-
-
-@dataclass(frozen=True)
-class DaemonSettings:
-    health_host: str = _opt("127.0.0.1", required=True)
-    health_port: int = _opt(8787, min=0, max=65535)
-
-
-@dataclass(frozen=True)
-class LoggingSettings:
-    level: str = _opt("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
-    format: str = _opt("json", choices=("json", "console"))
-
-
-@dataclass(frozen=True)
-class CustomFieldSetting:
-    name: str  # the QBO custom field name
-    source: str  # a PO attribute (mapping.CUSTOM_FIELD_ATTRIBUTES) or a Luminous custom field
-    definition_id: str
-
-
-@dataclass(frozen=True)
-class Settings:
-    luminous: LuminousSettings = LuminousSettings()
-    qbo: QBOSettings = QBOSettings()
-    state: StateSettings = StateSettings()
-    sync: SyncSettings = SyncSettings()
-    accounts: AccountsSettings = AccountsSettings()
-    daemon: DaemonSettings = DaemonSettings()
-    logging: LoggingSettings = LoggingSettings()
-    fields: tuple[tuple[str, str | None], ...] = DEFAULT_FIELDS  # (QBO field, source or None)
-    custom_fields: tuple[CustomFieldSetting, ...] = ()
-
-    @property
-    def poll_interval(self) -> timedelta:
-        return self.sync.poll_interval
-
-    def mapping_rules(self) -> MappingRules:
-        a = self.accounts
-        return MappingRules(
-            fields=tuple((name, source) for name, source in self.fields if source is not None),
-            doc_number_index=self.sync.doc_number_index,
-            doc_number_too_long=self.sync.doc_number_too_long,
-            on_cancel=self.sync.on_cancel,
-            item_kind=ItemKind(self.sync.item_type),
-            home_currency=self.qbo.home_currency,
-            ap_account=a.ap or None,
-            shipping_account=a.shipping,
-            tax_account=a.tax,
-            discount_account=a.discount,
-            other_costs_account=a.other_costs,
-            custom_fields=tuple((c.name, c.source) for c in self.custom_fields),
-        )
-
-    def plan_policy(self) -> PlanPolicy:
-        s = self.sync
-        return PlanPolicy(
-            on_delete=s.on_delete,
-            closed_never_synced=s.closed_never_synced,
-            require_approval=s.require_approval,
-            max_attempts=s.max_attempts,
-            backoff_base=s.backoff_base,
-            backoff_cap=s.backoff_cap,
-        )
-
-    def item_account_names(self) -> dict[str, str | None]:
-        """Account names a new item needs, by role (expense, income, asset)."""
-        inventory = self.sync.item_type == ItemKind.INVENTORY.value
-        return {
-            "expense": self.accounts.expense,
-            "income": self.accounts.income or None,
-            "asset": (self.accounts.inventory_asset or None) if inventory else None,
-        }
-
-    def custom_field_ids(self) -> dict[str, str]:
-        """QBO custom field name -> DefinitionId."""
-        return {c.name: c.definition_id for c in self.custom_fields}
-
-
-SECTIONS: dict[str, type] = {
-    "luminous": LuminousSettings,
-    "qbo": QBOSettings,
-    "state": StateSettings,
-    "sync": SyncSettings,
-    "accounts": AccountsSettings,
-    "daemon": DaemonSettings,
-    "logging": LoggingSettings,
-}
-ALL_SECTIONS = (*SECTIONS, "fields", "custom_fields")
 
 
 # --- coercion ----------------------------------------------------------------------------------
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
 
 def parse_duration(value: object) -> timedelta:
@@ -282,41 +114,94 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _bool(value: object, from_env: bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if from_env and isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+        return value.strip().lower() in TRUE
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _int(value: object, from_env: bool) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if from_env and isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    raise ValueError(f"expected a whole number, got {value!r}")
+
+
+def _str(value: object, from_env: bool) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # realm_id = 9130355 written without quotes
+    raise ValueError(f"expected a string, got {value!r}")
+
+
+def _secret(value: object, from_env: bool) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError("expected a string")
+
+
+def parse_money(value: object, from_env: bool = False) -> Decimal:
+    """An amount: a decimal string ("12.50") or a whole number; never a float (TOML floats are
+    binary: 0.1 is not 0.1)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except ArithmeticError:
+            amount = None
+        if amount is not None and amount.is_finite():
+            return amount
+    raise ValueError(f'expected an amount written as a string, like "12.50"; got {value!r}')
+
+
+def _names(value: object, from_env: bool) -> tuple[str, ...]:
+    """A list of strings (`["a", "b"]`), or a comma list from the environment."""
+    if from_env and isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError(f"expected a list of strings, got {value!r}")
+
+
+def _table(value: object, from_env: bool) -> tuple[tuple[str, str], ...]:
+    """A table of string to string (`{ "Main warehouse" = "East" }`), in the order written."""
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        return tuple(value.items())
+    raise ValueError(f"expected a table of strings, got {value!r}")
+
+
+# The value types a setting may have, named by its field's annotation: a new type is one row.
+VALUE_TYPES: dict[str, Callable[[object, bool], object]] = {
+    "bool": _bool,
+    "int": _int,
+    "str": _str,
+    "secret": _secret,
+    "timedelta": lambda value, _env: parse_duration(value),
+    "Decimal": parse_money,
+    "tuple[str, ...]": _names,
+    "tuple[tuple[str, str], ...]": _table,
+}
+
+
 def _coerce(kind: str, value: object, from_env: bool) -> object:
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if from_env and isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise ValueError(f"expected true or false, got {value!r}")
-    if kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if from_env and isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-            return int(value)
-        raise ValueError(f"expected a whole number, got {value!r}")
-    if kind == "duration":
-        return parse_duration(value)
-    if kind in ("str", "secret"):
-        if isinstance(value, str):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool) and kind == "str":
-            return str(value)  # realm_id = 9130355 written without quotes
-        raise ValueError(f"expected a string, got {value!r}")
-    raise AssertionError(kind)
+    return VALUE_TYPES[kind](value, from_env)
 
 
 def _kind(tp: object) -> str:
-    text = str(tp)
-    if "Secret" in text:
+    """The VALUE_TYPES row for a field's resolved annotation."""
+    if "Secret" in str(tp):
         return "secret"
-    if tp is bool:
-        return "bool"
-    if tp is int:
-        return "int"
-    if tp is timedelta:
-        return "duration"
-    return "str"
+    name = tp.__name__ if isinstance(tp, type) else str(tp)
+    if name not in VALUE_TYPES:
+        raise TypeError(f"settings have no value type {name!r}; add a row to VALUE_TYPES")
+    return name
 
 
 def _is_url(value: str) -> bool:
@@ -327,26 +212,9 @@ def _is_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word.lower(), [o.lower() for o in options], n=1, cutoff=0.5)
-    if not close:
-        return ""
-    original = next(o for o in options if o.lower() == close[0])
-    return f" (did you mean {original!r}?)"
-
-
 # --- loading -----------------------------------------------------------------------------------
 
 _TOML, _CREDENTIAL, _ENV = 0, 1, 2
-
-
-@dataclass
-class _Value:
-    value: object
-    where: str
-    rank: int
-    from_env: bool = False
-    is_file: bool = False
 
 
 class _Loader:
@@ -355,13 +223,17 @@ class _Loader:
         self.credentials_dir = credentials_dir
         self.require_secrets = require_secrets
         self.problems: list[str] = []
-        self.raw: dict[str, dict[str, list[_Value]]] = {s: {} for s in ALL_SECTIONS}
+        self.raw: dict[str, dict[str, list[RawValue]]] = {s: {} for s in all_sections()}
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
 
-    def add(self, section: str, key: str, value: _Value) -> None:
+    def add(self, section: str, key: str, value: RawValue) -> None:
         self.raw[section].setdefault(key, []).append(value)
+
+    def chosen(self, section: str) -> dict[str, RawValue]:
+        """Each key's winning value: the last one of the highest rank."""
+        return {k: max(vs, key=lambda v: v.rank) for k, vs in self.raw[section].items()}
 
     # sources
 
@@ -379,15 +251,15 @@ class _Loader:
             self.problem(f"{path}: invalid TOML: {exc}")
             return
         for section, table in data.items():
-            if section not in ALL_SECTIONS:
-                hint = _did_you_mean(section, ALL_SECTIONS)
+            if section not in all_sections():
+                hint = did_you_mean(section, all_sections())
                 self.problem(f"{path}: unknown section [{section}]{hint}")
                 continue
             if not isinstance(table, dict):
                 self.problem(f"{path}: {section} must be a table ([{section}])")
                 continue
             for key, value in table.items():
-                self.add(section, key, _Value(value, f"{path}: {section}.{key}", _TOML))
+                self.add(section, key, RawValue(value, f"{path}: {section}.{key}", _TOML))
 
     def read_env(self) -> None:
         for name in sorted(self.env):
@@ -395,13 +267,13 @@ class _Loader:
                 continue  # RECONCILER_CONFIG and friends belong to the command line
             section, _, key = name[len(ENV_PREFIX) :].partition("__")
             section = section.lower()
-            if section not in ALL_SECTIONS:
-                hint = _did_you_mean(section, ALL_SECTIONS)
+            if section not in all_sections():
+                hint = did_you_mean(section, all_sections())
                 self.problem(f"{name}: unknown section {section!r}{hint}")
                 continue
-            if section != "custom_fields":
-                key = key.lower()
-            self.add(section, key, _Value(self.env[name], name, _ENV, from_env=True))
+            if section not in free_form_sections():
+                key = key.lower()  # a free-form section's keys are the user's, case kept
+            self.add(section, key, RawValue(self.env[name], name, _ENV, from_env=True))
 
     # sections
 
@@ -418,7 +290,7 @@ class _Loader:
                 where = given[key][-1].where
                 self.problem(f"{where}: only secrets can be read from a file ({base} is not one)")
                 continue
-            hint = _did_you_mean(key, list(known))
+            hint = did_you_mean(key, list(known))
             self.problem(f"{given[key][-1].where}: unknown key {name}.{key}{hint}")
         kwargs: dict[str, Any] = {}
         reported: set[str] = set()
@@ -473,7 +345,7 @@ class _Loader:
 
     def secret(self, section: str, key: str, spec: dataclasses.Field) -> Secret | None:
         given = self.raw[section]
-        found: list[_Value] = [
+        found: list[RawValue] = [
             *given.get(key, []),
             *(dataclasses.replace(v, is_file=True) for v in given.get(key + "_file", [])),
         ]
@@ -482,7 +354,7 @@ class _Loader:
             path = Path(self.credentials_dir) / credential_name
             if path.is_file():
                 found.append(
-                    _Value(str(path), f"credential {credential_name}", _CREDENTIAL, True, True)
+                    RawValue(str(path), f"credential {credential_name}", _CREDENTIAL, True, True)
                 )
         if not found:
             if spec.metadata.get("required") and self.require_secrets:
@@ -514,64 +386,6 @@ class _Loader:
             self.problem(f"{chosen.where}: secret file {chosen.value} is empty")
             return None
         return Secret(text)
-
-    def fields(self) -> tuple[tuple[str, str | None], ...]:
-        chosen: dict[str, str | None] = dict(DEFAULT_FIELDS)
-        by_lower = {name.lower(): name for name in FIELD_SOURCES}
-        for key, values in self.raw["fields"].items():
-            entry = max(values, key=lambda v: v.rank)
-            qbo_field = by_lower.get(key.lower())
-            if qbo_field is None:
-                hint = _did_you_mean(key, list(FIELD_SOURCES))
-                self.problem(f"{entry.where}: unknown QBO field {key!r}{hint}")
-                continue
-            value = entry.value
-            if (
-                entry.from_env
-                and isinstance(value, str)
-                and value.strip().lower() in _TRUE | _FALSE
-            ):
-                value = value.strip().lower() in _TRUE
-            if value is False:
-                chosen[qbo_field] = None
-            elif value is True:
-                chosen[qbo_field] = dict(DEFAULT_FIELDS)[qbo_field]
-            elif isinstance(value, str) and value in FIELD_SOURCES[qbo_field]:
-                chosen[qbo_field] = value
-            else:
-                options = ", ".join(sorted(FIELD_SOURCES[qbo_field]))
-                self.problem(
-                    f"{entry.where}: {qbo_field} takes false or a source ({options}); got {value!r}"
-                )
-        return tuple(chosen.items())
-
-    def custom_fields(self) -> tuple[CustomFieldSetting, ...]:
-        result = []
-        for position, (name, values) in enumerate(self.raw["custom_fields"].items(), start=1):
-            entry = max(values, key=lambda v: v.rank)
-            value = entry.value
-            source, definition_id = None, str(position)
-            if isinstance(value, str):
-                source = value
-            elif isinstance(value, dict):
-                source = value.get("source")
-                definition_id = str(value.get("definition_id", definition_id))
-                extra = set(value) - {"source", "definition_id"}
-                if extra:
-                    self.problem(f"{entry.where}: unknown key(s) {', '.join(sorted(extra))}")
-            if not isinstance(source, str) or not source.strip() or not name.strip():
-                self.problem(
-                    f"{entry.where}: a custom field needs a name and a source, e.g. "
-                    f'"Sales Rep" = "rep"; got {value!r}'
-                )
-                continue
-            result.append(CustomFieldSetting(name.strip(), source.strip(), definition_id))
-        if len(result) > MAX_CUSTOM_FIELDS:
-            self.problem(
-                f"custom_fields: QBO has at most {MAX_CUSTOM_FIELDS} purchase-form custom fields; "
-                f"{len(result)} are configured"
-            )
-        return tuple(result)
 
 
 def _cross_checks(settings: Settings, problems: list[str]) -> Settings:
@@ -632,8 +446,12 @@ def load_settings(
     if path is not None:
         loader.read_toml(os.fspath(path))
     loader.read_env()
-    sections = {name: loader.section(name, cls) for name, cls in SECTIONS.items()}
-    settings = Settings(**sections, fields=loader.fields(), custom_fields=loader.custom_fields())
+    typed = {name: loader.section(name, cls) for name, cls in typed_sections().items()}
+    free = {
+        name: parse(loader.chosen(name), loader.problem)
+        for name, parse in free_form_sections().items()
+    }
+    settings = Settings(**typed, **free)
     settings = _cross_checks(settings, loader.problems)
     if loader.problems:
         raise ConfigError(loader.problems)

@@ -93,7 +93,7 @@ def advance(
             best = key
     if best is None or (old is not None and best <= old):
         return checkpoint
-    return Checkpoint(updated_at=best[0], po_id=best[1])
+    return Checkpoint(updated_at=best[0], doc_id=best[1])
 
 
 def _key(key: Key) -> Key:

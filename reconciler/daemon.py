@@ -290,6 +290,20 @@ class Daemon:
             return self._finish(scheduler=None, watchdog=None)
         self.health.set_authorized(True)
 
+        scheduler = self._start_scheduler(interval_s)
+        watchdog, watchdog_thread = self._start_watchdog()
+        self.notifier.ready(status=f"ready; passing every {interval_s:g}s")
+        self.log.info(
+            "daemon_ready",
+            poll_interval_s=interval_s,
+            watchdog_s=watchdog.total_seconds() if watchdog else None,
+            notify=self.notifier.enabled,
+        )
+        while not self._stop.wait(timeout=1.0):
+            pass
+        return self._finish(scheduler=scheduler, watchdog=watchdog_thread)
+
+    def _start_scheduler(self, interval_s: float) -> BackgroundScheduler:
         # APScheduler reports skips and misfires through stdlib logging as WARNINGs; we log
         # them ourselves (JSON) from the listener below and keep its plain-text lines out.
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
@@ -304,29 +318,21 @@ class Daemon:
             **job_options(self.poll_interval),
         )
         scheduler.start()
+        return scheduler
 
-        watchdog_thread = None
+    def _start_watchdog(self) -> tuple[timedelta | None, threading.Thread | None]:
         watchdog = self.notifier.watchdog_interval()
-        if watchdog is not None:
-            self.notifier.watchdog()
-            watchdog_thread = threading.Thread(
-                target=self._watchdog_loop,
-                args=(watchdog.total_seconds() / 2,),
-                name="sd-watchdog",
-                daemon=True,
-            )
-            watchdog_thread.start()
-
-        self.notifier.ready(status=f"ready; passing every {interval_s:g}s")
-        self.log.info(
-            "daemon_ready",
-            poll_interval_s=interval_s,
-            watchdog_s=watchdog.total_seconds() if watchdog else None,
-            notify=self.notifier.enabled,
+        if watchdog is None:
+            return None, None
+        self.notifier.watchdog()
+        thread = threading.Thread(
+            target=self._watchdog_loop,
+            args=(watchdog.total_seconds() / 2,),
+            name="sd-watchdog",
+            daemon=True,
         )
-        while not self._stop.wait(timeout=1.0):
-            pass
-        return self._finish(scheduler=scheduler, watchdog=watchdog_thread)
+        thread.start()
+        return watchdog, thread
 
     def _finish(
         self, *, scheduler: BackgroundScheduler | None, watchdog: threading.Thread | None

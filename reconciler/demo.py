@@ -110,12 +110,12 @@ def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
         print(f"Stopped: {report.fatal}", file=out)
     store = wiring.open_store(sb.settings)
     try:
-        entries = store.entries()
+        entries = store.ledger.entries()
         print("\n" + status_view.table(entries), file=out)
         failed = next((e for e in entries if e.status is SyncStatus.FAILED), None)
         if failed is not None:
-            print(f"\n$ reconciler status {failed.po_number}", file=out)
-            print(status_view.po_detail(failed, store.history(failed.po_id)), file=out)
+            print(f"\n$ reconciler status {failed.number}", file=out)
+            print(status_view.po_detail(failed, store.ledger.history(failed.doc_id)), file=out)
     finally:
         store.close()
     pos = sb.qbo.objects("PurchaseOrder")

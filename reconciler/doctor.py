@@ -91,7 +91,7 @@ def run_checks(
         except errors.Fatal as exc:
             yield Check("state database", False, str(exc), "use one state file per company")
             return
-        counts = store.status_counts()
+        counts = store.ledger.status_counts()
         yield Check("state database", True, f"{settings.state.path} ({sum(counts.values())} POs)")
 
         yield from _luminous_check(settings)
@@ -147,7 +147,7 @@ def _qbo_checks(settings: Settings, store: Any, clock: Callable[[], datetime]) -
     yield Check(
         "quickbooks authorization", True, f"company {settings.qbo.realm_id} ({name}) answers"
     )
-    resolver = AccountResolver(client, store)
+    resolver = AccountResolver(client, store.refs)
     for key, account in _accounts_to_check(settings):
         try:
             account_id = resolver.id_for(account)

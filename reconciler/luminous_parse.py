@@ -121,7 +121,7 @@ def parse_po(
 def rejected(raw: Any, reason: str) -> RejectedRecord:
     """The outcome for a record `parse_po` refused, with whatever identity can be salvaged."""
     if not isinstance(raw, Mapping):
-        return RejectedRecord(po_id=None, updated_at=None, reason=reason)
+        return RejectedRecord(doc_id=None, updated_at=None, reason=reason)
     try:
         po_id = _po_id(raw)
     except InvalidSourceRecord:
@@ -136,7 +136,7 @@ def rejected(raw: Any, reason: str) -> RejectedRecord:
         number = str(numbers[0])
     elif isinstance(numbers, str):
         number = numbers
-    return RejectedRecord(po_id=po_id, updated_at=updated_at, reason=reason, order_number=number)
+    return RejectedRecord(doc_id=po_id, updated_at=updated_at, reason=reason, number=number)
 
 
 def parse_or_reject(

@@ -12,6 +12,23 @@ from datetime import date, datetime
 from decimal import Decimal
 
 
+class DocKind(enum.StrEnum):
+    """The kinds of Luminous document the sync writes to QBO; each has its own ledger rows."""
+
+    PURCHASE_ORDER = "po"
+    BILL = "bill"
+
+    @property
+    def entity(self) -> str:
+        """The QBO entity a document of this kind becomes."""
+        return "PurchaseOrder" if self is DocKind.PURCHASE_ORDER else "Bill"
+
+    @property
+    def label(self) -> str:
+        """How a person names one: "PO", "bill"."""
+        return "PO" if self is DocKind.PURCHASE_ORDER else "bill"
+
+
 @dataclass(frozen=True)
 class Address:
     line1: str | None = None
@@ -95,15 +112,33 @@ class SourcePO:
     private_note: str | None = None
     custom_fields: tuple[tuple[str, str], ...] = ()  # (source field name, value)
 
+    @property
+    def key(self) -> tuple[datetime, int]:
+        """The pull key: records are read in (updated_at, id) order."""
+        return (self.updated_at, self.id)
+
 
 @dataclass(frozen=True)
 class RejectedRecord:
-    """A source record that could not be parsed; it becomes a per-PO outcome, never a crash."""
+    """A source record that could not be parsed; it becomes that document's outcome, never a
+    crash of the pass."""
 
-    po_id: int | None
+    doc_id: int | None
     updated_at: datetime | None
     reason: str
-    order_number: str | None = None
+    number: str | None = None
+    kind: DocKind = DocKind.PURCHASE_ORDER
+
+    @property
+    def id(self) -> int | None:
+        return self.doc_id
+
+    @property
+    def key(self) -> tuple[datetime, int] | None:
+        """The pull key, when the record had a usable id and updated_at."""
+        if self.updated_at is None or self.doc_id is None:
+            return None
+        return (self.updated_at, self.doc_id)
 
 
 # --- desired QBO side ------------------------------------------------------------------
@@ -202,11 +237,11 @@ class SyncStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """What the ledger knows about one source PO."""
+    """What the ledger knows about one source document (a PO unless `kind` says otherwise)."""
 
-    po_id: int
+    doc_id: int
     status: SyncStatus
-    po_number: str | None = None
+    number: str | None = None  # the human number (PO number, supplier bill number)
     qbo_id: str | None = None
     sync_token: str | None = None
     content_hash: str | None = None  # hash of the desired document last pushed (or attempted)
@@ -218,28 +253,38 @@ class LedgerEntry:
     last_error_code: str | None = None
     last_error_message: str | None = None
     next_retry_at: datetime | None = None
+    force_retry: bool = False  # a user asked for a retry (`reconciler retry`)
+    kind: DocKind = DocKind.PURCHASE_ORDER
+
+    @property
+    def key(self) -> DocKey:
+        return (self.kind, self.doc_id)
+
+
+DocKey = tuple[DocKind, int]
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The compound pull cursor: everything at or before (updated_at, po_id) is settled."""
+    """The compound pull cursor: everything at or before (updated_at, doc_id) is settled."""
 
     updated_at: datetime
-    po_id: int = 0
+    doc_id: int = 0
 
     def key(self) -> tuple[datetime, int]:
-        return (self.updated_at, self.po_id)
+        return (self.updated_at, self.doc_id)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of handling one PO in a pass, as recorded and logged."""
+    """The result of handling one document in a pass, as recorded and logged."""
 
-    po_id: int
+    doc_id: int
     status: SyncStatus
-    action: str  # create / update / close / delete / skip / none
-    po_number: str | None = None
+    action: str  # create / update / close / delete / skip / none / reject / adopt
+    number: str | None = None
     qbo_id: str | None = None
     error_code: str | None = None
     message: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())
+    kind: DocKind = DocKind.PURCHASE_ORDER

@@ -2,8 +2,8 @@
 
 `plan_po` returns exactly one action. In order of precedence:
 
-1. Gates (skipped with `force_retry`): FAILED with the same content hash -> Skip (parked until
-   the PO changes or a user retries); RETRYING whose `next_retry_at` is still ahead -> Skip
+1. Gates (skipped with `force_retry`): FAILED with the same content hash -> Hold (parked until
+   the PO changes or a user retries); RETRYING whose `next_retry_at` is still ahead -> Hold
    (backing off).
 2. PENDING (a write was in flight when the process stopped) with the content it was sending:
    the SAME operation with the SAME request id as the ledger recorded (QBO answers a repeated
@@ -13,19 +13,19 @@
    first (the old create may have landed).
 3. Desired versus ledger:
    - unchanged hash, SYNCED, same lifecycle -> Noop: no QBO call at all;
-   - never pushed (no QBO id): OPEN -> CreatePO; CLOSED -> by `closed_never_synced`
+   - never pushed (no QBO id): OPEN -> Create; CLOSED -> by `closed_never_synced`
      ("skip", the default: a PO completed before the sync ever saw it, typically history at
-     first start, is not back-filled into QBO; "create": created, closed); DELETED -> Skip
+     first start, is not back-filled into QBO; "create": created, closed); DELETED -> Hold
      (but when an earlier create was unconfirmed: CLOSED looks it up and closes it or creates
-     it closed, DELETED -> DeletePO, which the executor resolves by DocNumber);
-   - pushed: lifecycle became CLOSED -> ClosePO (the update carries changed content too);
-     DELETED -> DeletePO; otherwise changed -> UpdatePO (re-opening included);
-   - pushed and deleted in QBO earlier (ledger lifecycle DELETED) but open again -> CreatePO.
-4. Vanished from Luminous (`desired is None`, found by the full sweep): by `on_delete`, ClosePO
-   (default, keeps the audit trail) or DeletePO; a PO that never reached QBO -> Noop. The
+     it closed, DELETED -> Delete, which the executor resolves by DocNumber);
+   - pushed: lifecycle became CLOSED -> Close (the update carries changed content too);
+     DELETED -> Delete; otherwise changed -> Update (re-opening included);
+   - pushed and deleted in QBO earlier (ledger lifecycle DELETED) but open again -> Create.
+4. Vanished from Luminous (`desired is None`, found by the full sweep): by `on_delete`, Close
+   (default, keeps the audit trail) or Delete; a PO that never reached QBO -> Noop. The
    executor sends a sparse `POStatus: Closed` for such a close, having no desired document.
 
-CreatePO.look_first: query QBO by DocNumber before creating, and adopt a match instead of
+Create.look_first: query QBO by DocNumber before creating, and adopt a match instead of
 creating a second PO. It is set whenever a create for this PO was sent before without a
 confirmed answer (crash, lost reply, transient failure): QBO's requestid replay would cover
 that too, but how long QBO remembers a requestid is not documented, and a batch regrouped after
@@ -44,7 +44,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from reconciler.model import DesiredPO, LedgerEntry, Lifecycle, SourcePO, SourceStatus, SyncStatus
+from reconciler import mapping
+from reconciler.errors import InvalidSourceRecord
+from reconciler.model import (
+    DesiredPO,
+    LedgerEntry,
+    Lifecycle,
+    RejectedRecord,
+    SourcePO,
+    SourceStatus,
+    SyncStatus,
+)
 
 REQUEST_ID_LENGTH = 36
 OPERATIONS = ("create", "update", "close", "delete")
@@ -52,34 +62,35 @@ OPERATIONS = ("create", "update", "close", "delete")
 
 @dataclass(frozen=True)
 class PlanPolicy:
-    """What configuration decides about planning; `config.Settings.plan_policy()` builds it."""
+    """What configuration decides about planning; built by `settings.Settings.plan_policy()`,
+    which holds every default."""
 
-    on_delete: str = "close"  # PO vanished from Luminous: "close" | "delete"
-    closed_never_synced: str = "skip"  # "skip" | "create"
-    require_approval: bool = True
-    max_attempts: int = 8  # transient failures before a PO is parked as FAILED
-    backoff_base: timedelta = timedelta(seconds=30)
-    backoff_cap: timedelta = timedelta(hours=1)
+    on_delete: str  # PO vanished from Luminous: "close" | "delete"
+    closed_never_synced: str  # "skip" | "create"
+    require_approval: bool
+    max_attempts: int  # transient failures before a PO is parked as FAILED
+    backoff_base: timedelta
+    backoff_cap: timedelta
 
 
 # --- actions -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class CreatePO:
+class Create:
     request_id: str
     look_first: bool = False
     operation: ClassVar[str] = "create"
 
 
 @dataclass(frozen=True)
-class UpdatePO:
+class Update:
     request_id: str
     operation: ClassVar[str] = "update"
 
 
 @dataclass(frozen=True)
-class ClosePO:
+class Close:
     """An update with POStatus Closed (carrying any content change too)."""
 
     request_id: str
@@ -87,18 +98,27 @@ class ClosePO:
 
 
 @dataclass(frozen=True)
-class DeletePO:
+class Delete:
     request_id: str
     operation: ClassVar[str] = "delete"
 
 
 @dataclass(frozen=True)
-class Skip:
-    """Nothing sent; the ledger records `status` and the reason."""
+class Hold:
+    """Nothing sent now; the ledger row takes `status` with the reason: skipped (never to be
+    pushed as it is), parked as failed, or backing off while retrying."""
 
     reason: str
     status: SyncStatus = SyncStatus.SKIPPED
     operation: ClassVar[str] = "skip"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """The source record cannot become a QBO document; the ledger records why."""
+
+    reason: str
+    operation: ClassVar[str] = "reject"
 
 
 @dataclass(frozen=True)
@@ -109,8 +129,8 @@ class Noop:
     operation: ClassVar[str] = "none"
 
 
-Action = CreatePO | UpdatePO | ClosePO | DeletePO | Skip | Noop
-WriteAction = CreatePO | UpdatePO | ClosePO | DeletePO
+Action = Create | Update | Close | Delete | Hold | Noop | Reject
+WriteAction = Create | Update | Close | Delete
 
 
 def action_name(action: Action) -> str:
@@ -162,7 +182,7 @@ def skip_reason(po: SourcePO, policy: PlanPolicy) -> str | None:
 
 def _recorded_operation(entry: LedgerEntry, realm_id: str) -> str | None:
     for operation in OPERATIONS:
-        if request_id(realm_id, entry.po_id, entry.content_hash or "", operation) == (
+        if request_id(realm_id, entry.doc_id, entry.content_hash or "", operation) == (
             entry.request_id
         ):
             return operation
@@ -176,20 +196,20 @@ def _look_first(entry: LedgerEntry | None) -> bool:
 
 def _action(operation: str, rid: str, look_first: bool = False) -> WriteAction:
     if operation == "create":
-        return CreatePO(rid, look_first=look_first)
+        return Create(rid, look_first=look_first)
     if operation == "close":
-        return ClosePO(rid)
+        return Close(rid)
     if operation == "delete":
-        return DeletePO(rid)
-    return UpdatePO(rid)
+        return Delete(rid)
+    return Update(rid)
 
 
-def _gate(entry: LedgerEntry | None, hash_: str | None, now: datetime) -> Skip | None:
+def _gate(entry: LedgerEntry | None, hash_: str | None, now: datetime) -> Hold | None:
     if entry is None:
         return None
     if entry.status is SyncStatus.FAILED and entry.content_hash == hash_:
         why = f": {entry.last_error_message}" if entry.last_error_message else ""
-        return Skip(
+        return Hold(
             f"parked after a permanent failure{why}; waits for a change in Luminous or "
             "`reconciler retry`",
             SyncStatus.FAILED,
@@ -199,7 +219,7 @@ def _gate(entry: LedgerEntry | None, hash_: str | None, now: datetime) -> Skip |
         and entry.next_retry_at is not None
         and entry.next_retry_at > now
     ):
-        return Skip(f"backing off until {entry.next_retry_at.isoformat()}", SyncStatus.RETRYING)
+        return Hold(f"backing off until {entry.next_retry_at.isoformat()}", SyncStatus.RETRYING)
     return None
 
 
@@ -229,7 +249,7 @@ def plan_po(
             )
             if operation != "create" and entry.qbo_id is None:  # no document to change: create
                 fresh = request_id(realm_id, desired.source_id, hash_, "create")
-                return CreatePO(fresh, look_first=True)
+                return Create(fresh, look_first=True)
             look = operation == "create" and _look_first(entry)
             return _action(operation, entry.request_id, look)
         pending_changed = True
@@ -252,19 +272,19 @@ def plan_po(
         look = pending_changed or _look_first(entry)
         if desired.lifecycle is Lifecycle.DELETED:
             if look:
-                return DeletePO(rid("delete"))  # the executor looks it up by DocNumber
-            return Skip("not in QBO; cancelled in Luminous")
+                return Delete(rid("delete"))  # the executor looks it up by DocNumber
+            return Hold("not in QBO; cancelled in Luminous")
         closed = desired.lifecycle is Lifecycle.CLOSED
         if closed and policy.closed_never_synced != "create" and not look:
-            return Skip("not in QBO; already closed in Luminous")
-        return CreatePO(rid("create"), look_first=look)
+            return Hold("not in QBO; already closed in Luminous")
+        return Create(rid("create"), look_first=look)
 
     assert entry is not None
     if desired.lifecycle is Lifecycle.DELETED:
-        return DeletePO(rid("delete"))
+        return Delete(rid("delete"))
     if desired.lifecycle is Lifecycle.CLOSED and entry.lifecycle != Lifecycle.CLOSED:
-        return ClosePO(rid("close"))
-    return UpdatePO(rid("update"))
+        return Close(rid("close"))
+    return Update(rid("update"))
 
 
 def _plan_vanished(
@@ -273,9 +293,9 @@ def _plan_vanished(
     if entry is None or (entry.qbo_id is None and entry.status is not SyncStatus.PENDING):
         return Noop("not in Luminous and never synced")
     if entry.qbo_id is None:
-        return Skip(
+        return Hold(
             "deleted in Luminous while its create was unconfirmed; check QBO for DocNumber "
-            f"{entry.po_number or '(none)'}",
+            f"{entry.number or '(none)'}",
             SyncStatus.FAILED,
         )
     if entry.lifecycle is Lifecycle.DELETED and entry.status is SyncStatus.SYNCED:
@@ -294,4 +314,50 @@ def _plan_vanished(
         and entry.status is SyncStatus.SYNCED
     ):
         return Noop("already closed in QBO")
-    return _action(operation, request_id(realm_id, entry.po_id, hash_, operation))
+    return _action(operation, request_id(realm_id, entry.doc_id, hash_, operation))
+
+
+# --- one source record -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one source record: the action, the document it aims at, its number."""
+
+    action: Action
+    desired: DesiredPO | None = None
+    number: str | None = None
+
+
+def decide(
+    record: SourcePO | RejectedRecord,
+    entry: LedgerEntry | None,
+    *,
+    rules: mapping.MappingRules,
+    policy: PlanPolicy,
+    realm_id: str,
+    now: datetime,
+    force_retry: bool = False,
+) -> Decision:
+    """Everything the sync decides about one PO read from Luminous, given its ledger row."""
+    if isinstance(record, RejectedRecord):
+        return Decision(Reject(record.reason), number=record.number)
+    number = record.order_numbers[0] if record.order_numbers else None
+    reason = skip_reason(record, policy)
+    if reason is not None and (entry is None or entry.qbo_id is None):
+        return Decision(Hold(reason), number=number)  # never pushed, and not to be yet
+    try:
+        desired = mapping.desired_po(record, rules)
+    except InvalidSourceRecord as exc:
+        return Decision(Reject(exc.message), number=number)
+    force = force_retry or (entry is not None and entry.force_retry)
+    action = plan_po(desired, entry, realm_id=realm_id, now=now, policy=policy, force_retry=force)
+    return Decision(action, desired, desired.doc_number or (entry.number if entry else None))
+
+
+def decide_vanished(
+    entry: LedgerEntry, *, policy: PlanPolicy, realm_id: str, now: datetime
+) -> Decision:
+    """A PO the full sweep no longer finds in Luminous."""
+    action = plan_po(None, entry, realm_id=realm_id, now=now, policy=policy, force_retry=False)
+    return Decision(action, None, entry.number)

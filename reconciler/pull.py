@@ -99,7 +99,7 @@ def pull_changes(
             for raw in client.iter_changed(window.since, window.ceiling):
                 stats.read += 1
                 record = parse_or_reject(raw, extra_cost_fields=costs)
-                po_id = record.id if isinstance(record, SourcePO) else record.po_id
+                po_id = record.id
                 if (
                     po_id is not None
                     and record.updated_at is not None

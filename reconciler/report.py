@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.model import Checkpoint
+from reconciler.model import Checkpoint, SyncStatus
 
 # The verbs of synced outcomes, as the report counts them (and /metrics labels them).
 PAST_TENSE = {
@@ -73,11 +73,34 @@ class PassReport:
             "aborted": self.aborted,
             "unsettled_in_ledger": self.unsettled_in_ledger,
             "checkpoint": (
-                [self.checkpoint.updated_at.isoformat(), self.checkpoint.po_id]
+                [self.checkpoint.updated_at.isoformat(), self.checkpoint.doc_id]
                 if self.checkpoint
                 else None
             ),
         }
+
+
+def close(
+    report: PassReport,
+    *,
+    finished_at: datetime,
+    checkpoint: Checkpoint | None,
+    status_counts: dict[str, int],
+    counter: RequestCounter | None,
+) -> PassReport:
+    """Fill in how the pass ended: when, where the checkpoint is, what still waits, and the
+    QBO requests it cost."""
+    report.finished_at = finished_at
+    report.checkpoint = checkpoint
+    report.unsettled_in_ledger = sum(
+        status_counts.get(str(s), 0)
+        for s in (SyncStatus.FAILED, SyncStatus.RETRYING, SyncStatus.PENDING)
+    )
+    if counter is not None:
+        report.qbo_requests = counter.requests
+        report.qbo_writes = counter.writes
+        report.throttled = counter.throttled
+    return report
 
 
 class RequestCounter:

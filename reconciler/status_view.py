@@ -33,8 +33,8 @@ def _reason(entry: LedgerEntry) -> str:
 
 def entry_dict(entry: LedgerEntry) -> dict[str, Any]:
     return {
-        "po_id": entry.po_id,
-        "po_number": entry.po_number,
+        "po_id": entry.doc_id,
+        "po_number": entry.number,
         "status": str(entry.status),
         "qbo_id": entry.qbo_id,
         "sync_token": entry.sync_token,
@@ -52,8 +52,8 @@ def entry_dict(entry: LedgerEntry) -> dict[str, Any]:
 def table(entries: Sequence[LedgerEntry]) -> str:
     rows = [
         (
-            e.po_number or "-",
-            str(e.po_id),
+            e.number or "-",
+            str(e.doc_id),
             str(e.status),
             e.qbo_id or "-",
             str(e.attempts),
@@ -72,7 +72,7 @@ def table(entries: Sequence[LedgerEntry]) -> str:
 
 def po_detail(entry: LedgerEntry, history: Sequence[HistoryRow]) -> str:
     lines = [
-        f"PO {entry.po_number or '-'} (Luminous id {entry.po_id})",
+        f"PO {entry.number or '-'} (Luminous id {entry.doc_id})",
         f"  status:        {entry.status}",
         f"  QBO id:        {entry.qbo_id or '-'} (SyncToken {entry.sync_token or '-'})",
         f"  lifecycle:     {entry.lifecycle or '-'}",

@@ -118,8 +118,12 @@ def qbo_client(
         minorversion=q.minorversion,
         timeout=(min(10.0, timeout), timeout),
         limiter=RealmLimiter(
-            requests_per_minute=q.requests_per_minute, max_concurrent=q.max_concurrent
+            requests_per_minute=q.requests_per_minute,
+            requests_per_second=q.requests_per_second,
+            batches_per_minute=q.batches_per_minute,
+            max_concurrent=q.max_concurrent,
         ),
+        throttle_wait=q.throttle_wait.total_seconds(),
         on_request=on_request,
     )
 

@@ -41,3 +41,21 @@ class EventLog:
 
     def debug(self, event: str, **kw: Any) -> None:
         self._add("debug", event, **kw)
+
+
+def rules(**changes: Any):
+    """The mapping rules a default configuration gives, with `changes`."""
+    import dataclasses
+
+    from reconciler.config import Settings
+
+    return dataclasses.replace(Settings().mapping_rules(), **changes)
+
+
+def policy(**changes: Any):
+    """The planning policy a default configuration gives, with `changes`."""
+    import dataclasses
+
+    from reconciler.config import Settings
+
+    return dataclasses.replace(Settings().plan_policy(), **changes)

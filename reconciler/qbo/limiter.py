@@ -1,9 +1,17 @@
 """Client-side limits for one QBO realm, so we slow ourselves down before QBO answers 429.
 
-QBO's documented limits per realm and app: 500 requests a minute, 10 requests in flight, and
-40 batch requests a minute. The limiter keeps a sliding 60-second window of start times for
-requests and, separately, for batch requests (a batch request counts against both windows), and
-a count of requests in flight. `with limiter.slot(): ...` blocks until all three allow it.
+QBO's limits per realm and app (developer.intuit.com "API call limits and throttles"): 10
+requests a second, 500 a minute, 40 batch requests a minute, and at most 10 in flight. The
+limiter keeps one sliding window per rate (a batch request counts against every request window
+and the batch window) and a count of requests in flight. `with limiter.slot(): ...` blocks
+until every limit allows the request. After a 429 that came anyway, `hold(seconds)` stops every
+new request of the realm for as long as QBO asked (Intuit: 60 s), so no other thread keeps
+knocking meanwhile.
+
+QBO counts a request when it arrives, somewhere between our start and our end; a request is
+counted here from its start while in flight and from its end once done, so a request started
+exactly one window later can never reach QBO's window early (seen in the backfill benchmark: a
+few 429s at 150 ms latency before this rule).
 
 Time is injected: `clock` (monotonic seconds) and `sleep`; tests pass a fake clock whose sleep
 advances it. Waiting for an in-flight slot uses a condition variable (another thread must finish
@@ -18,29 +26,30 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-WINDOW_S = 60.0
+MINUTE_S = 60.0
+SECOND_S = 1.0
+WINDOW_S = MINUTE_S  # (the window of the per-minute limits)
 
 
 class _Window:
-    """Requests inside the last WINDOW_S seconds; full when it holds `limit` of them.
+    """Requests inside the last `span` seconds; full when it holds `limit` of them.
 
     Each entry is a one-element list: the request's start while it is in flight, its end once
-    it is done. QBO counts a request when it arrives, somewhere between our start and our end;
-    counting ours from the end keeps a request sent exactly 60 s later from reaching QBO's
-    window early (seen in the backfill benchmark: a few 429s at 150 ms latency)."""
+    it is done."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, span: float) -> None:
         if limit < 1:
-            raise ValueError("a rate limit must allow at least one request a minute")
+            raise ValueError("a rate limit must allow at least one request")
         self.limit = limit
+        self.span = span
         self.starts: deque[list[float]] = deque()
 
     def wait_needed(self, now: float) -> float:
-        while self.starts and self.starts[0][0] <= now - WINDOW_S:
+        while self.starts and self.starts[0][0] <= now - self.span:
             self.starts.popleft()
         if len(self.starts) < self.limit:
             return 0.0
-        return self.starts[0][0] + WINDOW_S - now
+        return self.starts[0][0] + self.span - now
 
     def record(self, now: float) -> list[float]:
         entry = [now]
@@ -49,12 +58,13 @@ class _Window:
 
 
 class RealmLimiter:
-    """Request rate, batch rate and concurrency for one realm; thread-safe."""
+    """Request rates, batch rate, concurrency and throttle holds for one realm; thread-safe."""
 
     def __init__(
         self,
         *,
         requests_per_minute: int = 500,
+        requests_per_second: int = 10,
         batches_per_minute: int = 40,
         max_concurrent: int = 10,
         clock: Callable[[], float] = time.monotonic,
@@ -63,18 +73,32 @@ class RealmLimiter:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self.max_concurrent = max_concurrent
-        self._requests = _Window(requests_per_minute)
-        self._batches = _Window(batches_per_minute)
+        self._requests = (
+            _Window(requests_per_minute, MINUTE_S),
+            _Window(requests_per_second, SECOND_S),
+        )
+        self._batches = _Window(batches_per_minute, MINUTE_S)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._slot_free = threading.Condition(self._lock)
         self._in_flight = 0
+        self._held_until = 0.0
         self.waited_s = 0.0  # total time spent waiting for the rate windows (for metrics)
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
+
+    def batch_wait(self) -> float:
+        """Seconds until a batch request could start (0: now); a scheduler's hint."""
+        with self._lock:
+            return self._wait(self._clock(), batch=True)
+
+    def hold(self, seconds: float) -> None:
+        """QBO throttled us anyway: no new request of this realm for `seconds`."""
+        with self._lock:
+            self._held_until = max(self._held_until, self._clock() + max(0.0, seconds))
 
     def _take_concurrency(self) -> None:
         with self._slot_free:
@@ -87,15 +111,17 @@ class RealmLimiter:
             self._in_flight -= 1
             self._slot_free.notify()
 
+    def _wait(self, now: float, *, batch: bool) -> float:
+        windows = (*self._requests, self._batches) if batch else self._requests
+        return max(self._held_until - now, *(w.wait_needed(now) for w in windows))
+
     def _take_rate(self, batch: bool) -> list[list[float]]:
         while True:
             with self._lock:
                 now = self._clock()
-                wait = self._requests.wait_needed(now)
-                if batch:
-                    wait = max(wait, self._batches.wait_needed(now))
+                wait = self._wait(now, batch=batch)
                 if wait <= 0:
-                    entries = [self._requests.record(now)]
+                    entries = [w.record(now) for w in self._requests]
                     if batch:
                         entries.append(self._batches.record(now))
                     return entries
@@ -110,7 +136,7 @@ class RealmLimiter:
 
     @contextmanager
     def slot(self, *, batch: bool = False) -> Iterator[None]:
-        """Hold one in-flight slot and one unit of the rate budget while the body runs."""
+        """Hold one in-flight slot and one unit of every rate budget while the body runs."""
         self._take_concurrency()
         try:
             entries = self._take_rate(batch)

@@ -33,9 +33,10 @@ MAX_RESULTS_LIMIT = 1000
 # Fields QBO lets us filter or sort on, per entity (qbo-api.md "Not every field is filterable").
 # Id and the MetaData times are filterable on every entity.
 _COMMON_FIELDS = frozenset({"Id", "MetaData.CreateTime", "MetaData.LastUpdatedTime"})
+# PrimaryEmailAddr and AcctNum are not queryable (4001; quickbooks-ruby #403,
+# QuickBooks-V3-DotNET-SDK #163).
 FILTERABLE_FIELDS: dict[str, frozenset[str]] = {
-    "Vendor": _COMMON_FIELDS
-    | {"DisplayName", "GivenName", "FamilyName", "PrimaryEmailAddr", "Active"},
+    "Vendor": _COMMON_FIELDS | {"DisplayName", "GivenName", "FamilyName", "Active"},
     "Item": _COMMON_FIELDS | {"Name", "Sku", "Type", "Active"},
     "PurchaseOrder": _COMMON_FIELDS | {"DocNumber", "TxnDate"},
     "Account": _COMMON_FIELDS | {"Name", "AccountType", "Active"},

@@ -217,8 +217,8 @@ def test_hostile_record_gets_a_clear_outcome_and_the_pass_goes_on(tmp_path, case
         assert report is not None and report.fatal is None
         store = StateStore.open(w.state_path)
         try:
-            entry = store.entry(hostile["id"])
-            good = [store.entry(before["id"]), store.entry(after["id"])]
+            entry = store.ledger.entry(hostile["id"])
+            good = [store.ledger.entry(before["id"]), store.ledger.entry(after["id"])]
         finally:
             store.close()
         assert all(g is not None and g.status is SYNCED for g in good)

@@ -422,12 +422,32 @@ def test_read_timeout_is_retried(emulator, recorder):
 
 
 def test_429_is_waited_out_and_retried(client, emulator, recorder):
-    """Two throttle answers, then success: capped exponential backoff with jitter between."""
+    """Two throttle answers, then success: each time the 60 s Intuit asks for, no shorter."""
     emulator.add_fault(FaultRule(method="GET", path_regex="/vendor/", status=429, times=2))
     result = client.read("Vendor", ACME)
     assert result.attempts == 3
-    assert 0.25 <= recorder.sleeps[0] <= 0.5 and 0.5 <= recorder.sleeps[1] <= 1.0
+    assert recorder.sleeps == [60.0, 60.0]
     assert [e["status"] for e in recorder.events] == [429, 429, 200]
+
+
+def test_429_waits_retry_after_when_given(client, emulator, recorder):
+    """A Retry-After header says how long, and wins over the 60 s rule."""
+    emulator.add_fault(
+        FaultRule(
+            method="GET", path_regex="/vendor/", status=429, times=1,
+            headers={"Retry-After": "7"},
+        )
+    )  # fmt: skip
+    client.read("Vendor", ACME)
+    assert recorder.sleeps == [7.0]
+
+
+def test_429_in_xml_is_a_throttle_too(client, emulator, recorder):
+    """QBO has answered 429 with an XML body to a JSON request: still ThrottledFault, waited."""
+    emulator.throttle_xml = True
+    emulator.add_fault(FaultRule(method="GET", path_regex="/vendor/", status=429, times=1))
+    result = client.read("Vendor", ACME)
+    assert result.attempts == 2 and recorder.sleeps == [60.0]
 
 
 def test_429_for_ever_ends_in_throttled_fault(client, emulator):

@@ -209,6 +209,8 @@ def daemon_env(w: World, **extra: str) -> dict[str, str]:
             "RECONCILER_QBO__CLIENT_SECRET": CLIENT_SECRET,
             "RECONCILER_QBO__TOKEN_STORE": str(w.token_path),
             "RECONCILER_QBO__TIMEOUT": "5s",
+            # the emulator's windows clear within a second: no need for Intuit's 60 s here
+            "RECONCILER_QBO__THROTTLE_WAIT": "1s",
             "RECONCILER_STATE__PATH": str(w.state_path),
             "RECONCILER_ACCOUNTS__AP": "Accounts Payable (A/P)",
             "RECONCILER_SYNC__BACKOFF_BASE": "0.05",
@@ -320,7 +322,7 @@ def check_invariants(
             newest = max(newest, (stamp, po_id)) if newest else (stamp, po_id)
             number = (po.get("order_numbers") or [""])[0]
             found = by_number.get(number, [])
-            entry = store.entry(po_id)
+            entry = store.ledger.entry(po_id)
             active = po.get("order_status") == "active"
             if len(found) > 1:
                 v.problems.append(f"PO {number} is {len(found)} times in QBO")
@@ -354,7 +356,7 @@ def check_invariants(
         for number in deleted_numbers:
             if len(by_number.get(number, [])) > 1:
                 v.problems.append(f"deleted PO {number} is {len(by_number[number])} times in QBO")
-        checkpoint = store.checkpoint()
+        checkpoint = store.ledger.checkpoint()
         if newest is not None and (checkpoint is None or checkpoint.key() < newest):
             v.problems.append(f"checkpoint {checkpoint} is behind the newest PO {newest}")
         if checkpoint is not None and max_stamp is not None and checkpoint.updated_at > max_stamp:
@@ -389,6 +391,7 @@ def in_process_deps(settings, *, log, clock, store, qbo_timeout, sleep):
     from reconciler import wiring
     from reconciler.engine import RequestCounter
     from reconciler.qbo.client import QBOClient
+    from reconciler.qbo.limiter import RealmLimiter
 
     tokens = wiring.token_source(settings, clock=clock)
     counter = RequestCounter()
@@ -399,9 +402,11 @@ def in_process_deps(settings, *, log, clock, store, qbo_timeout, sleep):
         settings.qbo.realm_id,
         tokens,
         timeout=qbo_timeout,
+        limiter=RealmLimiter(),  # as the daemon has: QBO's limits, kept on our side
         sleep=sleep,
         backoff_base=0.02,
         backoff_cap=0.1,
+        throttle_wait=0.2,
         on_request=counter,
     )
     return deps, counter
@@ -480,7 +485,7 @@ class InProcessDaemon:
     def _nothing_pending(self) -> bool:
         store = StateStore.open(self.w.state_path)
         try:
-            counts = store.status_counts()
+            counts = store.ledger.status_counts()
         finally:
             store.close()
         return not counts.get("pending") and not counts.get("retrying")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import sys
 import tempfile
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
@@ -31,11 +32,7 @@ from reliability_kit import (
 )
 from support import Clock, EventLog
 
-import reconciler.engine
-import reconciler.luminous
-import reconciler.qbo.auth
-import reconciler.qbo.client
-import reconciler.resolve
+from reconciler import crashpoints
 from reconciler.config import load_settings
 from reconciler.crashpoints import POINTS
 from reconciler.engine import PassReport, run_pass
@@ -43,13 +40,26 @@ from reconciler.model import SyncStatus
 from reconciler.sandbox.qbo import FaultRule
 from reconciler.state import StateStore
 
-CRASH_MODULES = (
-    reconciler.engine,
-    reconciler.resolve,
-    reconciler.qbo.auth,
-    reconciler.luminous,
-    reconciler.qbo.client,
+CRASH_MODULES = tuple(
+    module
+    for name, module in sorted(sys.modules.items())
+    if name.startswith("reconciler.")
+    and module is not crashpoints
+    and getattr(module, "crash_point", None) is crashpoints.crash_point
 )
+
+
+def test_the_model_can_crash_every_module_that_has_a_crash_point():
+    """A module that calls crash_point but is not patched would crash the test process."""
+    package = Path(crashpoints.__file__).parent
+    calling = {
+        ".".join(("reconciler", *path.relative_to(package).with_suffix("").parts))
+        for path in package.rglob("*.py")
+        if "from reconciler.crashpoints import crash_point" in path.read_text()
+    }
+    assert calling == {m.__name__ for m in CRASH_MODULES}
+
+
 SUPPLIERS = ("Nutricost", "O'Brien & Sons", "Back\\slash\\", "Ünïcode GmbH")
 PRODUCTS = ("Whey Protein 5lb", "Creatine 1kg", "Shaker Bottle")
 SETTLE_PASSES = 8
@@ -238,12 +248,12 @@ class SyncModel(RuleBasedStateMachine):
     def _settled(self) -> bool:
         store = StateStore.open(self.w.state_path)
         try:
-            for entry in store.entries():
+            for entry in store.ledger.entries():
                 if entry.status in (SyncStatus.PENDING, SyncStatus.RETRYING):
                     return False
-                if entry.status is SyncStatus.FAILED and entry.po_id in self.ids:
+                if entry.status is SyncStatus.FAILED and entry.doc_id in self.ids:
                     return False
-            return all(store.entry(i) is not None for i in self.ids)
+            return all(store.ledger.entry(i) is not None for i in self.ids)
         finally:
             store.close()
 
@@ -268,7 +278,7 @@ class SyncModel(RuleBasedStateMachine):
         try:
             for number in self.w.source.deleted_numbers:
                 found = qbo_numbers.get(number)
-                entries = [store.entry(i) for i in store.find_po_ids(number)]
+                entries = [store.ledger.entry(i, k) for k, i in store.ledger.find(number)]
                 unconfirmed = any(e.status is SyncStatus.FAILED for e in entries if e)
                 if found is not None and not unconfirmed:
                     assert found["POStatus"] == "Closed", f"deleted PO {number} still open"

@@ -100,7 +100,7 @@ def run_pass(
     unsettled: list[tuple[datetime, int]] = []
     yielded: list[tuple[int, datetime]] = []
     for record in result.records:
-        po_id = record.id if isinstance(record, SourcePO) else record.po_id
+        po_id = record.id
         assert po_id is not None and record.updated_at is not None
         yielded.append((po_id, record.updated_at))
         if on_record is not None:

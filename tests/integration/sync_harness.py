@@ -91,7 +91,7 @@ class Harness:
     def entry(self, po_id: int):
         store = self.store()
         try:
-            return store.entry(po_id)
+            return store.ledger.entry(po_id)
         finally:
             store.close()
 
@@ -118,6 +118,13 @@ def harness(
     qbo_options: dict[str, Any] | None = None,
     settings_hook: Callable[[Settings], Settings] | None = None,
 ) -> Iterator[Harness]:
-    with sandbox(tmp_path, seed=False, qbo_options=qbo_options, settings_hook=settings_hook) as sb:
+    def hook(settings: Settings) -> Settings:
+        # The emulator's windows clear within a second: no need for Intuit's 60 s wait here.
+        quick = dataclasses.replace(
+            settings, qbo=dataclasses.replace(settings.qbo, throttle_wait=timedelta(seconds=1))
+        )
+        return settings_hook(quick) if settings_hook is not None else quick
+
+    with sandbox(tmp_path, seed=False, qbo_options=qbo_options, settings_hook=hook) as sb:
         sb.qbo.seed_default()
         yield Harness(sb)

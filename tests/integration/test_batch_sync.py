@@ -215,7 +215,7 @@ def test_checkpoint_never_passes_a_buffered_po(h):
     try:
         with pytest.raises(RuntimeError):
             run_pass(deps, counter=counter)
-        checkpoint = deps.store.checkpoint()
+        checkpoint = deps.store.ledger.checkpoint()
         assert checkpoint is None or checkpoint.key() < (
             h.entry(first["id"]).source_updated_at,
             first["id"],
@@ -233,7 +233,10 @@ def test_checkpoint_never_passes_a_buffered_po(h):
     store = h.store()
     try:
         last = max(rest, key=lambda p: p["id"])
-        assert store.checkpoint().key() >= (h.entry(last["id"]).source_updated_at, last["id"])
+        assert store.ledger.checkpoint().key() >= (
+            h.entry(last["id"]).source_updated_at,
+            last["id"],
+        )
     finally:
         store.close()
 

@@ -184,7 +184,7 @@ def test_malformed_records_become_rejected_outcomes_and_the_pass_goes_on(emu):
         make_client(emu),
         Ledger(),
         None,
-        on_record=lambda r: out.setdefault(r.id if isinstance(r, SourcePO) else r.po_id, r),
+        on_record=lambda r: out.setdefault(r.id, r),
     )
     assert run.counts == {i: 1 for i in (good1, no_supplier, bad_number, odd_status, good2)}
     assert isinstance(out[good1], SourcePO) and isinstance(out[good2], SourcePO)
@@ -192,7 +192,7 @@ def test_malformed_records_become_rejected_outcomes_and_the_pass_goes_on(emu):
     assert out[bad_number].reason == "bad number in items[1].unit_price: '12,50'"
     assert out[odd_status].reason == "unknown status 'on_hold'"
     assert run.result.stats.rejected == 3
-    assert run.checkpoint.po_id == good2  # rejected records settle like any other outcome
+    assert run.checkpoint.doc_id == good2  # rejected records settle like any other outcome
 
 
 def test_lines_and_ship_to_fetched_when_not_embedded():

@@ -383,7 +383,7 @@ def test_duplicate_po_number_never_adopts_another_pos_document(h):
     entry = h.entry(second["id"])
     assert entry.status is SyncStatus.FAILED and entry.last_error_code == "6140"
     store = h.store()
-    store.request_retry(second["id"])
+    store.ledger.request_retry(second["id"])
     store.close()
     h.run()
     entry = h.entry(second["id"])
@@ -474,8 +474,8 @@ def test_luminous_outage_aborts_the_pass_cleanly(h):
     assert report.exit_code() == 1
     assert h.entry(po["id"]) is None
     store = h.store()
-    assert store.last_runs(1)[0]["outcome"] == "aborted"
-    assert store.checkpoint() is None
+    assert store.runs.last(1)[0]["outcome"] == "aborted"
+    assert store.ledger.checkpoint() is None
     store.close()
     h.lum.clear_faults()
     h.run()

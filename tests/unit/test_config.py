@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -11,14 +13,18 @@ from hypothesis import strategies as st
 
 from reconciler.config import (
     QBO_BASE_URLS,
+    VALUE_TYPES,
     Secret,
     Settings,
     demo_settings,
     load_settings,
     parse_duration,
+    parse_money,
 )
 from reconciler.errors import ConfigError
+from reconciler.mapping import FIELD_SOURCES
 from reconciler.model import ItemKind
+from reconciler.settings import free_form_sections, typed_sections
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "reconciler.example.toml"
 SECRETS = {
@@ -58,13 +64,28 @@ def test_example_file_loads_with_secrets_from_env():
 
 
 def test_example_file_documents_every_key():
-    """Every settings key appears in the example, so users can find it."""
+    """Every section of the registry, typed or free-form, and every typed key appears in the
+    example, so users can find it; the free-form [fields] names every QBO field it takes."""
     text = EXAMPLE.read_text(encoding="utf-8")
     settings = Settings()
-    for section in ("luminous", "qbo", "state", "sync", "accounts", "daemon", "logging"):
+    assert len(typed_sections()) >= 7 and set(free_form_sections()) >= {"fields", "custom_fields"}
+    for section in typed_sections():
         assert f"[{section}]" in text
         for key in vars(getattr(settings, section)):
-            assert key in text, f"{section}.{key} missing from the example"
+            assert re.search(rf"^#?\s*{key}\b", text, re.M), f"{section}.{key} not in the example"
+    for section in free_form_sections():
+        assert f"[{section}]" in text, f"free-form section [{section}] not in the example"
+    for qbo_field in FIELD_SOURCES:
+        assert re.search(rf"^{qbo_field} = ", text, re.M), f"[fields] {qbo_field} not in it"
+
+
+def test_money_settings_are_decimals_never_floats():
+    """The value-type registry has money: a decimal string or a whole number, never a float."""
+    assert parse_money("12.50") == Decimal("12.50") and parse_money(3) == Decimal(3)
+    for bad in (12.5, "twelve", "NaN", True):
+        with pytest.raises(ValueError):
+            parse_money(bad)
+    assert set(VALUE_TYPES) >= {"bool", "int", "str", "Decimal", "timedelta", "secret"}
 
 
 def test_defaults_with_only_env():

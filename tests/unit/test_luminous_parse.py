@@ -169,10 +169,10 @@ def test_missing_id_is_refused_without_an_id():
         parse_po(record)
     assert caught.value.po_id is None
     assert rejected(record, "x") == RejectedRecord(
-        po_id=None,
+        doc_id=None,
         updated_at=datetime(2026, 3, 2, 8, 30, tzinfo=UTC),
         reason="x",
-        order_number="PO-0041",
+        number="PO-0041",
     )
 
 
@@ -180,10 +180,10 @@ def test_parse_or_reject_returns_the_rejection():
     """parse_or_reject gives a RejectedRecord with the reason instead of raising."""
     out = parse_or_reject(raw(order_status="weird"))
     assert out == RejectedRecord(
-        po_id=41,
+        doc_id=41,
         updated_at=datetime(2026, 3, 2, 8, 30, tzinfo=UTC),
         reason="unknown status 'weird'",
-        order_number="PO-0041",
+        number="PO-0041",
     )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import policy as make_policy
 
 from reconciler.model import (
     DesiredLine,
@@ -23,13 +24,12 @@ from reconciler.model import (
     SyncStatus,
 )
 from reconciler.plan import (
-    ClosePO,
-    CreatePO,
-    DeletePO,
+    Close,
+    Create,
+    Delete,
+    Hold,
     Noop,
-    PlanPolicy,
-    Skip,
-    UpdatePO,
+    Update,
     backoff,
     plan_po,
     request_id,
@@ -38,7 +38,7 @@ from reconciler.plan import (
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 REALM = "9130355"
-POLICY = PlanPolicy()
+POLICY = make_policy()
 
 
 def desired(hash_: str = "h1", lifecycle: Lifecycle = Lifecycle.OPEN) -> DesiredPO:
@@ -54,7 +54,7 @@ def desired(hash_: str = "h1", lifecycle: Lifecycle = Lifecycle.OPEN) -> Desired
 
 def entry(**kw) -> LedgerEntry:
     fields = {
-        "po_id": 42,
+        "doc_id": 42,
         "status": SyncStatus.SYNCED,
         "qbo_id": "130",
         "sync_token": "0",
@@ -142,7 +142,7 @@ def source(status=SourceStatus.ACTIVE, approval=None) -> SourcePO:
 )
 def test_skip_reason(status, approval, require, reason):
     """Drafts never go; unapproved POs wait when approval is required."""
-    policy = PlanPolicy(require_approval=require)
+    policy = make_policy(require_approval=require)
     assert skip_reason(source(status, approval), policy) == reason
 
 
@@ -156,22 +156,22 @@ def test_skip_reason(status, approval, require, reason):
         (desired(), entry(), Noop("unchanged since the last push")),
         (desired(), entry(lifecycle=None), Noop("unchanged since the last push")),
         # new
-        (desired(), None, CreatePO(rid("create"))),
-        (desired(), entry(status=SyncStatus.SKIPPED, qbo_id=None), CreatePO(rid("create"))),
+        (desired(), None, Create(rid("create"))),
+        (desired(), entry(status=SyncStatus.SKIPPED, qbo_id=None), Create(rid("create"))),
         # changed
-        (desired("h2"), entry(), UpdatePO(rid("update", "h2"))),
+        (desired("h2"), entry(), Update(rid("update", "h2"))),
         # closed in Luminous, with or without a content change
-        (desired("h2", Lifecycle.CLOSED), entry(), ClosePO(rid("close", "h2"))),
+        (desired("h2", Lifecycle.CLOSED), entry(), Close(rid("close", "h2"))),
         # already closed in QBO, content changed again -> plain update
         (
             desired("h3", Lifecycle.CLOSED),
             entry(content_hash="h2", lifecycle=Lifecycle.CLOSED),
-            UpdatePO(rid("update", "h3")),
+            Update(rid("update", "h3")),
         ),
         # re-opened in Luminous
         (desired("h3"), entry(content_hash="h2", lifecycle=Lifecycle.CLOSED), None),
         # cancelled with on_cancel = delete
-        (desired("h2", Lifecycle.DELETED), entry(), DeletePO(rid("delete", "h2"))),
+        (desired("h2", Lifecycle.DELETED), entry(), Delete(rid("delete", "h2"))),
         (
             desired("h2", Lifecycle.DELETED),
             entry(content_hash="h2", lifecycle=Lifecycle.DELETED),
@@ -181,18 +181,18 @@ def test_skip_reason(status, approval, require, reason):
         (
             desired("h2", Lifecycle.CLOSED),
             None,
-            Skip("not in QBO; already closed in Luminous", SyncStatus.SKIPPED),
+            Hold("not in QBO; already closed in Luminous", SyncStatus.SKIPPED),
         ),
         (
             desired("h2", Lifecycle.DELETED),
             None,
-            Skip("not in QBO; cancelled in Luminous", SyncStatus.SKIPPED),
+            Hold("not in QBO; cancelled in Luminous", SyncStatus.SKIPPED),
         ),
         # deleted in QBO by us, open again in Luminous -> a new PO
         (
             desired("h3"),
             entry(content_hash="h2", lifecycle=Lifecycle.DELETED),
-            CreatePO(rid("create", "h3")),
+            Create(rid("create", "h3")),
         ),
     ],
 )
@@ -200,7 +200,7 @@ def test_plan_table(d, e, expected):
     """The documented table of desired x ledger -> action."""
     action = plan(d, e)
     if expected is None:  # re-open
-        assert action == UpdatePO(rid("update", "h3"))
+        assert action == Update(rid("update", "h3"))
     else:
         assert action == expected
 
@@ -208,9 +208,9 @@ def test_plan_table(d, e, expected):
 def test_closed_never_synced_can_be_created_closed():
     """closed_never_synced = create pushes a PO first seen closed."""
     action = plan(
-        desired("h2", Lifecycle.CLOSED), None, policy=PlanPolicy(closed_never_synced="create")
+        desired("h2", Lifecycle.CLOSED), None, policy=make_policy(closed_never_synced="create")
     )
-    assert action == CreatePO(rid("create", "h2"))
+    assert action == Create(rid("create", "h2"))
 
 
 # --- failures, backoff, force ----------------------------------------------------------------
@@ -220,10 +220,10 @@ def test_failed_with_same_hash_is_parked_until_change_or_force():
     """A permanent failure waits for a change in Luminous or a user retry."""
     failed = entry(status=SyncStatus.FAILED, content_hash="h2", last_error_message="QBO 6000")
     action = plan(desired("h2"), failed)
-    assert isinstance(action, Skip) and action.status is SyncStatus.FAILED
+    assert isinstance(action, Hold) and action.status is SyncStatus.FAILED
     assert "QBO 6000" in action.reason
-    assert plan(desired("h2"), failed, force_retry=True) == UpdatePO(rid("update", "h2"))
-    assert plan(desired("h3"), failed) == UpdatePO(rid("update", "h3"))
+    assert plan(desired("h2"), failed, force_retry=True) == Update(rid("update", "h2"))
+    assert plan(desired("h3"), failed) == Update(rid("update", "h3"))
 
 
 def test_retrying_waits_for_next_retry_at():
@@ -237,10 +237,10 @@ def test_retrying_waits_for_next_retry_at():
         next_retry_at=NOW + timedelta(seconds=1),
     )
     action = plan(desired(), retrying)
-    assert isinstance(action, Skip) and action.status is SyncStatus.RETRYING
+    assert isinstance(action, Hold) and action.status is SyncStatus.RETRYING
     due = dataclasses.replace(retrying, next_retry_at=NOW)
-    assert plan(desired(), due) == CreatePO(rid("create"), look_first=True)
-    assert plan(desired(), retrying, force_retry=True) == CreatePO(rid("create"), look_first=True)
+    assert plan(desired(), due) == Create(rid("create"), look_first=True)
+    assert plan(desired(), retrying, force_retry=True) == Create(rid("create"), look_first=True)
 
 
 def test_retry_after_a_long_gap_looks_first():
@@ -252,7 +252,7 @@ def test_retry_after_a_long_gap_looks_first():
         request_sent_at=NOW - timedelta(hours=2),
         next_retry_at=NOW,
     )
-    assert plan(desired(), old) == CreatePO(rid("create"), look_first=True)
+    assert plan(desired(), old) == Create(rid("create"), look_first=True)
 
 
 # --- crash recovery (PENDING) ------------------------------------------------------------------
@@ -277,15 +277,15 @@ def test_pending_replays_the_same_operation_and_request_id(operation):
 
 def test_first_create_does_not_look_first():
     """A PO never sent before is created straight away: no query is spent."""
-    assert plan(desired(), None) == CreatePO(rid("create"), look_first=False)
+    assert plan(desired(), None) == Create(rid("create"), look_first=False)
 
 
 def test_pending_with_unknown_request_id_falls_back_by_qbo_id():
     """A recorded id from another realm or version still replays, as create or update."""
     pending = entry(status=SyncStatus.PENDING, qbo_id=None, request_id="x" * 36)
-    assert plan(desired(), pending) == CreatePO("x" * 36, look_first=True)
+    assert plan(desired(), pending) == Create("x" * 36, look_first=True)
     pending = dataclasses.replace(pending, qbo_id="130")
-    assert plan(desired(), pending) == UpdatePO("x" * 36)
+    assert plan(desired(), pending) == Update("x" * 36)
 
 
 def test_pending_create_then_content_changed_looks_first_with_a_new_id():
@@ -296,7 +296,7 @@ def test_pending_create_then_content_changed_looks_first_with_a_new_id():
         request_id=rid("create"),
         request_sent_at=NOW,
     )
-    assert plan(desired("h2"), pending) == CreatePO(rid("create", "h2"), look_first=True)
+    assert plan(desired("h2"), pending) == Create(rid("create", "h2"), look_first=True)
 
 
 # --- vanished from Luminous ---------------------------------------------------------------------
@@ -311,36 +311,36 @@ def test_pending_create_then_content_changed_looks_first_with_a_new_id():
             "close",
             Noop("not in Luminous and never synced"),
         ),
-        (entry(), "close", ClosePO(rid("close"))),
-        (entry(), "delete", DeletePO(rid("delete"))),
+        (entry(), "close", Close(rid("close"))),
+        (entry(), "delete", Delete(rid("delete"))),
         (entry(lifecycle=Lifecycle.CLOSED), "close", Noop("already closed in QBO")),
-        (entry(lifecycle=Lifecycle.CLOSED), "delete", DeletePO(rid("delete"))),
+        (entry(lifecycle=Lifecycle.CLOSED), "delete", Delete(rid("delete"))),
         (entry(lifecycle=Lifecycle.DELETED), "delete", Noop("already deleted in QBO")),
         (
             entry(status=SyncStatus.PENDING, request_id=rid("delete")),
             "delete",
-            DeletePO(rid("delete")),
+            Delete(rid("delete")),
         ),
     ],
 )
 def test_vanished_po(e, on_delete, expected):
     """A PO gone from Luminous is closed or deleted in QBO by policy, once."""
-    assert plan(None, e, policy=PlanPolicy(on_delete=on_delete)) == expected
+    assert plan(None, e, policy=make_policy(on_delete=on_delete)) == expected
 
 
 def test_vanished_while_create_unconfirmed_is_parked_with_a_hint():
     """Deleted in Luminous while its create was unconfirmed: a person must look."""
-    pending = entry(status=SyncStatus.PENDING, qbo_id=None, po_number="PO-1", request_id="r")
+    pending = entry(status=SyncStatus.PENDING, qbo_id=None, number="PO-1", request_id="r")
     action = plan(None, pending)
-    assert isinstance(action, Skip) and action.status is SyncStatus.FAILED
+    assert isinstance(action, Hold) and action.status is SyncStatus.FAILED
     assert "PO-1" in action.reason
 
 
 def test_vanished_and_failed_stays_parked():
     """A failed close of a vanished PO waits for a user retry."""
     failed = entry(status=SyncStatus.FAILED)
-    assert isinstance(plan(None, failed), Skip)
-    assert plan(None, failed, force_retry=True) == ClosePO(rid("close"))
+    assert isinstance(plan(None, failed), Hold)
+    assert plan(None, failed, force_retry=True) == Close(rid("close"))
 
 
 # --- properties --------------------------------------------------------------------------------
@@ -373,13 +373,13 @@ def test_plan_is_total_deterministic_and_never_creates_twice_blindly(h, life, e,
     d = desired(h, life)
     first = plan(d, e, force_retry=force)
     assert first == plan(d, e, force_retry=force)
-    if isinstance(first, CreatePO | UpdatePO | ClosePO | DeletePO):
+    if isinstance(first, Create | Update | Close | Delete):
         assert len(first.request_id) <= 36
-    if isinstance(first, CreatePO) and e is not None and e.qbo_id is None and e.request_id:
+    if isinstance(first, Create) and e is not None and e.qbo_id is None and e.request_id:
         assert first.look_first or first.request_id == e.request_id
-    if isinstance(first, UpdatePO | ClosePO):
+    if isinstance(first, Update | Close):
         assert e is not None and e.qbo_id is not None
-    if isinstance(first, DeletePO):  # of a known document, or of an unconfirmed create's
+    if isinstance(first, Delete):  # of a known document, or of an unconfirmed create's
         assert e is not None and (e.qbo_id is not None or e.request_id is not None)
 
 
@@ -389,11 +389,11 @@ def test_action_names_and_vanished_lifecycle():
 
     names = [
         action_name(a)
-        for a in (CreatePO("r"), UpdatePO("r"), ClosePO("r"), DeletePO("r"), Skip("x"), Noop("x"))
+        for a in (Create("r"), Update("r"), Close("r"), Delete("r"), Hold("x"), Noop("x"))
     ]
     assert names == ["create", "update", "close", "delete", "skip", "none"]
-    assert vanished_lifecycle(PlanPolicy()) is Lifecycle.CLOSED
-    assert vanished_lifecycle(PlanPolicy(on_delete="delete")) is Lifecycle.DELETED
+    assert vanished_lifecycle(make_policy()) is Lifecycle.CLOSED
+    assert vanished_lifecycle(make_policy(on_delete="delete")) is Lifecycle.DELETED
 
 
 def test_cancelled_while_create_unconfirmed_is_looked_up_and_deleted():
@@ -405,4 +405,4 @@ def test_cancelled_while_create_unconfirmed_is_looked_up_and_deleted():
         next_retry_at=NOW,
     )
     action = plan(desired("h2", Lifecycle.DELETED), unconfirmed)
-    assert action == DeletePO(rid("delete", "h2"))
+    assert action == Delete(rid("delete", "h2"))

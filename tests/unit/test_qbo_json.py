@@ -10,13 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.qbo.client import (
-    InvalidRequestId,
-    decode_json,
-    encode_json,
-    parse_retry_after,
-    validate_request_id,
-)
+from reconciler.qbo.client import InvalidRequestId, validate_request_id
+from reconciler.qbo.transport import parse_retry_after
+from reconciler.qbo.wire import decode_json, encode_json
 
 
 def test_decimal_goes_out_as_the_number_it_is():

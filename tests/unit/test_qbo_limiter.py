@@ -71,7 +71,11 @@ def test_batch_has_its_own_budget_and_counts_as_a_request():
     """Batches are limited separately, and every batch also spends a request."""
     fake = FakeTime()
     limiter = RealmLimiter(
-        requests_per_minute=100, batches_per_minute=2, clock=fake.clock, sleep=fake.sleep
+        requests_per_minute=100,
+        requests_per_second=100,  # (the per-second window is tested on its own below)
+        batches_per_minute=2,
+        clock=fake.clock,
+        sleep=fake.sleep,
     )
     for _ in range(2):
         with limiter.slot(batch=True):
@@ -121,8 +125,69 @@ def test_slot_is_released_when_the_body_raises():
     assert limiter.in_flight == 0
 
 
-@pytest.mark.parametrize("kwargs", [{"requests_per_minute": 0}, {"max_concurrent": 0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"requests_per_minute": 0},
+        {"requests_per_second": 0},
+        {"batches_per_minute": 0},
+        {"max_concurrent": 0},
+    ],
+)
 def test_nonsense_limits_are_refused(kwargs):
     """A limit that would block forever is a configuration error."""
     with pytest.raises(ValueError):
         RealmLimiter(**kwargs)
+
+
+def test_at_most_ten_start_in_any_second():
+    """QBO allows 10 requests a second per realm and app: the 11th waits for the window."""
+    fake = FakeTime()
+    limiter = RealmLimiter(clock=fake.clock, sleep=fake.sleep)
+    starts = []
+    for _ in range(25):
+        with limiter.slot():
+            starts.append(fake.now)
+    for first in starts:
+        assert sum(1 for t in starts if first <= t < first + 1.0) <= 10
+    assert fake.sleeps == [pytest.approx(1.0), pytest.approx(1.0)]
+
+
+def test_every_limit_at_once_as_qbo_counts_them():
+    """A batch spends the per-second, per-minute and batch budgets; the tightest one binds."""
+    fake = FakeTime()
+    limiter = RealmLimiter(
+        requests_per_minute=12, requests_per_second=10, batches_per_minute=3,
+        clock=fake.clock, sleep=fake.sleep,
+    )  # fmt: skip
+    for _ in range(3):
+        with limiter.slot(batch=True):
+            pass
+    for _ in range(7):  # 10 in the first second: the per-second window is full
+        with limiter.slot():
+            pass
+    assert fake.sleeps == []
+    assert limiter.batch_wait() == pytest.approx(60)  # the batch budget is spent
+    with limiter.slot():  # the 11th request waits a second
+        pass
+    assert fake.sleeps == [pytest.approx(1.0)]
+    with limiter.slot():  # the 12th is the last of the minute
+        pass
+    with limiter.slot():  # the 13th waits for the first request to leave the minute
+        pass
+    assert sum(fake.sleeps) == pytest.approx(60)
+
+
+def test_hold_after_a_429_stops_every_request_for_the_wait():
+    """After QBO throttled us anyway, no request of the realm starts before the hold ends."""
+    fake = FakeTime()
+    limiter = RealmLimiter(clock=fake.clock, sleep=fake.sleep)
+    limiter.hold(60)
+    assert limiter.batch_wait() == pytest.approx(60)
+    with limiter.slot():
+        pass
+    assert fake.sleeps == [pytest.approx(60)]
+    limiter.hold(-5)  # a hold never shortens or goes negative
+    with limiter.slot():
+        pass
+    assert fake.sleeps == [pytest.approx(60)]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -203,3 +205,52 @@ def test_queryable_prefix_pattern(value, pattern):
     assert q.queryable_prefix_pattern(value) == pattern
     if pattern is not None:
         assert q.like("DisplayName", pattern).render().startswith("DisplayName LIKE '")
+
+
+def _select_calls():
+    """Every `q.select("Entity", [conditions])` in the client code, with the fields its
+    conditions name, found in the source."""
+    package = Path(__file__).resolve().parents[2] / "reconciler"
+    for path in sorted(package.rglob("*.py")):
+        if "sandbox" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "select"
+                and isinstance(getattr(node.func.value, "id", None), str)
+                and node.args
+            ):
+                entity = node.args[0]
+                fields = {
+                    inner.args[0].value
+                    for inner in ast.walk(node)
+                    if isinstance(inner, ast.Call)
+                    and isinstance(inner.func, ast.Attribute)
+                    and inner.func.attr in ("eq", "in_", "like", "lt", "gt", "le", "ge")
+                    and inner.args
+                    and isinstance(inner.args[0], ast.Constant)
+                }
+                yield path.name, entity, fields
+
+
+def test_every_entity_and_field_a_resolver_queries_is_in_the_filterable_table():
+    """A query the client builds never names an entity or field the table does not know
+    (it would fail at run time with InvalidQuery, or at QBO with 4001)."""
+    calls = list(_select_calls())
+    assert len(calls) >= 8  # the resolvers, the writers, the identity index
+    for where, entity, fields in calls:
+        if isinstance(entity, ast.Constant):
+            assert entity.value in q.FILTERABLE_FIELDS, f"{where}: {entity.value}"
+            assert fields <= q.FILTERABLE_FIELDS[entity.value], f"{where}: {fields}"
+
+
+def test_the_client_table_never_allows_what_qbo_refuses():
+    """Every field our builder lets through is filterable in the emulator, which follows
+    Intuit's list (PrimaryEmailAddr and AcctNum are refused with 4001)."""
+    from reconciler.sandbox.qbo_store import ALWAYS_FILTERABLE, FILTERABLE
+
+    for entity, allowed in q.FILTERABLE_FIELDS.items():
+        qbo_side = {f.lower() for f in FILTERABLE[entity] | ALWAYS_FILTERABLE}
+        assert {f.lower() for f in allowed} <= qbo_side, entity

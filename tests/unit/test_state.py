@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from reconciler.errors import Fatal
-from reconciler.model import Checkpoint, LedgerEntry, Lifecycle, Outcome, SyncStatus
+from reconciler.model import Checkpoint, DocKind, LedgerEntry, Lifecycle, Outcome, SyncStatus
+from reconciler.outcomes import Record
 from reconciler.state import StateStore
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -20,11 +21,21 @@ def store(tmp_path):
     s.close()
 
 
+def record(store, entry, outcome, *, run_id="r", checkpoint=None):
+    """One outcome, and the checkpoint it allows, through the ledger's one write path."""
+    moves = {"luminous": checkpoint} if checkpoint is not None else None
+    store.ledger.record([Record(entry, outcome)], run_id=run_id, checkpoints=moves)
+
+
+def begin(store, entry, *, run_id="r"):
+    return store.ledger.begin([entry], run_id=run_id, verbs=["create"])[0]
+
+
 def _synced(po_id=1, updated=T0, number="PO-1"):
     return LedgerEntry(
-        po_id=po_id,
+        doc_id=po_id,
         status=SyncStatus.SYNCED,
-        po_number=number,
+        number=number,
         qbo_id="77",
         sync_token="0",
         content_hash="abc",
@@ -43,21 +54,25 @@ def test_state_file_is_private(tmp_path):
 def test_reopen_keeps_data_and_applies_no_migration_twice(tmp_path):
     """Opening an existing file keeps its rows; migrations run once."""
     s = StateStore.open(tmp_path / "s.sqlite", clock=lambda: T0)
-    s.record(_synced(), Outcome(1, SyncStatus.SYNCED, "create"), run_id="r1")
+    record(s, _synced(), Outcome(1, SyncStatus.SYNCED, "create"), run_id="r1")
     s.close()
     s2 = StateStore.open(tmp_path / "s.sqlite", clock=lambda: T0)
-    assert s2.entry(1).qbo_id == "77"
-    applied = list(s2.db.query("select name from _sqlite_migrations"))
-    assert [r["name"] for r in applied] == ["m001_initial", "m002_ledger_qbo_id_index"]
+    assert s2.ledger.entry(1).qbo_id == "77"
+    applied = s2.db.rows("select name from _sqlite_migrations")
+    assert [r["name"] for r in applied] == [
+        "m001_initial",
+        "m002_ledger_qbo_id_index",
+        "m003_documents_of_every_kind",
+    ]
     assert s2.integrity_ok()
 
 
 def test_record_moves_checkpoint_in_same_transaction(store):
     """An outcome and the checkpoint it allows are written together."""
     cp = Checkpoint(T0, 5)
-    store.record(_synced(5), Outcome(5, SyncStatus.SYNCED, "create"), run_id="r", checkpoint=cp)
-    assert store.checkpoint() == cp
-    assert store.entry(5).status is SyncStatus.SYNCED
+    record(store, _synced(5), Outcome(5, SyncStatus.SYNCED, "create"), run_id="r", checkpoint=cp)
+    assert store.ledger.checkpoint() == cp
+    assert store.ledger.entry(5).status is SyncStatus.SYNCED
 
 
 def test_failed_write_rolls_back_checkpoint(store, monkeypatch):
@@ -66,72 +81,74 @@ def test_failed_write_rolls_back_checkpoint(store, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "_history", boom)
+    monkeypatch.setattr(store.ledger, "_history", boom)
     with pytest.raises(RuntimeError):
-        store.record(
+        record(
+            store,
             _synced(5),
             Outcome(5, SyncStatus.SYNCED, "create"),
             run_id="r",
             checkpoint=Checkpoint(T0, 5),
         )
-    assert store.checkpoint() is None
-    assert store.entry(5) is None
+    assert store.ledger.checkpoint() is None
+    assert store.ledger.entry(5) is None
 
 
 def test_checkpoint_never_moves_backwards(store):
     """A smaller key than the stored checkpoint is ignored."""
-    store.move_checkpoint(Checkpoint(T0, 9))
-    store.move_checkpoint(Checkpoint(T0, 3))
-    store.move_checkpoint(Checkpoint(T0 - timedelta(days=1), 99))
-    assert store.checkpoint() == Checkpoint(T0, 9)
+    store.ledger.move_checkpoint(Checkpoint(T0, 9))
+    store.ledger.move_checkpoint(Checkpoint(T0, 3))
+    store.ledger.move_checkpoint(Checkpoint(T0 - timedelta(days=1), 99))
+    assert store.ledger.checkpoint() == Checkpoint(T0, 9)
 
 
 def test_is_handled_only_for_settled_same_or_newer_version(store):
     """A PO counts as handled at a version only when a settled outcome covers it."""
-    store.record(_synced(1, T0), Outcome(1, SyncStatus.SYNCED, "create"), run_id="r")
-    assert store.is_handled(1, T0)
-    assert not store.is_handled(1, T0 + timedelta(seconds=1))
-    store.begin_write(_synced(2, T0), run_id="r", action="create")
-    assert not store.is_handled(2, T0)
+    record(store, _synced(1, T0), Outcome(1, SyncStatus.SYNCED, "create"), run_id="r")
+    assert store.ledger.is_handled(1, T0)
+    assert not store.ledger.is_handled(1, T0 + timedelta(seconds=1))
+    begin(store, _synced(2, T0), run_id="r")
+    assert not store.ledger.is_handled(2, T0)
 
 
 def test_force_retry_makes_a_po_due_and_unhandled(store):
     """`reconciler retry` marks a parked PO so the next pass takes it again."""
-    failed = LedgerEntry(po_id=3, status=SyncStatus.FAILED, source_updated_at=T0)
-    store.record(failed, Outcome(3, SyncStatus.FAILED, "create"), run_id="r")
-    assert [e.po_id for e in store.due_for_retry(T0)] == []
-    store.request_retry(3)
-    assert [e.po_id for e in store.due_for_retry(T0)] == [3]
-    assert not store.is_handled(3, T0)
-    store.record(_synced(3), Outcome(3, SyncStatus.SYNCED, "create"), run_id="r2")
-    assert [e.po_id for e in store.due_for_retry(T0)] == []
+    failed = LedgerEntry(doc_id=3, status=SyncStatus.FAILED, source_updated_at=T0)
+    record(store, failed, Outcome(3, SyncStatus.FAILED, "create"), run_id="r")
+    assert [e.doc_id for e in store.ledger.due_for_retry(T0)] == []
+    store.ledger.request_retry(3)
+    assert [e.doc_id for e in store.ledger.due_for_retry(T0)] == [3]
+    assert not store.ledger.is_handled(3, T0)
+    record(store, _synced(3), Outcome(3, SyncStatus.SYNCED, "create"), run_id="r2")
+    assert [e.doc_id for e in store.ledger.due_for_retry(T0)] == []
 
 
 def test_retrying_due_only_after_next_retry_at(store):
     """A transient failure comes back once its back-off time has passed."""
     e = LedgerEntry(
-        po_id=4,
+        doc_id=4,
         status=SyncStatus.RETRYING,
         source_updated_at=T0,
         next_retry_at=T0 + timedelta(minutes=5),
     )
-    store.record(e, Outcome(4, SyncStatus.RETRYING, "create"), run_id="r")
-    assert store.due_for_retry(T0) == []
-    assert [x.po_id for x in store.due_for_retry(T0 + timedelta(minutes=5))] == [4]
+    record(store, e, Outcome(4, SyncStatus.RETRYING, "create"), run_id="r")
+    assert store.ledger.due_for_retry(T0) == []
+    assert [x.doc_id for x in store.ledger.due_for_retry(T0 + timedelta(minutes=5))] == [4]
 
 
 def test_history_and_lookup_by_po_number(store):
     """`status PO-1042` finds the PO by number and shows its history in order."""
-    store.begin_write(_synced(1042, number="PO-1042"), run_id="r1", action="create")
-    store.record(
+    begin(store, _synced(1042, number="PO-1042"), run_id="r1")
+    record(
+        store,
         _synced(1042, number="PO-1042"),
         Outcome(1042, SyncStatus.SYNCED, "create", qbo_id="77"),
         run_id="r1",
     )
-    assert store.find_po_ids("PO-1042") == [1042]
-    assert store.find_po_ids("1042") == [1042]
-    assert store.find_po_ids("PO-9") == []
-    assert [(h.action, h.status) for h in store.history(1042)] == [
+    assert store.ledger.find("PO-1042") == [(DocKind.PURCHASE_ORDER, 1042)]
+    assert store.ledger.find("1042") == [(DocKind.PURCHASE_ORDER, 1042)]
+    assert store.ledger.find("PO-9") == []
+    assert [(h.action, h.status) for h in store.ledger.history(1042)] == [
         ("create", "pending"),
         ("create", "synced"),
     ]
@@ -139,10 +156,10 @@ def test_history_and_lookup_by_po_number(store):
 
 def test_vendor_map_is_case_insensitive(store):
     """QBO names compare without case, so does the cache."""
-    store.remember_vendor("Nutricost", "12", "Nutricost")
-    assert store.vendor_id("NUTRICOST") == "12"
-    store.forget_vendor("nutricost")
-    assert store.vendor_id("Nutricost") is None
+    store.refs.remember_vendor("Nutricost", "12", "Nutricost")
+    assert store.refs.vendor_id("NUTRICOST") == "12"
+    store.refs.forget_vendor("nutricost")
+    assert store.refs.vendor_id("Nutricost") is None
 
 
 def test_bind_realm_refuses_another_company(store):

@@ -12,9 +12,9 @@ T = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 def _failed():
     return LedgerEntry(
-        po_id=1042,
+        doc_id=1042,
         status=SyncStatus.FAILED,
-        po_number="PO-1042",
+        number="PO-1042",
         attempts=1,
         last_error_code="6240",
         last_error_message="The name supplied already exists",
@@ -23,7 +23,9 @@ def _failed():
 
 def test_table_has_one_row_per_po_with_reason():
     """Each PO is one line with its status and the reason QBO gave."""
-    out = status_view.table([_failed(), LedgerEntry(po_id=7, status=SyncStatus.SYNCED, qbo_id="9")])
+    out = status_view.table(
+        [_failed(), LedgerEntry(doc_id=7, status=SyncStatus.SYNCED, qbo_id="9")]
+    )
     lines = out.splitlines()
     assert lines[0].startswith("PO")
     assert "PO-1042" in lines[1] and "failed" in lines[1] and "[6240]" in lines[1]
@@ -32,7 +34,7 @@ def test_table_has_one_row_per_po_with_reason():
 
 def test_long_reason_is_cut_in_the_table_but_not_in_detail():
     """The table stays readable; `status PO` shows the whole reason."""
-    entry = LedgerEntry(po_id=1, status=SyncStatus.FAILED, last_error_message="x" * 300)
+    entry = LedgerEntry(doc_id=1, status=SyncStatus.FAILED, last_error_message="x" * 300)
     assert "x" * 300 not in status_view.table([entry])
     assert "x" * 300 in status_view.po_detail(entry, [])
 

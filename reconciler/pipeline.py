@@ -1,0 +1,251 @@
+"""The write path every QBO document takes, whatever its kind (PurchaseOrder, Bill).
+
+    submit(write)   hand over one planned write: buffered for a batch, or sent alone
+    settle(key)     the document was seen again: make sure its write has an outcome first
+    close()         send what is buffered and take every answer (the context manager does it)
+
+The order of a write is fixed: the requestid is in the ledger (status `pending`) before the
+request leaves, and the answer is in the ledger (with the checkpoint it allows, which the
+`Recorder` adds) before the document counts as settled. What QBO's answer means is decided by
+`outcomes.fate_of`, the same for a single request and for each item of a batch; an item that
+needs a request of its own (a reference to resolve again, a SyncToken to re-read) goes through
+the same `writes.WriteSender` a single write does.
+
+Batches: while the engine reads a backlog, batchable writes wait in a buffer and go out 30 to
+a `/batch` request on a worker thread; up to `in_flight` batches are out at once (their latency
+overlaps; the QBO client's limiter paces them against QBO's limits). Answers are taken in the
+order the batches were sent, on the caller's thread. A write that cannot go in a batch waits
+for the batches still out, then goes alone (writes still in the buffer go later: a single
+write never forces a part-filled batch out).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from reconciler import batching, errors, plan
+from reconciler.crashpoints import crash_point
+from reconciler.model import DocKey, DocKind, LedgerEntry
+from reconciler.outcomes import Fate, Record, fate_of
+from reconciler.qbo.wire import BatchOp
+from reconciler.writes import DocumentWriter, Recorder, Write, WriteSender
+
+__all__ = ["DocumentWriter", "Recorder", "Write", "WritePipeline"]
+
+BATCHES_IN_FLIGHT = 4
+
+
+@dataclass
+class _Batch:
+    """A batch sent and not yet answered: its writes, their begun rows, the answer to come."""
+
+    writes: list[Write]
+    begun: list[LedgerEntry]
+    wire_ids: list[str]
+    answer: Future[Any]
+
+
+class WritePipeline:
+    """Buffers, batches and sends writes; records how each ended through the `Recorder`."""
+
+    def __init__(
+        self,
+        writers: Mapping[DocKind, DocumentWriter],
+        recorder: Recorder,
+        send_batch: Callable[..., list[Any]],
+        *,
+        policy: plan.PlanPolicy,
+        clock: Callable[[], datetime],
+        rng: random.Random,
+        in_flight: int = BATCHES_IN_FLIGHT,
+    ) -> None:
+        self._writers = writers
+        self._sender = WriteSender(writers, policy=policy, clock=clock, rng=rng)
+        self._recorder = recorder
+        self._send_batch = send_batch
+        self._max_in_flight = max(1, in_flight)
+        self._buffer: list[Write] = []
+        self._out: deque[_Batch] = deque()
+        self._pool: ThreadPoolExecutor | None = None
+        self.batches_sent = 0
+
+    # --- the interface ------------------------------------------------------------------
+
+    def submit(self, write: Write) -> None:
+        """Buffer a batchable write (sending a full buffer), or send it alone now."""
+        self.settle(write.key)
+        if self._writers[write.kind].batchable(write):
+            self._buffer.append(write)
+            if len(self._buffer) >= batching.MAX_BATCH_ITEMS:
+                self.flush()
+            return
+        self._send_alone(write)
+
+    def settle(self, key: DocKey) -> None:
+        """A document seen again while its write is buffered or out: finish that write first,
+        so the new version is planned against what QBO now holds."""
+        if any(w.key == key for w in self._buffer):
+            self.flush()
+        if any(w.key == key for batch in self._out for w in batch.writes):
+            self.drain()
+
+    def flush(self) -> None:
+        """Send what the buffer holds: one write alone, more as one batch."""
+        writes, self._buffer = self._buffer, []
+        if len(writes) == 1:
+            self._send_alone(writes[0])
+        elif writes:
+            self._prepare_batch(writes)
+
+    def drain(self) -> None:
+        """Take every batch answer still out, oldest first."""
+        while self._out:
+            self._take_oldest()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            self.drain()
+        finally:
+            self._shutdown()
+
+    def __enter__(self) -> WritePipeline:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            # After a Fatal: what is buffered was never begun; answers still out stay
+            # unrecorded, their documents `pending` with the requestid for the next pass.
+            self._buffer = []
+            self._shutdown()
+
+    # --- one write alone ----------------------------------------------------------------
+
+    def _send_alone(self, write: Write) -> None:
+        self.drain()  # outcomes are recorded in the order the documents were handed over
+        writer = self._writers[write.kind]
+        pending = self._sender.pending(write)
+        try:
+            payload = writer.payload(write.desired) if write.desired is not None else None
+        except Exception as exc:
+            self._recorder.record([self._sender.failed(write, pending, exc)])
+            return
+        begun = self._recorder.begin([pending], [write.verb])[0]
+        crash_point("ledger_pending")
+        wire_id = batching.wire_request_id(write.action.request_id, write.base)
+        self._recorder.record([self._sender.attempt(write, begun, payload, wire_id)])
+
+    # --- batches ------------------------------------------------------------------------
+
+    def _prepare_batch(self, writes: list[Write]) -> None:
+        """References for all at once, then each body; a write whose body cannot be built
+        is recorded at once and left out."""
+        for kind, writer in self._writers.items():
+            desired = [w.desired for w in writes if w.kind is kind]
+            if desired:
+                writer.prefetch(desired)
+        ready: list[tuple[Write, LedgerEntry, dict[str, Any]]] = []
+        failed: list[Record] = []
+        for write in writes:
+            pending = self._sender.pending(write)
+            try:
+                ready.append((write, pending, self._writers[write.kind].payload(write.desired)))
+            except Exception as exc:
+                failed.append(self._sender.failed(write, pending, exc))
+        if failed:
+            self._recorder.record(failed)
+        if len(ready) == 1:
+            self._send_alone(ready[0][0])
+        elif ready:
+            self._send(ready)
+
+    def _send(self, ready: list[tuple[Write, LedgerEntry, dict[str, Any]]]) -> None:
+        """Every item `pending` (one transaction), then the batch leaves on a worker thread."""
+        writes = [w for w, _, _ in ready]
+        begun = self._recorder.begin([p for _, p, _ in ready], [w.verb for w in writes])
+        crash_point("ledger_pending")
+        ops = []
+        for index, ((write, _, payload), row) in enumerate(zip(ready, begun, strict=True), 1):
+            writer = self._writers[write.kind]
+            operation, body = writer.batch_item(write, row, payload)
+            ops.append(BatchOp(str(index), operation, writer.entity, body))
+        wire_ids = [batching.wire_request_id(w.action.request_id, w.base) for w in writes]
+        # Creates in a lost batch are looked up by DocNumber on their retry, not resent blind.
+        has_creates = any(isinstance(w.action, plan.Create) for w in writes)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._max_in_flight, thread_name_prefix="batch")
+        answer = self._pool.submit(
+            self._send_batch,
+            ops,
+            request_id=batching.batch_request_id(wire_ids),
+            resend_unclear=not has_creates,
+        )
+        self.batches_sent += 1
+        self._out.append(_Batch(writes, begun, wire_ids, answer))
+        while len(self._out) >= self._max_in_flight:
+            self._take_oldest()
+
+    def _take_oldest(self) -> None:
+        batch = self._out.popleft()
+        try:
+            results = batch.answer.result()
+        except errors.ReconcilerError as exc:  # anything else is a crash of the pass
+            fate = fate_of(exc, is_update=True)
+            if fate is Fate.FATAL:
+                raise
+            if fate is Fate.PARK:
+                # QBO refused the batch as a whole (nothing done): each item goes alone.
+                for write in batch.writes:
+                    self._send_alone(write)
+                return
+            # No answer, or throttled/5xx after the client's own retries: every item backs
+            # off (a create then looks QBO up by DocNumber before it is sent again).
+            self._recorder.record(
+                [
+                    self._sender.after_error(Fate.RETRY, w, row, exc)
+                    for w, row in zip(batch.writes, batch.begun, strict=True)
+                ]
+            )
+            return
+        crash_point("qbo_answered")
+        self._take_results(batch, results)
+
+    def _take_results(self, batch: _Batch, results: Sequence[Any]) -> None:
+        """Each item's answer as the single path would take it; the settled ones in one
+        transaction, then the ones that need a single request of their own."""
+        settled: list[Record] = []
+        again: list[tuple[Write, LedgerEntry, str, BaseException]] = []
+        fatal: BaseException | None = None
+        rows = zip(batch.writes, batch.begun, batch.wire_ids, results, strict=True)
+        for write, row, wire_id, result in rows:
+            fate = fate_of(result.fault, is_update=write.is_update)
+            if fate is Fate.SYNCED:
+                settled.append(
+                    self._sender.synced(write, row, result.entity, wire_id, result.intuit_tid)
+                )
+            elif fate is Fate.FATAL:
+                fatal = fatal or result.fault  # the item stays pending for the next pass
+            elif fate in (Fate.RESEND_REFS, Fate.RESEND_STALE):
+                again.append((write, row, wire_id, result.fault))
+            else:
+                settled.append(self._sender.after_error(fate, write, row, result.fault))
+        if settled:
+            self._recorder.record(settled)
+        if fatal is not None:
+            raise fatal
+        for write, row, wire_id, fault in again:
+            self._recorder.record([self._sender.attempt(write, row, None, wire_id, fault)])
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._out.clear()

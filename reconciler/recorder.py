@@ -1,0 +1,86 @@
+"""Where every outcome of a pass goes: the ledger (with the checkpoint it allows), the pass
+report, and one structured log event per document."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler.checkpoint import CheckpointTracker
+from reconciler.model import DocKey, DocKind, LedgerEntry, Outcome, RejectedRecord, SyncStatus
+from reconciler.outcomes import Record, anonymous_reject
+from reconciler.report import PAST_TENSE, PassReport
+from reconciler.state import Ledger
+
+CHECKPOINT_NAMES = {DocKind.PURCHASE_ORDER: "luminous", DocKind.BILL: "luminous_bills"}
+
+
+class Recorder:
+    """Records outcomes for one pass; the pipeline's `Recorder`."""
+
+    def __init__(self, ledger: Ledger, report: PassReport, log: Any, *, run_id: str) -> None:
+        self.ledger = ledger
+        self.report = report
+        self.log = log
+        self.run_id = run_id
+        self.trackers: dict[DocKind, CheckpointTracker] = {}
+        self.handled: set[DocKey] = set()
+
+    def begin(self, entries: Sequence[LedgerEntry], verbs: Sequence[str]) -> list[LedgerEntry]:
+        return self.ledger.begin(entries, run_id=self.run_id, verbs=verbs)
+
+    def record(self, records: Sequence[Record]) -> None:
+        """The outcomes and the checkpoints they allow, in one transaction; then the report
+        and the log."""
+        for record in records:
+            tracker = self.trackers.get(record.entry.kind)
+            if tracker is not None:
+                tracker.settle(record.entry.doc_id)
+        moves = {
+            kind: moved
+            for kind, tracker in self.trackers.items()
+            if (moved := tracker.allowed()) is not None
+        }
+        self.ledger.record(
+            records,
+            run_id=self.run_id,
+            checkpoints={CHECKPOINT_NAMES[kind]: moved for kind, moved in moves.items()},
+        )
+        for kind, moved in moves.items():
+            self.trackers[kind].committed_to(moved)
+        for record in records:
+            self.handled.add(record.entry.key)
+            self.report_outcome(record.outcome, record.started)
+
+    def without_id(self, record: RejectedRecord) -> None:
+        """Nothing to key a ledger row on: the log line and the pass's failure count are where
+        it shows (exit code 1), with the document's number when the record had one."""
+        self.log.error(
+            "source_record_without_id",
+            run_id=self.run_id,
+            po_number=record.number,
+            reason=record.reason,
+        )
+        self.report_outcome(anonymous_reject(record.reason, record.number))
+
+    def report_outcome(self, outcome: Outcome, started: float | None = None) -> None:
+        """Count one outcome and log it (records without a ledger row come here directly)."""
+        counts = self.report.counts
+        counts[str(outcome.status)] += 1
+        if outcome.status is SyncStatus.SYNCED and outcome.action in PAST_TENSE:
+            counts[PAST_TENSE[outcome.action]] += 1
+        label = "po" if outcome.kind is DocKind.PURCHASE_ORDER else outcome.kind.value
+        fields: dict[str, Any] = {
+            f"{label}_id": outcome.doc_id,
+            f"{label}_number": outcome.number,
+            "action": outcome.action,
+            "qbo_id": outcome.qbo_id,
+            "error_code": outcome.error_code,
+            "reason": outcome.message,
+        }
+        if started is not None:
+            fields["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+        self.log.info(
+            f"{label}_{outcome.status}", run_id=self.run_id, **fields, **dict(outcome.extra)
+        )

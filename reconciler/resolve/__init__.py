@@ -1,0 +1,161 @@
+"""The QBO ids a desired document refers to: vendor, items, accounts (cache, QBO, create).
+
+`References` is what a document writer asks: `prefetch` fills the caches for many documents
+at once (a few `IN (...)` queries, the missing ones created concurrently), `for_po` gives the
+ids one PO needs, `forget` drops them when QBO says one vanished. The rules for each kind of
+reference are in `vendors`, `items` and `accounts`.
+
+Names QBO's query lexer cannot take (see `reconciler.qbo.query`) are not given up on: the
+resolver asks with `LIKE 'prefix%'` on the part before the first such character and compares
+full names itself; with no usable prefix it lists the entity once per pass and matches in
+memory. Either way the result lands in the map, so it happens once per name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
+from typing import Any
+
+from reconciler import errors
+from reconciler.config import Settings
+from reconciler.mapping import item_key
+from reconciler.model import DesiredItem, DesiredPO, DesiredVendor, LineKind
+from reconciler.qbo.bodies import ResolvedRefs
+from reconciler.resolve.accounts import AccountResolver
+from reconciler.resolve.common import ref_request_id
+from reconciler.resolve.items import ItemPolicy, ItemResolver
+from reconciler.resolve.vendors import VendorPolicy, VendorResolver
+from reconciler.state import ReferenceMaps, name_key
+
+__all__ = [
+    "AccountResolver",
+    "ItemPolicy",
+    "ItemResolver",
+    "References",
+    "VendorPolicy",
+    "VendorResolver",
+    "ref_request_id",
+]
+
+
+class References:
+    """The resolvers of one pass (their caches live for the pass) and what they answer."""
+
+    def __init__(
+        self,
+        qbo: Any,
+        maps: ReferenceMaps,
+        settings: Settings,
+        *,
+        today: date,
+        on_event: Callable[..., None],
+    ) -> None:
+        self._maps = maps
+        self._settings = settings
+        self._event = on_event
+        sync, realm = settings.sync, settings.qbo.realm_id
+        self.accounts = AccountResolver(qbo, maps)
+        self.vendors = VendorResolver(
+            qbo,
+            maps,
+            realm_id=realm,
+            policy=VendorPolicy(
+                on_collision=sync.vendor_name_collision,
+                suffix=sync.vendor_name_suffix,
+                on_inactive=sync.inactive_vendor,
+            ),
+            on_event=on_event,
+        )
+        self.items = ItemResolver(
+            qbo,
+            maps,
+            self.accounts,
+            realm_id=realm,
+            policy=ItemPolicy(on_missing=sync.missing_item, on_inactive=sync.inactive_vendor),
+            account_names=settings.item_account_names(),
+            # An Inventory item starts tracking today: nothing is on hand before its first PO.
+            inv_start_date=today,
+            on_event=on_event,
+        )
+
+    def for_po(self, desired: DesiredPO) -> ResolvedRefs:
+        """Every id one PO's body needs (found or created now if not cached)."""
+        vendor_id = self.vendors.resolve(desired.vendor)
+        item_ids: dict[str, str] = {}
+        missing_item_account_id = None
+        for line in desired.lines:
+            if line.kind is LineKind.ITEM and line.item is not None:
+                item_id = self.items.resolve(line.item)
+                if item_id is not None:
+                    item_ids[item_key(line.item)] = item_id
+                elif missing_item_account_id is None:  # policy: such lines go to an account
+                    missing_item_account_id = self.accounts.id_for(self._settings.accounts.expense)
+        names = {line.account for line in desired.lines if line.account}
+        return ResolvedRefs(
+            vendor_id=vendor_id,
+            item_ids=item_ids,
+            account_ids={name: self.accounts.id_for(name) for name in names},
+            ap_account_id=self.accounts.id_for(desired.ap_account) if desired.ap_account else None,
+            custom_field_ids=self._settings.custom_field_ids(),
+            missing_item_account_id=missing_item_account_id,
+        )
+
+    def forget(self, desired: DesiredPO) -> None:
+        """QBO said a cached reference is gone or inactive: the next resolve asks again."""
+        self._maps.forget_vendor(desired.vendor.display_name)
+        for line in desired.lines:
+            if line.item is not None:
+                self._maps.forget_item(item_key(line.item))
+        self.accounts.forget_all()
+        self._event("references_forgotten", po_id=desired.source_id)
+
+    def prefetch(self, desired: Iterable[DesiredPO]) -> None:
+        """Vendors and items not yet in the maps: looked up with a few `IN (...)` queries, and
+        the missing ones found or created concurrently (QBO calls in worker threads, up to the
+        realm's concurrency; the maps are written here, on the calling thread, in a fixed
+        order). A reference that fails here is left alone: the document's own resolve meets
+        the failure again and records it for that document."""
+        desired = list(desired)
+        items = {
+            item_key(line.item): line.item
+            for d in desired
+            for line in d.lines
+            if line.kind is LineKind.ITEM and line.item is not None
+        }
+        named = {name_key(d.vendor.display_name): d.vendor for d in desired}
+        try:
+            self.vendors.prefetch(v.display_name for v in named.values())
+            self.items.prefetch(items.values())
+        except (errors.Retryable, errors.Parked):
+            return  # (a 429 storm here used to abort the whole pass)
+        vendors = [v for v in named.values() if self._maps.vendor_id(v.display_name) is None]
+        missing = [i for k, i in items.items() if self._maps.item_id(k) is None]
+        if len(vendors) + len(missing) >= 2:  # one alone: the document's own resolve does it
+            self._fetch_concurrently(vendors, missing)
+
+    def _fetch_concurrently(self, vendors: list[DesiredVendor], items: list[DesiredItem]) -> None:
+        if items:
+            self.items.warm_accounts()
+        workers = max(1, min(self._settings.qbo.max_concurrent, len(vendors) + len(items)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refs") as pool:
+            vendor_jobs = [(v, pool.submit(self.vendors.fetch, v)) for v in vendors]
+            item_jobs = [(i, pool.submit(self.items.fetch, i)) for i in items]
+            for vendor, job in vendor_jobs:
+                if (found := _ref_result(job)) is not None:
+                    self.vendors.remember(vendor, found)
+            for item, job in item_jobs:
+                if (found := _ref_result(job)) is not None:
+                    self.items.remember(item, found)
+
+
+def _ref_result(job: Future[Any]) -> Any:
+    """A reference look-up's result; None when it failed for a reason its documents will meet
+    again (a Fatal stops the pass)."""
+    try:
+        return job.result()
+    except errors.Fatal:
+        raise
+    except errors.ReconcilerError:
+        return None

@@ -1,0 +1,74 @@
+"""The durable state of the sync, in one SQLite file: a cache of QBO, never its authority.
+
+    StateStore
+    ├── ledger   per-document rows, history, checkpoints   (state/ledger.py)
+    ├── refs     vendor, item and account ids by name      (state/refs.py)
+    ├── runs     one row per pass                          (state/runs.py)
+    └── meta     small key/value facts (realm, sweep and drift times)
+
+The file, its migrations and its lock are in `state/db.py`. All methods take and return aware
+datetimes; every outcome and the checkpoint it allows commit in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.errors import Fatal
+from reconciler.state.db import StateDB
+from reconciler.state.ledger import SETTLED_STATUSES, HistoryRow, Ledger
+from reconciler.state.refs import ReferenceMaps, name_key
+from reconciler.state.runs import Runs
+
+__all__ = [
+    "SETTLED_STATUSES",
+    "HistoryRow",
+    "Ledger",
+    "ReferenceMaps",
+    "Runs",
+    "StateStore",
+    "name_key",
+]
+
+
+class StateStore:
+    """The one owner of the SQLite file; thread-safe (every statement holds one lock)."""
+
+    def __init__(self, db: StateDB, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.ledger = Ledger(db, clock)
+        self.refs = ReferenceMaps(db)
+        self.runs = Runs(db)
+
+    @classmethod
+    def open(cls, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> StateStore:
+        return cls(StateDB.open(path), clock or (lambda: datetime.now(UTC)))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self.db.rows("select value from meta where key = ?", [key])
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db.atomic():
+            self.db.execute("insert or replace into meta (key, value) values (?, ?)", [key, value])
+
+    def bind_realm(self, realm_id: str) -> None:
+        """A state file belongs to one QBO company; pointing it at another would duplicate all."""
+        bound = self.get_meta("realm_id")
+        if bound is None:
+            self.set_meta("realm_id", realm_id)
+        elif bound != realm_id:
+            raise Fatal(
+                f"state file belongs to QBO company {bound}, but the configured realm is "
+                f"{realm_id}; use a separate state file per company",
+                code="wrong_realm",
+            )
+
+    def integrity_ok(self) -> bool:
+        rows = self.db.rows("PRAGMA integrity_check")
+        return [next(iter(r.values())) for r in rows] == ["ok"]

@@ -1,0 +1,164 @@
+"""The SQLite file: how it is opened, its schema migrations, and the one lock around it.
+
+WAL mode with `synchronous=FULL` (an accounting ledger prefers a slower commit to a lost one).
+The schema grows only by named migrations (`sqlite_utils.migrations.Migrations`), so an
+upgraded daemon opens an old file in place. Times are stored as ISO-8601 UTC strings.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("reconciler")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["checkpoint"].create({"name": str, "updated_at": str, "po_id": int}, pk="name")
+    db["ledger"].create(
+        {
+            "po_id": int,
+            "po_number": str,
+            "status": str,
+            "qbo_id": str,
+            "sync_token": str,
+            "content_hash": str,
+            "source_updated_at": str,
+            "lifecycle": str,
+            "request_id": str,
+            "request_sent_at": str,
+            "attempts": int,
+            "last_error_code": str,
+            "last_error_message": str,
+            "next_retry_at": str,
+            "force_retry": int,
+            "recorded_at": str,
+        },
+        pk="po_id",
+        not_null={"status"},
+        defaults={"attempts": 0, "force_retry": 0},
+    )
+    db["ledger"].create_index(["status"])
+    db["ledger"].create_index(["po_number"])
+    db["history"].create(
+        {
+            "id": int,
+            "po_id": int,
+            "run_id": str,
+            "at": str,
+            "action": str,
+            "status": str,
+            "qbo_id": str,
+            "error_code": str,
+            "message": str,
+            "detail": str,
+        },
+        pk="id",
+    )
+    db["history"].create_index(["po_id", "id"])
+    db["vendor_map"].create(
+        {"name_key": str, "qbo_id": str, "display_name": str, "source_name": str}, pk="name_key"
+    )
+    db["item_map"].create({"item_key": str, "qbo_id": str, "name": str}, pk="item_key")
+    db["runs"].create(
+        {"run_id": str, "started_at": str, "finished_at": str, "outcome": str, "report": str},
+        pk="run_id",
+    )
+
+
+@migrations()
+def m002_ledger_qbo_id_index(db: Database) -> None:
+    """Look-before-create asks who owns a QBO document; keep that a lookup, not a scan."""
+    db["ledger"].create_index(["qbo_id"])
+
+
+@migrations()
+def m003_documents_of_every_kind(db: Database) -> None:
+    """POs and bills share the ledger and the history, keyed by (kind, doc_id)."""
+    db["ledger"].add_column("kind", str, not_null_default="po")
+    db["ledger"].transform(
+        rename={"po_id": "doc_id", "po_number": "number"},
+        pk=("kind", "doc_id"),
+        column_order=("kind", "doc_id"),
+    )
+    db["ledger"].create_index(["status"], if_not_exists=True)
+    db["ledger"].create_index(["kind", "number"], if_not_exists=True)
+    db["ledger"].create_index(["kind", "qbo_id"], if_not_exists=True)
+    db["history"].add_column("kind", str, not_null_default="po")
+    db["history"].transform(rename={"po_id": "doc_id"})
+    db["history"].create_index(["kind", "doc_id", "id"], if_not_exists=True)
+    db["checkpoint"].transform(rename={"po_id": "doc_id"})
+    for stale in ("idx_ledger_po_number", "idx_ledger_qbo_id", "idx_history_po_id_id"):
+        db.execute(f"DROP INDEX IF EXISTS {stale}")
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the state store")
+    return value.astimezone(UTC).isoformat()
+
+
+def instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class StateDB:
+    """The connection and its lock; every statement and transaction holds the lock, so the
+    store can be shared with worker threads."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: str | Path) -> StateDB:
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                # Create it private before SQLite writes a byte (no race with umask).
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.chmod(path, 0o600)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        db = Database(conn)
+        if str(path) != ":memory:":
+            db.enable_wal()
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA busy_timeout=30000")
+        migrations.apply(db)
+        return cls(db)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, straight from the connection: sqlite-utils' `query()` wraps every
+        read in a savepoint guard (three statements), which the per-document reads cannot
+        afford."""
+        with self.lock:
+            cursor = self.db.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.lock:
+            self.db.execute(sql, params)
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self.lock, self.db.atomic():
+            yield
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()

@@ -1,0 +1,281 @@
+"""The write pipeline with a fake writer and a fake /batch sender: the order of outcomes,
+batches of 30, faults per item and per batch, and a document seen again while out."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from support import policy
+
+from reconciler import errors, plan
+from reconciler.model import DocKind, LedgerEntry, Lifecycle, SyncStatus
+from reconciler.pipeline import Write, WritePipeline
+from reconciler.qbo.wire import BatchItemResult
+
+T = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+PO = DocKind.PURCHASE_ORDER
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A desired document, as small as the pipeline needs it."""
+
+    n: int
+    content_hash: str = "h"
+    batchable: bool = True
+
+
+@dataclass
+class FakeWriter:
+    """A DocumentWriter that remembers every call and fails when told to."""
+
+    entity: str = "PurchaseOrder"
+    sent: list[tuple[int, str, str | None]] = field(default_factory=list)
+    failures: dict[int, list[BaseException]] = field(default_factory=dict)  # per doc, in turn
+    payload_failures: dict[int, BaseException] = field(default_factory=dict)
+    forgotten: list[int] = field(default_factory=list)
+    prefetched: list[list[int]] = field(default_factory=list)
+    tokens_read: int = 0
+
+    def prefetch(self, desired):
+        self.prefetched.append([d.n for d in desired])
+
+    def payload(self, desired):
+        if desired.n in self.payload_failures:
+            raise self.payload_failures[desired.n]
+        return {"n": desired.n}
+
+    def batchable(self, write):
+        return write.desired is not None and write.desired.batchable
+
+    def batch_item(self, write, begun, payload):
+        return "create", dict(payload)
+
+    def send(self, write, begun, payload, request_id):
+        self.sent.append((write.doc_id, request_id, begun.sync_token))
+        queue = self.failures.get(write.doc_id)
+        if queue:
+            raise queue.pop(0)
+        return {"Id": f"q{write.doc_id}", "SyncToken": "1"}, "tid-single"
+
+    def forget_refs(self, desired):
+        self.forgotten.append(desired.n)
+
+    def fresh_sync_token(self, begun):
+        self.tokens_read += 1
+        return "7"
+
+    def lifecycle_after(self, write):
+        return Lifecycle.OPEN
+
+
+@dataclass
+class FakeRecorder:
+    """The ledger side: what was begun, and every record in the order recorded."""
+
+    begun: list[list[int]] = field(default_factory=list)
+    records: list = field(default_factory=list)
+
+    def begin(self, entries, verbs):
+        self.begun.append([e.doc_id for e in entries])
+        return [replace(e, status=SyncStatus.PENDING) for e in entries]
+
+    def record(self, records):
+        self.records.extend(records)
+
+    def outcome_of(self, doc_id: int):
+        return [r for r in self.records if r.entry.doc_id == doc_id]
+
+    @property
+    def order(self) -> list[int]:
+        return [r.entry.doc_id for r in self.records]
+
+
+class FakeBatch:
+    """QBOClient.batch: one answer per op; faults per doc number; optional gate to hold it."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+        self.item_faults: dict[int, BaseException] = {}
+        self.whole: BaseException | None = None
+        self.gate: threading.Event | None = None
+
+    def __call__(self, ops, *, request_id, resend_unclear):
+        if self.gate is not None:
+            assert self.gate.wait(5)
+        docs = [op.body["n"] for op in ops]
+        self.calls.append(docs)
+        if self.whole is not None:
+            raise self.whole
+        return [
+            BatchItemResult(op.bid, op.entity, fault=self.item_faults[n], intuit_tid="tid-b")
+            if n in self.item_faults
+            else BatchItemResult(
+                op.bid, op.entity, entity={"Id": f"q{n}", "SyncToken": "0"}, intuit_tid="tid-b"
+            )
+            for op, n in zip(ops, docs, strict=True)
+        ]
+
+
+@pytest.fixture
+def parts():
+    writer, recorder, batch = FakeWriter(), FakeRecorder(), FakeBatch()
+    pipeline = WritePipeline(
+        {PO: writer},
+        recorder,
+        batch,
+        policy=policy(),
+        clock=lambda: T,
+        rng=random.Random(1),
+    )
+    return pipeline, writer, recorder, batch
+
+
+def write(n: int, *, action: plan.WriteAction | None = None, **doc: Any) -> Write:
+    base = LedgerEntry(doc_id=n, status=SyncStatus.PENDING, qbo_id=f"q{n}", sync_token="0")
+    if action is None:
+        action = plan.Create(f"r{n}")
+        base = LedgerEntry(doc_id=n, status=SyncStatus.PENDING)
+    return Write(PO, n, action, Doc(n, **doc), base, T, f"PO-{n}")
+
+
+def test_a_backlog_goes_out_30_to_a_batch_and_is_recorded_in_order(parts):
+    """70 writes: batches of 30, 30 and 10; every outcome synced, in the order handed over."""
+    pipeline, writer, recorder, batch = parts
+    with pipeline:
+        for n in range(1, 71):
+            pipeline.submit(write(n))
+    assert [len(c) for c in batch.calls] == [30, 30, 10]
+    assert recorder.begun == batch.calls  # each batch begun in the ledger before it left
+    assert recorder.order == list(range(1, 71))
+    assert all(r.entry.status is SyncStatus.SYNCED for r in recorder.records)
+    assert writer.sent == [] and pipeline.batches_sent == 3
+    assert recorder.records[0].entry.qbo_id == "q1"
+
+
+def test_a_write_that_cannot_batch_waits_for_the_batches_out_then_goes_alone(parts):
+    """A single write is recorded after every batch sent before it."""
+    pipeline, writer, recorder, batch = parts
+    with pipeline:
+        for n in range(1, 31):
+            pipeline.submit(write(n))  # one full batch, sent
+        pipeline.submit(write(99, batchable=False))
+    assert batch.calls == [list(range(1, 31))]
+    assert recorder.order == [*range(1, 31), 99]
+    assert writer.sent == [(99, writer.sent[0][1], None)]
+
+
+def test_one_buffered_write_goes_alone_at_close(parts):
+    """A batch of one would spend batch quota for nothing: it is a single request."""
+    pipeline, writer, recorder, batch = parts
+    with pipeline:
+        pipeline.submit(write(5))
+    assert batch.calls == [] and [s[0] for s in writer.sent] == [5]
+    assert recorder.order == [5]
+
+
+def test_a_fatal_item_stops_after_the_others_are_recorded(parts):
+    """A Fatal fault on one item: its siblings' outcomes are recorded, then the pass stops;
+    the fatal item stays pending (begun, no outcome) for the next pass."""
+    pipeline, _writer, recorder, batch = parts
+    batch.item_faults[2] = errors.QBOFatalFault("auth", code="3100")
+    with pytest.raises(errors.QBOFatalFault), pipeline:
+        for n in (1, 2, 3):
+            pipeline.submit(write(n))
+    assert recorder.begun == [[1, 2, 3]]
+    assert recorder.order == [1, 3]
+
+
+def test_buffered_writes_are_dropped_unsent_after_a_fatal(parts):
+    """Leaving the pipeline on an error sends nothing more: nothing buffered was begun."""
+    pipeline, writer, recorder, batch = parts
+    with pytest.raises(RuntimeError), pipeline:
+        pipeline.submit(write(1))
+        pipeline.submit(write(2))
+        raise RuntimeError("stop")
+    assert batch.calls == [] and writer.sent == [] and recorder.records == []
+
+
+def test_a_document_seen_again_while_its_write_is_out_is_settled_first(parts):
+    """settle() sends the buffer and waits for the answer: the outcome is in before it returns."""
+    pipeline, _writer, recorder, batch = parts
+    batch.gate = threading.Event()
+    with pipeline:
+        pipeline.submit(write(1))
+        pipeline.submit(write(2))
+        threading.Timer(0.05, batch.gate.set).start()
+        pipeline.settle((PO, 2))
+        assert recorder.order == [1, 2]  # answered and recorded before settle() returned
+        pipeline.settle((PO, 3))  # nothing of 3 is out: nothing to wait for
+        assert batch.calls == [[1, 2]]
+
+
+def test_a_vanished_reference_is_resolved_afresh_and_sent_alone_once(parts):
+    """610 on a batch item: forget the references, rebuild the body, one single send under a
+    new requestid."""
+    pipeline, writer, recorder, batch = parts
+    batch.item_faults[2] = errors.ObjectNotFoundFault("gone", code="610")
+    with pipeline:
+        pipeline.submit(write(1))
+        pipeline.submit(write(2))
+    assert writer.forgotten == [2]
+    assert [s[0] for s in writer.sent] == [2]
+    assert recorder.outcome_of(2)[0].entry.status is SyncStatus.SYNCED
+    request_id = writer.sent[0][1]
+    assert dict(recorder.outcome_of(2)[0].outcome.extra)["request_id"] == request_id
+
+
+def test_a_stale_sync_token_is_reread_and_the_update_sent_again(parts):
+    """5010 on an update: QBO's SyncToken is read, the update goes with it (new requestid);
+    after STALE_RETRIES the document retries later."""
+    pipeline, writer, recorder, _batch = parts
+    stale = errors.StaleObjectFault("stale", code="5010")
+    writer.failures[4] = [stale]
+    writer.failures[5] = [stale] * 4
+    with pipeline:
+        pipeline.submit(write(4, action=plan.Update("u4"), batchable=False))
+        pipeline.submit(write(5, action=plan.Update("u5"), batchable=False))
+    assert [s for s in writer.sent if s[0] == 4][-1][2] == "7"  # the token read back
+    assert recorder.outcome_of(4)[0].entry.status is SyncStatus.SYNCED
+    assert recorder.outcome_of(5)[0].entry.status is SyncStatus.RETRYING
+    assert writer.tokens_read == 1 + 3
+
+
+def test_a_lost_batch_backs_off_every_item(parts):
+    """No answer to the batch: each item retries later (its create will look first)."""
+    pipeline, _writer, recorder, batch = parts
+    batch.whole = errors.UnclearOutcome("lost", code="no_answer")
+    with pipeline:
+        for n in (1, 2, 3):
+            pipeline.submit(write(n))
+    assert recorder.order == [1, 2, 3]
+    assert {r.entry.status for r in recorder.records} == {SyncStatus.RETRYING}
+
+
+def test_a_refused_batch_sends_each_item_alone(parts):
+    """QBO refused the batch as a whole (nothing done): every item gets its own request."""
+    pipeline, writer, recorder, batch = parts
+    batch.whole = errors.QBOParkedFault("bad batch", code="2010")
+    with pipeline:
+        for n in (1, 2, 3):
+            pipeline.submit(write(n))
+    assert sorted(s[0] for s in writer.sent) == [1, 2, 3]
+    assert all(r.entry.status is SyncStatus.SYNCED for r in recorder.records)
+
+
+def test_a_body_that_cannot_be_built_fails_alone_and_the_rest_batch(parts):
+    """One document's references fail: recorded failed at once; the others go as one batch."""
+    pipeline, writer, recorder, batch = parts
+    writer.payload_failures[2] = errors.Parked("item 'X' is inactive", code="item_inactive")
+    with pipeline:
+        for n in (1, 2, 3):
+            pipeline.submit(write(n))
+    assert writer.prefetched == [[1, 2, 3]]
+    assert batch.calls == [[1, 3]]
+    assert recorder.order == [2, 1, 3]
+    assert recorder.outcome_of(2)[0].entry.status is SyncStatus.FAILED
