@@ -11,18 +11,25 @@ fields and `now`:
   the first success, once 3 intervals have passed since start (the start-up grace).
 
 Metrics live on the state's own `CollectorRegistry` (never the process-global default), so
-tests and several daemons in one process do not collide. The server is a stdlib
-`ThreadingHTTPServer`, bound to 127.0.0.1 by default: the endpoints carry no authentication,
-so exposing them is a deliberate configuration choice (inside a container, see the Dockerfile).
+tests and several daemons in one process do not collide. The server is a
+`bounded_http.BoundedHTTPServer` (an event loop, a small pool of workers, a timeout per
+connection: idle sockets cannot exhaust it), bound to 127.0.0.1 by default: the endpoints
+carry no authentication, so exposing them is a deliberate configuration choice (inside a
+container, see the Dockerfile).
+
+When the service hands it a `status_app.StatusPage`, the same server routes the status page:
+`GET /status` (counts and the filtered list), `GET /status/doc/<kind>/<id>` (one document's
+history) and, only when a retry token is configured, `POST /status/retry`. Those routes answer
+only to this server's own Host names (a DNS-rebinding page asks with another).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from prometheus_client import (
@@ -34,12 +41,28 @@ from prometheus_client import (
     generate_latest,
 )
 
+from reconciler.bounded_http import MAX_BODY, BoundedHTTPServer, BufferedRequestHandler
 from reconciler.model import SyncStatus
+from reconciler.status_app import Answer, RetryAsked, StatusPage
+from reconciler.status_guard import host_allowed
+from reconciler.status_page import CONTENT_SECURITY_POLICY, message_html
 
-PASS_OUTCOMES = ("ok", "failures", "aborted", "fatal", "error")
+PASS_OUTCOMES = ("ok", "failures", "aborted", "crashed", "fatal", "error")
 SUCCESSFUL = ("ok", "failures")  # POs failing one by one do not make a pass unsuccessful
-PO_ACTIONS = ("created", "updated", "closed", "deleted", "unchanged")  # report.PAST_TENSE
+PO_ACTIONS = ("created", "updated", "closed", "deleted", "adopted", "unchanged")  # PAST_TENSE
 DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+CONNECTION_TIMEOUT = 5.0  # seconds a client has to send its request and read the answer
+WORKERS = 4
+HTML = "text/html; charset=utf-8"
+# Sent with every answer: nothing is cached, sniffed, framed or allowed to load.
+SECURITY_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Referrer-Policy", "same-origin"),
+)
+_DOC_ROUTE = re.compile(r"/status/doc/([a-z]{1,10})/([0-9]{1,18})")
 
 
 class PassReportLike(Protocol):
@@ -55,7 +78,10 @@ class PassReportLike(Protocol):
 
 
 def pass_outcome(report: PassReportLike) -> str:
-    """The same word the engine writes to the runs table."""
+    """The same word the engine writes to the runs table (`PassReport.outcome`)."""
+    outcome = getattr(report, "outcome", None)
+    if isinstance(outcome, str):
+        return outcome
     if report.fatal:
         return "fatal"
     if getattr(report, "aborted", None):
@@ -217,7 +243,7 @@ def _secs(delta: timedelta) -> int:
 class HealthServer:
     """A running health/metrics server; `port` is the bound port (useful with port 0)."""
 
-    def __init__(self, httpd: ThreadingHTTPServer, thread: threading.Thread) -> None:
+    def __init__(self, httpd: BoundedHTTPServer, thread: threading.Thread) -> None:
         self._httpd = httpd
         self._thread = thread
         self.host, self.port = httpd.server_address[:2]
@@ -228,41 +254,121 @@ class HealthServer:
         self._thread.join(timeout=5)
 
 
-def _handler_for(state: HealthState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "reconciler-health"
-
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/healthz":
-                doc = state.health_document(state.clock())
-                body = (json.dumps(doc) + "\n").encode()
-                self._reply(200 if doc["healthy"] else 503, "application/json", body)
-            elif path == "/metrics":
-                self._reply(200, CONTENT_TYPE_LATEST, state.metrics_text())
-            else:
-                self._reply(404, "text/plain; charset=utf-8", b"not found\n")
-
-        def _reply(self, status: int, content_type: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Scrapes every few seconds would drown the JSON log; stay quiet."""
-
-    return Handler
+def _status_get(page: StatusPage, path: str, query: str) -> Answer | None:
+    """The status page's GET routes; None when the path is none of them."""
+    if path in ("/status", "/status/"):
+        return page.overview(query)
+    match = _DOC_ROUTE.fullmatch(path)
+    if match:
+        return page.document(match.group(1), match.group(2))
+    return None
 
 
-def serve_health(state: HealthState, host: str = "127.0.0.1", port: int = 8787) -> HealthServer:
-    """Start the health/metrics server on a daemon thread and return at once."""
-    httpd = ThreadingHTTPServer((host, port), _handler_for(state))
-    httpd.daemon_threads = True
+class HealthHandler(BufferedRequestHandler):
+    """The routes; `state` and `page` are set on a subclass per server (`_handler_for`)."""
+
+    server_version = "reconciler-health"
+    sys_version = ""  # no Python version in the Server header
+    state: HealthState
+    page: StatusPage | None = None
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        page = self.page
+        if path == "/healthz":
+            doc = self.state.health_document(self.state.clock())
+            body = (json.dumps(doc) + "\n").encode()
+            self._reply(200 if doc["healthy"] else 503, "application/json", body)
+        elif path == "/metrics":
+            self._reply(200, CONTENT_TYPE_LATEST, self.state.metrics_text())
+        elif page is not None and path == "/":
+            self._reply(303, "text/plain; charset=utf-8", b"see /status\n", "/status")
+        elif page is not None and path.startswith("/status"):
+            self._status(page, lambda: _status_get(page, path, query))
+        else:
+            self._reply(404, "text/plain; charset=utf-8", b"not found\n")
+
+    def do_POST(self) -> None:
+        page = self.page
+        if page is None or self.path != "/status/retry" or not page.retry_enabled:
+            self._reply(404, "text/plain; charset=utf-8", b"not found\n")
+            return
+        self._status(page, lambda: page.retry(self._retry_asked()))
+
+    def _retry_asked(self) -> RetryAsked:
+        length = self.headers.get("Content-Length", "0")
+        size = int(length) if length.isascii() and length.isdigit() else 0
+        return RetryAsked(
+            host=self.headers.get("Host", ""),
+            origin=self.headers.get("Origin"),
+            referer=self.headers.get("Referer"),
+            content_type=self.headers.get("Content-Type"),
+            token_header=self.headers.get("X-Retry-Token"),
+            body=self.rfile.read(min(size, MAX_BODY)),
+        )
+
+    def _status(self, page: StatusPage, answer: Callable[[], Answer | None]) -> None:
+        """A status page answer, for this server's own Host names only."""
+        bound = self.server.server_address[0]
+        if not host_allowed(self.headers.get("Host"), bound, page.allowed_hosts):
+            found: Answer | None = Answer(403, message_html("Refused", "Unknown Host."))
+        else:
+            try:
+                found = answer()
+            except Exception as exc:  # a damaged or locked state file: say so, no details
+                page.report_error(exc)
+                text = "The state file cannot be read just now; see the daemon's log."
+                found = Answer(503, message_html("Status unavailable", text))
+        if found is None:
+            found = Answer(404, message_html("Not found", "There is no such page."))
+        self._reply(found.status, HTML, found.html.encode())
+
+    def _reply(
+        self, status: int, content_type: str, body: bytes, location: str | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if location:
+            self.send_header("Location", location)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def end_headers(self) -> None:
+        """Every answer, stdlib error pages included, carries the security headers."""
+        for name, value in SECURITY_HEADERS:
+            self.send_header(name, value)
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes every few seconds would drown the JSON log; stay quiet."""
+
+
+def _handler_for(state: HealthState, page: StatusPage | None) -> type[HealthHandler]:
+    return type("Handler", (HealthHandler,), {"state": state, "page": page})
+
+
+def serve_health(
+    state: HealthState,
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    *,
+    status_page: StatusPage | None = None,
+    timeout: float = CONNECTION_TIMEOUT,
+    workers: int = WORKERS,
+    max_connections: int | None = None,
+) -> HealthServer:
+    """Start the health/metrics server (and the status page, when given) on a daemon thread
+    and return at once; a client gets `timeout` seconds to send its request."""
+    httpd = BoundedHTTPServer(
+        (host, port),
+        _handler_for(state, status_page),
+        workers=workers,
+        max_connections=max_connections,
+        timeout=timeout,
+    )
     thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="health-http", daemon=True
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.5}, name="health-http", daemon=True
     )
     thread.start()
     return HealthServer(httpd, thread)

@@ -1,6 +1,11 @@
 """Health goes red and green as passes succeed or stop; /metrics is Prometheus text."""
 
+import errno
 import json
+import select
+import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -9,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from reconciler.bounded_http import BoundedHTTPServer, BufferedRequestHandler, Request
 from reconciler.engine import PassReport
 from reconciler.health import HealthState, serve_health
 
@@ -209,3 +215,168 @@ def test_aborted_pass_is_not_a_success():
     clock.now = T0 + timedelta(minutes=10)
     healthy, _ = state.is_healthy(clock.now)
     assert healthy is False
+
+
+# --- the server: timeouts, a bounded pool, no spin on EMFILE ------------------------------
+
+
+def _connect(server) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=5)
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> float | None:
+    """Seconds until the server closed `sock` (reading EOF), None if it did not in time."""
+    started = time.monotonic()
+    sock.settimeout(seconds)
+    try:
+        data = sock.recv(1024)
+    except TimeoutError:
+        return None
+    except ConnectionResetError:
+        data = b""
+    return time.monotonic() - started if data == b"" else None
+
+
+def test_idle_connection_is_dropped_after_the_timeout(state):
+    """A client that connects and says nothing is closed once its time is up."""
+    srv = serve_health(state, port=0, timeout=0.5)
+    try:
+        with _connect(srv) as idle:
+            waited = _closed_within(idle, 5)
+        assert waited is not None and 0.3 < waited < 4
+    finally:
+        srv.shutdown()
+
+
+def test_slow_client_is_dropped_even_while_it_sends(state):
+    """The timeout is for the whole request: a byte now and then does not extend it."""
+    srv = serve_health(state, port=0, timeout=0.6)
+    try:
+        with _connect(srv) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.0\r\n")
+            started, closed = time.monotonic(), False
+            for _ in range(50):  # at most 5 s
+                readable, _, _ = select.select([slow], [], [], 0.1)
+                if readable:
+                    closed = slow.recv(1024) == b""
+                    break
+                try:
+                    slow.sendall(b"X-Drip: 1\r\n")
+                except OSError:
+                    closed = True
+                    break
+            assert closed
+            assert time.monotonic() - started < 4
+    finally:
+        srv.shutdown()
+
+
+def test_idle_sockets_take_no_thread_and_do_not_block_healthz(state):
+    """100 silent sockets against 16 slots: no new thread, and /healthz answers at once (the
+    oldest silent ones are dropped to make room)."""
+    srv = serve_health(state, port=0, timeout=30, max_connections=16)
+    assert get(srv, "/healthz")[0] == 200  # the loop and its workers are up
+    threads = threading.active_count()
+    idle = []
+    try:
+        for _ in range(100):
+            idle.append(_connect(srv))
+        assert threading.active_count() == threads
+        started = time.monotonic()
+        assert get(srv, "/healthz")[0] == 200
+        assert time.monotonic() - started < 1
+    finally:
+        for sock in idle:
+            sock.close()
+        srv.shutdown()
+
+
+def test_a_request_is_complete_with_its_whole_body():
+    """The loop hands a request on only when its head and its Content-Length are in."""
+    request = Request(sock=None, address=None, deadline=0.0)
+    request.data += b"POST /status/retry HTTP/1.0\r\nContent-Length: 5\r\n\r\nab"
+    assert not request.complete()
+    request.data += b"cde"
+    assert request.complete() and not request.oversized
+    bare = Request(sock=None, address=None, deadline=0.0, data=bytearray(b"GET / HTTP/1.0\n\n"))
+    assert bare.complete()
+
+
+def test_request_in_pieces_with_bare_newlines(server):
+    """What netcat sends: LF-only lines, in two packets."""
+    with _connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.0\n")
+        time.sleep(0.05)
+        sock.sendall(b"\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.0 200")
+
+
+def test_oversized_request_is_refused(server):
+    """A body over the limit is answered 413 without being read."""
+    with _connect(server) as sock:
+        sock.sendall(b"POST /status/retry HTTP/1.0\r\nContent-Length: 99999999\r\n\r\n")
+        assert sock.recv(1024).startswith(b"HTTP/1.0 413")
+
+
+def test_every_answer_carries_the_security_headers(server):
+    """No caching, no sniffing, no framing, nothing loaded: on /healthz as on a 404."""
+    for path in ("/healthz", "/nowhere"):
+        try:
+            response = urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=5)
+        except urllib.error.HTTPError as exc:
+            response = exc
+        headers = response.headers
+        assert headers["Cache-Control"] == "no-store"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert "Python" not in headers["Server"]
+
+
+def test_status_routes_do_not_exist_without_a_page(server):
+    """The status page is served only when the service hands one over."""
+    assert get(server, "/status")[0] == 404
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/status/retry", data=b"x=1", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=5)
+    assert info.value.code == 404
+
+
+class OutOfDescriptors:
+    """A listening socket whose accept() fails with EMFILE, as at the descriptor limit."""
+
+    def __init__(self, real: socket.socket) -> None:
+        self.real = real
+        self.calls = 0
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def accept(self):
+        self.calls += 1
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_accept_backs_off_when_out_of_descriptors():
+    """With a connection waiting and accept() failing with EMFILE, the loop tries about ten
+    times a second instead of spinning."""
+    httpd = BoundedHTTPServer(("127.0.0.1", 0), BufferedRequestHandler, workers=1)
+    listener = OutOfDescriptors(httpd.socket)
+    httpd.socket = listener
+    loop = threading.Thread(target=httpd.serve_forever, daemon=True)
+    loop.start()
+    try:
+        with socket.create_connection(httpd.server_address[:2], timeout=5):
+            time.sleep(1.0)
+            calls = listener.calls
+        assert 2 <= calls <= 20, calls
+        assert httpd.accept_pauses == calls
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        loop.join(timeout=5)
