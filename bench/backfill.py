@@ -7,14 +7,20 @@ real wiring (state file, OAuth token store, QBO client with its client-side limi
     .venv/bin/python bench/backfill.py --pos 1000 --latency 0.15 --limits real
     .venv/bin/python bench/backfill.py --pos 10000 --latency 0 --limits off
 
-What QBO's limits permit for the request mix actually sent is computed two ways:
+What it measures, for the backfill and for the idle pass:
 
-- sustained: max(batches / 40, requests / 500) minutes, the rate a long backfill can keep;
-- sliding window: QBO counts requests in any 60 s window, so the first window's quota can be
-  spent at once; the last of R requests cannot start before floor((R - 1) / 500) minutes (and
-  the last of B batches before floor((B - 1) / 40) minutes), and with 10 in flight the
-  requests' own time in flight divided by 10 is a bound too. The largest of these is the
-  shortest wall time QBO would allow; `ratio` is that over the measured wall time.
+- reads and writes apart, as QBO meters them (`request_log`): GET and query calls are reads,
+  any other POST a write, a /batch one write request; reads per PO and requests per PO;
+- from the QBO emulator's request log (`admitted_at`): the most requests admitted in any 1 s
+  and any 60 s window, the most /batch requests in any 60 s, 429s on both sides, and a
+  timeline of what went when (reference look-ups and creates, DocNumber look-ups, PO creates);
+- the shortest wall time QBO's limits permit for the *work* (`qbo_bound`: the look-ups and
+  creates a cold backfill of these POs, vendors and items needs, under every limit at once and
+  the dependencies; S and P are the vendors and items the backfill had to create, counted in
+  QBO; `--group-size` and `--account-queries` set the rest of the work), which limit binds,
+  and `bound_ratio` = that bound / the measured wall time;
+  next to it, `mix_bound_s`: what the limits permit for the request mix the client actually
+  sent (a poor mix makes that one look close, which is why the ratio uses the work's bound).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import qbo_bound  # (bench/ siblings: a script's own directory is on sys.path)
+import request_log
 import requests
 
 from reconciler import logs, wiring
@@ -53,18 +61,23 @@ MAX_BACKFILL_PASSES = 5
 
 
 class Meter(RequestCounter):
-    """Counts what the QBO client sends: requests, batches, 429s, time in flight."""
+    """Counts what the QBO client sends (every attempt): reads, writes, batches, 429s."""
 
     def __init__(self) -> None:
         super().__init__()
         self.batches = 0
-        self.in_flight_s = 0.0
+        self.reads = 0
+        self.write_requests = 0
 
     def __call__(self, info: dict[str, Any]) -> None:
         super().__call__(info)
-        if info.get("entity") == "batch":
+        entity = str(info.get("entity") or "")
+        if request_log.is_read(str(info.get("method") or ""), entity):
+            self.reads += 1
+        else:
+            self.write_requests += 1
+        if entity == "batch":
             self.batches += 1
-        self.in_flight_s += float(info.get("duration_s") or 0.0)
 
 
 @dataclasses.dataclass
@@ -165,20 +178,174 @@ def build_deps(emu: Emulators, args: argparse.Namespace, workdir: Path, meter: M
     return deps, limiter
 
 
-def permitted_wall_s(requests_sent: int, batches: int, in_flight_s: float) -> dict[str, float]:
-    """The shortest wall time QBO's limits allow for this request mix (see the docstring)."""
-    sustained = 60.0 * max(
-        batches / QBO_BATCHES_PER_MINUTE, requests_sent / QBO_REQUESTS_PER_MINUTE
+def qbo_log(emu: Emulators) -> list[dict[str, Any]]:
+    return admin(emu, "GET", "requests")["requests"]
+
+
+def object_count(emu: Emulators, entity: str) -> int:
+    return len(admin(emu, "GET", f"objects/{entity}")[entity])
+
+
+def bound_figures(
+    args: argparse.Namespace, vendors: int, items: int, wall: float, sent: dict[str, Any]
+) -> dict[str, Any]:
+    """The shortest wall time QBO's limits permit for the work (`qbo_bound`), and the ratio."""
+    limits = (
+        qbo_bound.Limits() if args.limits == "real" else qbo_bound.Limits(None, None, None, None)
     )
-    window = 60.0 * max(
-        (max(requests_sent, 1) - 1) // QBO_REQUESTS_PER_MINUTE,
-        (max(batches, 1) - 1) // QBO_BATCHES_PER_MINUTE if batches else 0,
+    work = qbo_bound.Work.cold_backfill(
+        args.pos, vendors, items, account_queries=args.account_queries, group_size=args.group_size
     )
-    concurrency = in_flight_s / QBO_CONCURRENCY
+    schedule = qbo_bound.min_makespan(work, args.latency, limits)
+    binding = qbo_bound.binding_limits(work, args.latency, limits)
+    mix = qbo_bound.mix_lower_bound(sent["admitted"], sent["batches"], args.latency, limits)
     return {
-        "sustained_s": sustained,
-        "sliding_window_s": max(window, concurrency),
-        "concurrency_s": concurrency,
+        "bound_work": {
+            **dataclasses.asdict(work),
+            "docnumber_lookups": work.docnumber_lookups,
+            "reads": work.reads,
+            "writes": work.writes,
+        },
+        "bound_s": round(schedule.makespan_s, 2),
+        "bound_lower_s": round(qbo_bound.lower_bound(work, args.latency, limits), 2),
+        "bound_ratio": round(schedule.makespan_s / wall, 3) if wall else None,
+        "bound_binding": binding["binding"],
+        "bound_without_s": {k: round(v, 2) for k, v in binding["makespan_without_s"].items()},
+        "bound_schedule": {
+            "requests": schedule.requests,
+            "reads": schedule.reads,
+            "batches": schedule.batches,
+            "single_writes": schedule.single_writes,
+            "refs_answered_s": round(schedule.refs_answered_s, 2),
+        },
+        "mix_bound_s": round(mix, 2),
+        "mix_ratio": round(mix / wall, 3) if wall else None,
+    }
+
+
+def where_time_went(timeline: dict[str, dict[str, Any]], latency: float) -> dict[str, Any]:
+    """The backfill's phases from the request log: references, then POs (seconds after start)."""
+
+    def phase(kinds: list[str]) -> dict[str, Any] | None:
+        rows = [timeline[k] for k in kinds if k in timeline]
+        if not rows:
+            return None
+        first = min(r["first_s"] for r in rows)
+        last = max(r["last_s"] for r in rows)
+        return {
+            "requests": sum(r["count"] for r in rows),
+            "first_s": first,
+            "last_answered_s": round(last + latency, 2),
+            "span_s": round(last + latency - first, 2),
+        }
+
+    refs = ("Vendor", "Item", "Account")
+    return {
+        "reference_lookups": phase([f"query {e}" for e in refs]),
+        "reference_creates": phase([f"create/update {e.lower()}" for e in refs]),
+        "po_index_reads": phase(["count PurchaseOrder", "query PurchaseOrder"]),
+        "docnumber_lookups": phase(["query PurchaseOrder by DocNumber"]),
+        "po_creates": phase(["batch", "create/update purchaseorder"]),
+    }
+
+
+@dataclasses.dataclass
+class Measured:
+    """One measured run of passes: the client's counts, the ledger, times, the request log."""
+
+    meter: Meter
+    limiter: RealmLimiter | None
+    reports: list[PassReport]
+    status: dict[str, int]
+    wall: float
+    cpu: float
+    server: dict[str, Any]  # request_log.summarize of the requests these passes sent
+    requests: list[dict[str, Any]]
+    started_at: float  # time.monotonic(), the clock of the log's admitted_at
+
+
+def measure(
+    emu: Emulators, args: argparse.Namespace, workdir: Path, log: Any, *, passes: int
+) -> Measured:
+    """Passes until nothing is pending or retrying (at most `passes`), with fresh wiring."""
+    meter = Meter()
+    deps, limiter = build_deps(emu, args, workdir, meter, log)
+    log_start = len(qbo_log(emu))
+    cpu0, wall0, mono0 = time.process_time(), time.perf_counter(), time.monotonic()
+    reports: list[PassReport] = []
+    try:
+        for _ in range(passes):
+            reports.append(run_pass(deps, counter=meter))
+            counts = deps.store.ledger.status_counts()
+            if not counts.get("pending") and not counts.get("retrying"):
+                break
+        wall = time.perf_counter() - wall0
+        cpu = time.process_time() - cpu0
+        status = deps.store.ledger.status_counts()
+    finally:
+        deps.store.close()
+    entries = qbo_log(emu)[log_start:]
+    per_second = request_log.PER_SECOND if args.limits == "real" else None
+    server = request_log.summarize(entries, mono0, per_second)
+    return Measured(meter, limiter, reports, status, wall, cpu, server, entries, mono0)
+
+
+def backfill_figures(run: Measured, latency: float) -> dict[str, Any]:
+    meter, server, synced = run.meter, run.server, run.status.get("synced", 0)
+
+    def per_po(n: float, scale: int = 1) -> float | None:
+        return round(n * scale / synced, 3) if synced else None
+
+    return {
+        "passes": len(run.reports),
+        "synced": synced,
+        "ledger": run.status,
+        "wall_s": round(run.wall, 2),
+        "pos_per_min": round(synced / run.wall * 60, 1) if run.wall else None,
+        "qbo_requests": meter.requests,
+        "qbo_reads": meter.reads,
+        "qbo_writes": meter.write_requests,
+        "qbo_batches": meter.batches,
+        "qbo_single_requests": meter.requests - meter.batches,
+        "qbo_single_writes": meter.write_requests - meter.batches,
+        "qbo_requests_per_po": per_po(meter.requests),
+        "qbo_reads_per_po": per_po(meter.reads),
+        "qbo_writes_per_po": per_po(meter.write_requests),
+        "throttled_429_client": meter.throttled,
+        "throttled_429_server": server["throttled_429"],
+        "limiter_waited_s": round(run.limiter.waited_s, 1) if run.limiter else 0.0,
+        "max_admitted_1s": server["max_admitted_1s"],
+        "max_admitted_60s": server["max_admitted_60s"],
+        "max_batches_60s": server["max_batches_60s"],
+        "admitted_per_s": server["admitted_per_s"],
+        "unused_request_slots_s": server["unused_request_slots_s"],
+        "first_qbo_request_s": server["first_admitted_s"],
+        "last_qbo_request_s": server["last_admitted_s"],
+        "cpu_s": round(run.cpu, 2),
+        "cpu_ms_per_po": per_po(run.cpu, 1000),
+        "qbo_requests_server": server["requests"],
+        "qbo_reads_server": server["reads"],
+        "qbo_writes_server": server["writes"],
+        "qbo_batches_server": server["batches"],
+        "phases": where_time_went(server["timeline"], latency),
+        "timeline": server["timeline"],
+    }
+
+
+def idle_figures(run: Measured) -> dict[str, Any]:
+    meter, server = run.meter, run.server
+    return {
+        "idle_qbo_requests": meter.requests,
+        "idle_qbo_reads": meter.reads,
+        "idle_qbo_writes": meter.write_requests,
+        "idle_throttled_429_client": meter.throttled,
+        "idle_throttled_429_server": server["throttled_429"],
+        "idle_wall_s": round(run.wall, 2),
+        "idle_cpu_s": round(run.cpu, 2),
+        "idle_counts": dict(run.reports[0].counts),
+        "idle_qbo_requests_server": server["requests"],
+        "idle_qbo_reads_server": server["reads"],
+        "idle_qbo_writes_server": server["writes"],
     }
 
 
@@ -189,85 +356,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp, emulators(args) as emu:
             workdir = Path(tmp)
-            result: dict[str, Any] = {
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            if args.tracemalloc:
+                tracemalloc.start()
+            before = {e: object_count(emu, e) for e in ("Vendor", "Item")}
+            backfill = measure(emu, args, workdir, log, passes=MAX_BACKFILL_PASSES)
+            if args.dump_log:
+                dump = {"started_at": backfill.started_at, "requests": backfill.requests}
+                Path(args.dump_log).write_text(json.dumps(dump))
+            idle = measure(emu, args, workdir, log, passes=1)
+            peak_py = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
+            rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            # the work's references: the vendors and items the backfill had to create
+            vendors = object_count(emu, "Vendor") - before["Vendor"]
+            items = object_count(emu, "Item") - before["Item"]
+            return {
                 "pos": args.pos,
                 "suppliers": args.suppliers,
                 "products": args.products,
                 "latency_s": args.latency,
                 "limits": args.limits,
+                **backfill_figures(backfill, args.latency),
+                **bound_figures(args, vendors, items, backfill.wall, backfill.server),
+                "peak_rss_mb": round(rss_peak / 1024, 1),
+                "rss_before_mb": round(rss_before / 1024, 1),
+                "tracemalloc_peak_mb": round(peak_py / 2**20, 1) if peak_py is not None else None,
+                **idle_figures(idle),
+                "qbo_purchase_orders": object_count(emu, "PurchaseOrder"),
+                "qbo_vendors_created": vendors,
+                "qbo_items_created": items,
             }
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            if args.tracemalloc:
-                tracemalloc.start()
-            meter = Meter()
-            deps, limiter = build_deps(emu, args, workdir, meter, log)
-            cpu0, wall0 = time.process_time(), time.perf_counter()
-            reports: list[PassReport] = []
-            try:
-                for _ in range(MAX_BACKFILL_PASSES):
-                    reports.append(run_pass(deps, counter=meter))
-                    counts = deps.store.ledger.status_counts()
-                    if not counts.get("pending") and not counts.get("retrying"):
-                        break
-                wall = time.perf_counter() - wall0
-                cpu = time.process_time() - cpu0
-                status = deps.store.ledger.status_counts()
-            finally:
-                deps.store.close()
-            backfill = {
-                "requests": meter.requests,
-                "batches": meter.batches,
-                "in_flight_s": meter.in_flight_s,
-                "throttled": meter.throttled,
-            }
-            idle_meter = Meter()
-            idle_deps, _ = build_deps(emu, args, workdir, idle_meter, log)
-            idle_cpu0, idle_wall0 = time.process_time(), time.perf_counter()
-            try:
-                idle = run_pass(idle_deps, counter=idle_meter)
-            finally:
-                idle_deps.store.close()
-            idle_wall = time.perf_counter() - idle_wall0
-            idle_cpu = time.process_time() - idle_cpu0
-            peak_py = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
-            rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            server = {
-                "requests": admin(emu, "GET", "count")["count"],
-                "throttled_429": admin(emu, "GET", "count", status=429)["count"],
-                "purchase_orders": len(admin(emu, "GET", "objects/PurchaseOrder")["PurchaseOrder"]),
-            }
-            synced = status.get("synced", 0)
-            bound = permitted_wall_s(backfill["requests"], backfill["batches"], meter.in_flight_s)
-            result.update(
-                passes=len(reports),
-                synced=synced,
-                ledger=status,
-                wall_s=round(wall, 2),
-                pos_per_min=round(synced / wall * 60, 1) if wall else None,
-                qbo_requests=backfill["requests"],
-                qbo_batches=backfill["batches"],
-                qbo_single_requests=backfill["requests"] - backfill["batches"],
-                qbo_requests_per_po=round(backfill["requests"] / synced, 3) if synced else None,
-                throttled_429_client=backfill["throttled"],
-                throttled_429_server=server["throttled_429"],
-                limiter_waited_s=round(limiter.waited_s, 1) if limiter else 0.0,
-                cpu_s=round(cpu, 2),
-                cpu_ms_per_po=round(cpu / synced * 1000, 3) if synced else None,
-                peak_rss_mb=round(rss_peak / 1024, 1),
-                rss_before_mb=round(rss_before / 1024, 1),
-                tracemalloc_peak_mb=round(peak_py / 2**20, 1) if peak_py is not None else None,
-                idle_qbo_requests=idle_meter.requests,
-                idle_wall_s=round(idle_wall, 2),
-                idle_cpu_s=round(idle_cpu, 2),
-                idle_counts=dict(idle.counts),
-                qbo_purchase_orders=server["purchase_orders"],
-                qbo_requests_server=server["requests"],
-                permitted_sustained_s=round(bound["sustained_s"], 1),
-                permitted_sliding_window_s=round(bound["sliding_window_s"], 1),
-                ratio_sustained=round(bound["sustained_s"] / wall, 3) if wall else None,
-                ratio_sliding_window=round(bound["sliding_window_s"] / wall, 3) if wall else None,
-            )
-            return result
     finally:
         log_stream.close()
 
@@ -284,10 +402,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limits", choices=("real", "off"), default="real")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--group-size",
+        type=int,
+        default=30,
+        help="the bound's PO creates per DocNumber look-up (0: no look-ups)",
+    )
+    parser.add_argument(
+        "--account-queries", type=int, default=3, help="the bound's account look-ups"
+    )
+    parser.add_argument(
         "--tracemalloc", action="store_true", help="also trace Python allocations (slower)"
     )
     parser.add_argument("--log-file", default=os.devnull, help="the daemon's JSON log lines")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    parser.add_argument(
+        "--dump-log", default=None, help="write the backfill's QBO request log here (JSON)"
+    )
     args = parser.parse_args(argv)
     # a stopped benchmark still stops its emulators (the `finally` in `emulators`)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -296,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, sort_keys=True))
     else:
         for key, value in result.items():
-            print(f"{key:28} {value}")
+            shown = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
+            print(f"{key:28} {shown}")
     return 0
 
 
