@@ -4,12 +4,10 @@ A backlog goes out up to 30 writes to one `/batch` request (QBO: at most 30 item
 batch requests a minute per realm and app; qbo-api.md and Intuit's "Batch without a Scratch"
 post). `reconciler.pipeline` does the I/O; this module decides:
 
-- `batchable`: which planned writes may go in a batch. Fresh creates that carry a DocNumber,
-  and updates/closes. A create that was sent before without a confirmed answer
-  (`look_first`) goes the single path, which queries QBO by DocNumber and adopts a match: after
-  a restart the batch holding it may be grouped differently, so QBO's requestid replay cannot be
-  relied on for it. A create without a DocNumber has nothing to look it up by later, so it goes
-  single too (its own requestid covers a lost answer). Deletes stay single (rare).
+- `batchable`: which planned writes may go in a batch: creates that carry a DocNumber (every
+  create is looked up in QBO by DocNumber first, one query for the whole batch, so a create
+  sent before without a confirmed answer is found, not doubled, whatever batch it lands in),
+  and updates/closes. Deletes stay single (rare).
 - `wire_request_id` / `batch_request_id`: deterministic ids, at most 36 characters. A batch's id
   comes from its items' wire ids in the order sent: the same items in the same order give the
   same id (a lost answer is replayed by QBO); any other grouping or order gives another id, so a
@@ -40,7 +38,7 @@ def batchable(action: plan.Action, doc_number: str | None, *, has_desired: bool 
     if not has_desired:
         return False
     if isinstance(action, plan.Create):
-        return not action.look_first and bool(doc_number)
+        return bool(doc_number)
     return isinstance(action, plan.Update | plan.Close)
 
 

@@ -1,7 +1,8 @@
 """Composition root: parses the command line, builds the pieces, maps errors to exit codes.
 
 Exit codes: 0 all settled, 1 some POs failed (in this pass, or still failed or retrying from an
-earlier one), 2 configuration or authorization problem.
+earlier one), 2 configuration or authorization problem (a person must act), 3 another process
+is already running the sync on this state file (nothing was touched; try again later).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from reconciler import __version__, errors, logs
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_LOCKED = 3
+TABLE_ROWS = 200
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,10 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("po", nargs="?", help="a PO number (e.g. PO-1042) or Luminous id")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--failed", action="store_true", help="only failed and retrying POs")
-    status.add_argument("--limit", type=int, default=200, help="rows in the table (default 200)")
+    status.add_argument(
+        "--limit", type=int, default=None, help="at most N rows (table: 200 unless given)"
+    )
 
-    retry = with_config(sub.add_parser("retry", help="retry a parked PO on the next pass"))
-    retry.add_argument("po", help="a PO number (e.g. PO-1042) or Luminous id")
+    retry = with_config(sub.add_parser("retry", help="retry parked POs on the next pass"))
+    retry.add_argument("po", nargs="?", help="a PO number (e.g. PO-1042) or Luminous id")
+    retry.add_argument("--failed", action="store_true", help="every failed PO (and bill)")
+    retry.add_argument("--code", help="with --failed: only those that failed with this code")
 
     demo = sub.add_parser("demo", help="run a pass against both emulators with sample data")
     demo.add_argument(
@@ -105,7 +112,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info("signal_received", signal=signal.Signals(signum).name)
         stop.set()
 
-    if args.once:
+    from reconciler.state.lock import run_lock
+
+    with run_lock(settings.state.path):  # before anything is written
+        if not args.once:
+            from reconciler.service import run_service
+
+            return run_service(settings, log=log, full_sweep_first=args.full)
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         counter = RequestCounter()
@@ -115,9 +128,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         finally:
             deps.store.close()
         return report.exit_code()
-    from reconciler.service import run_service
-
-    return run_service(settings, log=log, full_sweep_first=args.full)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -141,19 +151,18 @@ def cmd_status(args: argparse.Namespace) -> int:
                 else:
                     print(status_view.po_detail(entry, history))
             return EXIT_OK
-        if args.failed:
-            entries = ledger.entries(status=SyncStatus.FAILED, limit=args.limit) + ledger.entries(
-                status=SyncStatus.RETRYING, limit=args.limit
-            )
-        else:
-            entries = ledger.entries(limit=args.limit)
+        # JSON: every row unless --limit; the table: 200 unless --limit, and it says the rest
+        limit = args.limit if args.json or args.limit is not None else TABLE_ROWS
+        wanted = (SyncStatus.FAILED, SyncStatus.RETRYING) if args.failed else (None,)
+        entries = [e for s in wanted for e in ledger.entries(status=s, limit=limit)][:limit]
         if args.json:
             print(status_view.as_json(entries))
-        else:
-            counts = ledger.status_counts()
-            print(status_view.table(entries))
-            if counts:
-                print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+            return EXIT_OK
+        counts = ledger.status_counts()
+        total = sum(ledger.count(status=s) for s in wanted)
+        print(status_view.table(entries, total=total))
+        if counts:
+            print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
         return EXIT_OK
     finally:
         store.close()
@@ -161,10 +170,22 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     from reconciler import wiring
+    from reconciler.model import SyncStatus
 
+    if bool(args.po) == bool(args.failed) or (args.code and not args.failed):
+        print("name one PO, or --failed [--code CODE]", file=sys.stderr)
+        return EXIT_CONFIG
     settings = load_settings(args, require_secrets=False)
     store = wiring.open_store(settings)
     try:
+        if args.failed:
+            failed = store.ledger.entries(status=SyncStatus.FAILED)
+            chosen = [e for e in failed if args.code is None or e.last_error_code == args.code]
+            for entry in chosen:
+                store.ledger.request_retry(entry.doc_id, entry.kind)
+            which = f" with code {args.code}" if args.code else ""
+            print(f"{len(chosen)} failed document(s){which} will be retried on the next pass")
+            return EXIT_OK
         keys = store.ledger.find(args.po)
         if not keys:
             print(f"no PO {args.po!r} in the ledger", file=sys.stderr)
@@ -244,8 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_CONFIG
+    from reconciler.state.lock import AnotherRunHolds
+
     try:
         return COMMANDS[args.command](args)
+    except AnotherRunHolds as exc:
+        print(f"reconciler: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except errors.ConfigError as exc:
         print(f"reconciler: {exc}", file=sys.stderr)
         return EXIT_CONFIG

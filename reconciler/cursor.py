@@ -5,7 +5,9 @@ key is at or before it has an outcome in the ledger. A pass:
 
 - fixes its ceiling from the *server's* clock (the `Date` header) minus a settle lag, so a PO
   committed late with a slightly older stamp, or a server whose clock differs from ours, cannot
-  slip behind the checkpoint;
+  slip behind the checkpoint; and never trusts one clock alone: the ceiling is also at most
+  our own clock plus a tolerance, so a server clock that jumps a year ahead for one pass (and
+  the stamps it gives meanwhile) cannot carry the checkpoint a year ahead;
 - reads from `checkpoint.updated_at - overlap` (inclusive) up to the ceiling (inclusive), so a
   late commit stamped a little before the checkpoint is still seen (the ledger then skips what
   was already handled at that version);
@@ -25,6 +27,7 @@ from reconciler.model import Checkpoint
 
 DEFAULT_OVERLAP = timedelta(minutes=5)
 DEFAULT_SETTLE_LAG = timedelta(seconds=30)
+DEFAULT_CLOCK_TOLERANCE = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Key = tuple[datetime, int]
@@ -52,17 +55,38 @@ def pull_window(
     overlap: timedelta = DEFAULT_OVERLAP,
     settle_lag: timedelta = DEFAULT_SETTLE_LAG,
     initial: datetime | None = None,
+    local_now: datetime | None = None,
+    tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
 ) -> PullWindow:
-    """The window of one pass. Without a checkpoint it starts at `initial` (default: epoch)."""
+    """The window of one pass. Without a checkpoint it starts at `initial` (default: epoch).
+    The ceiling is the earlier of the server's clock and ours plus `tolerance`."""
     _aware(server_now, "server_now")
     if overlap < timedelta(0) or settle_lag < timedelta(0):
         raise ValueError("overlap and settle_lag must not be negative")
-    ceiling = server_now.astimezone(UTC) - settle_lag
+    ceiling = latest_trusted(server_now, local_now, tolerance) - settle_lag
     if checkpoint is None:
         since = (initial or EPOCH).astimezone(UTC)
     else:
         since = _aware(checkpoint.updated_at, "checkpoint").astimezone(UTC) - overlap
     return PullWindow(since=since, ceiling=ceiling)
+
+
+def latest_trusted(
+    server_now: datetime, local_now: datetime | None, tolerance: timedelta
+) -> datetime:
+    """The latest instant both clocks vouch for: a stamp after it is in the future."""
+    trusted = server_now.astimezone(UTC)
+    if local_now is not None:
+        trusted = min(trusted, _aware(local_now, "local_now").astimezone(UTC) + tolerance)
+    return trusted
+
+
+def brought_back(checkpoint: Checkpoint | None, trusted: datetime) -> Checkpoint | None:
+    """A checkpoint ahead of both clocks (left by a clock that jumped, or a bad restore): the
+    one to put in its place; None when it is where it may be."""
+    if checkpoint is None or checkpoint.updated_at <= trusted:
+        return None
+    return Checkpoint(updated_at=trusted, doc_id=0)
 
 
 def advance(
@@ -105,3 +129,9 @@ def _aware(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware, got {value!r}")
     return value
+
+
+def sweep_due(last: str | None, now: datetime, interval: timedelta) -> bool:
+    """Whether the full sweep is due: `last` is when the previous one ended (ISO text; None
+    when there was none, and then the first pass's full read stands for it)."""
+    return last is not None and now - datetime.fromisoformat(last) >= interval

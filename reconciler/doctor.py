@@ -15,6 +15,7 @@ from reconciler import errors, wiring
 from reconciler.config import Settings, load_settings
 from reconciler.logs import SECRETS
 from reconciler.resolve import AccountResolver
+from reconciler.state import StateFileError
 
 
 @dataclass(frozen=True)
@@ -69,22 +70,14 @@ def run_checks(
 
     try:
         store = wiring.open_store(settings, clock=clock)
-    except Exception as exc:
-        yield Check(
-            "state database",
-            False,
-            f"{settings.state.path}: {exc}",
-            "make the directory writable by the service user, or set state.path",
-        )
+    except StateFileError as exc:
+        yield Check("state database", False, str(exc).removesuffix(f"; {exc.fix}"), exc.fix)
         return
     try:
-        if not store.integrity_ok():
-            yield Check(
-                "state database",
-                False,
-                "integrity_check failed",
-                "restore the state file from a backup",
-            )
+        try:
+            store.check()
+        except StateFileError as exc:
+            yield Check("state database", False, str(exc).removesuffix(f"; {exc.fix}"), exc.fix)
             return
         try:
             store.bind_realm(settings.qbo.realm_id)

@@ -18,19 +18,19 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from reconciler import errors, report
+from reconciler import cursor, errors, report, sweep
 from reconciler.checkpoint import CheckpointTracker
 from reconciler.config import Settings
 from reconciler.crashpoints import crash_point
 from reconciler.luminous_parse import parse_or_reject
-from reconciler.model import DocKind, Lifecycle
+from reconciler.model import Checkpoint, DocKind
 from reconciler.pipeline import WritePipeline
 from reconciler.po_sync import POSync
 from reconciler.po_writer import POWriter
-from reconciler.pull import pull_changes, sweep_vanished
+from reconciler.pull import PullResult, pull_changes
 from reconciler.recorder import Recorder
 from reconciler.report import PassReport, RequestCounter, new_run_id
 from reconciler.resolve import References
@@ -79,35 +79,32 @@ class Pass:
         self.recorder = Recorder(self.ledger, self.report, deps.log, run_id=self.run_id)
         self.policy = self.s.plan_policy()
         self.pos = POSync(
-            self.s, self.ledger, self.recorder, clock=deps.clock, on_event=self._event
+            self.s, self.ledger, self.recorder, clock=deps.clock, on_event=self.event
         )
         refs = References(
-            deps.qbo, deps.store.refs, self.s, today=deps.clock().date(), on_event=self._event
+            deps.qbo, deps.store.refs, self.s, today=deps.clock().date(), on_event=self.event
         )
-        self.writers = {PO: POWriter(deps.qbo, self.ledger, refs, self.s)}
+        # No PO in the ledger (a new install, a lost state file): index what QBO holds first.
+        first = self.ledger.count(kind=PO) == 0
+        self.writers = {PO: POWriter(deps.qbo, self.ledger, refs, self.s, first_connection=first)}
 
     def run(self, *, full_sweep: bool) -> PassReport:
         d = self.d
         d.store.bind_realm(self.s.qbo.realm_id)
         d.store.runs.start(self.run_id, self.report.started_at)
-        self._event("pass_started", full_sweep=full_sweep)
+        self.event("pass_started", full_sweep=full_sweep)
         try:
             self._read_changes()
             if not d.stop_requested():
                 self._retry_due()
             if not d.stop_requested() and (full_sweep or self._sweep_due()):
-                self._sweep()
-        except errors.Fatal as exc:
-            self.report.fatal = str(exc)
-            self.report.authorization_lost = isinstance(
-                exc, errors.AuthorizationLost | errors.QBOFatalFault
-            )
-            d.log.error("pass_stopped", run_id=self.run_id, error_code=exc.code, reason=str(exc))
-        except errors.ReconcilerError as exc:
-            # Transient trouble outside any one PO (Luminous unavailable mid-pull, ...): what
-            # was recorded stays recorded, the checkpoint holds, the next pass goes on.
-            self.report.aborted = str(exc)
-            d.log.warning("pass_aborted", run_id=self.run_id, error_code=exc.code, reason=str(exc))
+                sweep.run(self)
+        except Exception as exc:  # what stopped the pass is recorded, never read as "ok"
+            event = self.report.stopped_by(exc)
+            log = d.log.error if event != "pass_aborted" else d.log.warning
+            crash = exc if event == "pass_crashed" else None
+            log(event, run_id=self.run_id, error_code=errors.code_of(exc), reason=str(exc),
+                exc_info=crash)  # fmt: skip
         finally:
             self._finish()
         return self.report
@@ -118,27 +115,21 @@ class Pass:
         """POs changed since the checkpoint, in the order read; the checkpoint moves with
         their outcomes while the read is in key order, else once at the end of a full read."""
         d = self.d
-        checkpoint = self.ledger.checkpoint()
-        result = pull_changes(
-            d.luminous,
-            checkpoint,
-            overlap=self.s.luminous.overlap,
-            settle_lag=self.s.luminous.settle_lag,
-            already_handled=self._handled_before,
-        )
+        result, checkpoint = self._pull()
         tracker = self.recorder.trackers[PO] = CheckpointTracker(checkpoint, result.window.ceiling)
         read_all = False
-        with self._pipeline() as pipeline:
+        with self.pipeline() as pipeline:
+            self.pos.hold_future(result.future, pipeline)
             for count, record in enumerate(result.records, start=1):
                 if d.stop_requested():
-                    self._event("pass_interrupted", processed=count - 1)
+                    self.event("pass_interrupted", processed=count - 1)
                     break
                 if record.id is not None:
                     pipeline.settle((PO, record.id))  # an earlier version still out: first
                 tracker.read(record.key, in_key_order=d.luminous.last_read.mode == "key")
                 self.pos.take(record, pipeline)
                 if count % PROGRESS_EVERY == 0:
-                    self._event("pass_progress", processed=count)
+                    self.event("pass_progress", processed=count)
             else:
                 read_all = True
         if read_all:
@@ -150,9 +141,29 @@ class Pass:
         self.report.counts["read"] += result.stats.read
         self.report.counts["skipped_as_handled"] += result.stats.skipped_handled
 
+    def _pull(self) -> tuple[PullResult, Checkpoint | None]:
+        """The window both clocks allow; a checkpoint found ahead of them is brought back."""
+        for _ in range(2):
+            checkpoint = self.ledger.checkpoint()
+            result = pull_changes(
+                self.d.luminous,
+                checkpoint,
+                overlap=self.s.luminous.overlap,
+                settle_lag=self.s.luminous.settle_lag,
+                already_handled=self.recorder.handled_before,
+                local_now=self.d.clock(),
+                tolerance=self.s.luminous.clock_tolerance,
+            )
+            back = cursor.brought_back(checkpoint, result.trusted_until)  # type: ignore[arg-type]
+            if back is None:
+                break
+            self.d.log.warning("checkpoint_ahead_of_clocks", was=str(checkpoint), now=str(back))
+            self.ledger.reset_checkpoint(back)
+        return result, checkpoint
+
     def _retry_due(self) -> None:
         d = self.d
-        with self._pipeline() as pipeline:
+        with self.pipeline() as pipeline:
             for entry in self.ledger.due_for_retry(d.clock()):
                 if entry.key in self.recorder.handled or entry.kind is not PO:
                     continue
@@ -164,50 +175,17 @@ class Pass:
                 else:
                     self.pos.take(parse_or_reject(raw), pipeline, force_retry=True)
 
-    def _sweep(self) -> None:
-        """Every PO again: those gone from Luminous are closed or deleted in QBO; edits that did
-        not move updated_at, and commits backdated past the overlap, are caught (unchanged POs
-        cost no QBO request)."""
-        d = self.d
-        known = [
-            e.doc_id
-            for e in self.ledger.entries(kind=PO)
-            if e.lifecycle is not Lifecycle.DELETED and e.qbo_id is not None
-        ]
-        vanished = sweep_vanished(d.luminous, known)
-        self._event("full_sweep", known=len(known), vanished=len(vanished))
-        with self._pipeline() as pipeline:
-            for doc_id in sorted(vanished):
-                if d.stop_requested():
-                    return
-                entry = self.ledger.entry(doc_id)
-                if entry is not None:
-                    self.pos.take_vanished(entry, pipeline)
-            everything = pull_changes(
-                d.luminous,
-                None,
-                overlap=timedelta(0),
-                settle_lag=self.s.luminous.settle_lag,
-                already_handled=lambda po_id, _at: (PO, po_id) in self.recorder.handled,
-            )
-            for record in everything.records:
-                if d.stop_requested():
-                    return
-                self.pos.take(record, pipeline)
-        d.store.set_meta("last_full_sweep_at", d.clock().isoformat())
-
     def _sweep_due(self) -> bool:
         last = self.d.store.get_meta("last_full_sweep_at")
-        if last is None:
-            # The first pass reads everything anyway; the sweep interval counts from it.
+        if last is None:  # the first pass reads everything anyway: the interval starts now
             self.d.store.set_meta("last_full_sweep_at", self.d.clock().isoformat())
-            return False
-        return self.d.clock() - datetime.fromisoformat(last) >= self.s.luminous.full_sweep_interval
+        return cursor.sweep_due(last, self.d.clock(), self.s.luminous.full_sweep_interval)
 
     # --- plumbing -----------------------------------------------------------------------
 
     @contextmanager
-    def _pipeline(self) -> Iterator[WritePipeline]:
+    def pipeline(self) -> Iterator[WritePipeline]:
+        """A write pipeline for one phase of the pass; its batches counted in the report."""
         pipeline = WritePipeline(
             self.writers,
             self.recorder,
@@ -223,15 +201,7 @@ class Pass:
         finally:
             self.report.counts["batch_requests"] += pipeline.batches_sent
 
-    def _handled_before(self, po_id: int, updated_at: datetime) -> bool:
-        """Recorded before (a crash came between the outcome and the checkpoint move): it
-        still counts towards this pass's checkpoint."""
-        if not self.ledger.is_handled(po_id, updated_at):
-            return False
-        self.recorder.trackers[PO].settled_before((updated_at, po_id))
-        return True
-
-    def _event(self, event: str, **kw: Any) -> None:
+    def event(self, event: str, **kw: Any) -> None:
         self.d.log.info(event, run_id=self.run_id, **kw)
 
     def _finish(self) -> None:

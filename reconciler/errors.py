@@ -39,6 +39,11 @@ class ReconcilerError(Exception):
         return self.message
 
 
+def code_of(exc: BaseException) -> str | None:
+    """The error's code when it has one (QBO's, Luminous's status, ours)."""
+    return getattr(exc, "code", None)
+
+
 class Retryable(ReconcilerError):
     """Transient: back off and try again; a write retries with the same requestid."""
 

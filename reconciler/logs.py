@@ -1,8 +1,9 @@
 """The one place that configures structlog.
 
 Behaviour lives in small processors (plain functions on the event dict), so each is tested on
-its own: `redact_secrets` masks values under secret-looking keys and any registered secret
-value wherever it appears in a string, including exception text. Tracebacks are rendered
+its own: `redact_secrets` masks values under secret-looking keys, and runs every string
+through `reconciler.redact` (registered secret values and secret shapes), including exception
+text. Tracebacks are rendered
 without local variables, so a token held in a frame never reaches a log line.
 """
 
@@ -11,47 +12,19 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import threading
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
 
-REDACTED = "***"
+from reconciler.redact import REDACTED, SECRETS, SecretRegistry, register
+
+__all__ = ["REDACTED", "SECRETS", "configure", "get_logger", "redact_secrets", "register_secrets"]
+
 _SECRET_KEY = re.compile(
     r"(token|secret|password|passwd|authorization|api[_-]?key|credential|cookie|bearer)",
     re.IGNORECASE,
 )
-_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
-
-
-class SecretRegistry:
-    """Secret values known at run time (tokens, client secret, API key) to scrub from output."""
-
-    def __init__(self) -> None:
-        self._values: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, *values: str | None) -> None:
-        with self._lock:
-            for v in values:
-                if v and len(v) >= 6:  # shorter strings would mask ordinary words
-                    self._values.add(v)
-
-    def scrub(self, text: str) -> str:
-        with self._lock:
-            values = sorted(self._values, key=len, reverse=True)
-        for v in values:
-            if v in text:
-                text = text.replace(v, REDACTED)
-        return _BEARER.sub(r"\1" + REDACTED, text)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-
-
-SECRETS = SecretRegistry()
 
 
 def _scrub_value(key: str | None, value: Any, registry: SecretRegistry) -> Any:
@@ -141,7 +114,7 @@ def configure(
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
-    SECRETS.add(*values)
+    register(values)
 
 
 def get_logger(name: str = "reconciler") -> Any:

@@ -14,9 +14,14 @@ Every assumption about Luminous field names lives in the tables below (see
 - lines are `items`; a line's SKU is `product.sku`, else the line's `source_sku`.
 - money comes as JSON numbers (read by the client with `parse_float=Decimal`), ints or decimal
   strings; a Python float is taken through `repr` (shortest round trip), never through binary
-  arithmetic. NaN, infinities, booleans and unparsable text are rejected.
+  arithmetic. NaN, infinities, booleans and unparsable text are rejected, and so is any number
+  of `MAX_MAGNITUDE` or more or with more than `MAX_DIGITS` digits: bounded here, before any
+  Decimal arithmetic (a quantize of 1e30 to cents raises, it does not round).
+- ids are whole numbers from 1 to 2**63 - 1 (the ledger's SQLite integers).
 - timestamps are ISO-8601 (`Z`, offsets, or a space instead of `T`); a naive timestamp is taken
-  as UTC. Dates are `YYYY-MM-DD` (a timestamp in a date field keeps its date part).
+  as UTC; one that cannot be a UTC instant (year 1 with a positive offset, year 9999 with a
+  negative one) is rejected like malformed text. Dates are `YYYY-MM-DD` (a timestamp in a
+  date field keeps its date part).
 - costs: `total_shipping_cost` and `total_tax` have their own fields. `order_cost` and
   `total_cost` are derived totals, `total_paid`, `total_due` and `down_payment` are payments:
   none of them is an extra charge. Accounts that keep other charges in their own fields name
@@ -101,6 +106,9 @@ PRODUCT_FIELDS = {
     "unit_cost": "unit_cost",
 }
 STATUS_ALIASES = {"canceled": SourceStatus.CANCELLED}
+MAX_MAGNITUDE = Decimal(10) ** 12  # far beyond any PO amount; QBO itself stops at 10**10
+MAX_DIGITS = 24
+MAX_ID = 2**63 - 1
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
@@ -122,10 +130,7 @@ def rejected(raw: Any, reason: str) -> RejectedRecord:
     """The outcome for a record `parse_po` refused, with whatever identity can be salvaged."""
     if not isinstance(raw, Mapping):
         return RejectedRecord(doc_id=None, updated_at=None, reason=reason)
-    try:
-        po_id = _po_id(raw)
-    except InvalidSourceRecord:
-        po_id = None
+    po_id = whole_id(raw.get(PO_FIELDS["id"]))
     try:
         updated_at = _timestamp(raw.get(PO_FIELDS["updated_at"]), "updated_at")
     except _Bad:
@@ -142,11 +147,14 @@ def rejected(raw: Any, reason: str) -> RejectedRecord:
 def parse_or_reject(
     raw: Mapping[str, Any], *, extra_cost_fields: Iterable[tuple[str, str]] = ()
 ) -> SourcePO | RejectedRecord:
-    """`parse_po`, with a refusal turned into its `RejectedRecord` instead of raised."""
+    """`parse_po`, with a refusal turned into its `RejectedRecord` instead of raised. A record
+    is the unit of failure: even an error nobody foresaw is that record's outcome."""
     try:
         return parse_po(raw, extra_cost_fields=extra_cost_fields)
     except InvalidSourceRecord as exc:
         return rejected(raw, exc.message)
+    except Exception as exc:  # a bug meeting odd data: the record fails, the pass goes on
+        return rejected(raw, f"cannot read this record ({type(exc).__name__}: {exc})"[:300])
 
 
 def parse_timestamp(value: Any) -> datetime:
@@ -166,15 +174,20 @@ class _Bad(Exception):
 
 def _po_id(raw: Mapping[str, Any]) -> int:
     value = raw.get(PO_FIELDS["id"])
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidSourceRecord(f"missing or bad id: {value!r}")
-    try:
-        po_id = int(value)
-    except ValueError:
-        raise InvalidSourceRecord(f"missing or bad id: {value!r}") from None
-    if po_id <= 0:
-        raise InvalidSourceRecord(f"missing or bad id: {value!r}")
+    po_id = whole_id(value)
+    if po_id is None:
+        raise InvalidSourceRecord(f"missing or bad id: {value!r:.60}")
     return po_id
+
+
+def whole_id(value: Any) -> int | None:
+    """An id as the ledger can key it: a whole number 1..2**63-1 (int or digits), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    if isinstance(value, str) and not value.strip().isdigit():
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
 
 
 def _parse(raw: Mapping[str, Any], po_id: int, extra: tuple[tuple[str, str], ...]) -> SourcePO:
@@ -338,7 +351,9 @@ def _money(
     else:
         raise _Bad(f"bad number in {where}: {value!r}")
     if not number.is_finite():
-        raise _Bad(f"bad number in {where}: {value!r}")
+        raise _Bad(f"bad number in {where}: {value!r:.40}")
+    if abs(number) >= MAX_MAGNITUDE or len(number.as_tuple().digits) > MAX_DIGITS:
+        raise _Bad(f"number in {where} is too large or too long: {value!r:.40}")
     return number
 
 
@@ -355,7 +370,10 @@ def _timestamp(value: Any, where: str, *, required: bool = False) -> datetime | 
         raise _Bad(f"bad timestamp in {where}: {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise _Bad(f"bad timestamp in {where}: {value!r} is not a UTC instant") from None
 
 
 def _date(value: Any, where: str) -> date | None:
@@ -383,12 +401,10 @@ def _text(value: Any, where: str, *, strip: bool = True) -> str | None:
 def _optional_int(value: Any, where: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise _Bad(f"bad id in {where}: {value!r}")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise _Bad(f"bad id in {where}: {value!r}") from None
+    number = whole_id(value)
+    if number is None:
+        raise _Bad(f"bad id in {where}: {value!r:.40}")
+    return number
 
 
 def _custom_fields(value: Any) -> tuple[tuple[str, str], ...]:

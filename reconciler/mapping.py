@@ -95,6 +95,7 @@ from reconciler.model import (
     SourceStatus,
     SourceSupplier,
 )
+from reconciler.qbo.query import is_queryable
 
 # --- limits (Intuit's PurchaseOrder / Vendor / Item reference) --------------------------------
 
@@ -175,6 +176,8 @@ class MappingRules:
     fields: tuple[tuple[str, str], ...]  # enabled (QBO field, source) pairs
     doc_number_index: int
     doc_number_too_long: str  # "reject" | "truncate"
+    doc_number_missing: str  # "derive" (prefix + Luminous id) | "fail"
+    doc_number_prefix: str
     on_cancel: str  # "close" | "delete"
     item_kind: ItemKind
     home_currency: str
@@ -429,26 +432,42 @@ def _cost_lines(po: SourcePO, rules: MappingRules) -> list[DesiredLine]:
     return lines
 
 
-def _doc_number(po: SourcePO, rules: MappingRules) -> str | None:
-    source = rules.source_for("DocNumber")
-    if source is None:
-        return None
-    if source == "id":
+def _doc_number(po: SourcePO, rules: MappingRules) -> str:
+    if rules.source_for("DocNumber") == "id":
         number: str | None = str(po.id)
     else:
         index = rules.doc_number_index
         number = po.order_numbers[index] if 0 <= index < len(po.order_numbers) else None
     number = _short(number, 10_000)
-    if number is None or len(number) <= DOC_NUMBER_MAX:
-        return number
-    if rules.doc_number_too_long == "truncate":
-        return number[-DOC_NUMBER_MAX:].lstrip()
+    if number is not None and len(number) > DOC_NUMBER_MAX:
+        if rules.doc_number_too_long != "truncate":
+            raise InvalidSourceRecord(
+                f"PO number {number!r} has {len(number)} characters; QBO DocNumber allows "
+                f'{DOC_NUMBER_MAX} (set sync.doc_number_too_long = "truncate" to keep the last '
+                f"{DOC_NUMBER_MAX})",
+                po_id=po.id,
+            )
+        number = number[-DOC_NUMBER_MAX:].lstrip()
+    unusable = _unusable_number(number)
+    if unusable is None:
+        return number  # type: ignore[return-value]
+    if rules.doc_number_missing == "derive":
+        return f"{rules.doc_number_prefix}{po.id}"[-DOC_NUMBER_MAX:]
     raise InvalidSourceRecord(
-        f"PO number {number!r} has {len(number)} characters; QBO DocNumber allows "
-        f'{DOC_NUMBER_MAX} (set sync.doc_number_too_long = "truncate" to keep the last '
-        f"{DOC_NUMBER_MAX})",
+        f"{unusable}: the sync finds its POs in QBO by number and cannot create one it could "
+        f'not find again (set sync.doc_number_missing = "derive" to number it '
+        f'"{rules.doc_number_prefix}{po.id}")',
         po_id=po.id,
     )
+
+
+def _unusable_number(number: str | None) -> str | None:
+    """Why a number cannot be a DocNumber the sync can search QBO for; None when it can."""
+    if not number:
+        return "PO has no number (order_numbers empty or blank)"
+    if not is_queryable(number):
+        return f"PO number {number!r} has characters QBO cannot search for"
+    return None
 
 
 def _lifecycle(po: SourcePO, rules: MappingRules) -> Lifecycle:

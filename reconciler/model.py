@@ -255,6 +255,8 @@ class LedgerEntry:
     next_retry_at: datetime | None = None
     force_retry: bool = False  # a user asked for a retry (`reconciler retry`)
     kind: DocKind = DocKind.PURCHASE_ORDER
+    vendor: str | None = None  # the vendor's display name, as last written or planned
+    adopted: bool = False  # its QBO document was found in QBO, not created by the sync
 
     @property
     def key(self) -> DocKey:

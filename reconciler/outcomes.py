@@ -258,6 +258,29 @@ def hold(
     return Record(kept, outcome, history=verb != "none")
 
 
+def waiting(
+    entry: LedgerEntry, updated_at: datetime, *, now: datetime, policy: plan.PlanPolicy
+) -> Record:
+    """A PO stamped in the future (Luminous's clock ahead of ours): retried in a while."""
+    reason = (
+        f"updated_at {updated_at.isoformat()} is in the future by this machine's clock "
+        f"({now.isoformat()}); taken up by the retries, the checkpoint does not move past it"
+    )
+    kept = replace(
+        entry,
+        status=SyncStatus.RETRYING,
+        source_updated_at=updated_at,
+        last_error_code="future_updated_at",
+        last_error_message=reason,
+        next_retry_at=now + policy.backoff_base,
+        force_retry=False,
+    )
+    outcome = _outcome(
+        kept, SyncStatus.RETRYING, "wait", error_code="future_updated_at", message=reason
+    )
+    return Record(kept, outcome)
+
+
 def reject(
     doc_id: int,
     entry: LedgerEntry | None,

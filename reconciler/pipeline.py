@@ -135,12 +135,21 @@ class WritePipeline:
         pending = self._sender.pending(write)
         try:
             payload = writer.payload(write.desired) if write.desired is not None else None
+            ready, settled = (
+                self._sender.identify([(write, pending, payload)])
+                if payload is not None
+                else ([(write, pending, payload)], [])
+            )
         except Exception as exc:
             self._recorder.record([self._sender.failed(write, pending, exc)])
             return
+        if settled:
+            self._recorder.record(settled)
+            return
+        write, pending, payload = ready[0]
         begun = self._recorder.begin([pending], [write.verb])[0]
         crash_point("ledger_pending")
-        wire_id = batching.wire_request_id(write.action.request_id, write.base)
+        wire_id = batching.wire_request_id(begun.request_id, write.base)
         self._recorder.record([self._sender.attempt(write, begun, payload, wire_id)])
 
     # --- batches ------------------------------------------------------------------------
@@ -160,8 +169,13 @@ class WritePipeline:
                 ready.append((write, pending, self._writers[write.kind].payload(write.desired)))
             except Exception as exc:
                 failed.append(self._sender.failed(write, pending, exc))
-        if failed:
-            self._recorder.record(failed)
+        try:
+            ready, settled = self._sender.identify(ready)
+        except Exception as exc:  # the look-up failed: nothing of these was sent
+            failed += [self._sender.failed(w, p, exc) for w, p, _ in ready]
+            ready, settled = [], []
+        if failed or settled:
+            self._recorder.record([*failed, *settled])
         if len(ready) == 1:
             self._send_alone(ready[0][0])
         elif ready:
@@ -177,9 +191,12 @@ class WritePipeline:
             writer = self._writers[write.kind]
             operation, body = writer.batch_item(write, row, payload)
             ops.append(BatchOp(str(index), operation, writer.entity, body))
-        wire_ids = [batching.wire_request_id(w.action.request_id, w.base) for w in writes]
+        wire_ids = [
+            batching.wire_request_id(row.request_id, w.base)
+            for w, row in zip(writes, begun, strict=True)
+        ]
         # Creates in a lost batch are looked up by DocNumber on their retry, not resent blind.
-        has_creates = any(isinstance(w.action, plan.Create) for w in writes)
+        has_creates = any(w.is_create for w in writes)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._max_in_flight, thread_name_prefix="batch")
         answer = self._pool.submit(

@@ -9,8 +9,8 @@
    the SAME operation with the SAME request id as the ledger recorded (QBO answers a repeated
    requestid with the first answer). The operation is recovered by recomputing `request_id` for
    each operation and matching the recorded id; if nothing matches, an unpushed PO means create,
-   a pushed one update. If the content changed since, plan normally, but a create then looks
-   first (the old create may have landed).
+   a pushed one update. If the content changed since, plan normally: the old create may have
+   landed, and like every create the new one looks QBO up first.
 3. Desired versus ledger:
    - unchanged hash, SYNCED, same lifecycle -> Noop: no QBO call at all;
    - never pushed (no QBO id): OPEN -> Create; CLOSED -> by `closed_never_synced`
@@ -25,11 +25,10 @@
    (default, keeps the audit trail) or Delete; a PO that never reached QBO -> Noop. The
    executor sends a sparse `POStatus: Closed` for such a close, having no desired document.
 
-Create.look_first: query QBO by DocNumber before creating, and adopt a match instead of
-creating a second PO. It is set whenever a create for this PO was sent before without a
-confirmed answer (crash, lost reply, transient failure): QBO's requestid replay would cover
-that too, but how long QBO remembers a requestid is not documented, and a batch regrouped after
-a restart carries a new one. One query per unconfirmed create is cheap insurance.
+Every create is looked up in QBO by DocNumber before it is sent (`reconciler.identity`): a
+match is adopted, never doubled. The plan still knows when an earlier create may have landed
+(sent without a confirmed answer): a PO closed or cancelled meanwhile is then planned as a
+close or delete of what landed, not skipped.
 
 Request ids are sha256(realm | po | content hash | operation), hex, cut to 36 characters so they
 fit both the single-request (50) and the batch (36) limits. The same content and operation always
@@ -79,7 +78,6 @@ class PlanPolicy:
 @dataclass(frozen=True)
 class Create:
     request_id: str
-    look_first: bool = False
     operation: ClassVar[str] = "create"
 
 
@@ -194,9 +192,9 @@ def _look_first(entry: LedgerEntry | None) -> bool:
     return entry is not None and entry.qbo_id is None and entry.request_id is not None
 
 
-def _action(operation: str, rid: str, look_first: bool = False) -> WriteAction:
+def _action(operation: str, rid: str) -> WriteAction:
     if operation == "create":
-        return Create(rid, look_first=look_first)
+        return Create(rid)
     if operation == "close":
         return Close(rid)
     if operation == "delete":
@@ -249,9 +247,8 @@ def plan_po(
             )
             if operation != "create" and entry.qbo_id is None:  # no document to change: create
                 fresh = request_id(realm_id, desired.source_id, hash_, "create")
-                return Create(fresh, look_first=True)
-            look = operation == "create" and _look_first(entry)
-            return _action(operation, entry.request_id, look)
+                return Create(fresh)
+            return _action(operation, entry.request_id)
         pending_changed = True
 
     def rid(operation: str) -> str:
@@ -277,7 +274,7 @@ def plan_po(
         closed = desired.lifecycle is Lifecycle.CLOSED
         if closed and policy.closed_never_synced != "create" and not look:
             return Hold("not in QBO; already closed in Luminous")
-        return Create(rid("create"), look_first=look)
+        return Create(rid("create"))
 
     assert entry is not None
     if desired.lifecycle is Lifecycle.DELETED:
@@ -327,6 +324,7 @@ class Decision:
     action: Action
     desired: DesiredPO | None = None
     number: str | None = None
+    vendor: str | None = None  # the supplier's name, as the status page shows it
 
 
 def decide(
@@ -343,16 +341,18 @@ def decide(
     if isinstance(record, RejectedRecord):
         return Decision(Reject(record.reason), number=record.number)
     number = record.order_numbers[0] if record.order_numbers else None
+    vendor = record.supplier.name
     reason = skip_reason(record, policy)
     if reason is not None and (entry is None or entry.qbo_id is None):
-        return Decision(Hold(reason), number=number)  # never pushed, and not to be yet
+        return Decision(Hold(reason), number=number, vendor=vendor)  # never pushed, not yet
     try:
         desired = mapping.desired_po(record, rules)
     except InvalidSourceRecord as exc:
-        return Decision(Reject(exc.message), number=number)
+        return Decision(Reject(exc.message), number=number, vendor=vendor)
     force = force_retry or (entry is not None and entry.force_retry)
     action = plan_po(desired, entry, realm_id=realm_id, now=now, policy=policy, force_retry=force)
-    return Decision(action, desired, desired.doc_number or (entry.number if entry else None))
+    number = desired.doc_number or (entry.number if entry else None)
+    return Decision(action, desired, number, desired.vendor.display_name)
 
 
 def decide_vanished(

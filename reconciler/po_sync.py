@@ -59,16 +59,39 @@ class POSync:
             return
         pipeline.settle((PO, record.id))
         entry = self.ledger.entry(record.id)
-        decision = plan.decide(
-            record,
-            entry,
-            rules=self.rules,
-            policy=self.policy,
-            realm_id=self.realm_id,
-            now=self._clock(),
-            force_retry=force_retry,
-        )
+        try:
+            decision = plan.decide(
+                record,
+                entry,
+                rules=self.rules,
+                policy=self.policy,
+                realm_id=self.realm_id,
+                now=self._clock(),
+                force_retry=force_retry,
+            )
+        except Exception as exc:  # a record is the unit of failure, even for a bug
+            self._event("po_decision_failed", po_id=record.id, error_type=type(exc).__name__)
+            reason = f"cannot map this PO ({type(exc).__name__}: {exc})"[:300]
+            decision = plan.Decision(plan.Reject(reason), number=_number_of(record))
         self._carry_out(decision, record.id, entry, record.updated_at, pipeline, started)
+
+    def hold_future(
+        self, records: list[SourcePO | RejectedRecord], pipeline: WritePipeline
+    ) -> None:
+        """POs stamped after what both clocks vouch for: an outcome that says so, a retry in
+        a while (the retries, not the read, take them up), and the checkpoint stays. A record
+        whose stamp cannot be read at all is rejected with the reason."""
+        for record in records:
+            if isinstance(record, RejectedRecord) or record.updated_at is None:
+                self.take(record, pipeline)
+                continue
+            if self.ledger.is_handled(record.id, record.updated_at):
+                continue
+            pipeline.settle((PO, record.id))
+            entry = self.ledger.entry(record.id) or LedgerEntry(record.id, SyncStatus.PENDING)
+            self.recorder.record(
+                [outcomes.waiting(entry, record.updated_at, now=self._clock(), policy=self.policy)]
+            )
 
     def take_vanished(self, entry: LedgerEntry, pipeline: WritePipeline) -> None:
         """A PO the full sweep (or a retry) no longer finds in Luminous."""
@@ -89,6 +112,11 @@ class POSync:
         started: float,
     ) -> None:
         action, number = decision.action, decision.number
+        if decision.vendor is not None:  # the status page filters by vendor
+            entry = replace(
+                entry or LedgerEntry(doc_id=doc_id, status=SyncStatus.PENDING),
+                vendor=decision.vendor,
+            )
         if isinstance(action, plan.Reject):
             done = outcomes.reject(
                 doc_id, entry, action.reason, number=number, updated_at=updated_at
@@ -102,3 +130,9 @@ class POSync:
             )
             return
         self.recorder.record([replace(done, started=started)])
+
+
+def _number_of(record: SourcePO | RejectedRecord) -> str | None:
+    if isinstance(record, RejectedRecord):
+        return record.number
+    return record.order_numbers[0] if record.order_numbers else None

@@ -1,9 +1,9 @@
 """How a QBO PurchaseOrder is written: the `DocumentWriter` the pipeline uses for POs.
 
-The body comes from `qbo.bodies.po_payload` with the ids `resolve.References` found. A create
-that may already have landed (an earlier attempt without a confirmed answer) is looked up by
-DocNumber and adopted rather than sent again. No ledger writes here and no retries: the
-pipeline records whatever this returns or raises, and decides what a fault means.
+The body comes from `qbo.bodies.po_payload` with the ids `resolve.References` found. Before any
+create QBO is asked what it holds under the DocNumber (`lookup`, `identity`); a create whose
+answer was lost is looked up again before it is sent again. No ledger writes here and no
+retries: the pipeline records whatever this returns or raises, and decides what a fault means.
 """
 
 from __future__ import annotations
@@ -12,17 +12,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from reconciler import batching, errors, plan
+from reconciler import batching, errors, identity, plan
 from reconciler.config import Settings
-from reconciler.model import DesiredPO, LedgerEntry, Lifecycle
+from reconciler.lookup import DocNumberLookup, number_key
+from reconciler.model import DesiredPO, DocKind, LedgerEntry, Lifecycle
 from reconciler.outcomes import lifecycle_after
 from reconciler.pipeline import Write
-from reconciler.qbo import bodies
+from reconciler.qbo import bodies, compare
 from reconciler.qbo import query as q
 from reconciler.resolve import References
 from reconciler.state import Ledger
 
 ENTITY = "PurchaseOrder"
+PO = DocKind.PURCHASE_ORDER
 
 
 class POWriter:
@@ -30,12 +32,21 @@ class POWriter:
 
     entity = ENTITY
 
-    def __init__(self, qbo: Any, ledger: Ledger, refs: References, settings: Settings) -> None:
+    def __init__(
+        self,
+        qbo: Any,
+        ledger: Ledger,
+        refs: References,
+        settings: Settings,
+        *,
+        first_connection: bool = False,
+    ) -> None:
         self.qbo = qbo
         self.ledger = ledger
         self.refs = refs
         self.rules = settings.mapping_rules()
         self.policy = settings.plan_policy()
+        self.lookup = DocNumberLookup(qbo, ENTITY, index_first=first_connection)
 
     # --- bodies -------------------------------------------------------------------------
 
@@ -66,9 +77,56 @@ class POWriter:
     def batch_item(
         self, write: Write, begun: LedgerEntry, payload: Mapping[str, Any]
     ) -> tuple[str, dict[str, Any]]:
-        return batching.batch_operation(write.action), batching.batch_body(
-            write.action, begun, payload
-        )
+        action = plan.Update(begun.request_id) if write.adopting is not None else write.action
+        return batching.batch_operation(action), batching.batch_body(action, begun, payload)
+
+    # --- identity -----------------------------------------------------------------------
+
+    def identify(
+        self, creates: Sequence[tuple[Write, Mapping[str, Any]]], *, fresh: bool = False
+    ) -> list[identity.Identity]:
+        """What QBO holds under each create's DocNumber, decided by `identity`; one look-up."""
+        numbers = [w.desired.doc_number for w, _ in creates if w.desired.doc_number]
+        found = self.lookup.find(numbers, fresh=fresh)
+        first_with: dict[str, int] = {}
+        answers: list[identity.Identity] = []
+        for write, payload in creates:
+            number = write.desired.doc_number or ""
+            key = number_key(number)
+            if not number or not q.is_queryable(number):
+                answers.append(identity.Conflict(f"PO number {number!r} cannot be searched in QBO"))
+                continue
+            if first_with.setdefault(key, write.doc_id) != write.doc_id:
+                answers.append(
+                    identity.Conflict(
+                        f"PO number {number!r} is also Luminous PO {first_with[key]}'s; "
+                        "PO numbers must be unique: renumber one in Luminous"
+                    )
+                )
+                continue
+            candidates = found.get(key, [])
+            owners = {
+                str(c["Id"]): owner
+                for c in candidates
+                if (owner := self.ledger.owner_of(str(c["Id"]))) is not None
+            }
+            answers.append(
+                identity.identify(
+                    doc_id=write.doc_id,
+                    doc_number=number,
+                    vendor_id=str(payload["VendorRef"]["value"]),
+                    candidates=candidates,
+                    owners=owners,
+                )
+            )
+        return answers
+
+    def differs(self, payload: Mapping[str, Any], entity: Mapping[str, Any]) -> bool:
+        return bool(compare.differences(payload, entity))
+
+    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> None:
+        if write.is_create and entity and write.desired is not None and write.desired.doc_number:
+            self.lookup.remember(write.desired.doc_number, str(entity.get("Id")))
 
     # --- one write ----------------------------------------------------------------------
 
@@ -76,9 +134,12 @@ class POWriter:
         self, write: Write, begun: LedgerEntry, payload: dict[str, Any] | None, request_id: str
     ) -> tuple[Mapping[str, Any] | None, str | None]:
         action, desired = write.action, write.desired
+        if write.adopting is not None:
+            assert payload is not None
+            return self._update(begun, payload, request_id)
         if isinstance(action, plan.Create):
             assert payload is not None and desired is not None
-            return self._create(action, desired, begun, payload, request_id)
+            return self._create(desired, begun, payload, request_id)
         if isinstance(action, plan.Delete):
             return self._delete(desired, begun, payload, request_id)
         body = payload if payload is not None else {}
@@ -91,17 +152,9 @@ class POWriter:
         return self.qbo.read(ENTITY, begun.qbo_id).entity["SyncToken"]
 
     def _create(
-        self,
-        action: plan.Create,
-        desired: DesiredPO,
-        begun: LedgerEntry,
-        payload: dict[str, Any],
-        request_id: str,
+        self, desired: DesiredPO, begun: LedgerEntry, payload: dict[str, Any], request_id: str
     ) -> tuple[Mapping[str, Any] | None, str | None]:
-        if action.look_first:
-            existing = self.landed_create(desired, begun, payload)
-            if existing is not None:
-                return self._adopt(existing, begun, payload, request_id)
+        """Looked up already (`identify`); a lost answer is looked up again before resending."""
         try:
             result = self.qbo.create(ENTITY, payload, request_id=request_id, resend_unclear=False)
         except (errors.UnclearOutcome, errors.QBORetryableFault) as exc:
@@ -149,26 +202,14 @@ class POWriter:
         self, desired: DesiredPO, begun: LedgerEntry, payload: dict[str, Any]
     ) -> dict[str, Any] | None:
         """The QBO PO an earlier, unconfirmed create of this PO left behind, if any. A match
-        owned by another Luminous PO, or of another vendor, is never ours: 6140."""
-        if not desired.doc_number:
-            return None
-        existing = self.find_by_doc_number(desired.doc_number)
-        if existing is None:
-            return None
-        owner = self.ledger.owner_of(existing["Id"])
-        if owner is not None and owner != begun.doc_id:
-            raise errors.DuplicateDocNumberFault(
-                f"PO number {desired.doc_number!r} is already QBO PurchaseOrder "
-                f"{existing['Id']}, synced from Luminous PO {owner}; PO numbers must be unique",
-                code="6140",
-            )
-        if existing.get("VendorRef", {}).get("value") != payload["VendorRef"]["value"]:
-            raise errors.DuplicateDocNumberFault(
-                f"PO number {desired.doc_number!r} is already QBO PurchaseOrder "
-                f"{existing['Id']} for another vendor; PO numbers must be unique",
-                code="6140",
-            )
-        return existing
+        that is not ours to take is a conflict, never adopted."""
+        write = Write(
+            PO, begun.doc_id, plan.Create(begun.request_id or ""), desired, begun, None, None
+        )
+        answer = self.identify([(write, payload)], fresh=True)[0]
+        if isinstance(answer, identity.Conflict):
+            raise errors.DuplicateDocNumberFault(answer.reason, code="6140")
+        return dict(answer.entity) if isinstance(answer, identity.Adopt) else None
 
     def _adopt(
         self, existing: dict[str, Any], begun: LedgerEntry, payload: dict[str, Any], rid: str
@@ -176,11 +217,3 @@ class POWriter:
         """The earlier create did land: take that document and bring it up to date."""
         adopted = replace(begun, qbo_id=existing["Id"], sync_token=existing["SyncToken"])
         return self._update(adopted, payload, plan.derive_request_id(rid, "adopt"))
-
-    def find_by_doc_number(self, doc_number: str) -> dict[str, Any] | None:
-        try:
-            statement = q.select(ENTITY, [q.eq("DocNumber", doc_number)])
-        except q.UnqueryableValue:
-            return None
-        found = self.qbo.query(statement)
-        return found[0] if found else None

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from reconciler.cursor import DEFAULT_OVERLAP, DEFAULT_SETTLE_LAG, PullWindow, pull_window
+from reconciler.cursor import (
+    DEFAULT_CLOCK_TOLERANCE,
+    DEFAULT_OVERLAP,
+    DEFAULT_SETTLE_LAG,
+    PullWindow,
+    latest_trusted,
+    pull_window,
+)
 from reconciler.luminous_parse import parse_or_reject
 from reconciler.model import Checkpoint, RejectedRecord, SourcePO
 
@@ -24,6 +31,8 @@ class ChangeSource(Protocol):
     last_read: Any
 
     def server_now(self) -> datetime: ...
+
+    def probe(self, future_after: datetime | None) -> tuple[datetime, list[dict[str, Any]]]: ...
 
     def iter_changed(self, since: datetime, ceiling: datetime) -> Iterator[dict[str, Any]]: ...
 
@@ -47,6 +56,10 @@ class PullResult:
     records: Iterator[SourcePO | RejectedRecord]
     stats: PullStats = field(default_factory=PullStats)
     _client: Any = None
+    # POs stamped after what both clocks vouch for (a server clock ahead of ours): they get an
+    # outcome and wait, and the checkpoint never moves past them
+    future: list[SourcePO | RejectedRecord] = field(default_factory=list)
+    trusted_until: datetime | None = None
 
     @property
     def skipped_handled(self) -> int:
@@ -82,14 +95,22 @@ def pull_changes(
     already_handled: Callable[[int, datetime], bool],
     initial: datetime | None = None,
     extra_cost_fields: Iterable[tuple[str, str]] = (),
+    local_now: datetime | None = None,
+    tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
 ) -> PullResult:
-    """Fix the window from the server clock now; read and parse lazily as records are taken."""
+    """Fix the window from the server clock and ours now; read and parse lazily as records
+    are taken. With `local_now`, the POs stamped past our clock + `tolerance` come in
+    `future` (the same request that reads the server's clock finds them)."""
+    future_after = local_now + tolerance if local_now is not None else None
+    server_now, future_rows = client.probe(future_after)
     window = pull_window(
         checkpoint,
-        client.server_now(),
+        server_now,
         overlap=overlap,
         settle_lag=settle_lag,
         initial=initial,
+        local_now=local_now,
+        tolerance=tolerance,
     )
     stats = PullStats()
     costs = tuple(extra_cost_fields)
@@ -114,12 +135,25 @@ def pull_changes(
                 yield record
         stats.finished = True
 
-    return PullResult(window=window, records=records(), stats=stats, _client=client)
+    future = [parse_or_reject(raw, extra_cost_fields=costs) for raw in future_rows]
+    return PullResult(
+        window=window,
+        records=records(),
+        stats=stats,
+        _client=client,
+        future=future,
+        trusted_until=latest_trusted(server_now, local_now, tolerance),
+    )
 
 
 def sweep_vanished(client: ChangeSource, known_ids: Iterable[int]) -> set[int]:
     """Ids the ledger knows that Luminous no longer has, each confirmed by a direct read
     (a page walk that raced a deletion can miss an id that still exists)."""
+    return sweep_ids(client, known_ids)[0]
+
+
+def sweep_ids(client: ChangeSource, known_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+    """(the known ids Luminous no longer has, confirmed; every id Luminous lists)."""
     listed = set(client.iter_all_ids())
     candidates = sorted(set(known_ids) - listed)
-    return {po_id for po_id in candidates if client.get_po(po_id) is None}
+    return {po_id for po_id in candidates if client.get_po(po_id) is None}, listed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from reconciler.checkpoint import CheckpointTracker
@@ -26,6 +27,16 @@ class Recorder:
         self.run_id = run_id
         self.trackers: dict[DocKind, CheckpointTracker] = {}
         self.handled: set[DocKey] = set()
+
+    def handled_before(self, po_id: int, updated_at: datetime) -> bool:
+        """Recorded by an earlier pass at this version (a crash came between the outcome and
+        the checkpoint move): skipped, and counted towards this read's checkpoint."""
+        if not self.ledger.is_handled(po_id, updated_at):
+            return False
+        tracker = self.trackers.get(DocKind.PURCHASE_ORDER)
+        if tracker is not None:
+            tracker.settled_before((updated_at, po_id))
+        return True
 
     def begin(self, entries: Sequence[LedgerEntry], verbs: Sequence[str]) -> list[LedgerEntry]:
         return self.ledger.begin(entries, run_id=self.run_id, verbs=verbs)

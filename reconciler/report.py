@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from reconciler import errors
 from reconciler.model import Checkpoint, SyncStatus
 
 # The verbs of synced outcomes, as the report counts them (and /metrics labels them).
@@ -20,6 +21,7 @@ PAST_TENSE = {
     "update": "updated",
     "close": "closed",
     "delete": "deleted",
+    "adopt": "adopted",
     "none": "unchanged",
 }
 
@@ -35,11 +37,29 @@ class PassReport:
     throttled: int = 0
     fatal: str | None = None
     aborted: str | None = None  # a transient failure stopped the pass (Luminous down, ...)
+    crashed: str | None = None  # an unexpected error stopped it (a bug): type and message
     authorization_lost: bool = False
     checkpoint: Checkpoint | None = None
     # POs the ledger holds as failed, retrying or pending after the pass, whichever pass
     # left them so: "all settled" means none.
     unsettled_in_ledger: int = 0
+
+    def stopped_by(self, exc: BaseException) -> str:
+        """Record what stopped the pass; the event to log. A Fatal (configuration,
+        authorization) stops the daemon; transient trouble outside any one document (Luminous
+        unavailable mid-pull) aborts the pass, whose records stay and whose checkpoint holds;
+        anything else is a bug, a crash."""
+        if isinstance(exc, errors.Fatal):
+            self.fatal = str(exc)
+            self.authorization_lost = isinstance(
+                exc, errors.AuthorizationLost | errors.QBOFatalFault
+            )
+            return "pass_stopped"
+        if isinstance(exc, errors.ReconcilerError):
+            self.aborted = str(exc)
+            return "pass_aborted"
+        self.crashed = f"{type(exc).__name__}: {exc}"
+        return "pass_crashed"
 
     @property
     def failed(self) -> int:
@@ -47,18 +67,23 @@ class PassReport:
 
     @property
     def outcome(self) -> str:
-        """ok / failures / aborted / fatal: the word the runs table, logs and metrics use."""
+        """ok / failures / aborted / crashed / fatal: the word the runs table, the logs, the
+        metrics and /healthz use."""
         if self.fatal:
             return "fatal"
+        if self.crashed:
+            return "crashed"
         if self.aborted:
             return "aborted"
         return "failures" if self.failed else "ok"
 
     def exit_code(self) -> int:
-        """0 all settled, 1 some POs failed (now or earlier, still waiting), 2 fatal."""
+        """0 all settled, 1 some POs failed (now or earlier, still waiting) or the pass did not
+        finish (aborted, crashed), 2 fatal."""
         if self.fatal:
             return 2
-        return 1 if self.failed or self.aborted or self.unsettled_in_ledger else 0
+        unfinished = self.aborted or self.crashed
+        return 1 if self.failed or unfinished or self.unsettled_in_ledger else 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +96,7 @@ class PassReport:
             "throttled": self.throttled,
             "fatal": self.fatal,
             "aborted": self.aborted,
+            "crashed": self.crashed,
             "unsettled_in_ledger": self.unsettled_in_ledger,
             "checkpoint": (
                 [self.checkpoint.updated_at.isoformat(), self.checkpoint.doc_id]

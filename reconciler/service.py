@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler import errors, wiring
+from reconciler import errors, logs, wiring
 from reconciler.config import Settings
 from reconciler.daemon import Daemon
 from reconciler.engine import Deps, PassReport, RequestCounter, run_pass
-from reconciler.health import HealthState, serve_health
+from reconciler.health import HealthServer, HealthState, serve_health
 from reconciler.notify import Notifier
+from reconciler.state import StateStore
+from reconciler.status_app import StatusPage
+
+MIN_RETRY_TOKEN = 16  # characters; the token is all that stands between a browser and a retry
 
 
 class RequestHooks:
@@ -30,19 +34,48 @@ class RequestHooks:
         self.health.on_qbo_request(event)
 
 
-def run_service(settings: Settings, *, log: Any, full_sweep_first: bool = False) -> int:
-    health = HealthState(settings.poll_interval)
+def status_page(settings: Settings, store: StateStore, log: Any) -> StatusPage | None:
+    """The status page over the daemon's own store, or None when it is turned off."""
+    config = settings.status_page
+    if not config.enabled:
+        return None
+    token = config.retry_token
+    if token and len(token.reveal().strip()) < MIN_RETRY_TOKEN:
+        raise errors.ConfigError(
+            [f"status_page.retry_token must be at least {MIN_RETRY_TOKEN} characters"]
+        )
+    logs.register_secrets([token.reveal() if token else None])
+    return StatusPage(
+        store.ledger,
+        environment=settings.qbo.environment,
+        retry_token=token,
+        allowed_hosts=config.allowed_hosts,
+        on_event=lambda event, **fields: log.info(event, **fields),
+    )
+
+
+def start_health(settings: Settings, health: HealthState, page: StatusPage | None) -> HealthServer:
+    host, port = settings.daemon.health_host, settings.daemon.health_port
     try:
-        server = serve_health(health, settings.daemon.health_host, settings.daemon.health_port)
+        return serve_health(health, host, port, status_page=page)
     except OSError as exc:
         raise errors.ConfigError(
             [
-                f"cannot serve health on {settings.daemon.health_host}:"
-                f"{settings.daemon.health_port} ({exc.strerror or exc}); set [daemon] health_port"
+                f"cannot serve health on {host}:{port} ({exc.strerror or exc});"
+                " set [daemon] health_port"
             ]
         ) from None
+
+
+def run_service(settings: Settings, *, log: Any, full_sweep_first: bool = False) -> int:
+    health = HealthState(settings.poll_interval)
     wiring.register_secrets(settings)
     store = wiring.open_store(settings)
+    try:
+        server = start_health(settings, health, status_page(settings, store, log))
+    except errors.ConfigError:
+        store.close()
+        raise
     tokens = wiring.token_source(settings)
     hooks = RequestHooks(health)
     qbo = wiring.qbo_client(settings, tokens, on_request=hooks)

@@ -29,6 +29,7 @@ TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off"}
 
 FieldMap = tuple[tuple[str, str | None], ...]  # (QBO field, source or None)
+ALWAYS_SYNCED = frozenset({"DocNumber"})  # identity: QBO is searched by it before any create
 Problem = Callable[[str], None]
 
 
@@ -79,6 +80,7 @@ class LuminousSettings:
     per_page: int = _opt(100, min=1, max=100)
     overlap: timedelta = timedelta(minutes=5)
     settle_lag: timedelta = timedelta(seconds=30)
+    clock_tolerance: timedelta = timedelta(minutes=5)
     full_sweep_interval: timedelta = timedelta(hours=24)
     timeout: timedelta = timedelta(seconds=30)
 
@@ -117,6 +119,8 @@ class SyncSettings:
     closed_never_synced: str = _opt("skip", choices=("skip", "create"))
     doc_number_index: int = _opt(0, min=0)
     doc_number_too_long: str = _opt("reject", choices=("reject", "truncate"))
+    doc_number_missing: str = _opt("derive", choices=("derive", "fail"))
+    doc_number_prefix: str = "L-"
     vendor_name_collision: str = _opt("suffix", choices=("suffix", "fail"))
     vendor_name_suffix: str = " (Supplier)"
     inactive_vendor: str = _opt("reactivate", choices=("reactivate", "fail"))
@@ -145,6 +149,15 @@ class AccountsSettings:
 class DaemonSettings:
     health_host: str = _opt("127.0.0.1", required=True)
     health_port: int = _opt(8787, min=0, max=65535)
+
+
+@dataclass(frozen=True)
+class StatusPageSettings:
+    """The HTML status page on the health server; its retry button only with a token."""
+
+    enabled: bool = True
+    retry_token: Secret | None = None  # unset: the page is read-only, no retry route at all
+    allowed_hosts: tuple[str, ...] = ()  # Host names it also answers to (behind a proxy)
 
 
 @dataclass(frozen=True)
@@ -192,7 +205,12 @@ def parse_fields(entries: Mapping[str, RawValue], problem: Problem) -> FieldMap:
         value = entry.value
         if entry.from_env and isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
             value = value.strip().lower() in TRUE
-        if value is False:
+        if value is False and qbo_field in ALWAYS_SYNCED:
+            problem(
+                f"{entry.where}: {qbo_field} cannot be turned off: it is how the sync finds its "
+                "POs in QBO (it may come from another source)"
+            )
+        elif value is False:
             chosen[qbo_field] = None
         elif value is True:
             chosen[qbo_field] = dict(DEFAULT_FIELDS)[qbo_field]
@@ -246,6 +264,7 @@ class Settings:
     sync: SyncSettings = SyncSettings()
     accounts: AccountsSettings = AccountsSettings()
     daemon: DaemonSettings = DaemonSettings()
+    status_page: StatusPageSettings = StatusPageSettings()
     logging: LoggingSettings = LoggingSettings()
     # Free-form sections: a table of the user's own keys, read by the function in `parse`.
     fields: FieldMap = field(default=DEFAULT_FIELDS, metadata={"parse": parse_fields})
@@ -261,6 +280,8 @@ class Settings:
             fields=tuple((name, source) for name, source in self.fields if source is not None),
             doc_number_index=self.sync.doc_number_index,
             doc_number_too_long=self.sync.doc_number_too_long,
+            doc_number_missing=self.sync.doc_number_missing,
+            doc_number_prefix=self.sync.doc_number_prefix,
             on_cancel=self.sync.on_cancel,
             item_kind=ItemKind(self.sync.item_type),
             home_currency=self.qbo.home_currency,

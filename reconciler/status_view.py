@@ -1,7 +1,7 @@
 """What `reconciler status` prints: a table for people, JSON for machines.
 
-Kept apart from the CLI so the same rendering serves `status`, `demo` and the tests.
-Nothing here prints secrets: the ledger holds none.
+Kept apart from the CLI so the same rendering serves `status`, `demo` and the tests. The
+ledger is redacted when written; what is printed goes through `redact.scrub` once more.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from reconciler.model import LedgerEntry
+from reconciler.model import DocKind, LedgerEntry, SyncStatus
+from reconciler.redact import scrub
 from reconciler.state import HistoryRow
 
 _COLUMNS = ("PO", "LUMINOUS ID", "STATUS", "QBO ID", "ATTEMPTS", "NEXT RETRY", "REASON")
+_MIXED = ("KIND", "NUMBER", *_COLUMNS[1:])
 _REASON_WIDTH = 70
 
 
@@ -31,11 +33,22 @@ def _reason(entry: LedgerEntry) -> str:
     return text if len(text) <= _REASON_WIDTH else text[: _REASON_WIDTH - 1] + "…"
 
 
+def shown_status(entry: LedgerEntry) -> str:
+    """The status a person reads: an adopted document says so while it stays in sync."""
+    if entry.adopted and entry.status is SyncStatus.SYNCED:
+        return "adopted"
+    return str(entry.status)
+
+
 def entry_dict(entry: LedgerEntry) -> dict[str, Any]:
+    label = "po" if entry.kind is DocKind.PURCHASE_ORDER else entry.kind.value
     return {
-        "po_id": entry.doc_id,
-        "po_number": entry.number,
+        "kind": str(entry.kind),
+        f"{label}_id": entry.doc_id,
+        f"{label}_number": entry.number,
+        "vendor": entry.vendor,
         "status": str(entry.status),
+        "adopted": entry.adopted,
         "qbo_id": entry.qbo_id,
         "sync_token": entry.sync_token,
         "lifecycle": str(entry.lifecycle) if entry.lifecycle else None,
@@ -49,12 +62,15 @@ def entry_dict(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
-def table(entries: Sequence[LedgerEntry]) -> str:
+def table(entries: Sequence[LedgerEntry], *, total: int | None = None) -> str:
+    """One line per document; `total`: how many the ledger holds (the rest are counted)."""
+    mixed = any(e.kind is not DocKind.PURCHASE_ORDER for e in entries)
     rows = [
         (
+            *((e.kind.label,) if mixed else ()),
             e.number or "-",
             str(e.doc_id),
-            str(e.status),
+            shown_status(e),
             e.qbo_id or "-",
             str(e.attempts),
             _when(e.next_retry_at),
@@ -64,16 +80,20 @@ def table(entries: Sequence[LedgerEntry]) -> str:
     ]
     if not rows:
         return "no purchase orders recorded yet"
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True)).rstrip()]
+    columns = _MIXED if mixed else _COLUMNS
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
+    if total is not None and total > len(rows):
+        lines.append(f"… {total - len(rows)} more not shown (--limit N shows more)")
+    return scrub("\n".join(lines)) or ""
 
 
 def po_detail(entry: LedgerEntry, history: Sequence[HistoryRow]) -> str:
     lines = [
-        f"PO {entry.number or '-'} (Luminous id {entry.doc_id})",
-        f"  status:        {entry.status}",
+        f"{entry.kind.label} {entry.number or '-'} (Luminous id {entry.doc_id})",
+        f"  status:        {shown_status(entry)}",
+        f"  vendor:        {entry.vendor or '-'}",
         f"  QBO id:        {entry.qbo_id or '-'} (SyncToken {entry.sync_token or '-'})",
         f"  lifecycle:     {entry.lifecycle or '-'}",
         f"  source edited: {_when(entry.source_updated_at)}",
@@ -91,7 +111,7 @@ def po_detail(entry: LedgerEntry, history: Sequence[HistoryRow]) -> str:
         lines.append(f"    {_when(h.at)}  {h.action:<7} {h.status:<8}{qbo}{detail}")
     if not history:
         lines.append("    (none)")
-    return "\n".join(lines)
+    return scrub("\n".join(lines)) or ""
 
 
 def _reason_full(entry: LedgerEntry) -> str:
@@ -101,7 +121,7 @@ def _reason_full(entry: LedgerEntry) -> str:
 
 
 def as_json(entries: Sequence[LedgerEntry]) -> str:
-    return json.dumps([entry_dict(e) for e in entries], indent=2, ensure_ascii=False)
+    return scrub(json.dumps([entry_dict(e) for e in entries], indent=2, ensure_ascii=False)) or ""
 
 
 def detail_json(entry: LedgerEntry, history: Sequence[HistoryRow]) -> str:
@@ -118,4 +138,4 @@ def detail_json(entry: LedgerEntry, history: Sequence[HistoryRow]) -> str:
         }
         for h in history
     ]
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return scrub(json.dumps(data, indent=2, ensure_ascii=False)) or ""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from reconciler import outcomes, plan
+from reconciler import errors, identity, outcomes, plan
 from reconciler.crashpoints import crash_point
 from reconciler.model import DocKey, DocKind, LedgerEntry, Lifecycle
 from reconciler.outcomes import Fate, Record, fate_of
@@ -35,6 +35,7 @@ class Write:
     updated_at: datetime | None
     number: str | None
     started: float = 0.0  # monotonic time the document was taken up (log duration)
+    adopting: Mapping[str, Any] | None = None  # a create found in QBO: this document instead
 
     @property
     def key(self) -> DocKey:
@@ -42,11 +43,15 @@ class Write:
 
     @property
     def verb(self) -> str:
-        return self.action.operation
+        return "adopt" if self.adopting is not None else self.action.operation
+
+    @property
+    def is_create(self) -> bool:
+        return isinstance(self.action, plan.Create) and self.adopting is None
 
     @property
     def is_update(self) -> bool:
-        return not isinstance(self.action, plan.Create)
+        return not self.is_create
 
     @property
     def content_hash(self) -> str | None:
@@ -70,6 +75,11 @@ class DocumentWriter(Protocol):
     def forget_refs(self, desired: Any) -> None: ...
     def fresh_sync_token(self, begun: LedgerEntry) -> str: ...
     def lifecycle_after(self, write: Write) -> Lifecycle: ...
+    def identify(
+        self, creates: Sequence[tuple[Write, Mapping[str, Any]]]
+    ) -> list[identity.Identity]: ...
+    def differs(self, payload: Mapping[str, Any], entity: Mapping[str, Any]) -> bool: ...
+    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> None: ...
 
 
 class Recorder(Protocol):
@@ -143,10 +153,48 @@ class WriteSender:
                 continue
             return self.after_error(fate, write, begun, error)
 
+    def identify(
+        self, ready: list[tuple[Write, LedgerEntry, dict[str, Any]]]
+    ) -> tuple[list[tuple[Write, LedgerEntry, dict[str, Any]]], list[Record]]:
+        """QBO decides whether each create exists (`identity`): creates stay creates, a match
+        is adopted (an update when it differs, else recorded at once), a conflict fails. One
+        look-up for the whole group. Returns what still goes to QBO, and what settled here."""
+        creates = [(w, payload) for w, _, payload in ready if w.is_create]
+        if not creates:
+            return ready, []
+        found = iter(self.writer(creates[0][0]).identify(creates))
+        to_send, settled = [], []
+        for write, pending, payload in ready:
+            if not write.is_create:
+                to_send.append((write, pending, payload))
+                continue
+            answer = next(found)
+            if isinstance(answer, identity.Conflict):
+                error = errors.DuplicateDocNumberFault(answer.reason, code="6140")
+                settled.append(self.after_error(Fate.PARK, write, pending, error))
+            elif isinstance(answer, identity.Adopt):
+                adopting = replace(write, adopting=answer.entity)
+                begun = self.pending(adopting)
+                if self.writer(write).differs(payload, answer.entity):
+                    to_send.append((adopting, begun, payload))
+                else:
+                    settled.append(
+                        self.synced(adopting, begun, answer.entity, begun.request_id, None)
+                    )
+            else:
+                to_send.append((write, pending, payload))
+        return to_send, settled
+
     def pending(self, write: Write) -> LedgerEntry:
-        return outcomes.pending(
-            write.base, write.content_hash, write.updated_at, write.action.request_id, write.number
+        request_id = write.action.request_id
+        row = outcomes.pending(
+            write.base, write.content_hash, write.updated_at, request_id, write.number
         )
+        if write.adopting is None:
+            return row
+        qbo_id, token = str(write.adopting.get("Id")), str(write.adopting.get("SyncToken"))
+        adopt_id = plan.derive_request_id(request_id, "adopt", qbo_id, token)
+        return replace(row, qbo_id=qbo_id, sync_token=token, request_id=adopt_id)
 
     def synced(
         self,
@@ -156,10 +204,18 @@ class WriteSender:
         request_id: str,
         tid: str | None,
     ) -> Record:
-        lifecycle = self.writer(write).lifecycle_after(write)
+        writer = self.writer(write)
+        writer.confirmed(write, entity)
         record = outcomes.synced(
-            begun, lifecycle, entity, verb=write.verb, request_id=request_id, intuit_tid=tid
+            begun,
+            writer.lifecycle_after(write),
+            entity,
+            verb=write.verb,
+            request_id=request_id,
+            intuit_tid=tid,
         )
+        if write.adopting is not None:
+            record = replace(record, entry=replace(record.entry, adopted=True))
         return replace(record, started=write.started)
 
     def after_error(

@@ -28,6 +28,7 @@ MIDDLE = {
     "reconciler.writes",
     "reconciler.pipeline",
     "reconciler.po_sync",
+    "reconciler.sweep",
     "reconciler.engine",
 }
 EDGES = (

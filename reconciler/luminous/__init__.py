@@ -19,7 +19,7 @@ import requests
 
 from reconciler.errors import LuminousUnavailable
 from reconciler.luminous.http import MAX_PER_PAGE, LuminousHTTP, LuminousRequestError, int_or_none
-from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant
+from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant, stamp_of
 from reconciler.luminous_parse import PO_FIELDS
 
 __all__ = [
@@ -92,12 +92,24 @@ class LuminousClient:
 
     def server_now(self) -> datetime:
         """The server's clock, from the `Date` header of a one-row list request."""
+        return self.probe(None)[0]
+
+    def probe(self, future_after: datetime | None) -> tuple[datetime, list[dict[str, Any]]]:
+        """The server's clock (its `Date` header) and, in the same request, the POs stamped
+        after `future_after` (in the future, by our clock): a pass gives them an outcome
+        instead of reading past them."""
         self.http.last_date = None
-        self.http.get(PO_PATH, {"page": "1", "per_page": "1"})
+        if future_after is None:
+            self.http.get(PO_PATH, {"page": "1", "per_page": "1"})
+            rows: list[dict[str, Any]] = []
+        else:
+            params = {"updated_at[gt]": format_instant(future_after), "sort": "updated_at:asc"}
+            found = self.http.rows(PO_PATH, {**params, "page": "1"})
+            rows = [self._complete(r) for r in found if _after(r, future_after)]
         if self.http.last_date is not None:
-            return self.http.last_date
+            return self.http.last_date, rows
         if self.clock is not None:
-            return self.clock()
+            return self.clock(), rows
         raise LuminousRequestError("Luminous sent no Date header; cannot fix the pull ceiling")
 
     def get_po(self, po_id: int) -> dict[str, Any] | None:
@@ -178,3 +190,10 @@ class LuminousClient:
             data = body.get("data", body) if isinstance(body, dict) else None
             cache[ident] = data if isinstance(data, dict) else None
         return cache[ident]
+
+
+def _after(row: dict[str, Any], instant: datetime) -> bool:
+    """Stamped after `instant`, or not usably stamped at all (a server that ignores the
+    filter sends anything): either way the pass must give it an outcome."""
+    stamp = stamp_of(row)
+    return stamp is None or stamp > instant

@@ -86,16 +86,20 @@ class KeyedReader:
         while True:
             if not _page_fits(rows, lower, ceiling, inclusive=inclusive):
                 return  # disagreement mid-read: the walk takes over from `state`
+            yield from (self.complete(r) for r in rows if state.unstamped(r))
             full = len(rows) >= self.http.per_page
-            stamps = [stamp_of(r) for r in rows]
+            stamps = [s for s in (stamp_of(r) for r in rows) if s is not None]
+            if not stamps:
+                report.complete = not full
+                return  # nothing to key on (a full page of unusable stamps: the walk goes on)
             if full and stamps[0] == stamps[-1]:
                 instant = stamps[0]
                 if not (yield from self._drain(instant, state)):
                     return
                 lower, inclusive = instant, False
             else:
-                for row, stamp in zip(rows, stamps, strict=True):
-                    if state.admit(row, stamp):
+                for row in rows:
+                    if state.admit(row, stamp_of(row)):
                         yield self.complete(row)
                 if not full:
                     report.complete = True
@@ -185,6 +189,8 @@ class KeyedReader:
                 last_total = total_of(body)
                 for row in body["data"]:
                     stamp, doc_id = stamp_of(row), int_or_none(row.get("id"))
+                    if state.unstamped(row):
+                        yield self.complete(row)  # the parser says why it cannot be read
                     if stamp is None or doc_id is None:
                         continue
                     if started is not None and stamp >= started:
@@ -200,11 +206,24 @@ class KeyedReader:
 
 
 class _Frontier:
-    """What the key read has yielded: every instant before `instant`, and `ids` at it."""
+    """What the key read has yielded: every instant before `instant`, and `ids` at it; and
+    the records it could not place in time (an unusable `updated_at`), each once."""
 
     def __init__(self) -> None:
         self.instant: datetime | None = None
         self.ids: set[int] = set()
+        self.unplaced: set[Any] = set()
+
+    def unstamped(self, row: Row) -> bool:
+        """A record without a usable stamp, not yet yielded in this read: it still needs an
+        outcome (the parser rejects it with the reason), whatever the order says."""
+        if stamp_of(row) is not None:
+            return False
+        key = int_or_none(row.get("id")) or repr(row.get("id"))
+        if key in self.unplaced:
+            return False
+        self.unplaced.add(key)
+        return True
 
     def admit(self, row: Row, stamp: datetime | None) -> bool:
         doc_id = int_or_none(row.get("id"))
@@ -236,7 +255,9 @@ def _page_fits(rows: list[Row], lower: datetime, ceiling: datetime, *, inclusive
     previous: datetime | None = None
     for row in rows:
         stamp = stamp_of(row)
-        if stamp is None or int_or_none(row.get("id")) is None:
+        if stamp is None:
+            continue  # cannot be placed in time; yielded apart (`_Frontier.unstamped`)
+        if int_or_none(row.get("id")) is None:
             return False
         if stamp > ceiling or stamp < lower or (not inclusive and stamp == lower):
             return False

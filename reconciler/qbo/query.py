@@ -196,14 +196,20 @@ def select(
     start: int = 1,
     max_results: int = MAX_RESULTS_LIMIT,
     count: bool = False,
+    fields: Sequence[str] = (),
 ) -> str:
-    """A complete statement; `order_by` is a field or `(field, "ASC"|"DESC")`."""
+    """A complete statement; `order_by` is a field or `(field, "ASC"|"DESC")`; `fields` asks
+    for those properties only (a smaller answer; QBO answers with them and the Id)."""
     for cond in where:
         _check_field(entity, cond.field)
     if entity not in FILTERABLE_FIELDS:
         _check_field(entity, "Id")
+    for name in fields:
+        if not name.replace(".", "").isalnum():
+            raise InvalidQuery(f"not a property name: {name!r}")
+    what = "COUNT(*)" if count else (", ".join(fields) if fields else "*")
     # entity and fields come from the allow-list; values only through literal()/quote()
-    parts = [f"SELECT {'COUNT(*)' if count else '*'} FROM {entity}"]  # noqa: S608
+    parts = [f"SELECT {what} FROM {entity}"]  # noqa: S608
     if where:
         parts.append("WHERE " + " AND ".join(cond.render() for cond in where))
     if count:

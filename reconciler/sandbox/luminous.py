@@ -135,7 +135,8 @@ class LuminousFault:
 
     action "status" answers `status` (with `Retry-After: retry_after` when given), "latency"
     waits `latency` seconds and then answers normally, "reset" closes the connection without
-    an answer. `times` is how many requests it hits (None: until cleared).
+    an answer. `times` is how many requests it hits (None: until cleared). `body` replaces
+    the default JSON error body (real services echo request details back in errors).
     """
 
     path_regex: str = r"/purchase-orders"
@@ -145,6 +146,7 @@ class LuminousFault:
     latency: float = 0.0
     times: int | None = 1
     method: str | None = None
+    body: Any = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.times <= 0:
@@ -403,6 +405,12 @@ class LuminousEmulator:
                 updated_at.astimezone(UTC) if updated_at is not None else self.now()
             )
             return self._render_po(record)
+
+    def set_raw(self, po_id: int, **fields: Any) -> None:
+        """Store values exactly as given, for hostile-data tests: an `updated_at` that is not a
+        timestamp, an id of 2**63, a float infinity (served as JSON `Infinity`)."""
+        with self._lock:
+            self._pos[po_id].update(fields)
 
     def set_updated_at(self, po_id: int, value: datetime) -> None:
         """Change only the stamp: ties, backdated late commits."""
@@ -1078,7 +1086,8 @@ def _make_handler(emu: LuminousEmulator) -> type[BaseHTTPRequestHandler]:
                 if fault.retry_after is not None:
                     headers["Retry-After"] = f"{fault.retry_after:g}"
                 emu._log(method, path, query, fault.status)
-                self._send(fault.status, headers, {"message": f"Injected {fault.status}."})
+                body = fault.body if fault.body is not None else {"message": f"Injected {fault.status}."}
+                self._send(fault.status, headers, body)
                 return
             if self.headers.get("Authorization") != f"Bearer {emu.token}":
                 emu._log(method, path, query, 401)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import Fatal
-from reconciler.state.db import StateDB
+from reconciler.state.db import StateDB, StateFileError
 from reconciler.state.ledger import SETTLED_STATUSES, HistoryRow, Ledger
 from reconciler.state.refs import ReferenceMaps, name_key
 from reconciler.state.runs import Runs
@@ -28,6 +28,7 @@ __all__ = [
     "Ledger",
     "ReferenceMaps",
     "Runs",
+    "StateFileError",
     "StateStore",
     "name_key",
 ]
@@ -72,3 +73,12 @@ class StateStore:
     def integrity_ok(self) -> bool:
         rows = self.db.rows("PRAGMA integrity_check")
         return [next(iter(r.values())) for r in rows] == ["ok"]
+
+    def check(self) -> None:
+        """Raise the StateFileError that says what to do when the file is damaged."""
+        if not self.integrity_ok():
+            raise StateFileError(
+                f"the state file {self.db.path} fails SQLite's integrity check",
+                fix=f"restore it from a backup, or move it aside (mv {self.db.path} "
+                f"{self.db.path}.damaged) and let the next pass rebuild it from QBO",
+            )

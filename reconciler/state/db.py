@@ -19,6 +19,8 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from reconciler.errors import Fatal
+
 migrations = Migrations("reconciler")
 
 
@@ -103,6 +105,69 @@ def m003_documents_of_every_kind(db: Database) -> None:
         db.execute(f"DROP INDEX IF EXISTS {stale}")
 
 
+@migrations()
+def m004_vendor_and_adoption(db: Database) -> None:
+    """The vendor a document is for (the status page filters on it), and whether its QBO
+    document was adopted (found in QBO) rather than created by the sync."""
+    db["ledger"].add_column("vendor", str)
+    db["ledger"].add_column("adopted", int, not_null_default=0)
+
+
+class StateFileError(Fatal):
+    """The state file cannot be used as it is: a person must act (exit 2), and the message
+    says what to do."""
+
+    def __init__(self, message: str, *, fix: str) -> None:
+        super().__init__(f"{message}; {fix}", code="state_file")
+        self.fix = fix
+
+
+CORRUPT = ("malformed", "not a database", "file is encrypted", "database corrupt")
+UNWRITABLE = ("readonly", "read-only", "unable to open", "permission denied")
+
+
+def explain(exc: BaseException, path: str | Path) -> StateFileError | None:
+    """What a failure of the state file means for the person running the sync; None when it
+    is not about the file (a bug, a lock held too long)."""
+    text = str(exc).lower()
+    user = _user()
+    if isinstance(exc, OSError) or any(w in text for w in UNWRITABLE):
+        return StateFileError(
+            f"the state file {path} cannot be written by user {user} ({exc})",
+            fix=f"give user {user} write access to {Path(path).parent} and the file in it, "
+            "or set state.path to a place it can write",
+        )
+    if any(w in text for w in CORRUPT):
+        return StateFileError(
+            f"the state file {path} is damaged ({exc})",
+            fix=f"restore it from a backup, or move it aside (mv {path} {path}.damaged) and let "
+            "the next pass rebuild it from QBO: existing POs are found there and adopted, "
+            "none is created twice",
+        )
+    return None
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, OSError):
+        return str(os.geteuid())
+
+
+@contextmanager
+def guarded(path: str | Path) -> Iterator[None]:
+    """Turn a damaged or unwritable state file into a clear StateFileError."""
+    try:
+        yield
+    except (sqlite3.DatabaseError, OSError) as exc:
+        explained = explain(exc, path)
+        if explained is None:
+            raise
+        raise explained from None
+
+
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -115,48 +180,53 @@ def instant(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _connect(path: Path) -> Database:
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # Create it private before SQLite writes a byte (no race with umask).
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    db = Database(conn)
+    if str(path) != ":memory:":
+        db.enable_wal()
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA busy_timeout=30000")
+    migrations.apply(db)
+    return db
+
+
 class StateDB:
     """The connection and its lock; every statement and transaction holds the lock, so the
     store can be shared with worker threads."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, path: str | Path = ":memory:") -> None:
         self.db = db
+        self.path = str(path)
         self.lock = threading.RLock()
 
     @classmethod
     def open(cls, path: str | Path) -> StateDB:
-        path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                # Create it private before SQLite writes a byte (no race with umask).
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            os.chmod(path, 0o600)
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-        db = Database(conn)
-        if str(path) != ":memory:":
-            db.enable_wal()
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA busy_timeout=30000")
-        migrations.apply(db)
-        return cls(db)
+        with guarded(path):
+            return cls(_connect(Path(path)), path)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts, straight from the connection: sqlite-utils' `query()` wraps every
         read in a savepoint guard (three statements), which the per-document reads cannot
         afford."""
-        with self.lock:
+        with self.lock, guarded(self.path):
             cursor = self.db.conn.execute(sql, params)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self.lock:
+        with self.lock, guarded(self.path):
             self.db.execute(sql, params)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        with self.lock, self.db.atomic():
+        with self.lock, guarded(self.path), self.db.atomic():
             yield
 
     def close(self) -> None:

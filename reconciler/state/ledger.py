@@ -2,7 +2,8 @@
 
 Every outcome and the checkpoint move that depends on it commit together (`record`), and a
 write's requestid is committed before the request leaves (`begin`). The row is a cache of what
-QBO holds; QBO stays the authority (see `reconciler.identity`).
+QBO holds; QBO stays the authority (see `reconciler.identity`). Error text (which may echo a
+fault body) is redacted before it is written (`reconciler.redact`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from reconciler.model import Checkpoint, DocKey, DocKind, LedgerEntry, Lifecycle, SyncStatus
 from reconciler.outcomes import Record
+from reconciler.redact import scrub
 from reconciler.state.db import StateDB, instant, iso
 
 SETTLED_STATUSES = frozenset(
@@ -38,16 +40,27 @@ _COLUMNS = (
     "next_retry_at",
     "force_retry",
     "recorded_at",
+    "vendor",
+    "adopted",
 )
+
+
+# Kept when a row is written without them (a row built from less than the ledger knows).
+_KEPT_WHEN_NULL = ("vendor",)
 
 
 def _upsert_sql(columns: Sequence[str]) -> str:
     # Plain SQL: sqlite-utils' upsert inspects the table on every call, which was most of
     # the engine's CPU per PO in the backfill benchmark.
+    def assign(column: str) -> str:
+        if column in _KEPT_WHEN_NULL:
+            return f"{column} = coalesce(excluded.{column}, ledger.{column})"
+        return f"{column} = excluded.{column}"
+
     return (
         f"insert into ledger ({', '.join(columns)}) values ({', '.join('?' * len(columns))})"  # noqa: S608
         " on conflict(kind, doc_id) do update set "
-        + ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("kind", "doc_id"))
+        + ", ".join(assign(c) for c in columns if c not in ("kind", "doc_id"))
     )
 
 
@@ -75,6 +88,8 @@ def _entry(row: dict[str, Any]) -> LedgerEntry:
         next_retry_at=instant(row["next_retry_at"]),
         force_retry=bool(row["force_retry"]),
         kind=DocKind(row["kind"]),
+        vendor=row["vendor"],
+        adopted=bool(row["adopted"]),
     )
 
 
@@ -252,10 +267,12 @@ class Ledger:
             iso(entry.request_sent_at),
             entry.attempts,
             entry.last_error_code,
-            entry.last_error_message,
+            scrub(entry.last_error_message),
             iso(entry.next_retry_at),
             int(entry.force_retry),
             iso(self._clock()),
+            entry.vendor,
+            int(entry.adopted),
         ]
         if keep_force_retry:
             del values[_COLUMNS.index("force_retry")]
@@ -285,7 +302,7 @@ class Ledger:
                 str(status),
                 qbo_id,
                 error_code,
-                message,
+                scrub(message),
             ],
         )
 
@@ -299,6 +316,12 @@ class Ledger:
 
     def move_checkpoint(self, checkpoint: Checkpoint, name: str = "luminous") -> None:
         with self._db.atomic():
+            self._write_checkpoint(checkpoint, name)
+
+    def reset_checkpoint(self, checkpoint: Checkpoint, name: str = "luminous") -> None:
+        """Put the checkpoint back (it was found ahead of both clocks): the one backward move."""
+        with self._db.atomic():
+            self._db.execute("delete from checkpoint where name = ?", [name])
             self._write_checkpoint(checkpoint, name)
 
     def _write_checkpoint(self, checkpoint: Checkpoint, name: str) -> None:

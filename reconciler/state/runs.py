@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from reconciler.redact import scrub
 from reconciler.state.db import StateDB, iso
 
 
@@ -28,7 +29,7 @@ class Runs:
                 [
                     iso(finished_at),
                     outcome,
-                    json.dumps(report, default=str, sort_keys=True),
+                    scrub(json.dumps(report, default=str, sort_keys=True)),
                     run_id,
                 ],
             )

@@ -29,6 +29,8 @@ class Case:
     reason: str | None = None  # a piece of the ledger's reason
     supplier: Any = "Hostile Supplier"  # a name, or a raw `supplier` value when not a str
     qbo_check: Any = None  # (world, qbo PurchaseOrder) -> None
+    raw: dict[str, Any] | None = None  # stored as given, after the record is created
+    full: bool = False  # run the pass with the full sweep (`run --once --full`)
 
 
 def _line(name="Plain Item", qty="2", price="3.50", **extra) -> dict[str, Any]:
@@ -179,6 +181,39 @@ CASES = [
     Case("completed-never-synced", {"order_status": "completed"}, SKIPPED, "already closed"),
     Case("date-impossible", {"order_date": "2026-13-45"}, FAILED, "bad date"),
     Case("warehouse-not-an-object", {"warehouse": "Dock 9"}, FAILED, "warehouse"),
+    # --- numbers and ids no Decimal arithmetic or SQLite integer can take -----------------
+    Case("quantity-1e30", {"items": [_line(qty="1e30")]}, FAILED, "too large"),
+    Case("quantity-1e400", {"items": [_line(qty="1e400")]}, FAILED, "too large"),
+    Case("quantity-json-infinity", {"items": [_line(qty=float("inf"))]}, FAILED, "bad number"),
+    Case("unit-price-1e27", {"items": [_line(price="1e27")]}, FAILED, "too large"),
+    Case("total-tax-1e30", {"total_tax": "1e30"}, FAILED, "too large"),
+    Case("price-28-digits", {"items": [_line(price="0." + "1" * 28)]}, FAILED, "too long"),
+    Case("line-id-json-infinity", {"items": [_line(id=float("inf"))]}, FAILED, "bad id"),
+    Case("line-id-2-to-the-63", {"items": [_line(id=2**63)]}, FAILED, "bad id"),
+    Case(
+        "created-at-year-1-ahead-of-utc",
+        {"created_at": "0001-01-01T00:00:00+05:00"},
+        FAILED,
+        "not a UTC instant",
+    ),
+    # --- an updated_at that cannot place the PO in time: still a row, still a reason -------
+    Case("updated-at-malformed", {}, FAILED, "bad timestamp", raw={"updated_at": "soonish"}),
+    Case(
+        "updated-at-year-10000-in-utc",
+        {},
+        FAILED,
+        "not a UTC instant",
+        raw={"updated_at": "9999-12-31T23:59:59-05:00"},
+        full=True,
+    ),
+    Case(
+        "updated-at-malformed-full-sweep",
+        {},
+        FAILED,
+        "bad timestamp",
+        raw={"updated_at": "not a time"},
+        full=True,
+    ),
 ]
 
 
@@ -200,7 +235,10 @@ def _write(w: World, case: Case, fields: dict[str, Any]) -> dict:
         items.append(line | extra)
     record["items"] = items
     record.update(fields)
-    return lum.create_po(record, updated_at=source.stamps.next())
+    created = lum.create_po(record, updated_at=source.stamps.next())
+    if case.raw:
+        lum.set_raw(created["id"], **case.raw)
+    return created
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -213,8 +251,8 @@ def test_hostile_record_gets_a_clear_outcome_and_the_pass_goes_on(tmp_path, case
         hostile = _write(w, case, dict(case.fields))
         after = w.source.po("Good Supplier", "Good Item", "2", "10.00")
         daemon = InProcessDaemon(w)
-        report = daemon.run()
-        assert report is not None and report.fatal is None
+        report = daemon.run(full_sweep=case.full)
+        assert report is not None and report.fatal is None and report.crashed is None
         store = StateStore.open(w.state_path)
         try:
             entry = store.ledger.entry(hostile["id"])

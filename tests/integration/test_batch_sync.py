@@ -213,8 +213,9 @@ def test_checkpoint_never_passes_a_buffered_po(h):
     )
     deps.qbo = _CrashingBatches(deps.qbo)
     try:
-        with pytest.raises(RuntimeError):
-            run_pass(deps, counter=counter)
+        crashed = run_pass(deps, counter=counter)
+        assert crashed.outcome == "crashed" and "RuntimeError" in crashed.crashed
+        assert crashed.exit_code() == 1
         checkpoint = deps.store.ledger.checkpoint()
         assert checkpoint is None or checkpoint.key() < (
             h.entry(first["id"]).source_updated_at,

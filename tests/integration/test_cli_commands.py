@@ -42,6 +42,8 @@ def env(tmp_path, monkeypatch):
         "RECONCILER_QBO__TOKEN_STORE": str(tmp_path / "tokens.json"),
         "RECONCILER_STATE__PATH": str(tmp_path / "state.sqlite"),
         "RECONCILER_ACCOUNTS__AP": "Accounts Payable (A/P)",
+        # the emulator's windows clear within a second: no need for Intuit's 60 s here
+        "RECONCILER_QBO__THROTTLE_WAIT": "1s",
     }
     for key in list(os.environ):
         if key.startswith("RECONCILER_"):

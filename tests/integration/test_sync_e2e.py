@@ -98,15 +98,21 @@ def test_second_pass_makes_no_qbo_request(h):
     assert report.counts["synced"] == 0
 
 
-def test_warm_cache_new_po_costs_one_request(h):
-    """Once vendor and items are known, a new PO is one QBO request (the create)."""
+def test_warm_cache_new_po_costs_one_look_up_and_one_create(h):
+    """Once vendor and items are known, a new PO alone is two QBO requests: the look-up by
+    DocNumber that every create makes first, and the create."""
     h.po()
     h.run()
     before = h.qbo.count()
     h.po()
     report = h.run()
     assert report.counts["created"] == 1
-    assert h.qbo.count() - before == 1
+    assert h.qbo.count() - before == 2
+    new = h.qbo.request_log[-2:]
+    assert [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in new] == [
+        ("GET", "query"),
+        ("POST", "purchaseorder"),
+    ]
 
 
 def test_edit_is_a_sparse_update_with_sync_token(h):

@@ -20,7 +20,7 @@ from reconciler.model import (
     "action,doc_number,expected",
     [
         (plan.Create("r"), "PO-1", True),
-        (plan.Create("r", look_first=True), "PO-1", False),  # unconfirmed before: single
+        (plan.Create("r"), "", False),  # nothing to look it up by
         (plan.Create("r"), None, False),  # nothing to look it up by later
         (plan.Update("r"), "PO-1", True),
         (plan.Close("r"), "PO-1", True),

@@ -443,3 +443,11 @@ def test_duration_units_add_up(hours, minutes, seconds):
     """h, m and s parts add up like a clock."""
     text = f"{hours}h{minutes}m{seconds}s"
     assert parse_duration(text) == timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def test_doc_number_cannot_be_turned_off(tmp_path):
+    """DocNumber is how the sync finds its POs in QBO: `false` is refused, a source is fine."""
+    path = write(tmp_path, "[fields]\nDocNumber = false\n")
+    assert any("DocNumber cannot be turned off" in p for p in problems_of(path, MINIMAL))
+    path = write(tmp_path, '[fields]\nDocNumber = "id"\n')
+    assert load_settings(path, MINIMAL).mapping_rules().source_for("DocNumber") == "id"

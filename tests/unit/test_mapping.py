@@ -217,11 +217,17 @@ def test_long_doc_number_truncates_by_config_keeping_the_end():
 
 
 def test_doc_number_index_and_missing_numbers():
-    """The configured index picks the PO number; no number means no DocNumber."""
+    """The configured index picks the PO number; a PO with no usable number is numbered from
+    its Luminous id, or fails with the reason: never a create QBO cannot be searched for."""
     po = make_po(order_numbers=("A-1", "B-2"))
     assert desired_po(po, make_rules(doc_number_index=1)).doc_number == "B-2"
-    assert desired_po(make_po(order_numbers=()), make_rules()).doc_number is None
     assert desired_po(po, make_rules(fields=(("DocNumber", "id"),))).doc_number == "42"
+    for numbers in ((), ("   ",), ("PO\u2013 7",)):  # none, blank, an en dash QBO cannot search
+        blank = make_po(order_numbers=numbers)
+        assert desired_po(blank, make_rules()).doc_number == "L-42"
+        assert desired_po(blank, make_rules(doc_number_prefix="LUM")).doc_number == "LUM42"
+        with pytest.raises(InvalidSourceRecord, match="finds its POs in QBO by number"):
+            desired_po(blank, make_rules(doc_number_missing="fail"))
 
 
 # --- notes, fields, currency, lifecycle ---------------------------------------------------------
@@ -243,15 +249,17 @@ def test_notes_keep_newlines_and_drop_xml_unsafe_characters():
 
 
 def test_fields_can_be_turned_off_and_renamed():
-    """A field that is off is absent from the desired PO and the body; sources can be swapped."""
+    """A field that is off is absent from the desired PO and the body; sources can be swapped.
+    DocNumber is never off: the sync finds its POs in QBO by it."""
     rules = make_rules(fields=(("Memo", "private_note"), ("TxnDate", "created_at")))
     desired = desired_po(make_po(), rules)
     assert desired.memo == "Negotiated by Sam"
     assert desired.private_note is None
     assert desired.txn_date == T0.date()
-    assert desired.due_date is None and desired.ship_addr is None and desired.doc_number is None
+    assert desired.due_date is None and desired.ship_addr is None
+    assert desired.doc_number == "PO-1001"
     body = po_payload(desired, refs_for(desired))
-    assert "PrivateNote" not in body and "DocNumber" not in body and "ShipAddr" not in body
+    assert "PrivateNote" not in body and "ShipAddr" not in body and body["DocNumber"] == "PO-1001"
 
 
 def test_currency_is_omitted_for_home_currency_and_kept_otherwise():

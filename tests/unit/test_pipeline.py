@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from support import policy
 
-from reconciler import errors, plan
+from reconciler import errors, identity, plan
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, SyncStatus
 from reconciler.pipeline import Write, WritePipeline
 from reconciler.qbo.wire import BatchItemResult
@@ -41,6 +41,19 @@ class FakeWriter:
     forgotten: list[int] = field(default_factory=list)
     prefetched: list[list[int]] = field(default_factory=list)
     tokens_read: int = 0
+    in_qbo: dict[int, Any] = field(default_factory=dict)  # doc -> what QBO holds for it
+    lookups: list[list[int]] = field(default_factory=list)
+    confirmed_docs: list[int] = field(default_factory=list)
+
+    def identify(self, creates):
+        self.lookups.append([w.doc_id for w, _ in creates])
+        return [self.in_qbo.get(w.doc_id, identity.New()) for w, _ in creates]
+
+    def differs(self, payload, entity):
+        return entity.get("n") != payload["n"]
+
+    def confirmed(self, write, entity):
+        self.confirmed_docs.append(write.doc_id)
 
     def prefetch(self, desired):
         self.prefetched.append([d.n for d in desired])
@@ -54,7 +67,7 @@ class FakeWriter:
         return write.desired is not None and write.desired.batchable
 
     def batch_item(self, write, begun, payload):
-        return "create", dict(payload)
+        return ("update" if write.adopting else "create"), dict(payload)
 
     def send(self, write, begun, payload, request_id):
         self.sent.append((write.doc_id, request_id, begun.sync_token))
@@ -279,3 +292,47 @@ def test_a_body_that_cannot_be_built_fails_alone_and_the_rest_batch(parts):
     assert batch.calls == [[1, 3]]
     assert recorder.order == [2, 1, 3]
     assert recorder.outcome_of(2)[0].entry.status is SyncStatus.FAILED
+
+
+def test_every_create_is_looked_up_in_qbo_first_once_per_group(parts):
+    """One look-up for each group of creates (a batch, or one create alone); updates need none."""
+    pipeline, writer, _recorder, batch = parts
+    with pipeline:
+        for n in range(1, 31):
+            pipeline.submit(write(n))
+        pipeline.submit(write(40, action=plan.Update("u40"), batchable=False))
+        pipeline.submit(write(41, batchable=False))
+    assert writer.lookups == [list(range(1, 31)), [41]]
+    assert [len(c) for c in batch.calls] == [30]
+
+
+def test_a_match_in_qbo_is_adopted_updated_only_when_it_differs(parts):
+    """QBO already holds 1 (same content) and 2 (other content): 1 is recorded adopted with no
+    write, 2 goes as an update of QBO's document in the batch, 3 is created."""
+    pipeline, writer, recorder, batch = parts
+    writer.in_qbo[1] = identity.Adopt({"Id": "71", "SyncToken": "4", "n": 1})
+    writer.in_qbo[2] = identity.Adopt({"Id": "72", "SyncToken": "9", "n": 999})
+    with pipeline:
+        for n in (1, 2, 3, 4):
+            pipeline.submit(write(n))
+    assert batch.calls == [[2, 3, 4]]
+    assert recorder.begun == [[2, 3, 4]]  # nothing begun for 1: nothing was sent
+    one, two = recorder.outcome_of(1)[0], recorder.outcome_of(2)[0]
+    assert (one.outcome.action, one.entry.qbo_id, one.entry.adopted) == ("adopt", "71", True)
+    assert (two.outcome.action, two.entry.adopted) == ("adopt", True)
+    assert recorder.outcome_of(3)[0].outcome.action == "create"
+    assert not recorder.outcome_of(3)[0].entry.adopted
+
+
+def test_a_conflict_in_qbo_is_a_failure_never_a_create(parts):
+    """QBO holds the number for another vendor: that document fails with the reason, alone."""
+    pipeline, _writer, recorder, batch = parts
+    _writer.in_qbo[2] = identity.Conflict("PO number 'PO-2' is already QBO PurchaseOrder 9 ...")
+    with pipeline:
+        for n in (1, 2, 3):
+            pipeline.submit(write(n))
+    assert batch.calls == [[1, 3]]
+    failed = recorder.outcome_of(2)[0]
+    assert failed.entry.status is SyncStatus.FAILED
+    assert failed.entry.last_error_code == "6140"  # a duplicate document number
+    assert "QBO PurchaseOrder 9" in failed.outcome.message

@@ -239,12 +239,12 @@ def test_retrying_waits_for_next_retry_at():
     action = plan(desired(), retrying)
     assert isinstance(action, Hold) and action.status is SyncStatus.RETRYING
     due = dataclasses.replace(retrying, next_retry_at=NOW)
-    assert plan(desired(), due) == Create(rid("create"), look_first=True)
-    assert plan(desired(), retrying, force_retry=True) == Create(rid("create"), look_first=True)
+    assert plan(desired(), due) == Create(rid("create"))
+    assert plan(desired(), retrying, force_retry=True) == Create(rid("create"))
 
 
-def test_retry_after_a_long_gap_looks_first():
-    """An unconfirmed create, however old, looks up the DocNumber first."""
+def test_retry_after_a_long_gap_is_a_create_again():
+    """An unconfirmed create, however old, is planned as a create (which looks QBO up first)."""
     old = entry(
         status=SyncStatus.RETRYING,
         qbo_id=None,
@@ -252,7 +252,7 @@ def test_retry_after_a_long_gap_looks_first():
         request_sent_at=NOW - timedelta(hours=2),
         next_retry_at=NOW,
     )
-    assert plan(desired(), old) == Create(rid("create"), look_first=True)
+    assert plan(desired(), old) == Create(rid("create"))
 
 
 # --- crash recovery (PENDING) ------------------------------------------------------------------
@@ -271,32 +271,31 @@ def test_pending_replays_the_same_operation_and_request_id(operation):
     action = plan(desired(), pending)
     assert action.operation == operation
     assert action.request_id == rid(operation)
-    if operation == "create":
-        assert action.look_first is True  # it may have landed: look by DocNumber first
 
 
-def test_first_create_does_not_look_first():
-    """A PO never sent before is created straight away: no query is spent."""
-    assert plan(desired(), None) == Create(rid("create"), look_first=False)
+def test_first_create_is_a_create():
+    """A PO never sent before is a create (like every create, QBO is asked first)."""
+    assert plan(desired(), None) == Create(rid("create"))
 
 
 def test_pending_with_unknown_request_id_falls_back_by_qbo_id():
     """A recorded id from another realm or version still replays, as create or update."""
     pending = entry(status=SyncStatus.PENDING, qbo_id=None, request_id="x" * 36)
-    assert plan(desired(), pending) == Create("x" * 36, look_first=True)
+    assert plan(desired(), pending) == Create("x" * 36)
     pending = dataclasses.replace(pending, qbo_id="130")
     assert plan(desired(), pending) == Update("x" * 36)
 
 
-def test_pending_create_then_content_changed_looks_first_with_a_new_id():
-    """The old create may have landed: the new create looks first and never reuses the old id."""
+def test_pending_create_then_content_changed_gets_a_new_id():
+    """The old create may have landed: the new create never reuses the old id (and, like every
+    create, looks QBO up first)."""
     pending = entry(
         status=SyncStatus.PENDING,
         qbo_id=None,
         request_id=rid("create"),
         request_sent_at=NOW,
     )
-    assert plan(desired("h2"), pending) == Create(rid("create", "h2"), look_first=True)
+    assert plan(desired("h2"), pending) == Create(rid("create", "h2"))
 
 
 # --- vanished from Luminous ---------------------------------------------------------------------
@@ -369,14 +368,12 @@ hashes = st.sampled_from(["h1", "h2"])
     st.booleans(),
 )
 def test_plan_is_total_deterministic_and_never_creates_twice_blindly(h, life, e, force):
-    """Every input gets one action, the same one twice; a create over an earlier create looks."""
+    """Every input gets one action, the same one twice."""
     d = desired(h, life)
     first = plan(d, e, force_retry=force)
     assert first == plan(d, e, force_retry=force)
     if isinstance(first, Create | Update | Close | Delete):
         assert len(first.request_id) <= 36
-    if isinstance(first, Create) and e is not None and e.qbo_id is None and e.request_id:
-        assert first.look_first or first.request_id == e.request_id
     if isinstance(first, Update | Close):
         assert e is not None and e.qbo_id is not None
     if isinstance(first, Delete):  # of a known document, or of an unconfirmed create's
