@@ -240,12 +240,16 @@ def where_time_went(timeline: dict[str, dict[str, Any]], latency: float) -> dict
         }
 
     refs = ("Vendor", "Item", "Account")
+    batches = [k for k in timeline if k.startswith("batch")]
+    ref_batches = [k for k in batches if "PurchaseOrder" not in k]
     return {
         "reference_lookups": phase([f"query {e}" for e in refs]),
-        "reference_creates": phase([f"create/update {e.lower()}" for e in refs]),
+        "reference_creates": phase([f"create/update {e.lower()}" for e in refs] + ref_batches),
         "po_index_reads": phase(["count PurchaseOrder", "query PurchaseOrder"]),
         "docnumber_lookups": phase(["query PurchaseOrder by DocNumber"]),
-        "po_creates": phase(["batch", "create/update purchaseorder"]),
+        "po_creates": phase(
+            [k for k in batches if k not in ref_batches] + ["create/update purchaseorder"]
+        ),
     }
 
 

@@ -49,7 +49,8 @@ def kind(entry: dict[str, Any]) -> str:
     if entry["method"].upper() == "GET":
         return f"read {last}"
     if last == "batch":
-        return "batch"
+        carried = entry.get("batch_entities")
+        return f"batch {'+'.join(carried)}" if carried else "batch"
     operation = (entry.get("query") or {}).get("operation")
     return f"{operation or 'create/update'} {last}"
 
@@ -77,7 +78,7 @@ def summarize(
     entries = api_entries(log)
     admitted = [e for e in entries if e.get("admitted_at") is not None]
     times = [float(e["admitted_at"]) for e in admitted]
-    batch_times = [float(e["admitted_at"]) for e in admitted if kind(e) == "batch"]
+    batch_times = [float(e["admitted_at"]) for e in admitted if kind(e).startswith("batch")]
     reads = sum(1 for e in entries if is_read(e["method"], e["path"].rsplit("/", 1)[-1]))
     timeline: dict[str, dict[str, Any]] = {}
     for entry in sorted(admitted, key=lambda e: e["admitted_at"]):
@@ -90,7 +91,7 @@ def summarize(
         "requests": len(entries),
         "reads": reads,
         "writes": len(entries) - reads,
-        "batches": sum(1 for e in entries if kind(e) == "batch"),
+        "batches": sum(1 for e in entries if kind(e).startswith("batch")),
         "admitted": len(admitted),
         "throttled_429": statuses.get(429, 0),
         "statuses": {str(k): v for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0]))},

@@ -13,6 +13,8 @@ post). `reconciler.pipeline` does the I/O; this module decides:
   same id (a lost answer is replayed by QBO); any other grouping or order gives another id, so a
   stored answer is never mapped onto a different set of bIds.
 - `batch_operation` / `batch_body`: one item of a `BatchItemRequest`.
+- `batch_patience`: how long a group of writes waits for a `/batch` slot before its writes go
+  alone instead (`qbo.groups`).
 - `in_chunks`: `IN (...)` value lists for bulk look-ups. Intuit documents no limit on the
   length of a query statement or of an `IN` list (searched: developer.intuit.com "Data
   queries", Intuit blog "Supercharge your queries"); we keep each statement short anyway
@@ -69,6 +71,17 @@ def batch_body(action: plan.Action, pending: LedgerEntry, payload: Mapping[str, 
     if isinstance(action, plan.Close):
         body["POStatus"] = "Closed"
     return body
+
+
+def batch_patience(items: int, per_second: int) -> float:
+    """Seconds worth waiting for a batch slot: as long as the writes would take alone.
+
+    Alone, `items` writes spend `items` units of the request budget (10 a second); as a batch,
+    one unit and one of the 40 batch slots a minute. Waiting longer than the singles would take
+    lets the request budget idle; waiting less spends request units the batch would save."""
+    if items < 1 or per_second < 1:
+        raise ValueError("items and per_second must be positive")
+    return items / per_second
 
 
 def in_chunks(

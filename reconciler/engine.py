@@ -78,9 +78,7 @@ class Pass:
         self.ledger = deps.store.ledger
         self.recorder = Recorder(self.ledger, self.report, deps.log, run_id=self.run_id)
         self.policy = self.s.plan_policy()
-        self.pos = POSync(
-            self.s, self.ledger, self.recorder, clock=deps.clock, on_event=self.event
-        )
+        self.pos = POSync(self.s, self.ledger, self.recorder, clock=deps.clock, on_event=self.event)
         refs = References(
             deps.qbo, deps.store.refs, self.s, today=deps.clock().date(), on_event=self.event
         )
@@ -189,11 +187,11 @@ class Pass:
         pipeline = WritePipeline(
             self.writers,
             self.recorder,
-            self.d.qbo.batch,
+            self.d.qbo.send_group,
             policy=self.policy,
             clock=self.d.clock,
             rng=self.d.rng,
-            in_flight=min(4, self.s.qbo.max_concurrent),
+            in_flight=self.s.qbo.max_concurrent,
         )
         try:
             with pipeline:

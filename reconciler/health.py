@@ -43,6 +43,7 @@ from prometheus_client import (
 
 from reconciler.bounded_http import MAX_BODY, BoundedHTTPServer, BufferedRequestHandler
 from reconciler.model import SyncStatus
+from reconciler.report import metered_kind
 from reconciler.status_app import Answer, RetryAsked, StatusPage
 from reconciler.status_guard import host_allowed
 from reconciler.status_page import CONTENT_SECURITY_POLICY, message_html
@@ -121,8 +122,9 @@ class HealthState:
         )
         self.qbo_requests = Counter(
             "reconciler_qbo_requests",
-            "HTTP requests sent to QBO, by response status ('error' when no answer came).",
-            ["status"],
+            "HTTP requests sent to QBO, by kind ('read': GETs and queries, which Intuit meters; "
+            "'write') and response status ('error' when no answer came).",
+            ["kind", "status"],
             registry=r,
         )
         self.qbo_throttled = Counter(
@@ -188,7 +190,9 @@ class HealthState:
     def on_qbo_request(self, event: dict[str, Any]) -> None:
         """Hook for `QBOClient(on_request=...)`: one call per HTTP attempt."""
         status = event.get("status")
-        self.qbo_requests.labels(status=str(status) if status is not None else "error").inc()
+        self.qbo_requests.labels(
+            kind=metered_kind(event), status=str(status) if status is not None else "error"
+        ).inc()
         if status == 429:
             self.qbo_throttled.inc()
 

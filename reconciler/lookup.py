@@ -40,25 +40,35 @@ class DocNumberLookup:
         self.entity = entity
         self.index_first = index_first
         self._index: dict[str, list[str]] | None = None  # number key -> QBO Ids
+        self._ahead: dict[str, list[dict[str, Any]]] = {}  # asked by `prefetch`, not yet used
         self.counted = 0
         self.indexed = 0
+
+    def prefetch(self, numbers: Iterable[str]) -> None:
+        """Ask now for creates about to be sent (while their references are resolved, on
+        another thread); `find` then answers them from this, once each."""
+        self._ahead.update(self.find(numbers))
 
     def find(
         self, numbers: Iterable[str], *, fresh: bool = False
     ) -> dict[str, list[dict[str, Any]]]:
         """number key -> QBO's documents under it (full), for every queryable number asked.
-        `fresh`: ask QBO now, not the index (a create whose answer was lost may have landed
-        after the index was built)."""
+        `fresh`: ask QBO now, not the index or what `prefetch` asked (a create whose answer
+        was lost may have landed since)."""
         wanted = sorted({number_key(n): n for n in numbers if q.is_queryable(n)}.items())
         if not wanted:
             return {}
+        ahead = {} if fresh else {k: self._ahead.pop(k) for k, _ in wanted if k in self._ahead}
+        wanted = [(k, n) for k, n in wanted if k not in ahead]
+        if not wanted:
+            return ahead
         if self.index_first and not fresh:
-            return self._from_index([number for _, number in wanted])
+            return {**ahead, **self._from_index([number for _, number in wanted])}
         found: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for chunk in in_chunks(number for _, number in wanted):
             for row in self._query(q.select(self.entity, [q.in_("DocNumber", chunk)])):
                 found[number_key(str(row.get("DocNumber") or ""))].append(row)
-        return {key: found.get(key, []) for key, _ in wanted}
+        return {**ahead, **{key: found.get(key, []) for key, _ in wanted}}
 
     def _from_index(self, numbers: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         index = self._index if self._index is not None else self._build_index()

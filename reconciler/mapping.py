@@ -559,7 +559,13 @@ def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
 # --- content hash -----------------------------------------------------------------------------
 
 
+_PLAIN = (str, int, bool, float, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}  # dataclass -> the field names the hash covers
+
+
 def _canonical(value: Any) -> Any:
+    if type(value) in _PLAIN:  # (exact types: a StrEnum is an Enum below)
+        return value
     if isinstance(value, Decimal):
         text = format(value.normalize(), "f")
         return "0" if text in ("-0", "0") else text
@@ -567,19 +573,21 @@ def _canonical(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {}
-        for f in dataclasses.fields(value):
-            if f.name == "content_hash":
-                continue
-            item = _canonical(getattr(value, f.name))
-            if item is None or item == [] or item == "":
-                continue  # absent; a new optional field does not change existing hashes
-            out[f.name] = item
-        return out
     if isinstance(value, tuple | list):
         return [_canonical(v) for v in value]
-    return value
+    names = _FIELDS.get(type(value))
+    if names is None:
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            return value
+        names = tuple(f.name for f in dataclasses.fields(value) if f.name != "content_hash")
+        _FIELDS[type(value)] = names
+    out = {}
+    for name in names:
+        item = _canonical(getattr(value, name))
+        if item is None or item == [] or item == "":
+            continue  # absent; a new optional field does not change existing hashes
+        out[name] = item
+    return out
 
 
 def content_hash(desired: DesiredPO) -> str:

@@ -11,12 +11,16 @@ request leaves, and the answer is in the ledger (with the checkpoint it allows, 
 needs a request of its own (a reference to resolve again, a SyncToken to re-read) goes through
 the same `writes.WriteSender` a single write does.
 
-Batches: while the engine reads a backlog, batchable writes wait in a buffer and go out 30 to
-a `/batch` request on a worker thread; up to `in_flight` batches are out at once (their latency
-overlaps; the QBO client's limiter paces them against QBO's limits). Answers are taken in the
-order the batches were sent, on the caller's thread. A write that cannot go in a batch waits
-for the batches still out, then goes alone (writes still in the buffer go later: a single
-write never forces a part-filled batch out).
+Groups: while the engine reads a backlog, batchable writes wait in a buffer of up to
+`LOOKAHEAD` (300). A full buffer is prepared at once: the references all its documents need
+are found or created together (full batches of vendor and item creates, not a part-filled one
+per 30 POs), its creates are looked up by DocNumber in a few `IN (...)` queries (100 numbers
+each), and it goes out in groups of 30 on worker threads, up to `in_flight` groups at once.
+Each group goes as one `/batch`, or, when QBO's batch budget is spent for longer than the
+writes would take alone, each write alone (`qbo.groups`: both budgets in use). Answers are
+taken in the order the groups were sent, on the caller's thread. A write that cannot go in a
+group waits for the groups still out, then goes alone (writes still in the buffer go later: a
+single write never forces a part-filled group out).
 """
 
 from __future__ import annotations
@@ -33,17 +37,18 @@ from reconciler import batching, errors, plan
 from reconciler.crashpoints import crash_point
 from reconciler.model import DocKey, DocKind, LedgerEntry
 from reconciler.outcomes import Fate, Record, fate_of
-from reconciler.qbo.wire import BatchOp
+from reconciler.qbo.wire import BatchOp, GroupAnswer
 from reconciler.writes import DocumentWriter, Recorder, Write, WriteSender
 
 __all__ = ["DocumentWriter", "Recorder", "Write", "WritePipeline"]
 
 BATCHES_IN_FLIGHT = 4
+LOOKAHEAD = 10 * batching.MAX_BATCH_ITEMS
 
 
 @dataclass
 class _Batch:
-    """A batch sent and not yet answered: its writes, their begun rows, the answer to come."""
+    """A group sent and not yet answered: its writes, their begun rows, the answer to come."""
 
     writes: list[Write]
     begun: list[LedgerEntry]
@@ -58,22 +63,27 @@ class WritePipeline:
         self,
         writers: Mapping[DocKind, DocumentWriter],
         recorder: Recorder,
-        send_batch: Callable[..., list[Any]],
+        send_group: Callable[..., GroupAnswer],
         *,
         policy: plan.PlanPolicy,
         clock: Callable[[], datetime],
         rng: random.Random,
         in_flight: int = BATCHES_IN_FLIGHT,
+        lookahead: int = LOOKAHEAD,
     ) -> None:
         self._writers = writers
         self._sender = WriteSender(writers, policy=policy, clock=clock, rng=rng)
         self._recorder = recorder
-        self._send_batch = send_batch
+        self._send_group = send_group
         self._max_in_flight = max(1, in_flight)
+        self._lookahead = max(1, lookahead)
         self._buffer: list[Write] = []
+        self._buffered: set[DocKey] = set()
         self._out: deque[_Batch] = deque()
+        self._out_keys: set[DocKey] = set()
         self._pool: ThreadPoolExecutor | None = None
         self.batches_sent = 0
+        self.groups_alone = 0  # groups whose writes went alone (the batch budget was spent)
 
     # --- the interface ------------------------------------------------------------------
 
@@ -82,7 +92,8 @@ class WritePipeline:
         self.settle(write.key)
         if self._writers[write.kind].batchable(write):
             self._buffer.append(write)
-            if len(self._buffer) >= batching.MAX_BATCH_ITEMS:
+            self._buffered.add(write.key)
+            if len(self._buffer) >= self._lookahead:
                 self.flush()
             return
         self._send_alone(write)
@@ -90,14 +101,15 @@ class WritePipeline:
     def settle(self, key: DocKey) -> None:
         """A document seen again while its write is buffered or out: finish that write first,
         so the new version is planned against what QBO now holds."""
-        if any(w.key == key for w in self._buffer):
+        if key in self._buffered:
             self.flush()
-        if any(w.key == key for batch in self._out for w in batch.writes):
+        if key in self._out_keys:
             self.drain()
 
     def flush(self) -> None:
-        """Send what the buffer holds: one write alone, more as one batch."""
+        """Send what the buffer holds: one write alone, more in groups of up to 30."""
         writes, self._buffer = self._buffer, []
+        self._buffered.clear()
         if len(writes) == 1:
             self._send_alone(writes[0])
         elif writes:
@@ -125,6 +137,7 @@ class WritePipeline:
             # After a Fatal: what is buffered was never begun; answers still out stay
             # unrecorded, their documents `pending` with the requestid for the next pass.
             self._buffer = []
+            self._buffered.clear()
             self._shutdown()
 
     # --- one write alone ----------------------------------------------------------------
@@ -160,7 +173,9 @@ class WritePipeline:
         for kind, writer in self._writers.items():
             desired = [w.desired for w in writes if w.kind is kind]
             if desired:
-                writer.prefetch(desired)
+                writer.prefetch(
+                    desired, [w.desired for w in writes if w.kind is kind and w.is_create]
+                )
         ready: list[tuple[Write, LedgerEntry, dict[str, Any]]] = []
         failed: list[Record] = []
         for write in writes:
@@ -176,13 +191,12 @@ class WritePipeline:
             ready, settled = [], []
         if failed or settled:
             self._recorder.record([*failed, *settled])
-        if len(ready) == 1:
-            self._send_alone(ready[0][0])
-        elif ready:
-            self._send(ready)
+        size = batching.MAX_BATCH_ITEMS
+        for start in range(0, len(ready), size):
+            self._send(ready[start : start + size])
 
     def _send(self, ready: list[tuple[Write, LedgerEntry, dict[str, Any]]]) -> None:
-        """Every item `pending` (one transaction), then the batch leaves on a worker thread."""
+        """Every item `pending` (one transaction), then the group leaves on a worker thread."""
         writes = [w for w, _, _ in ready]
         begun = self._recorder.begin([p for _, p, _ in ready], [w.verb for w in writes])
         crash_point("ledger_pending")
@@ -200,20 +214,22 @@ class WritePipeline:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._max_in_flight, thread_name_prefix="batch")
         answer = self._pool.submit(
-            self._send_batch,
+            self._send_group,
             ops,
             request_id=batching.batch_request_id(wire_ids),
+            item_request_ids=wire_ids,
             resend_unclear=not has_creates,
         )
-        self.batches_sent += 1
         self._out.append(_Batch(writes, begun, wire_ids, answer))
+        self._out_keys.update(w.key for w in writes)
         while len(self._out) >= self._max_in_flight:
             self._take_oldest()
 
     def _take_oldest(self) -> None:
         batch = self._out.popleft()
+        self._out_keys.difference_update(w.key for w in batch.writes)
         try:
-            results = batch.answer.result()
+            answer = batch.answer.result()
         except errors.ReconcilerError as exc:  # anything else is a crash of the pass
             fate = fate_of(exc, is_update=True)
             if fate is Fate.FATAL:
@@ -232,8 +248,12 @@ class WritePipeline:
                 ]
             )
             return
+        if answer.as_batch:
+            self.batches_sent += 1
+        else:
+            self.groups_alone += 1
         crash_point("qbo_answered")
-        self._take_results(batch, results)
+        self._take_results(batch, answer.results)
 
     def _take_results(self, batch: _Batch, results: Sequence[Any]) -> None:
         """Each item's answer as the single path would take it; the settled ones in one
@@ -266,3 +286,4 @@ class WritePipeline:
             self._pool.shutdown(wait=True)
             self._pool = None
         self._out.clear()
+        self._out_keys.clear()

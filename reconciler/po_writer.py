@@ -8,7 +8,9 @@ retries: the pipeline records whatever this returns or raises, and decides what 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -47,11 +49,24 @@ class POWriter:
         self.rules = settings.mapping_rules()
         self.policy = settings.plan_policy()
         self.lookup = DocNumberLookup(qbo, ENTITY, index_first=first_connection)
+        # number key -> the Luminous PO that first took it this pass: a create of another
+        # may still be in flight, unseen by the look-up, so the pass itself remembers
+        self._numbers_taken: dict[str, int] = {}
 
     # --- bodies -------------------------------------------------------------------------
 
-    def prefetch(self, desired: Sequence[DesiredPO]) -> None:
-        self.refs.prefetch(desired)
+    def prefetch(self, desired: Sequence[DesiredPO], creating: Sequence[DesiredPO] = ()) -> None:
+        """References for all, and the DocNumber look-up of the creates at the same time (on
+        a worker thread: neither waits for the other's round trips)."""
+        numbers = [d.doc_number for d in creating if d.doc_number]
+        if not numbers:
+            self.refs.prefetch(desired)
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookup") as pool:
+            looked = pool.submit(self.lookup.prefetch, numbers)
+            self.refs.prefetch(desired)
+        with contextlib.suppress(errors.ReconcilerError):  # `identify` asks again, and
+            looked.result()  # records what fails for each document
 
     def payload(self, desired: DesiredPO) -> dict[str, Any]:
         payload = bodies.po_payload(desired, self.refs.for_po(desired))
@@ -88,7 +103,7 @@ class POWriter:
         """What QBO holds under each create's DocNumber, decided by `identity`; one look-up."""
         numbers = [w.desired.doc_number for w, _ in creates if w.desired.doc_number]
         found = self.lookup.find(numbers, fresh=fresh)
-        first_with: dict[str, int] = {}
+        first_with = self._numbers_taken
         answers: list[identity.Identity] = []
         for write, payload in creates:
             number = write.desired.doc_number or ""

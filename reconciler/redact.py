@@ -27,6 +27,8 @@ SHAPES = (
     re.compile(r"((?<![\w])code=)[A-Za-z0-9._~-]{8,}"),  # an OAuth code in a redirect URL
 )
 MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
+# Every shape holds one of these (lower-cased): text with none of them skips the patterns.
+_SHAPE_WORDS = ("bearer", "basic", "token", "secret", "password", "api_key", "code=")
 
 
 class SecretRegistry:
@@ -34,6 +36,7 @@ class SecretRegistry:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._longest_first: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     def add(self, *values: str | None) -> None:
@@ -41,20 +44,22 @@ class SecretRegistry:
             for value in values:
                 if value and len(value) >= MIN_SECRET_LENGTH:
                     self._values.add(value)
+            self._longest_first = tuple(sorted(self._values, key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
-        with self._lock:
-            values = sorted(self._values, key=len, reverse=True)
-        for value in values:
+        for value in self._longest_first:  # (a tuple swapped whole: no lock to read it)
             if value in text:
                 text = text.replace(value, REDACTED)
-        for shape in SHAPES:
-            text = shape.sub(r"\1" + REDACTED, text)
+        lowered = text.lower()
+        if any(word in lowered for word in _SHAPE_WORDS):
+            for shape in SHAPES:
+                text = shape.sub(r"\1" + REDACTED, text)
         return text
 
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._longest_first = ()
 
 
 SECRETS = SecretRegistry()

@@ -33,6 +33,7 @@ class PassReport:
     finished_at: datetime | None = None
     counts: Counter[str] = field(default_factory=Counter)
     qbo_requests: int = 0
+    qbo_reads: int = 0  # GETs and queries: what Intuit meters ("CorePlus" calls)
     qbo_writes: int = 0
     throttled: int = 0
     fatal: str | None = None
@@ -92,6 +93,7 @@ class PassReport:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "counts": dict(self.counts),
             "qbo_requests": self.qbo_requests,
+            "qbo_reads": self.qbo_reads,
             "qbo_writes": self.qbo_writes,
             "throttled": self.throttled,
             "fatal": self.fatal,
@@ -124,9 +126,18 @@ def close(
     )
     if counter is not None:
         report.qbo_requests = counter.requests
+        report.qbo_reads = counter.reads
         report.qbo_writes = counter.writes
         report.throttled = counter.throttled
     return report
+
+
+def metered_kind(event: dict[str, Any]) -> str:
+    """Read or write, as Intuit meters a request: GETs and queries are reads ("CorePlus"
+    calls, 500,000 a month in the Builder tier); any other POST, a /batch included, a write."""
+    if event.get("method") == "GET" or event.get("entity") == "query":
+        return "read"
+    return "write"
 
 
 class RequestCounter:
@@ -134,13 +145,16 @@ class RequestCounter:
 
     def __init__(self) -> None:
         self.requests = 0
+        self.reads = 0
         self.writes = 0
         self.throttled = 0
         self.by_status: Counter[int] = Counter()
 
     def __call__(self, info: dict[str, Any]) -> None:
         self.requests += 1
-        if info.get("method") == "POST" and info.get("entity") not in ("query",):
+        if metered_kind(info) == "read":
+            self.reads += 1
+        else:
             self.writes += 1
         status = info.get("status")
         if status is not None:

@@ -8,6 +8,7 @@ requests' default and is never turned off: the emulators are plain http on 127.0
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,15 +118,32 @@ def qbo_client(
         tokens,
         minorversion=q.minorversion,
         timeout=(min(10.0, timeout), timeout),
-        limiter=RealmLimiter(
-            requests_per_minute=q.requests_per_minute,
-            requests_per_second=q.requests_per_second,
-            batches_per_minute=q.batches_per_minute,
-            max_concurrent=q.max_concurrent,
-        ),
+        limiter=realm_limiter(settings),
         throttle_wait=q.throttle_wait.total_seconds(),
         on_request=on_request,
     )
+
+
+_LIMITERS: dict[tuple[Any, ...], RealmLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def realm_limiter(settings: Settings) -> RealmLimiter:
+    """One limiter per company for the whole process: QBO counts a company's requests across
+    passes, so a pass that starts as the last one ends must see what that one sent."""
+    q = settings.qbo
+    key = (q.base_url, q.realm_id, q.requests_per_minute, q.requests_per_second,
+           q.batches_per_minute, q.max_concurrent)  # fmt: skip
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None:
+            limiter = _LIMITERS[key] = RealmLimiter(
+                requests_per_minute=q.requests_per_minute,
+                requests_per_second=q.requests_per_second,
+                batches_per_minute=q.batches_per_minute,
+                max_concurrent=q.max_concurrent,
+            )
+        return limiter
 
 
 def luminous_client(settings: Settings, *, http: requests.Session | None = None) -> LuminousClient:

@@ -35,10 +35,17 @@ from urllib.parse import quote as url_quote
 import requests
 
 from reconciler import errors
+from reconciler.qbo import groups
 from reconciler.qbo.faults import fault_from_batch_item
 from reconciler.qbo.limiter import RealmLimiter
 from reconciler.qbo.transport import THROTTLE_WAIT_S, TokenSource, Transport
-from reconciler.qbo.wire import BatchItemResult, BatchOp, find_key, require_id_and_token
+from reconciler.qbo.wire import (
+    BatchItemResult,
+    BatchOp,
+    GroupAnswer,
+    find_key,
+    require_id_and_token,
+)
 
 __all__ = [
     "BatchItemResult",
@@ -117,6 +124,8 @@ class QBOClient:
             raise ValueError("Intuit answers every minorversion below 75 as 75; send 75 or newer")
         self._base = base_url.rstrip("/")
         self.realm_id = realm_id
+        self.limiter = limiter
+        self._groups = groups.GroupSender(self)
         self._transport = Transport(
             session,
             base_url,
@@ -240,12 +249,14 @@ class QBOClient:
         *,
         request_id: str | None = None,
         resend_unclear: bool = True,
+        patience: float | None = None,
     ) -> list[BatchItemResult]:
         """One /batch call (at most 30 items); results in the order of `items`.
 
         Per-item faults are returned, not raised. Without a request_id a batch that holds
         writes is not sent twice after a lost answer (UnclearOutcome at once); a batch of
-        queries only is always safe to repeat.
+        queries only is always safe to repeat. With `patience`, `BatchWindowFull` when QBO's
+        batch budget has no room that soon (nothing sent; see `qbo.groups`).
         """
         if not items:
             raise ValueError("a batch needs at least one item")
@@ -266,12 +277,31 @@ class QBOClient:
             request_id=request_id,
             batch=True,
             repeatable=only_queries or (request_id is not None and resend_unclear),
+            batch_patience=patience,
         )
         answers = {}
         for answer in find_key(payload, "BatchItemResponse") or []:
             if isinstance(answer, Mapping) and "bId" in answer:
                 answers[str(answer["bId"])] = answer
         return [self._batch_item(item, answers.get(item.bid), tid) for item in items]
+
+    def send_group(
+        self,
+        items: Sequence[BatchOp],
+        *,
+        request_id: str,
+        item_request_ids: Sequence[str],
+        resend_unclear: bool = True,
+        alone: bool = False,
+    ) -> GroupAnswer:
+        """Writes that may share a /batch: one batch, or each alone (`qbo.groups` says when)."""
+        return self._groups.send(
+            items,
+            request_id=request_id,
+            item_request_ids=item_request_ids,
+            resend_unclear=resend_unclear,
+            alone=alone,
+        )
 
     # -- internals -----------------------------------------------------------------------
 

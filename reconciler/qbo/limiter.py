@@ -8,6 +8,11 @@ until every limit allows the request. After a 429 that came anyway, `hold(second
 new request of the realm for as long as QBO asked (Intuit: 60 s), so no other thread keeps
 knocking meanwhile.
 
+A batch may come with `patience`: if QBO's batch window will not have room for it within that
+many seconds, `slot` raises `BatchWindowFull` instead of waiting, and the caller sends the
+writes alone (`QBOClient.send_group`). The check and the take happen under one lock, so two
+threads never both count on the window's last free batch.
+
 QBO counts a request when it arrives, somewhere between our start and our end; a request is
 counted here from its start while in flight and from its end once done, so a request started
 exactly one window later can never reach QBO's window early (seen in the backfill benchmark: a
@@ -29,6 +34,14 @@ from contextlib import contextmanager
 MINUTE_S = 60.0
 SECOND_S = 1.0
 WINDOW_S = MINUTE_S  # (the window of the per-minute limits)
+
+
+class BatchWindowFull(Exception):
+    """The batch window has no room within the patience given; nothing was counted."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"no batch slot for {wait:.1f} s")
+        self.wait = wait
 
 
 class _Window:
@@ -90,6 +103,10 @@ class RealmLimiter:
     def in_flight(self) -> int:
         return self._in_flight
 
+    @property
+    def per_second(self) -> int:
+        return self._requests[1].limit
+
     def batch_wait(self) -> float:
         """Seconds until a batch request could start (0: now); a scheduler's hint."""
         with self._lock:
@@ -100,12 +117,6 @@ class RealmLimiter:
         with self._lock:
             self._held_until = max(self._held_until, self._clock() + max(0.0, seconds))
 
-    def _take_concurrency(self) -> None:
-        with self._slot_free:
-            while self._in_flight >= self.max_concurrent:
-                self._slot_free.wait()
-            self._in_flight += 1
-
     def _release_concurrency(self) -> None:
         with self._slot_free:
             self._in_flight -= 1
@@ -115,16 +126,29 @@ class RealmLimiter:
         windows = (*self._requests, self._batches) if batch else self._requests
         return max(self._held_until - now, *(w.wait_needed(now) for w in windows))
 
-    def _take_rate(self, batch: bool) -> list[list[float]]:
+    def _acquire(self, batch: bool, patience: float | None) -> list[list[float]]:
+        """An in-flight slot and a unit of every rate budget, taken together. A thread waits
+        for the rate windows holding no slot (one asleep on the batch window must not keep a
+        single request from going), and for a slot only once the windows have room."""
         while True:
-            with self._lock:
+            with self._slot_free:
                 now = self._clock()
+                if batch and patience is not None:
+                    batch_wait = max(self._held_until - now, self._batches.wait_needed(now))
+                    if batch_wait > patience:
+                        raise BatchWindowFull(batch_wait)
                 wait = self._wait(now, batch=batch)
-                if wait <= 0:
+                if wait <= 0 and self._in_flight < self.max_concurrent:
+                    self._in_flight += 1
                     entries = [w.record(now) for w in self._requests]
                     if batch:
                         entries.append(self._batches.record(now))
                     return entries
+                if wait <= 0:
+                    self._slot_free.wait()  # a request ends: look again
+                    continue
+                if self._in_flight < self.max_concurrent:
+                    self._slot_free.notify()  # the slot this thread was woken for is free
                 self.waited_s += wait
             self._sleep(wait)
 
@@ -135,14 +159,12 @@ class RealmLimiter:
                 entry[0] = max(entry[0], now)
 
     @contextmanager
-    def slot(self, *, batch: bool = False) -> Iterator[None]:
-        """Hold one in-flight slot and one unit of every rate budget while the body runs."""
-        self._take_concurrency()
+    def slot(self, *, batch: bool = False, patience: float | None = None) -> Iterator[None]:
+        """Hold one in-flight slot and one unit of every rate budget while the body runs
+        (`patience`: see the module docstring)."""
+        entries = self._acquire(batch, patience)
         try:
-            entries = self._take_rate(batch)
-            try:
-                yield
-            finally:
-                self._ended(entries)
+            yield
         finally:
+            self._ended(entries)
             self._release_concurrency()

@@ -61,6 +61,7 @@ class Request:
     request_id: str | None
     batch: bool
     repeatable: bool
+    batch_patience: float | None = None  # first attempt only: see RealmLimiter.slot
 
     @property
     def is_write(self) -> bool:
@@ -137,6 +138,7 @@ class Transport:
         request_id: str | None = None,
         batch: bool = False,
         repeatable: bool | None = None,
+        batch_patience: float | None = None,
     ) -> Request:
         """Build a request. Reads repeat freely; writes only when a requestid makes them
         idempotent, unless the caller says otherwise."""
@@ -156,7 +158,7 @@ class Transport:
         label = "query" if path == "query" else entity
         return Request(
             method, label, f"{self._root}/{path}", query, headers, data, request_id, batch,
-            repeatable,
+            repeatable, batch_patience,
         )  # fmt: skip
 
     def send(self, request: Request) -> Answer:
@@ -199,7 +201,9 @@ class Transport:
         started = self._monotonic()
         try:
             if self._limiter is not None:
-                with self._limiter.slot(batch=request.batch):
+                # once a batch has been sent it is a batch: patience holds for the first try
+                patience = request.batch_patience if attempt == 1 else None
+                with self._limiter.slot(batch=request.batch, patience=patience):
                     response = self._session.request(
                         request.method, request.url, params=params, headers=headers,
                         data=request.data, timeout=self._timeout,

@@ -116,12 +116,21 @@ class BatchItemResult:
     entity_name: str | None = None
     entity: dict | None = None
     query_response: dict | None = None
-    fault: errors.QBOFault | None = None
+    fault: errors.ReconcilerError | None = None  # a QBOFault, or no answer (sent alone)
     intuit_tid: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.fault is None
+
+
+@dataclass(frozen=True)
+class GroupAnswer:
+    """One result per item, in order; `as_batch`: whether they went as one /batch request
+    (else each alone: `qbo.groups`)."""
+
+    results: list[BatchItemResult]
+    as_batch: bool
 
 
 def require_id_and_token(body: Mapping[str, Any]) -> None:

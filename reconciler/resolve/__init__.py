@@ -1,7 +1,8 @@
 """The QBO ids a desired document refers to: vendor, items, accounts (cache, QBO, create).
 
 `References` is what a document writer asks: `prefetch` fills the caches for many documents
-at once (a few `IN (...)` queries, the missing ones created concurrently), `for_po` gives the
+at once (a few `IN (...)` queries, the missing ones created 30 to a group by `bulk`, the odd
+ones one by one concurrently), `for_po` gives the
 ids one PO needs, `forget` drops them when QBO says one vanished. The rules for each kind of
 reference are in `vendors`, `items` and `accounts`.
 
@@ -23,6 +24,7 @@ from reconciler.config import Settings
 from reconciler.mapping import item_key
 from reconciler.model import DesiredItem, DesiredPO, DesiredVendor, LineKind
 from reconciler.qbo.bodies import ResolvedRefs
+from reconciler.resolve import bulk
 from reconciler.resolve.accounts import AccountResolver
 from reconciler.resolve.common import ref_request_id
 from reconciler.resolve.items import ItemPolicy, ItemResolver
@@ -55,6 +57,7 @@ class References:
         self._maps = maps
         self._settings = settings
         self._event = on_event
+        self._send_group = getattr(qbo, "send_group", None)
         sync, realm = settings.sync, settings.qbo.realm_id
         self.accounts = AccountResolver(qbo, maps)
         self.vendors = VendorResolver(
@@ -126,14 +129,54 @@ class References:
         }
         named = {name_key(d.vendor.display_name): d.vendor for d in desired}
         try:
+            self.accounts.prefetch(self._account_names(desired))
             self.vendors.prefetch(v.display_name for v in named.values())
             self.items.prefetch(items.values())
         except (errors.Retryable, errors.Parked):
             return  # (a 429 storm here used to abort the whole pass)
         vendors = [v for v in named.values() if self._maps.vendor_id(v.display_name) is None]
         missing = [i for k, i in items.items() if self._maps.item_id(k) is None]
-        if len(vendors) + len(missing) >= 2:  # one alone: the document's own resolve does it
+        if len(vendors) + len(missing) < 2:  # one alone: the document's own resolve does it
+            return
+        vendors, missing = self._create_in_groups(vendors, missing)
+        if vendors or missing:
             self._fetch_concurrently(vendors, missing)
+
+    def _account_names(self, desired: list[DesiredPO]) -> set[str]:
+        names = {n for n in self._settings.item_account_names().values() if n}
+        names.add(self._settings.accounts.expense)
+        names.update(line.account for d in desired for line in d.lines if line.account)
+        names.update(d.ap_account for d in desired if d.ap_account)
+        return names
+
+    def _create_in_groups(
+        self, vendors: list[DesiredVendor], items: list[DesiredItem]
+    ) -> tuple[list[DesiredVendor], list[DesiredItem]]:
+        """The references just found missing, created 30 to a group (`bulk`); returns the
+        rest (inactive ones, odd names, duplicates) for the one-by-one path."""
+        new_vendors = [v for v in vendors if self.vendors.missing(v)]
+        new_items = [i for i in items if self.items.missing(i)]
+        if len(new_vendors) + len(new_items) < 2 or self._send_group is None:
+            return vendors, items
+        if new_items:
+            self.items.warm_accounts()
+        creates = [
+            bulk.RefCreate("Vendor", *self.vendors.create_request(v), v) for v in new_vendors
+        ]
+        creates += [bulk.RefCreate("Item", *self.items.create_request(i), i) for i in new_items]
+        done: set[int] = set()
+        for outcome in bulk.create_all(self._send_group, creates):
+            subject = outcome.create.subject
+            if outcome.entity is not None:
+                resolver = self.vendors if outcome.create.entity == "Vendor" else self.items
+                resolver.created(subject, outcome.entity)  # type: ignore[arg-type]
+                done.add(id(subject))
+            elif not outcome.duplicate:
+                done.add(id(subject))  # refused: the document's resolve meets it and records it
+        return (
+            [v for v in vendors if id(v) not in done],
+            [i for i in items if id(i) not in done],
+        )
 
     def _fetch_concurrently(self, vendors: list[DesiredVendor], items: list[DesiredItem]) -> None:
         if items:

@@ -186,17 +186,29 @@ class ItemResolver:
         )
         return entity_of(result)
 
-    def _create(self, item: DesiredItem) -> dict[str, Any]:
+    def missing(self, item: DesiredItem) -> bool:
+        """`prefetch` just found it under neither SKU nor name, and policy creates it."""
+        return self._policy.on_missing == "create" and item_key(item) in self._absent
+
+    def create_request(self, item: DesiredItem) -> tuple[dict[str, Any], str]:
+        """The body and requestid of this item's create (accounts must be warm)."""
         ids = {
             f"{role}_account_id": self._accounts.id_for(name)
             for role, name in self._account_names.items()
             if name
         }
         body = item_payload(item, **ids, inv_start_date=self._inv_start_date)
+        return body, ref_request_id(self._realm, "item", item_key(item))
+
+    def created(self, item: DesiredItem, created: dict[str, Any]) -> None:
+        self._absent.discard(item_key(item))
+        self._on_event("item_created", qbo_id=created["Id"], name=created.get("Name"))
+        self.remember(item, created)
+
+    def _create(self, item: DesiredItem) -> dict[str, Any]:
+        body, request_id = self.create_request(item)
         try:
-            result = self._client.create(
-                "Item", body, request_id=ref_request_id(self._realm, "item", item_key(item))
-            )
+            result = self._client.create("Item", body, request_id=request_id)
         except errors.DuplicateNameFault:
             # The name exists (perhaps inactive, perhaps without our SKU): use that item.
             again = self._lookup("Name", body.get("Name", item.name))

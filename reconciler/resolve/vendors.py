@@ -190,6 +190,23 @@ class VendorResolver:
         )
         return found
 
+    def missing(self, vendor: DesiredVendor) -> bool:
+        """`prefetch` just found no vendor by this name: a create is due (`bulk`)."""
+        return name_key(vendor.display_name) in self._absent
+
+    def create_request(self, vendor: DesiredVendor) -> tuple[dict[str, Any], str]:
+        """The body and requestid of this vendor's create, as `_create_named` sends it."""
+        body = vendor_payload(vendor)
+        body["DisplayName"] = vendor.display_name
+        return body, ref_request_id(self._realm, "vendor", vendor.display_name)
+
+    def created(self, vendor: DesiredVendor, created: dict[str, Any]) -> None:
+        """A create answered (alone or in a group): cached, announced."""
+        self._absent.discard(name_key(vendor.display_name))
+        crash_point("vendor_created")
+        self._on_event("vendor_created", qbo_id=created["Id"], name=created.get("DisplayName"))
+        self.remember(vendor, created)
+
     def _create_named(self, vendor: DesiredVendor, display_name: str) -> dict[str, Any]:
         body = vendor_payload(vendor)
         body["DisplayName"] = display_name

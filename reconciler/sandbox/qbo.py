@@ -862,6 +862,9 @@ class QBOEmulator:
                 f"batch request or BatchItemRequest is too big. The batch limit size "
                 f"is {BATCH_MAX_ITEMS}. Supplied: {len(items)}",
             )
+        request.entry["batch_entities"] = sorted(
+            {k for i in items if isinstance(i, dict) for k in i if k in ENTITIES.values()}
+        )  # for the request log: what the batch carried
         return {"BatchItemResponse": [self._batch_item(i) for i in items], "time": self._time()}
 
     def _batch_item(self, item: Any) -> dict:

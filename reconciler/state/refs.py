@@ -54,17 +54,26 @@ class ReferenceMaps:
         self._forget("item_map", "item_key", item_key)
 
     def account_id(self, name: str) -> str | None:
-        rows = self._db.rows("select value from meta where key = ?", ["account:" + name_key(name)])
+        key = "account:" + name_key(name)
+        cached = self._cache.get(("meta", key))
+        if cached is not None:
+            return cached
+        rows = self._db.rows("select value from meta where key = ?", [key])
+        if rows:
+            self._cache[("meta", key)] = rows[0]["value"]
         return rows[0]["value"] if rows else None
 
     def remember_account(self, name: str, qbo_id: str) -> None:
+        key = "account:" + name_key(name)
         with self._db.atomic():
             self._db.execute(
-                "insert or replace into meta (key, value) values (?, ?)",
-                ["account:" + name_key(name), qbo_id],
+                "insert or replace into meta (key, value) values (?, ?)", [key, qbo_id]
             )
+        self._cache[("meta", key)] = qbo_id
 
     def forget_accounts(self) -> None:
+        for cached in [k for k in self._cache if k[0] == "meta"]:
+            del self._cache[cached]
         with self._db.atomic():
             self._db.execute("delete from meta where substr(key, 1, 8) = 'account:'")
 

@@ -769,3 +769,36 @@ class RetryAfterServer:
     def __exit__(self, *exc_info) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# --- groups: a batch, or each alone (qbo.groups) ---------------------------------------------
+
+
+def test_a_group_goes_alone_once_the_batch_budget_is_spent_and_answers_the_same(recorder):
+    """QBO allows 40 batch requests a minute per app (here 2, on both sides): a group that
+    finds the batch window spent for longer than its writes would take alone goes alone,
+    each under its own requestid, with the same per-item answer shape; QBO throttles none.
+    Source: Intuit, "API call limits and throttles" (batch limits apart from the 10/s)."""
+    with QBOEmulator(batches_per_minute=2) as emu:
+        emu.seed_default()
+        source = StaticTokenSource(emu.issue_tokens()["access_token"])
+        client = build_client(emu, source, recorder, limiter=RealmLimiter(batches_per_minute=2))
+        answers = []
+        for n in range(3):
+            names = [f"Group {n} Vendor {i}" for i in range(3)]
+            if n == 2:
+                names[1] = "acme supply co"  # taken: its fault comes back, not raised
+            ops = [
+                BatchOp(str(i), "create", "Vendor", {"DisplayName": v}) for i, v in enumerate(names)
+            ]
+            ids = [f"group-{n}-{i}" for i in range(3)]
+            answers.append(client.send_group(ops, request_id=f"group-{n}", item_request_ids=ids))
+        assert [a.as_batch for a in answers] == [True, True, False]
+        alone = answers[2].results
+        assert [r.bid for r in alone] == ["0", "1", "2"]
+        assert alone[0].entity["DisplayName"] == "Group 2 Vendor 0" and alone[2].ok
+        assert isinstance(alone[1].fault, errors.DuplicateNameFault)
+        assert emu.count(path_contains="/batch") == 2
+        singles = [e for e in recorder.events if e["entity"] == "Vendor"]
+        assert sorted(e["request_id"] for e in singles) == ["group-2-0", "group-2-1", "group-2-2"]
+        assert emu.count(status=429) == 0

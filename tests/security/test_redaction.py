@@ -70,9 +70,12 @@ def test_echoed_credentials_never_reach_the_state_file_or_any_output(tmp_path):
                 body=_qbo_fault(echoes), times=None,
             )
         )  # fmt: skip
-        # the batch of the others is refused as a whole with the same echo, then a 500 does
+        # the batches (the references', then the POs') are refused as a whole with the same
+        # echo, so every PO goes alone and meets the single create's echo; then a 500 does
         w.qbo.add_fault(
-            FaultRule(method="POST", path_regex=r"/batch", status=400, body=_qbo_fault(echoes))
+            FaultRule(
+                method="POST", path_regex=r"/batch", status=400, body=_qbo_fault(echoes), times=2
+            )
         )
         w.qbo.add_fault(
             FaultRule(method="GET", path_regex=r"/query", status=500,

@@ -160,6 +160,8 @@ def test_metrics_parse_and_count(server, state):
     state.record_error()
     for status in (200, 200, 429, None):
         state.on_qbo_request({"method": "GET", "status": status})
+    state.on_qbo_request({"method": "POST", "entity": "query", "status": 200})  # a long query
+    state.on_qbo_request({"method": "POST", "entity": "batch", "status": 200})
     status, body, content_type = get(server, "/metrics")
     assert status == 200
     assert content_type.startswith("text/plain")
@@ -173,9 +175,11 @@ def test_metrics_parse_and_count(server, state):
     assert samples[("reconciler_pos_total", (("status", "retrying"),))] == 1
     assert samples[("reconciler_po_actions_total", (("action", "created"),))] == 4
     assert samples[("reconciler_po_actions_total", (("action", "unchanged"),))] == 3
-    assert samples[("reconciler_qbo_requests_total", (("status", "200"),))] == 2
-    assert samples[("reconciler_qbo_requests_total", (("status", "429"),))] == 1
-    assert samples[("reconciler_qbo_requests_total", (("status", "error"),))] == 1
+    reads = "reconciler_qbo_requests_total", (("kind", "read"),)
+    assert samples[(reads[0], (*reads[1], ("status", "200")))] == 3
+    assert samples[(reads[0], (*reads[1], ("status", "429")))] == 1
+    assert samples[(reads[0], (*reads[1], ("status", "error")))] == 1
+    assert samples[("reconciler_qbo_requests_total", (("kind", "write"), ("status", "200")))] == 1
     assert samples[("reconciler_qbo_throttled_total", ())] == 1
     assert samples[("reconciler_last_success_timestamp_seconds", ())] == ((T0 + MINUTE).timestamp())
     assert samples[("reconciler_pass_duration_seconds_count", ())] == 2

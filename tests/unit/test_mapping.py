@@ -364,3 +364,17 @@ def test_item_key_prefers_sku():
     """Items resolve by SKU when there is one, else by name, case-insensitively."""
     assert item_key(DesiredItem(name="A", sku="Sku-1")) == "sku:sku-1"
     assert item_key(DesiredItem(name="Creatine")) == "name:creatine"
+
+
+def test_content_hashes_do_not_change_across_versions():
+    """The ledger stores these hashes: if the canonical form changed, every synced PO would
+    look edited after an upgrade and be rewritten in QBO. Pinned from the released version."""
+    from po_samples import make_line, make_po
+
+    plain = desired_po(make_po(), make_rules())
+    edited = desired_po(
+        make_po(lines=[make_line(1), make_line(2, quantity=D("2.5"))], private_note="Hello"),
+        make_rules(),
+    )
+    assert plain.content_hash == "c947ebb889f35647684510a429968945"
+    assert edited.content_hash == "b77e8f7c2ed9d084236f7d1ba6213697"

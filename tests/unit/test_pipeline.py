@@ -15,7 +15,7 @@ from support import policy
 from reconciler import errors, identity, plan
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, SyncStatus
 from reconciler.pipeline import Write, WritePipeline
-from reconciler.qbo.wire import BatchItemResult
+from reconciler.qbo.wire import BatchItemResult, GroupAnswer
 
 T = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 PO = DocKind.PURCHASE_ORDER
@@ -55,7 +55,7 @@ class FakeWriter:
     def confirmed(self, write, entity):
         self.confirmed_docs.append(write.doc_id)
 
-    def prefetch(self, desired):
+    def prefetch(self, desired, creating=()):
         self.prefetched.append([d.n for d in desired])
 
     def payload(self, desired):
@@ -118,14 +118,14 @@ class FakeBatch:
         self.whole: BaseException | None = None
         self.gate: threading.Event | None = None
 
-    def __call__(self, ops, *, request_id, resend_unclear):
+    def __call__(self, ops, *, request_id, item_request_ids, resend_unclear):
         if self.gate is not None:
             assert self.gate.wait(5)
         docs = [op.body["n"] for op in ops]
         self.calls.append(docs)
         if self.whole is not None:
             raise self.whole
-        return [
+        results = [
             BatchItemResult(op.bid, op.entity, fault=self.item_faults[n], intuit_tid="tid-b")
             if n in self.item_faults
             else BatchItemResult(
@@ -133,6 +133,7 @@ class FakeBatch:
             )
             for op, n in zip(ops, docs, strict=True)
         ]
+        return GroupAnswer(results, as_batch=len(ops) > 1)
 
 
 @pytest.fixture
@@ -145,6 +146,7 @@ def parts():
         policy=policy(),
         clock=lambda: T,
         rng=random.Random(1),
+        lookahead=30,  # one group per flush: these tests are about one group's life
     )
     return pipeline, writer, recorder, batch
 
@@ -336,3 +338,42 @@ def test_a_conflict_in_qbo_is_a_failure_never_a_create(parts):
     assert failed.entry.status is SyncStatus.FAILED
     assert failed.entry.last_error_code == "6140"  # a duplicate document number
     assert "QBO PurchaseOrder 9" in failed.outcome.message
+
+
+def test_a_full_lookahead_resolves_and_looks_up_once_then_sends_groups_of_30():
+    """The buffer's documents share one reference prefetch and one identity look-up (the
+    look-up chunks its IN lists itself), then go out 30 to a group, in order."""
+    writer, recorder, batch = FakeWriter(), FakeRecorder(), FakeBatch()
+    pipeline = WritePipeline(
+        {PO: writer}, recorder, batch, policy=policy(), clock=lambda: T, rng=random.Random(1),
+        lookahead=75,
+    )  # fmt: skip
+    with pipeline:
+        for n in range(1, 76):
+            pipeline.submit(write(n))
+        assert writer.prefetched == [list(range(1, 76))]  # the 75th submit flushed them all
+    assert writer.lookups == [list(range(1, 76))]
+    assert batch.calls == [list(range(1, 31)), list(range(31, 61)), list(range(61, 76))]
+    assert recorder.order == list(range(1, 76))
+    assert pipeline.batches_sent == 3 and pipeline.groups_alone == 0
+
+
+def test_a_group_whose_writes_went_alone_is_counted_apart_and_recorded_the_same():
+    """When QBO's batch budget is spent the group's writes go alone (`qbo.groups`): the
+    pipeline takes their answers exactly as a batch's, and does not count a batch."""
+    writer, recorder = FakeWriter(), FakeRecorder()
+    inner = FakeBatch()
+
+    def alone(ops, **kw):
+        return GroupAnswer(inner(ops, **kw).results, as_batch=False)
+
+    pipeline = WritePipeline(
+        {PO: writer}, recorder, alone, policy=policy(), clock=lambda: T, rng=random.Random(1)
+    )
+    inner.item_faults[2] = errors.QBOParkedFault("Business Validation Error", code="6000")
+    with pipeline:
+        for n in range(1, 4):
+            pipeline.submit(write(n))
+    assert pipeline.batches_sent == 0 and pipeline.groups_alone == 1
+    assert recorder.outcome_of(1)[-1].entry.status is SyncStatus.SYNCED
+    assert recorder.outcome_of(2)[-1].entry.status is SyncStatus.FAILED

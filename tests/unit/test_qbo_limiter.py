@@ -191,3 +191,84 @@ def test_hold_after_a_429_stops_every_request_for_the_wait():
     with limiter.slot():
         pass
     assert fake.sleeps == [pytest.approx(60)]
+
+
+def test_a_batch_with_patience_gives_up_at_once_when_the_batch_window_is_spent():
+    """`patience`: a batch that would wait longer for the batch window is refused before
+    anything is counted (the writes go alone instead); a shorter wait is waited out."""
+    from reconciler.qbo.limiter import BatchWindowFull
+
+    fake = FakeTime()
+    limiter = RealmLimiter(batches_per_minute=2, clock=fake.clock, sleep=fake.sleep)
+    for _ in range(2):
+        with limiter.slot(batch=True, patience=3.0):
+            pass
+    with pytest.raises(BatchWindowFull) as refused, limiter.slot(batch=True, patience=3.0):
+        pass  # pragma: no cover (never entered)
+    assert refused.value.wait == pytest.approx(60.0)
+    assert fake.sleeps == []  # gave up without sleeping
+    with limiter.slot():  # nothing was counted: the request windows still have room
+        pass
+    fake.now += 58.0  # the first batch leaves the window in 2 s: worth waiting for
+    with limiter.slot(batch=True, patience=3.0):
+        pass
+    assert fake.sleeps == [pytest.approx(2.0)]
+
+
+def test_patience_counts_a_throttle_hold_and_not_the_per_second_window():
+    """A hold after a 429 is a wait for the batch too; the 10-a-second window is not (the
+    writes alone would meet it just the same)."""
+    from reconciler.qbo.limiter import BatchWindowFull
+
+    fake = FakeTime()
+    limiter = RealmLimiter(requests_per_second=2, clock=fake.clock, sleep=fake.sleep)
+    for _ in range(2):
+        with limiter.slot():
+            pass
+    with limiter.slot(batch=True, patience=0.5):  # waits 1 s for the per-second window
+        pass
+    assert fake.sleeps == [pytest.approx(1.0)]
+    limiter.hold(60.0)
+    with pytest.raises(BatchWindowFull), limiter.slot(batch=True, patience=3.0):
+        pass  # pragma: no cover
+
+
+def test_a_request_asleep_on_a_rate_window_holds_no_in_flight_slot():
+    """A batch waiting for the batch window (here up to its patience) must not keep a single
+    request from going: the in-flight slot is taken only once the windows have room."""
+    fake = FakeTime()
+    gate = threading.Event()
+    asleep = threading.Event()
+
+    def gated_sleep(seconds: float) -> None:
+        asleep.set()
+        assert gate.wait(5)
+        fake.sleep(seconds)
+
+    limiter = RealmLimiter(
+        max_concurrent=1, batches_per_minute=1, clock=fake.clock, sleep=gated_sleep
+    )
+    with limiter.slot(batch=True):
+        pass
+    inside: list[int] = []
+
+    def batch_request() -> None:
+        with limiter.slot(batch=True, patience=120):
+            inside.append(limiter.in_flight)
+
+    batch = threading.Thread(target=batch_request)
+    batch.start()
+    assert asleep.wait(5)  # the batch sleeps on the batch window...
+    single_went = threading.Event()
+
+    def single() -> None:
+        with limiter.slot():
+            single_went.set()
+
+    other = threading.Thread(target=single)
+    other.start()
+    assert single_went.wait(2)  # ...and the single request goes meanwhile
+    other.join(2)
+    gate.set()
+    batch.join(5)
+    assert not batch.is_alive() and inside == [1]  # the batch got its slot after
