@@ -40,9 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return p
 
-    run = with_config(sub.add_parser("run", help="run the sync daemon (or one pass with --once)"))
-    run.add_argument("--once", action="store_true", help="one pass, then exit (0/1/2)")
-    run.add_argument("--full", action="store_true", help="with the pass, sweep for deleted POs")
+    run_options(with_config(sub.add_parser("run", help="run the daemon (one pass: --once)")))
 
     status = with_config(sub.add_parser("status", help="sync status per PO, or one PO's history"))
     status.add_argument("po", nargs="?", help="a PO number (e.g. PO-1042) or Luminous id")
@@ -86,6 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--once", action="store_true", help="one pass, then exit (0/1/2)")
+    run.add_argument("--full", action="store_true", help="with the pass, sweep for deleted POs")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="preview one pass: what it would do, with no QBO write and no state change",
+    )
+    run.add_argument("--json", action="store_true", help="with --dry-run: the preview as JSON")
+
+
 def load_settings(args: argparse.Namespace, *, require_secrets: bool = True) -> Any:
     from reconciler.config import load_settings as load
 
@@ -104,6 +113,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reconciler import wiring
     from reconciler.engine import RequestCounter, run_pass
 
+    if args.dry_run or args.json:
+        return cmd_preview(args)
     settings = load_settings(args)
     log = configure_logging(settings, stream="stdout")  # one JSON event a line, on stdout
     stop = threading.Event()
@@ -128,6 +139,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         finally:
             deps.store.close()
         return report.exit_code()
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    """`run --dry-run` (one pass is implied): no run lock, nothing written; logs on stderr."""
+    from reconciler import preview
+
+    if not args.dry_run:
+        print("--json goes with --dry-run (run --once --dry-run --json)", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = load_settings(args)
+    log = configure_logging(settings, stream="stderr")  # stdout is the preview's
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return preview.command(
+        settings, log=log, out=sys.stdout, as_json=args.json, full_sweep=args.full,
+        stop_requested=stop.is_set,
+    )  # fmt: skip
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -21,6 +21,11 @@ PURE = {
     "reconciler.qbo.wire",
     "reconciler.luminous_parse",
     "reconciler.batching",
+    "reconciler.qbo.statement",
+    "reconciler.qbo.compare",
+    "reconciler.redact",
+    "reconciler.preview_plan",
+    "reconciler.preview_view",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
 # module at the edges (the state file, the HTTP clients, logging setup, the scheduler).
@@ -30,6 +35,7 @@ MIDDLE = {
     "reconciler.po_sync",
     "reconciler.sweep",
     "reconciler.engine",
+    "reconciler.preview_qbo",
 }
 EDGES = (
     "reconciler.state",
