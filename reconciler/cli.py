@@ -154,9 +154,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     return preview.command(
-        settings, log=log, out=sys.stdout, as_json=args.json, full_sweep=args.full,
+        settings,
+        log=log,
+        out=sys.stdout,
+        as_json=args.json,
+        full_sweep=args.full,
         stop_requested=stop.is_set,
-    )  # fmt: skip
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:

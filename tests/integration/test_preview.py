@@ -44,7 +44,7 @@ def _state_rows(path: str) -> dict[str, list[tuple]]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return {
-            t: conn.execute(f"select * from {t} order by 1, 2").fetchall()  # noqa: S608
+            t: conn.execute(f"select * from {t} order by 1, 2").fetchall()
             for t in ("ledger", "history", "checkpoint", "vendor_map", "item_map", "meta", "runs")
         }
     finally:
@@ -94,14 +94,23 @@ def _scenario(h) -> dict[str, dict]:
     other = next(v for v in h.qbo.objects("Vendor") if v["DisplayName"] == "Acme Supply Co")
     _seed_qbo_po(h, "PO-200", vendor_id, item_id["value"], "3", "entered by hand")
     _seed_qbo_po(h, "PO-201", other["Id"], item_id["value"], "1", "another vendor's")
-    h.edit(pos["update"]["id"], items=[{"product_id": h.product("Whey Protein 5lb",
-           "NC-WHEY-5")["id"], "quantity": "12", "unit_price": "42.50"}])  # fmt: skip
+    h.edit(
+        pos["update"]["id"],
+        items=[
+            {
+                "product_id": h.product("Whey Protein 5lb", "NC-WHEY-5")["id"],
+                "quantity": "12",
+                "unit_price": "42.50",
+            }
+        ],
+    )
     h.edit(pos["close"]["id"], order_status="completed")
     h.edit(pos["delete"]["id"], order_status="cancelled")
     h.lum.delete_po(pos["vanish"]["id"])
     fresh = h.product("Creatine 1kg", "NC-CREA-1")
-    pos["create"] = h.po(supplier="Fresh Farms", lines=[(fresh, "4", "19.99")],
-                         order_numbers=["PO-300"])  # fmt: skip
+    pos["create"] = h.po(
+        supplier="Fresh Farms", lines=[(fresh, "4", "19.99")], order_numbers=["PO-300"]
+    )
     pos["suffix"] = h.po(supplier="Emily Platt", order_numbers=["PO-301"])
     pos["reactivate"] = h.po(supplier="Retired Vendor", order_numbers=["PO-302"])
     pos["adopt"] = h.po(order_numbers=["PO-200"])  # QBO has it, same vendor, other content
@@ -139,10 +148,19 @@ def test_a_real_pass_does_exactly_what_the_preview_listed(h):
 
     by_id = {d["doc_id"]: d for d in shown["documents"]}
     expected = {
-        "update": "update", "close": "close", "delete": "delete", "vanish": "close",
-        "create": "create", "suffix": "create", "reactivate": "create", "adopt": "adopt",
-        "conflict": "conflict", "draft": "skip", "approval": "skip", "no_lines": "fail",
-    }  # fmt: skip
+        "update": "update",
+        "close": "close",
+        "delete": "delete",
+        "vanish": "close",
+        "create": "create",
+        "suffix": "create",
+        "reactivate": "create",
+        "adopt": "adopt",
+        "conflict": "conflict",
+        "draft": "skip",
+        "approval": "skip",
+        "no_lines": "fail",
+    }
     assert {name: by_id[po["id"]]["action"] for name, po in pos.items()} == expected
     assert shown["exit_code"] == 1  # a conflict and a failure would stay
     refs = {(r["entity"], r["operation"], r["name"]) for r in shown["references"]}
@@ -173,8 +191,10 @@ def test_a_real_pass_does_exactly_what_the_preview_listed(h):
         if planned["action"] in ("adopt", "update", "close", "delete"):
             assert line.qbo_id == planned["qbo_id"]
         if planned["action"] in ("adopt", "update", "close"):
-            before, after = qbo_before["PurchaseOrder"][line.qbo_id], qbo_after["PurchaseOrder"][
-                line.qbo_id]  # fmt: skip
+            before, after = (
+                qbo_before["PurchaseOrder"][line.qbo_id],
+                qbo_after["PurchaseOrder"][line.qbo_id],
+            )
             done = {(d.field, d.theirs, d.ours) for d in compare.differences(after, before)}
             assert done == {(c["field"], c["old"], c["new"]) for c in planned["changes"]}
         if planned["action"] == "create":

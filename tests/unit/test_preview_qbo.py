@@ -46,8 +46,9 @@ class Inner:
 
 def test_create_gets_a_placeholder_and_later_look_ups_find_it():
     qbo = PreviewQBO(Inner())
-    created = qbo.create("PurchaseOrder", {"DocNumber": "PO-1", "VendorRef": {"value": "5"}},
-                         request_id="r1").entity  # fmt: skip
+    created = qbo.create(
+        "PurchaseOrder", {"DocNumber": "PO-1", "VendorRef": {"value": "5"}}, request_id="r1"
+    ).entity
     assert is_placeholder(created["Id"]) and created["SyncToken"] == "0"
     assert not is_placeholder("17") and not is_placeholder(None)
     found = qbo.query(q.select("PurchaseOrder", [q.in_("DocNumber", ("po-1", "PO-2"))]))
@@ -62,11 +63,13 @@ def test_create_gets_a_placeholder_and_later_look_ups_find_it():
 def test_update_answers_with_the_next_sync_token_over_what_qbo_held():
     held = {"Id": "9", "SyncToken": "3", "DisplayName": "Retired Vendor", "Active": False}
     qbo = PreviewQBO(Inner({"Vendor": [held]}))
-    rows = qbo.query(q.select("Vendor", [q.eq("DisplayName", "Retired Vendor"),
-                                         q.in_("Active", (True, False))]))  # fmt: skip
+    rows = qbo.query(
+        q.select("Vendor", [q.eq("DisplayName", "Retired Vendor"), q.in_("Active", (True, False))])
+    )
     assert rows == [held]
-    answer = qbo.update("Vendor", {"Id": "9", "SyncToken": "3", "Active": True, "sparse": True},
-                        request_id="r").entity  # fmt: skip
+    answer = qbo.update(
+        "Vendor", {"Id": "9", "SyncToken": "3", "Active": True, "sparse": True}, request_id="r"
+    ).entity
     assert answer == {"Id": "9", "SyncToken": "4", "DisplayName": "Retired Vendor", "Active": True}
     assert qbo.writes[0].body == {"Id": "9", "SyncToken": "3", "Active": True}
     again = qbo.query(q.select("Vendor", [q.eq("DisplayName", "Retired Vendor")]))
@@ -110,27 +113,40 @@ def test_batch_writes_are_answered_here_and_queries_go_to_qbo():
 def test_writes_from_many_threads_get_distinct_ids():
     qbo = PreviewQBO(Inner())
     with ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(lambda n: qbo.create("Item", {"Name": f"i{n}"}, request_id="r")
-                            .entity["Id"], range(200)))  # fmt: skip
+        ids = list(
+            pool.map(
+                lambda n: qbo.create("Item", {"Name": f"i{n}"}, request_id="r").entity["Id"],
+                range(200),
+            )
+        )
     assert len(set(ids)) == 200 == len(qbo.writes)
 
 
 @pytest.mark.parametrize(
     ("statement", "row", "expected"),
     [
-        (q.select("Vendor", [q.eq("DisplayName", "O'Brien \\ Sons")]),
-         {"DisplayName": "o'brien \\ sons"}, True),
+        (
+            q.select("Vendor", [q.eq("DisplayName", "O'Brien \\ Sons")]),
+            {"DisplayName": "o'brien \\ sons"},
+            True,
+        ),
         (q.select("Vendor", [q.eq("DisplayName", "A AND B")]), {"DisplayName": "A AND B"}, True),
         (q.select("Vendor", [q.in_("Active", (True, False))]), {"DisplayName": "x"}, True),
         (q.select("Vendor", [q.eq("Active", False)]), {"DisplayName": "x"}, False),
         (q.select("Item", [q.like("Name", "Whey%")]), {"Name": "whey protein"}, True),
         (q.select("Item", [q.like("Name", "Whey%")]), {"Name": "Big whey"}, False),
-        (q.select("PurchaseOrder", [q.in_("Id", ("1", "2"))], order_by="Id", start=1),
-         {"Id": "2"}, True),
-        (q.select("PurchaseOrder", [q.ge("TxnDate", "2026-01-01")]), {"TxnDate": "2027-01-01"},
-         False),  # a comparison it cannot judge leaves the row out
+        (
+            q.select("PurchaseOrder", [q.in_("Id", ("1", "2"))], order_by="Id", start=1),
+            {"Id": "2"},
+            True,
+        ),
+        (
+            q.select("PurchaseOrder", [q.ge("TxnDate", "2026-01-01")]),
+            {"TxnDate": "2027-01-01"},
+            False,
+        ),  # a comparison it cannot judge leaves the row out
     ],
-)  # fmt: skip
+)
 def test_statement_matches_like_qbo(statement, row, expected):
     parsed = st.parse(statement)
     assert parsed is not None
@@ -140,7 +156,11 @@ def test_statement_matches_like_qbo(statement, row, expected):
 def test_statement_parts():
     parsed = st.parse(q.select("PurchaseOrder", [q.in_("DocNumber", ("a",))], start=1001))
     assert (parsed.entity, parsed.start, parsed.full_rows, parsed.count) == (
-        "PurchaseOrder", 1001, True, False)  # fmt: skip
+        "PurchaseOrder",
+        1001,
+        True,
+        False,
+    )
     assert st.parse(q.select("PurchaseOrder", count=True)).count
     assert not st.parse(q.select("PurchaseOrder", fields=("Id", "DocNumber"))).full_rows
     assert st.parse("DELETE everything") is None

@@ -22,8 +22,9 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 def _record(store, doc_id, status, *, run_id, action="create", code=None, message=None):
     entry = LedgerEntry(doc_id=doc_id, status=status, number=f"PO-{doc_id}", vendor="Acme")
-    outcome = Outcome(doc_id, status, action, number=f"PO-{doc_id}", error_code=code,
-                      message=message)  # fmt: skip
+    outcome = Outcome(
+        doc_id, status, action, number=f"PO-{doc_id}", error_code=code, message=message
+    )
     store.ledger.record([Record(entry, outcome)], run_id=run_id)
 
 
@@ -100,8 +101,9 @@ def test_run_lines_last_step_and_status_before(tmp_path):
     store = StateStore.open(tmp_path / "s.sqlite", clock=lambda: T0)
     _record(store, 1, SyncStatus.RETRYING, run_id="r1", code="500")
     _record(store, 2, SyncStatus.FAILED, run_id="r1", code="6000", message="closed PO")
-    store.ledger.begin([LedgerEntry(doc_id=1, status=SyncStatus.PENDING)], run_id="r2",
-                       verbs=["create"])  # fmt: skip
+    store.ledger.begin(
+        [LedgerEntry(doc_id=1, status=SyncStatus.PENDING)], run_id="r2", verbs=["create"]
+    )
     _record(store, 1, SyncStatus.FAILED, run_id="r2", code="500", message="gave up")
     _record(store, 2, SyncStatus.FAILED, run_id="r2", action="skip", message="parked")
     _record(store, 3, SyncStatus.FAILED, run_id="r2", action="reject", message="no lines")
@@ -121,10 +123,17 @@ def test_held_by_names_the_holder_without_taking_the_lock(tmp_path):
     with run_lock(path):
         assert held_by(path) == os.getpid()
         child = subprocess.run(
-            [sys.executable, "-c", "import sys; from reconciler.state.lock import held_by; "
-             f"print(held_by({str(path)!r}))"],  # fmt: skip
-            capture_output=True, text=True, timeout=60, env={**os.environ},
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "import sys; from reconciler.state.lock import held_by; "
+                f"print(held_by({str(path)!r}))",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ},
+        )
         assert child.stdout.strip() == str(os.getpid())
     assert held_by(path) is None
     assert held_by(path, locks=str(tmp_path / "no-such-table")) is None
