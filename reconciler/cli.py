@@ -136,6 +136,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         deps = wiring.build_deps(settings, log=log, counter=counter, stop_requested=stop.is_set)
         try:
             report = run_pass(deps, full_sweep=args.full, counter=counter)
+            alerts = wiring.pass_alerts(settings, deps.store, log)
+            if alerts is not None and alerts.after(report):  # bounded: give_up_after at most
+                alerts.sender.close(wait=settings.alerts.give_up_after.total_seconds())
         finally:
             deps.store.close()
         return report.exit_code()

@@ -26,6 +26,7 @@ PURE = {
     "reconciler.redact",
     "reconciler.preview_plan",
     "reconciler.preview_view",
+    "reconciler.alert_message",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
 # module at the edges (the state file, the HTTP clients, logging setup, the scheduler).
@@ -47,7 +48,7 @@ EDGES = (
 LIBRARY_HOMES = {
     "sqlite3": ("reconciler.state",),
     "sqlite_utils": ("reconciler.state",),
-    "requests": ("reconciler.luminous", "reconciler.qbo", "reconciler.wiring"),
+    "requests": ("reconciler.luminous", "reconciler.qbo", "reconciler.wiring", "reconciler.alerts"),
     "structlog": ("reconciler.logs",),
     "intuitlib": ("reconciler.wiring", "reconciler.qbo.auth", "reconciler.connect"),
     "prometheus_client": ("reconciler.health",),

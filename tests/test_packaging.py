@@ -21,7 +21,7 @@ UNITS = ("reconciler.service", "reconciler-once.service", "reconciler-once.timer
 CREDENTIALS = {"luminous_api_token", "qbo_client_secret", "qbo_token_key"}
 # Secrets only some installs set: systemd refuses to start a unit whose credential file is
 # missing, so the daemon unit carries them as commented-out lines to enable.
-OPTIONAL_CREDENTIALS = {"status_page_retry_token"}
+OPTIONAL_CREDENTIALS = {"status_page_retry_token", "alerts_webhook_url"}
 HARDENING = {
     "NoNewPrivileges": "yes",
     "ProtectSystem": "strict",

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,27 @@ def test_dry_run_previews_then_run_once_does_it(env, capsys):
     assert {r["po_number"] for r in rows.values() if r["status"] == "synced"} == {
         d["number"] for d in shown["documents"] if d["action"] in ("create", "adopt")
     }
+
+
+def test_run_once_alerts_the_webhook_and_waits_for_it(env, capsys, monkeypatch):
+    """With [alerts] webhook_url, `run --once` posts its new failures before it exits; a dead
+    webhook changes nothing about the pass or its exit code."""
+    from test_alerts import receiver
+
+    _connect_directly(env)
+    with receiver() as hook:
+        monkeypatch.setenv("RECONCILER_ALERTS__WEBHOOK_URL", hook.url)
+        assert main(["run", "--once"]) == 1
+        assert len(hook.received) == 1
+    assert "PO PO-00011" in json.loads(hook.received[0]["body"])["text"]
+    assert hook.url not in capsys.readouterr().out  # the URL is a secret, even in the logs
+    monkeypatch.setenv("RECONCILER_ALERTS__WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    stamp = datetime.now(UTC) - timedelta(seconds=5)  # behind the pull's ceiling
+    env["lum"].create_po({"supplier_id": 1, "order_status": "active", "items": []}, stamp)
+    started = time.monotonic()
+    assert main(["run", "--once"]) == 1
+    assert time.monotonic() - started < 30
+    assert '"event": "alert_failed"' in capsys.readouterr().out
 
 
 def test_retry_marks_a_parked_po_for_the_next_pass(env, capsys):
