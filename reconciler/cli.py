@@ -102,11 +102,26 @@ def load_settings(args: argparse.Namespace, *, require_secrets: bool = True) -> 
     return load(path, os.environ, require_secrets=require_secrets)
 
 
-def configure_logging(settings: Any = None, *, stream: str = "stderr") -> Any:
+def configure_logging(
+    settings: Any = None, *, stream: str = "stderr", at_least: str | None = None
+) -> Any:
     level = settings.logging.level if settings else "INFO"
+    if at_least is not None and logs.level_number(at_least) > logs.level_number(level):
+        level = at_least
     fmt = settings.logging.format if settings else "json"
     logs.configure(level=level, json_output=fmt == "json", stream=stream)
     return logs.get_logger()
+
+
+def pass_logging(settings: Any, stream: str) -> tuple[Any, Any]:
+    """The logger for one pass and, when stderr is a terminal, its progress line there (the
+    log then shows only warnings and errors if it goes to the terminal too)."""
+    from reconciler import progress
+
+    line = progress.on_terminal(sys.stderr)
+    quiet = line is not None and getattr(sys, stream).isatty()
+    log = configure_logging(settings, stream=stream, at_least="WARNING" if quiet else None)
+    return (progress.ProgressLog(log, line), line) if line is not None else (log, None)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -132,8 +147,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             return run_service(settings, log=log, full_sweep_first=args.full)
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        log, line = pass_logging(settings, "stdout")  # one JSON event a line, on stdout
         counter = RequestCounter()
         deps = wiring.build_deps(settings, log=log, counter=counter, stop_requested=stop.is_set)
+        if line is not None:  # the read's meta.total, for the estimate of time left
+            line.expected = lambda: getattr(deps.luminous.last_read, "expected", None)
         try:
             report = run_pass(deps, full_sweep=args.full, counter=counter)
             alerts = wiring.pass_alerts(settings, deps.store, log)
@@ -152,7 +170,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print("--json goes with --dry-run (run --once --dry-run --json)", file=sys.stderr)
         return EXIT_CONFIG
     settings = load_settings(args)
-    log = configure_logging(settings, stream="stderr")  # stdout is the preview's
+    log, line = pass_logging(settings, "stderr")  # stdout is the preview's
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -163,6 +181,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         as_json=args.json,
         full_sweep=args.full,
         stop_requested=stop.is_set,
+        progress=line,
     )
 
 

@@ -65,6 +65,7 @@ def run(
     clock: Callable[[], datetime] = wiring.utc_now,
     stop_requested: Callable[[], bool] = lambda: False,
     tokens: Any = None,
+    progress: Any = None,
 ) -> Preview:
     """One pass against QBO and Luminous as they are, on a copy of the state; nothing kept."""
     if hasattr(log, "bind"):
@@ -82,6 +83,8 @@ def run(
             stop_requested=stop_requested,
         )
         qbo = PreviewQBO(deps.qbo)
+        if progress is not None:  # the read's meta.total, for the estimate of time left
+            progress.expected = lambda: getattr(deps.luminous.last_read, "expected", None)
         first = store.ledger.count(kind=DocKind.PURCHASE_ORDER) == 0
         report = run_pass(
             dataclasses.replace(deps, qbo=qbo), full_sweep=full_sweep, counter=counter
@@ -110,8 +113,11 @@ def command(
     as_json: bool = False,
     full_sweep: bool = False,
     stop_requested: Callable[[], bool] = lambda: False,
+    progress: Any = None,
 ) -> int:
     """`run --once --dry-run [--json]`: print the preview; exit 0 / 1 / 2 (`Preview.exit_code`)."""
-    preview = run(settings, log=log, full_sweep=full_sweep, stop_requested=stop_requested)
+    preview = run(
+        settings, log=log, full_sweep=full_sweep, stop_requested=stop_requested, progress=progress
+    )
     print(preview_view.as_json(preview) if as_json else preview_view.text(preview), file=out)
     return preview.exit_code()

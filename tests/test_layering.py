@@ -27,6 +27,7 @@ PURE = {
     "reconciler.preview_plan",
     "reconciler.preview_view",
     "reconciler.alert_message",
+    "reconciler.progress",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
 # module at the edges (the state file, the HTTP clients, logging setup, the scheduler).
