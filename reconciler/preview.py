@@ -101,6 +101,8 @@ def run(
         )
     finally:
         store.close()
+    if stop_requested() and preview.outcome in ("ok", "failures"):
+        preview.outcome, preview.stopped = "interrupted", "stopped by a signal: the list is partial"
     preview.running_pid = held_by(settings.state.path)
     return preview
 

@@ -100,7 +100,8 @@ class Preview:
         if self.outcome == "fatal":
             return 2
         failing = self.totals["conflict"] + self.totals["fail"] + self.totals["retry"]
-        return 1 if failing or self.outcome in ("aborted", "crashed") else 0
+        unfinished = self.outcome in ("aborted", "crashed", "interrupted")
+        return 1 if failing or unfinished else 0
 
 
 def category(line: RunLine) -> str:

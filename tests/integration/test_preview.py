@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import sqlite3
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -215,9 +216,22 @@ def test_a_real_pass_does_exactly_what_the_preview_listed(h):
     assert len(new_pos) == shown["totals"]["create"]
 
 
-def test_first_connection_preview_creates_no_state_file(h, tmp_path):
-    """The documented first step: no state file yet, and none after the preview."""
+def test_first_connection_preview_creates_no_state_file(h):
+    """The documented first step: no state file yet, and none after the preview; what QBO
+    holds already (found through the first connection's index) is adopted, as the pass does."""
+    vendor = h.qbo.seed("Vendor", {"DisplayName": "Nutricost"})
+    item = h.qbo.seed(
+        "Item",
+        {
+            "Name": "Whey Protein 5lb",
+            "Sku": "NC-WHEY-5",
+            "Type": "NonInventory",
+            "ExpenseAccountRef": {"value": "2"},
+        },
+    )
+    held = _seed_qbo_po(h, "PO-2", vendor["Id"], item["Id"], "10", "")
     h.po(order_numbers=["PO-1"])
+    h.po(order_numbers=["PO-2"])
     state = Path(h.settings.state.path)
     assert not state.exists()
     out = io.StringIO()
@@ -227,5 +241,33 @@ def test_first_connection_preview_creates_no_state_file(h, tmp_path):
     text = out.getvalue()
     assert "First connection" in text
     assert "create     PO-1  Nutricost: new in QBO" in text
-    assert "Vendors to create (1):\n  Nutricost" in text
-    assert h.qbo.objects("PurchaseOrder") == []
+    assert f"adopt      PO-2  Nutricost: QBO id {held['Id']}, as is" in text
+    assert "to create" not in text  # the vendor and the item are QBO's already
+    assert [p["Id"] for p in h.qbo.objects("PurchaseOrder")] == [held["Id"]]
+    report = h.run()
+    assert (report.counts["created"], report.counts["adopted"]) == (1, 1)
+    assert h.entry(2).qbo_id == held["Id"]
+
+
+def test_an_interrupted_preview_says_its_list_is_partial(h):
+    for n in range(3):
+        h.po(order_numbers=[f"PO-{n}"])
+    asked = iter([False, True])  # the first record is taken, then a signal arrives
+    shown = _preview_json(h, stop_requested=lambda: next(asked, True))
+    assert shown["outcome"] == "interrupted" and "partial" in shown["stopped"]
+    assert shown["exit_code"] == 1
+    assert len(shown["documents"]) < 3
+
+
+def test_a_preview_sends_no_alert(h, tmp_path):
+    from test_alerts import receiver
+
+    from reconciler.settings import Secret
+
+    h.po(items=[])  # would newly fail
+    with receiver() as hook:
+        alerts = dataclasses.replace(h.settings.alerts, webhook_url=Secret(hook.url))
+        settings = dataclasses.replace(h.settings, alerts=alerts)
+        assert preview.command(settings, log=EventLog(), out=io.StringIO()) == 1
+        time.sleep(0.2)
+        assert hook.received == []
