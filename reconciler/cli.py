@@ -40,9 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return p
 
-    run = with_config(sub.add_parser("run", help="run the sync daemon (or one pass with --once)"))
-    run.add_argument("--once", action="store_true", help="one pass, then exit (0/1/2)")
-    run.add_argument("--full", action="store_true", help="with the pass, sweep for deleted POs")
+    run_options(with_config(sub.add_parser("run", help="run the daemon (one pass: --once)")))
 
     status = with_config(sub.add_parser("status", help="sync status per PO, or one PO's history"))
     status.add_argument("po", nargs="?", help="a PO number (e.g. PO-1042) or Luminous id")
@@ -86,6 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--once", action="store_true", help="one pass, then exit (0/1/2)")
+    run.add_argument("--full", action="store_true", help="with the pass, sweep for deleted POs")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="preview one pass: what it would do, with no QBO write and no state change",
+    )
+    run.add_argument("--json", action="store_true", help="with --dry-run: the preview as JSON")
+
+
 def load_settings(args: argparse.Namespace, *, require_secrets: bool = True) -> Any:
     from reconciler.config import load_settings as load
 
@@ -93,17 +102,34 @@ def load_settings(args: argparse.Namespace, *, require_secrets: bool = True) -> 
     return load(path, os.environ, require_secrets=require_secrets)
 
 
-def configure_logging(settings: Any = None, *, stream: str = "stderr") -> Any:
+def configure_logging(
+    settings: Any = None, *, stream: str = "stderr", at_least: str | None = None
+) -> Any:
     level = settings.logging.level if settings else "INFO"
+    if at_least is not None and logs.level_number(at_least) > logs.level_number(level):
+        level = at_least
     fmt = settings.logging.format if settings else "json"
     logs.configure(level=level, json_output=fmt == "json", stream=stream)
     return logs.get_logger()
+
+
+def pass_logging(settings: Any, stream: str) -> tuple[Any, Any]:
+    """The logger for one pass and, when stderr is a terminal, its progress line there (the
+    log then shows only warnings and errors if it goes to the terminal too)."""
+    from reconciler import progress
+
+    line = progress.on_terminal(sys.stderr)
+    quiet = line is not None and getattr(sys, stream).isatty()
+    log = configure_logging(settings, stream=stream, at_least="WARNING" if quiet else None)
+    return (progress.ProgressLog(log, line), line) if line is not None else (log, None)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from reconciler import wiring
     from reconciler.engine import RequestCounter, run_pass
 
+    if args.dry_run or args.json:
+        return cmd_preview(args)
     settings = load_settings(args)
     log = configure_logging(settings, stream="stdout")  # one JSON event a line, on stdout
     stop = threading.Event()
@@ -121,13 +147,42 @@ def cmd_run(args: argparse.Namespace) -> int:
             return run_service(settings, log=log, full_sweep_first=args.full)
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        log, line = pass_logging(settings, "stdout")  # one JSON event a line, on stdout
         counter = RequestCounter()
         deps = wiring.build_deps(settings, log=log, counter=counter, stop_requested=stop.is_set)
+        if line is not None:  # the read's meta.total, for the estimate of time left
+            line.expected = lambda: getattr(deps.luminous.last_read, "expected", None)
         try:
             report = run_pass(deps, full_sweep=args.full, counter=counter)
+            alerts = wiring.pass_alerts(settings, deps.store, log)
+            if alerts is not None and alerts.after(report):  # bounded: give_up_after at most
+                alerts.sender.close(wait=settings.alerts.give_up_after.total_seconds())
         finally:
             deps.store.close()
         return report.exit_code()
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    """`run --dry-run` (one pass is implied): no run lock, nothing written; logs on stderr."""
+    from reconciler import preview
+
+    if not args.dry_run:
+        print("--json goes with --dry-run (run --once --dry-run --json)", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = load_settings(args)
+    log, line = pass_logging(settings, "stderr")  # stdout is the preview's
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return preview.command(
+        settings,
+        log=log,
+        out=sys.stdout,
+        as_json=args.json,
+        full_sweep=args.full,
+        stop_requested=stop.is_set,
+        progress=line,
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:

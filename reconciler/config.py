@@ -419,6 +419,11 @@ def _cross_checks(settings: Settings, problems: list[str]) -> Settings:
         problems.append("sync.poll_interval must be longer than zero")
     if settings.sync.item_type == "Inventory" and not settings.accounts.inventory_asset:
         problems.append("accounts.inventory_asset is required when sync.item_type = Inventory")
+    hook = settings.alerts.webhook_url
+    if hook and not _is_url(hook.reveal().strip()):
+        problems.append("alerts.webhook_url must be an http(s) URL (not shown: it is a secret)")
+    if not settings.alerts.timeout or not settings.alerts.give_up_after:
+        problems.append("alerts.timeout and alerts.give_up_after must be longer than zero")
     for key in ("expense", "shipping", "tax", "discount", "other_costs"):
         if not getattr(settings.accounts, key).strip():
             problems.append(f"accounts.{key} must name a QBO account")

@@ -113,6 +113,10 @@ def configure(
     )
 
 
+def level_number(name: str) -> int:
+    return logging.getLevelNamesMapping()[name.upper()]
+
+
 def register_secrets(values: Iterable[str | None]) -> None:
     register(values)
 

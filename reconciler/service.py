@@ -18,6 +18,7 @@ from reconciler.notify import Notifier
 from reconciler.state import StateStore
 from reconciler.status_app import StatusPage
 
+ALERT_WAIT_AT_EXIT = 5.0  # seconds a queued alert may hold up a stop (TimeoutStopSec=20)
 MIN_RETRY_TOKEN = 16  # characters; the token is all that stands between a browser and a retry
 
 
@@ -81,6 +82,7 @@ def run_service(settings: Settings, *, log: Any, full_sweep_first: bool = False)
     qbo = wiring.qbo_client(settings, tokens, on_request=hooks)
     luminous = wiring.luminous_client(settings)
     first = {"full": full_sweep_first}
+    alerts = wiring.pass_alerts(settings, store, log)  # None without [alerts] webhook_url
 
     def ready_checks() -> None:
         store.bind_realm(settings.qbo.realm_id)
@@ -106,6 +108,8 @@ def run_service(settings: Settings, *, log: Any, full_sweep_first: bool = False)
         report = run_pass(deps, full_sweep=full, counter=hooks.counter)
         if report.authorization_lost:
             health.set_authorized(False)
+        if alerts is not None:
+            alerts.after(report)  # queued: the next pass never waits for a webhook
         return report
 
     try:
@@ -118,5 +122,7 @@ def run_service(settings: Settings, *, log: Any, full_sweep_first: bool = False)
             ready_checks=ready_checks,
         ).run()
     finally:
+        if alerts is not None:
+            alerts.sender.close(wait=ALERT_WAIT_AT_EXIT)
         server.shutdown()
         store.close()

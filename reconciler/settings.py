@@ -161,6 +161,17 @@ class StatusPageSettings:
 
 
 @dataclass(frozen=True)
+class AlertsSettings:
+    """A chat webhook (Slack and alike) told when documents newly fail or drift is found."""
+
+    webhook_url: Secret | None = None  # unset: no alerts; the URL is a credential
+    timeout: timedelta = timedelta(seconds=5)  # one POST
+    max_attempts: int = _opt(3, min=1, max=10)
+    give_up_after: timedelta = timedelta(seconds=30)  # all attempts of one message
+    max_listed: int = _opt(5, min=1, max=20)  # documents named in a message
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = _opt("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
     format: str = _opt("json", choices=("json", "console"))
@@ -265,6 +276,7 @@ class Settings:
     accounts: AccountsSettings = AccountsSettings()
     daemon: DaemonSettings = DaemonSettings()
     status_page: StatusPageSettings = StatusPageSettings()
+    alerts: AlertsSettings = AlertsSettings()
     logging: LoggingSettings = LoggingSettings()
     # Free-form sections: a table of the user's own keys, read by the function in `parse`.
     fields: FieldMap = field(default=DEFAULT_FIELDS, metadata={"parse": parse_fields})

@@ -184,3 +184,30 @@ def build_deps(
         rng=random.Random(),  # noqa: S311 (jitter, not secrets)
         stop_requested=stop_requested,
     )
+
+
+def pass_alerts(settings: Settings, store: StateStore, log: Any) -> Any:
+    """The alerts after each pass (`alerts.PassAlerts`), or None without a webhook URL."""
+    config = settings.alerts
+    if not config.webhook_url:
+        return None
+    from reconciler.alerts import PassAlerts, WebhookSender
+    from reconciler.model import SyncStatus
+    from reconciler.state.run_lines import RunLines
+
+    sender = WebhookSender(
+        config.webhook_url,
+        log=log,
+        timeout=config.timeout.total_seconds(),
+        max_attempts=config.max_attempts,
+        give_up_after=config.give_up_after.total_seconds(),
+        session=session(2),
+    )
+    return PassAlerts(
+        sender,
+        realm_id=settings.qbo.realm_id,
+        newly_failed=RunLines(store.db).newly_failed,
+        failed_in_ledger=lambda: store.ledger.count(status=SyncStatus.FAILED),
+        max_listed=config.max_listed,
+        log=log,
+    )

@@ -21,6 +21,13 @@ PURE = {
     "reconciler.qbo.wire",
     "reconciler.luminous_parse",
     "reconciler.batching",
+    "reconciler.qbo.statement",
+    "reconciler.qbo.compare",
+    "reconciler.redact",
+    "reconciler.preview_plan",
+    "reconciler.preview_view",
+    "reconciler.alert_message",
+    "reconciler.progress",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
 # module at the edges (the state file, the HTTP clients, logging setup, the scheduler).
@@ -30,6 +37,7 @@ MIDDLE = {
     "reconciler.po_sync",
     "reconciler.sweep",
     "reconciler.engine",
+    "reconciler.preview_qbo",
 }
 EDGES = (
     "reconciler.state",
@@ -41,7 +49,7 @@ EDGES = (
 LIBRARY_HOMES = {
     "sqlite3": ("reconciler.state",),
     "sqlite_utils": ("reconciler.state",),
-    "requests": ("reconciler.luminous", "reconciler.qbo", "reconciler.wiring"),
+    "requests": ("reconciler.luminous", "reconciler.qbo", "reconciler.wiring", "reconciler.alerts"),
     "structlog": ("reconciler.logs",),
     "intuitlib": ("reconciler.wiring", "reconciler.qbo.auth", "reconciler.connect"),
     "prometheus_client": ("reconciler.health",),

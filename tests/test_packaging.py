@@ -18,10 +18,11 @@ from reconciler.health import HealthState, serve_health
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD = ROOT / "systemd"
 UNITS = ("reconciler.service", "reconciler-once.service", "reconciler-once.timer")
+TEMPLATE = "reconciler@.service"  # one instance per company: reconciler@acme.service
 CREDENTIALS = {"luminous_api_token", "qbo_client_secret", "qbo_token_key"}
 # Secrets only some installs set: systemd refuses to start a unit whose credential file is
 # missing, so the daemon unit carries them as commented-out lines to enable.
-OPTIONAL_CREDENTIALS = {"status_page_retry_token"}
+OPTIONAL_CREDENTIALS = {"status_page_retry_token", "alerts_webhook_url"}
 HARDENING = {
     "NoNewPrivileges": "yes",
     "ProtectSystem": "strict",
@@ -86,11 +87,13 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
     # verify checks that ExecStart= exists: point it at this environment's entry point
     entry = Path(sys.executable).parent / "reconciler"
     assert entry.exists()
-    for name in UNITS:
+    for name in (*UNITS, TEMPLATE):
         text = (SYSTEMD / name).read_text().replace("/usr/local/bin/reconciler", str(entry))
         (tmp_path / name).write_text(text)
+    # a template is verified through instances of it (the file name without the instance)
+    instances = ("reconciler@acme.service", "reconciler@globex-2.service")
     result = subprocess.run(
-        [analyze, "verify", "--man=no", *UNITS],
+        [analyze, "verify", "--man=no", *UNITS, *instances],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -135,6 +138,40 @@ def test_units_share_configuration_credentials_and_state():
         assert f"#LoadCredential={name}:/etc/reconciler/{name}\n" in text, name
     hardening = {k for k, _ in daemon if k.startswith(("Protect", "Restrict", "Private"))}
     assert hardening == {k for k, _ in once if k.startswith(("Protect", "Restrict", "Private"))}
+
+
+def test_template_unit_is_the_daemon_unit_per_company():
+    """reconciler@.service: the daemon unit's every directive, with its own configuration,
+    state directory, token store and credentials per instance, and nothing shared."""
+    daemon, template = unit("reconciler.service"), unit(TEMPLATE)
+    per_instance = {"Environment", "LoadCredential", "StateDirectory", "WorkingDirectory"}
+    for section in ("Service", "Install"):
+        same = [(k, v) for k, v in daemon[section] if k not in per_instance]
+        assert [(k, v) for k, v in template[section] if k not in per_instance] == same, section
+    assert "%i" in one(template["Unit"], "Description")
+    service = template["Service"]
+    env = dict(v.split("=", 1) for v in values(service, "Environment"))
+    assert env["RECONCILER_CONFIG"] == "/etc/reconciler/%i.toml"
+    assert env["RECONCILER_STATE__PATH"] == "/var/lib/reconciler-%i/state.sqlite"
+    assert env["RECONCILER_QBO__TOKEN_STORE"] == "/var/lib/reconciler-%i/tokens.json"
+    assert one(service, "StateDirectory") == "reconciler-%i"
+    assert one(service, "WorkingDirectory") == "/var/lib/reconciler-%i"
+    for name in env:
+        if name.startswith("RECONCILER_") and name != "RECONCILER_CONFIG":
+            assert setting_exists(name), name
+    creds = dict(v.split(":", 1) for v in values(service, "LoadCredential"))
+    assert set(creds) == CREDENTIALS
+    assert all(creds[n] == f"/etc/reconciler/%i/{n}" for n in creds)
+    text = (SYSTEMD / TEMPLATE).read_text()
+    for name in OPTIONAL_CREDENTIALS:
+        assert f"#LoadCredential={name}:/etc/reconciler/%i/{name}\n" in text, name
+
+    # Two instances share no file they write or read secrets from.
+    def paths(instance: str) -> set[str]:
+        wanted = [*env.values(), *creds.values(), one(service, "WorkingDirectory")]
+        return {p.replace("%i", instance) for p in wanted if "%i" in p}
+
+    assert not paths("acme") & paths("globex")
 
 
 def test_timer_variant_runs_one_pass():

@@ -79,6 +79,7 @@ class LuminousHTTP:
         self.sleep = sleep
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self.last_date: datetime | None = None
+        self.last_total: int | None = None  # the last list page's `meta.total`, if it had one
         self.requests = 0
 
     def rows(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
@@ -91,6 +92,7 @@ class LuminousHTTP:
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise LuminousUnavailable(f"unexpected list body from {path}", status=200)
+        self.last_total = total_of(body)
         crash_point("page_read")
         return body  # type: ignore[return-value]
 

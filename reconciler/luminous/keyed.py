@@ -39,6 +39,10 @@ class ReadReport:
     server_date: datetime | None = None  # Date header of the first response
     requests: int = 0
     rewalks: int = 0
+    # How many records the window holds, by the first page's `meta.total` (an estimate for a
+    # progress line: meta has been seen to lie); None when the server gave none or the page
+    # did not keep to the filter.
+    expected: int | None = None
 
 
 def format_instant(value: datetime) -> str:
@@ -73,6 +77,7 @@ class KeyedReader:
             len(rows) < self.http.per_page or self._probes_agree(rows, since, ceiling)
         )
         if trusted:
+            report.expected = self.http.last_total
             yield from self._key_read(rows, since, ceiling, state, report)
         if not report.complete:
             report.mode = "walk"

@@ -40,6 +40,9 @@ FILTERABLE_FIELDS: dict[str, frozenset[str]] = {
     "Item": _COMMON_FIELDS | {"Name", "Sku", "Type", "Active"},
     "PurchaseOrder": _COMMON_FIELDS | {"DocNumber", "TxnDate"},
     "Account": _COMMON_FIELDS | {"Name", "AccountType", "Active"},
+    # Customers and employees share the vendors' name list (6240): a preview asks them.
+    "Customer": _COMMON_FIELDS | {"DisplayName", "GivenName", "FamilyName", "Active"},
+    "Employee": _COMMON_FIELDS | {"DisplayName", "GivenName", "FamilyName", "Active"},
 }
 
 

@@ -113,6 +113,13 @@ def m004_vendor_and_adoption(db: Database) -> None:
     db["ledger"].add_column("adopted", int, not_null_default=0)
 
 
+@migrations()
+def m005_preview_history_by_run(db: Database) -> None:
+    """What one pass did is read back from its history lines (`state.run_lines`: the preview,
+    the alerts): find them by run without scanning every pass ever recorded."""
+    db["history"].create_index(["run_id"], if_not_exists=True)
+
+
 class StateFileError(Fatal):
     """The state file cannot be used as it is: a person must act (exit 2), and the message
     says what to do."""

@@ -61,6 +61,23 @@ def run_lock(state_path: str | Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def held_by(state_path: str | Path, *, locks: str = "/proc/locks") -> int | None:
+    """The process holding the run lock now, or None. Read from the kernel's lock table
+    (Linux), never by taking the lock: even a shared lock held for a moment would make a
+    daemon starting in that moment exit 3. None too where the table cannot be read."""
+    try:
+        stat = lock_path_for(state_path).stat()
+        table = Path(locks).read_text()
+    except OSError:
+        return None
+    where = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == where:
+            return int(fields[4]) if fields[4].isdigit() else None
+    return None
+
+
 def _holder(fd: int) -> str | None:
     try:
         text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,65 @@ def test_run_once_then_status_and_po_history(env, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert {r["po_number"] for r in rows} == {"PO-00011"}
     assert main(["status", "PO-99999"]) == 1
+
+
+def test_dry_run_previews_then_run_once_does_it(env, capsys):
+    """`run --once --dry-run --json` lists the sample data's outcomes without writing (no
+    state file, no QBO write); `run --once` then ends each PO as listed. The preview runs
+    while another process holds the run lock, and says so."""
+    from reconciler.state.lock import run_lock
+
+    _connect_directly(env)
+    state = env["tmp"] / "state.sqlite"
+    assert main(["run", "--json"]) == 2  # --json belongs to --dry-run
+    capsys.readouterr()
+    writes_before = env["qbo"].count(method="POST") - env["qbo"].count("POST", "/query")
+    with run_lock(env["tmp"] / "held.sqlite"):
+        assert main(["run", "--once", "--dry-run", "--json"]) == 1  # PO-00011 would fail
+    captured = capsys.readouterr()
+    shown = json.loads(captured.out)
+    assert shown["dry_run"] is True and shown["running_pid"] is None
+    assert '"dry_run": true' in captured.err  # every log line says it was a preview
+    assert not state.exists()
+    writes = env["qbo"].count(method="POST") - env["qbo"].count("POST", "/query")
+    assert writes == writes_before
+    with run_lock(state):
+        assert main(["run", "--once", "--dry-run"]) == 1
+    text = capsys.readouterr().out
+    assert f"Process {os.getpid()} is running the sync on this state file" in text
+    assert "fail       PO-00011" in text
+    assert main(["run", "--once"]) == 1
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    rows = {r["po_number"]: r for r in json.loads(capsys.readouterr().out)}
+    for planned in shown["documents"]:
+        row = rows[planned["number"]]
+        status = {"create": "synced", "adopt": "synced", "fail": "failed", "skip": "skipped"}
+        assert row["status"] == status[planned["action"]], (planned, row)
+    assert {r["po_number"] for r in rows.values() if r["status"] == "synced"} == {
+        d["number"] for d in shown["documents"] if d["action"] in ("create", "adopt")
+    }
+
+
+def test_run_once_alerts_the_webhook_and_waits_for_it(env, capsys, monkeypatch):
+    """With [alerts] webhook_url, `run --once` posts its new failures before it exits; a dead
+    webhook changes nothing about the pass or its exit code."""
+    from test_alerts import receiver
+
+    _connect_directly(env)
+    with receiver() as hook:
+        monkeypatch.setenv("RECONCILER_ALERTS__WEBHOOK_URL", hook.url)
+        assert main(["run", "--once"]) == 1
+        assert len(hook.received) == 1
+    assert "PO PO-00011" in json.loads(hook.received[0]["body"])["text"]
+    assert hook.url not in capsys.readouterr().out  # the URL is a secret, even in the logs
+    monkeypatch.setenv("RECONCILER_ALERTS__WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    stamp = datetime.now(UTC) - timedelta(seconds=5)  # behind the pull's ceiling
+    env["lum"].create_po({"supplier_id": 1, "order_status": "active", "items": []}, stamp)
+    started = time.monotonic()
+    assert main(["run", "--once"]) == 1
+    assert time.monotonic() - started < 30
+    assert '"event": "alert_failed"' in capsys.readouterr().out
 
 
 def test_retry_marks_a_parked_po_for_the_next_pass(env, capsys):

@@ -158,7 +158,7 @@ def test_count_statement_has_no_paging():
     [
         ("Vendor", [q.eq("CompanyName", "x")], {}),  # not filterable
         ("PurchaseOrder", [q.eq("TotalAmt", 1)], {}),
-        ("Customer", [], {}),  # unknown entity
+        ("Invoice", [], {}),  # unknown entity
         ("Item", [], {"start": 0}),
         ("Item", [], {"max_results": 1001}),
         ("Item", [], {"max_results": 0}),
