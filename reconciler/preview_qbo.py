@@ -27,7 +27,7 @@ from reconciler import errors
 from reconciler.preview_plan import PlannedWrite, is_placeholder
 from reconciler.qbo import query as q
 from reconciler.qbo import statement as st
-from reconciler.qbo.wire import BatchItemResult, BatchOp
+from reconciler.qbo.wire import BatchItemResult, BatchOp, GroupAnswer
 
 MAX_QUERY_PAGES = 100_000
 NAME_LIST = ("Customer", "Employee")  # share the vendors' name list (6240)
@@ -136,6 +136,25 @@ class PreviewQBO:
         queries = [item for item in items if item.operation == "query"]
         asked = {r.bid: r for r in self.inner.batch(queries)} if queries else {}
         return [asked[item.bid] if item.bid in asked else self._batch_write(item) for item in items]
+
+    def send_group(
+        self,
+        items: Sequence[BatchOp],
+        *,
+        request_id: str,
+        item_request_ids: Sequence[str],
+        resend_unclear: bool = True,
+        alone: bool = False,
+    ) -> GroupAnswer:
+        """A group of writes (`qbo.groups`), answered here item by item: a name QBO would
+        refuse comes back as that item's fault, as in a batch's answer."""
+        results = []
+        for item in items:
+            try:
+                results.append(self._batch_write(item))
+            except errors.ReconcilerError as exc:
+                results.append(BatchItemResult(item.bid, item.entity, fault=exc))
+        return GroupAnswer(results, as_batch=len(items) > 1 and not alone)
 
     # --- internals ----------------------------------------------------------------------
 

@@ -165,3 +165,31 @@ def test_statement_parts():
     assert not st.parse(q.select("PurchaseOrder", fields=("Id", "DocNumber"))).full_rows
     assert st.parse("DELETE everything") is None
     assert st.parse("SELECT * FROM Vendor WHERE DisplayName = 'unterminated") is None
+
+
+def test_the_preview_answers_every_call_the_real_client_offers():
+    """A pass handed PreviewQBO must never reach a QBOClient method it does not define (a new
+    write method added to the client alone would go to QBO for real, or crash the preview)."""
+    from reconciler.qbo.client import QBOClient
+
+    offered = {
+        name
+        for name in dir(QBOClient)
+        if not name.startswith("_") and callable(getattr(QBOClient, name))
+    }
+    assert offered <= set(dir(PreviewQBO)), offered - set(dir(PreviewQBO))
+
+
+def test_a_group_of_writes_is_answered_locally_item_by_item():
+    """`send_group` (the pipeline's and the reference creates' path) writes nothing to QBO; a
+    vendor name a customer holds is that item's fault, the others are created here."""
+    inner = Inner({"Customer": [{"Id": "9", "DisplayName": "Held By A Customer", "Active": True}]})
+    preview = PreviewQBO(inner)
+    ops = [
+        BatchOp("1", "create", "Vendor", {"DisplayName": "New Supplier"}),
+        BatchOp("2", "create", "Vendor", {"DisplayName": "Held By A Customer"}),
+    ]
+    answer = preview.send_group(ops, request_id="g", item_request_ids=["a", "b"])
+    assert answer.results[0].entity["Id"].startswith("-")
+    assert isinstance(answer.results[1].fault, errors.DuplicateNameFault)
+    assert [w.operation for w in preview.writes] == ["create"]  # Inner refuses any real write
