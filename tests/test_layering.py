@@ -18,9 +18,12 @@ PURE = {
     "reconciler.qbo.query",
     "reconciler.qbo.faults",
     "reconciler.qbo.bodies",
+    "reconciler.qbo.compare",
     "reconciler.qbo.wire",
     "reconciler.luminous_parse",
     "reconciler.batching",
+    "reconciler.drift",
+    "reconciler.redact",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
 # module at the edges (the state file, the HTTP clients, logging setup, the scheduler).
@@ -30,6 +33,7 @@ MIDDLE = {
     "reconciler.po_sync",
     "reconciler.sweep",
     "reconciler.engine",
+    "reconciler.drift_check",
 }
 EDGES = (
     "reconciler.state",
