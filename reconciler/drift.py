@@ -368,13 +368,18 @@ def check_due(last: datetime | None, now: datetime, interval: timedelta) -> bool
 
 
 def since_for(
-    cdc_from: datetime | None, earliest_write: datetime | None, now: datetime
+    cdc_from: datetime | None,
+    earliest_write: datetime | None,
+    started: datetime | None,
+    now: datetime,
 ) -> tuple[datetime | None, bool]:
-    """Where a check asks from (None: nothing written yet, nothing to ask), and whether CDC's
-    30 days cut it short. The first check goes back to the first write it has a snapshot of."""
+    """Where a check asks from, and whether CDC's 30 days cut it short. The first check goes
+    back to the first write a snapshot holds (QBO's clock), or to when drift checks started
+    (ours: a ledger synced before them has no snapshot); None: nothing to go back to."""
     start = cdc_from
-    if start is None and earliest_write is not None:
-        start = earliest_write - CDC_OVERLAP
+    if start is None:
+        known = [t for t in (earliest_write, started) if t is not None]
+        start = min(known) - CDC_OVERLAP if known else None
     if start is None:
         return None, False
     floor = now - CDC_SAFE_LOOKBACK

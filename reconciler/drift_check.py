@@ -59,7 +59,7 @@ class DriftCheck:
             return
         kinds = [kind for kind in self.records.kinds_in_qbo() if kind in drift.ENTITIES]
         since, cut_short = drift.since_for(
-            self.records.cdc_from(), self.records.earliest_write(), now
+            self.records.cdc_from(), self.records.earliest_write(), last, now
         )
         if not kinds or since is None:
             self.records.mark_checked(now)  # nothing of ours in QBO yet

@@ -282,12 +282,16 @@ def test_check_due_and_off():
 
 
 def test_where_a_check_asks_from():
-    assert drift.since_for(None, None, T0) == (None, False)
+    """From the last answer; the first check from the first write a snapshot holds, or from
+    when drift checks started (a ledger synced before them); never past CDC's 30 days."""
+    assert drift.since_for(None, None, None, T0) == (None, False)
     first = T0 - timedelta(hours=1)
-    assert drift.since_for(None, first, T0) == (first - drift.CDC_OVERLAP, False)
-    assert drift.since_for(first, T0 - timedelta(days=3), T0) == (first, False)
+    started = T0 - timedelta(minutes=15)
+    assert drift.since_for(None, first, started, T0) == (first - drift.CDC_OVERLAP, False)
+    assert drift.since_for(None, None, started, T0) == (started - drift.CDC_OVERLAP, False)
+    assert drift.since_for(first, T0 - timedelta(days=3), started, T0) == (first, False)
     long_ago = T0 - timedelta(days=40)
-    assert drift.since_for(long_ago, None, T0) == (T0 - drift.CDC_SAFE_LOOKBACK, True)
+    assert drift.since_for(long_ago, None, None, T0) == (T0 - drift.CDC_SAFE_LOOKBACK, True)
 
 
 def _page(n: int, *, start: datetime = T0, time: datetime | None = None) -> drift.CDCPage:
