@@ -4,7 +4,7 @@ Every `sync.drift_check_interval` (0: never; the first pass only starts the inte
 first check then asks from the oldest write a snapshot holds). One CDC request covers every
 entity the ledger has documents of in QBO; CDC answers with whole objects, so no document is
 read again. More requests only when an entity comes back cut at 1000 objects (QBO's cap):
-then again from the newest change it held, up to `drift.MAX_PAGES_PER_CHECK`, and the rest at
+then again from the newest change it held, up to `cdc.MAX_PAGES_PER_CHECK`, and the rest at
 the next pass. Each answer is asked from a little before the last one's `time` (the overlap)
 and deduplicated by (Id, SyncToken); its findings and the CDC checkpoint commit together.
 
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler import drift, errors
 from reconciler.config import Settings
 from reconciler.model import DocKind
+from reconciler.qbo import cdc
 from reconciler.report import PassReport
 
 if TYPE_CHECKING:
@@ -53,12 +54,12 @@ class DriftCheck:
             return
         now = self.clock()
         last = self.records.checked_at()
-        if last is None or not drift.check_due(last, now, self.interval):
+        if last is None or not cdc.check_due(last, now, self.interval):
             if last is None:
                 self.records.mark_checked(now)  # the interval starts with the first pass
             return
         kinds = [kind for kind in self.records.kinds_in_qbo() if kind in drift.ENTITIES]
-        since, cut_short = drift.since_for(
+        since, cut_short = cdc.since_for(
             self.records.cdc_from(), self.records.earliest_write(), last, now
         )
         if not kinds or since is None:
@@ -87,12 +88,12 @@ class DriftCheck:
     def _ask(self, kinds: Sequence[DocKind], since: datetime, now: datetime, r: PassReport) -> None:
         entities = [drift.ENTITIES[kind].entity for kind in kinds]
         seen: set[tuple[str, str, str]] = set()
-        for _ in range(drift.MAX_PAGES_PER_CHECK):
+        for _ in range(cdc.MAX_PAGES_PER_CHECK):
             answer = self.qbo.cdc(entities, since)
             r.counts["drift_cdc_requests"] += 1
-            page = drift.parse_cdc(answer.entity, entities)
+            page = cdc.parse_cdc(answer.entity, entities)
             settled = self._settle(page, seen)
-            next_from, more, skipped = drift.after_page(page, since)
+            next_from, more, skipped = cdc.after_page(page, since)
             if skipped:
                 self.log.warning("drift_cdc_second_skipped", run_id=self.run_id,
                                  second=since.isoformat(), reason="over 1000 changes in one "
@@ -106,7 +107,7 @@ class DriftCheck:
                 return
             since = next_from
 
-    def _settle(self, page: drift.CDCPage, seen: set[tuple[str, str, str]]) -> list[drift.Settled]:
+    def _settle(self, page: cdc.CDCPage, seen: set[tuple[str, str, str]]) -> list[drift.Settled]:
         """Each changed document the ledger owns, assessed against its snapshot, once per
         (Id, SyncToken) however many answers repeat it."""
         settled: list[drift.Settled] = []

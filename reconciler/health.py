@@ -89,6 +89,44 @@ def pass_outcome(report: PassReportLike) -> str:
     return "failures" if report.failed else "ok"
 
 
+class DriftMetrics:
+    """What the drift checks found (`PassReport.drift`; billed and closed counted apart), the
+    documents left in each state, and the CDC requests they sent."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.found = Counter(
+            "reconciler_drift_found",
+            "Documents a drift check found changed in QBO by someone else, by change.",
+            ["change"],
+            registry=registry,
+        )
+        self.documents = Gauge(
+            "reconciler_drift_documents",
+            "Documents in each drift state (edited, deleted, billed, closed) after the last check.",
+            ["change"],
+            registry=registry,
+        )
+        self.cdc_requests = Counter(
+            "reconciler_drift_cdc_requests", "CDC requests sent by drift checks.", registry=registry
+        )
+        for change in Drift:
+            self.found.labels(change=str(change))
+            self.documents.labels(change=str(change))
+
+    def record(self, report: PassReportLike) -> None:
+        for finding in getattr(report, "drift", ()):
+            self.found.labels(change=str(finding.change)).inc()
+        for change in (Drift.BILLED, Drift.CLOSED):
+            if report.counts.get(f"{change}_in_qbo", 0) > 0:
+                self.found.labels(change=str(change)).inc(report.counts[f"{change}_in_qbo"])
+        if report.counts.get("drift_cdc_requests", 0) > 0:
+            self.cdc_requests.inc(report.counts["drift_cdc_requests"])
+        outstanding = getattr(report, "drift_outstanding", None)
+        if outstanding is not None:
+            for change in Drift:
+                self.documents.labels(change=str(change)).set(outstanding.get(str(change), 0))
+
+
 class HealthState:
     """What `/healthz` and `/metrics` report; thread-safe, fed by pass reports."""
 
@@ -143,24 +181,7 @@ class HealthState:
             "reconciler_authorized", "1 while the QBO authorization works.", registry=r
         )
         self.authorized_gauge.set(1)
-        self.drift_found = Counter(
-            "reconciler_drift_found",
-            "Documents a drift check found changed in QBO by someone else, by change.",
-            ["change"],
-            registry=r,
-        )
-        self.drift_documents = Gauge(
-            "reconciler_drift_documents",
-            "Documents in each drift state (edited, deleted, billed, closed) after the last check.",
-            ["change"],
-            registry=r,
-        )
-        self.drift_cdc_requests = Counter(
-            "reconciler_drift_cdc_requests", "CDC requests sent by drift checks.", registry=r
-        )
-        for change in Drift:
-            self.drift_found.labels(change=str(change))
-            self.drift_documents.labels(change=str(change))
+        self.drift = DriftMetrics(r)
         for outcome in PASS_OUTCOMES:
             self.passes.labels(outcome=outcome)
         for status in SyncStatus:
@@ -180,7 +201,7 @@ class HealthState:
                 self.pos.labels(status=key).inc(count)
             elif key in PO_ACTIONS:
                 self.actions.labels(action=key).inc(count)
-        self._record_drift(report)
+        self.drift.record(report)
         finished = report.finished_at or self.clock()
         self.duration.observe(max(0.0, (finished - report.started_at).total_seconds()))
         self.passes.labels(outcome=outcome).inc()
@@ -192,21 +213,6 @@ class HealthState:
         if outcome in SUCCESSFUL:
             self.last_success.set(finished.timestamp())
             self.authorized_gauge.set(1)
-
-    def _record_drift(self, report: PassReportLike) -> None:
-        """The pass's drift check: what it found (`PassReport.drift`, billed and closed
-        counted), its CDC requests, and the documents left in each state."""
-        for finding in getattr(report, "drift", ()):
-            self.drift_found.labels(change=str(finding.change)).inc()
-        for change in (Drift.BILLED, Drift.CLOSED):
-            if report.counts.get(f"{change}_in_qbo", 0) > 0:
-                self.drift_found.labels(change=str(change)).inc(report.counts[f"{change}_in_qbo"])
-        if report.counts.get("drift_cdc_requests", 0) > 0:
-            self.drift_cdc_requests.inc(report.counts["drift_cdc_requests"])
-        outstanding = getattr(report, "drift_outstanding", None)
-        if outstanding is not None:
-            for change in Drift:
-                self.drift_documents.labels(change=str(change)).set(outstanding.get(str(change), 0))
 
     def record_error(self) -> None:
         """A pass that raised instead of returning a report."""

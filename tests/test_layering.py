@@ -19,6 +19,7 @@ PURE = {
     "reconciler.qbo.faults",
     "reconciler.qbo.bodies",
     "reconciler.qbo.compare",
+    "reconciler.qbo.cdc",
     "reconciler.qbo.wire",
     "reconciler.luminous_parse",
     "reconciler.batching",

@@ -23,10 +23,10 @@ from sync_harness import harness
 from reconciler import wiring
 from reconciler.cli import main
 from reconciler.config import Settings
-from reconciler.drift import CDC_OVERLAP
 from reconciler.engine import PassReport, RequestCounter, run_pass
 from reconciler.health import HealthState
 from reconciler.model import Drift, Lifecycle, SyncStatus
+from reconciler.qbo.cdc import CDC_OVERLAP
 from reconciler.qbo.wire import encode_json
 from reconciler.service import status_page
 

@@ -15,6 +15,7 @@ from support import rules
 from reconciler import drift
 from reconciler.drift import Drift, FieldDiff, Sighting, Snapshot
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, SyncStatus
+from reconciler.qbo import cdc
 from reconciler.redact import SECRETS
 
 PO = DocKind.PURCHASE_ORDER
@@ -275,49 +276,49 @@ def test_redaction_never_shows_as_a_difference():
 
 
 def test_check_due_and_off():
-    assert drift.check_due(T0, T0 + timedelta(minutes=15), timedelta(minutes=15))
-    assert not drift.check_due(T0, T0 + timedelta(minutes=14), timedelta(minutes=15))
-    assert not drift.check_due(T0, T0 + timedelta(days=9), timedelta(0))
-    assert not drift.check_due(None, T0, timedelta(minutes=15))
+    assert cdc.check_due(T0, T0 + timedelta(minutes=15), timedelta(minutes=15))
+    assert not cdc.check_due(T0, T0 + timedelta(minutes=14), timedelta(minutes=15))
+    assert not cdc.check_due(T0, T0 + timedelta(days=9), timedelta(0))
+    assert not cdc.check_due(None, T0, timedelta(minutes=15))
 
 
 def test_where_a_check_asks_from():
     """From the last answer; the first check from the first write a snapshot holds, or from
     when drift checks started (a ledger synced before them); never past CDC's 30 days."""
-    assert drift.since_for(None, None, None, T0) == (None, False)
+    assert cdc.since_for(None, None, None, T0) == (None, False)
     first = T0 - timedelta(hours=1)
     started = T0 - timedelta(minutes=15)
-    assert drift.since_for(None, first, started, T0) == (first - drift.CDC_OVERLAP, False)
-    assert drift.since_for(None, None, started, T0) == (started - drift.CDC_OVERLAP, False)
-    assert drift.since_for(first, T0 - timedelta(days=3), started, T0) == (first, False)
+    assert cdc.since_for(None, first, started, T0) == (first - cdc.CDC_OVERLAP, False)
+    assert cdc.since_for(None, None, started, T0) == (started - cdc.CDC_OVERLAP, False)
+    assert cdc.since_for(first, T0 - timedelta(days=3), started, T0) == (first, False)
     long_ago = T0 - timedelta(days=40)
-    assert drift.since_for(long_ago, None, None, T0) == (T0 - drift.CDC_SAFE_LOOKBACK, True)
+    assert cdc.since_for(long_ago, None, None, T0) == (T0 - cdc.CDC_SAFE_LOOKBACK, True)
 
 
-def _page(n: int, *, start: datetime = T0, time: datetime | None = None) -> drift.CDCPage:
+def _page(n: int, *, start: datetime = T0, time: datetime | None = None) -> cdc.CDCPage:
     rows = tuple(
         {"Id": str(i), "SyncToken": "0",
          "MetaData": {"LastUpdatedTime": (start + timedelta(seconds=i)).isoformat()}}
         for i in range(n)
     )  # fmt: skip
-    return drift.CDCPage({"PurchaseOrder": rows}, time or start + timedelta(hours=1))
+    return cdc.CDCPage({"PurchaseOrder": rows}, time or start + timedelta(hours=1))
 
 
 def test_a_complete_answer_is_asked_again_from_its_time_less_the_overlap():
     page = _page(3)
-    assert drift.after_page(page, T0) == (page.time - drift.CDC_OVERLAP, False, False)
+    assert cdc.after_page(page, T0) == (page.time - cdc.CDC_OVERLAP, False, False)
 
 
 def test_an_answer_cut_at_1000_goes_on_from_its_newest_change_at_once():
-    page = _page(drift.CDC_MAX_PER_ENTITY)
-    resume = T0 + timedelta(seconds=drift.CDC_MAX_PER_ENTITY - 1)
-    assert drift.after_page(page, T0) == (resume, True, False)
-    same_second = drift.CDCPage(
+    page = _page(cdc.CDC_MAX_PER_ENTITY)
+    resume = T0 + timedelta(seconds=cdc.CDC_MAX_PER_ENTITY - 1)
+    assert cdc.after_page(page, T0) == (resume, True, False)
+    same_second = cdc.CDCPage(
         {"PurchaseOrder": tuple({"Id": str(i), "MetaData": {"LastUpdatedTime": T0.isoformat()}}
-                                for i in range(drift.CDC_MAX_PER_ENTITY))},
+                                for i in range(cdc.CDC_MAX_PER_ENTITY))},
         T0 + timedelta(hours=1),
     )  # fmt: skip
-    assert drift.after_page(same_second, T0) == (T0 + timedelta(seconds=1), True, True)
+    assert cdc.after_page(same_second, T0) == (T0 + timedelta(seconds=1), True, True)
 
 
 def test_parse_cdc_takes_qbo_answer_shape_and_ignores_the_rest():
@@ -332,11 +333,11 @@ def test_parse_cdc_takes_qbo_answer_shape_and_ignores_the_rest():
         ],
         "time": "2026-11-01T10:00:00.123-07:00",
     }  # fmt: skip
-    page = drift.parse_cdc(answer, ["PurchaseOrder"])
+    page = cdc.parse_cdc(answer, ["PurchaseOrder"])
     assert page.objects == {"PurchaseOrder": ({"Id": "1", "SyncToken": "2"},)}
     assert page.time == datetime(2026, 11, 1, 17, 0, 0, 123000, tzinfo=UTC)
-    assert drift.parse_cdc({"Fault": {}}, ["PurchaseOrder"]).size == 0
-    assert drift.parse_cdc("not json", ["PurchaseOrder"]).time is None
+    assert cdc.parse_cdc({"Fault": {}}, ["PurchaseOrder"]).size == 0
+    assert cdc.parse_cdc("not json", ["PurchaseOrder"]).time is None
 
 
 def test_finding_as_a_small_record():
