@@ -7,7 +7,9 @@ real wiring (state file, OAuth token store, QBO client with its client-side limi
     .venv/bin/python bench/backfill.py --pos 1000 --latency 0.15 --limits real
     .venv/bin/python bench/backfill.py --pos 10000 --latency 0 --limits off
 
-What it measures, for the backfill and for the idle pass:
+What it measures, for the backfill and for the idle pass (one with a drift check due: the
+daemon's pass every `sync.drift_check_interval`; the first check after the backfill, which
+reads back what the backfill wrote, is measured apart as `first_drift_check_*`):
 
 - reads and writes apart, as QBO meters them (`request_log`): GET and query calls are reads,
   any other POST a write, a /batch one write request; reads per PO and requests per PO;
@@ -38,7 +40,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,7 @@ import request_log
 import requests
 
 from reconciler import logs, wiring
-from reconciler.config import demo_settings
+from reconciler.config import SyncSettings, demo_settings
 from reconciler.engine import PassReport, RequestCounter, run_pass
 from reconciler.qbo.auth import Tokens
 from reconciler.qbo.client import QBOClient
@@ -58,6 +60,8 @@ QBO_BATCHES_PER_MINUTE = 40
 QBO_CONCURRENCY = 10
 LUMINOUS_TOKEN = "bench-token"
 MAX_BACKFILL_PASSES = 5
+# just past the default sync.drift_check_interval, which the bench's settings keep
+DRIFT_CHECK_INTERVAL = SyncSettings().drift_check_interval + timedelta(seconds=1)
 
 
 class Meter(RequestCounter):
@@ -133,14 +137,21 @@ def emulators(args: argparse.Namespace) -> Iterator[Emulators]:
                 proc.kill()
 
 
-def admin(emu: Emulators, method: str, route: str, **params: Any) -> Any:
+def admin(emu: Emulators, method: str, route: str, body: Any = None, **params: Any) -> Any:
     url = f"{emu.qbo['base_url']}/__admin/{route}"
-    answer = requests.request(method, url, params=params, timeout=30)
+    answer = requests.request(method, url, params=params, json=body, timeout=30)
     answer.raise_for_status()
     return answer.json()
 
 
-def build_deps(emu: Emulators, args: argparse.Namespace, workdir: Path, meter: Meter, log: Any):
+def build_deps(
+    emu: Emulators,
+    args: argparse.Namespace,
+    workdir: Path,
+    meter: Meter,
+    log: Any,
+    ahead: timedelta = timedelta(0),
+):
     settings = demo_settings(
         emu.luminous_url,
         LUMINOUS_TOKEN,
@@ -157,7 +168,10 @@ def build_deps(emu: Emulators, args: argparse.Namespace, workdir: Path, meter: M
         now = datetime.now(UTC)
         tokens = Tokens.from_grant(grant, now=now, realm_id=emu.qbo["realm_id"])
         wiring.token_store(settings).save(tokens)
-    deps = wiring.build_deps(settings, log=log, counter=meter)
+    # `ahead`: this machine's clock moved on (a drift check comes due after its interval)
+    deps = wiring.build_deps(
+        settings, log=log, counter=meter, clock=lambda: wiring.utc_now() + ahead
+    )
     limiter = (
         RealmLimiter(
             requests_per_minute=QBO_REQUESTS_PER_MINUTE,
@@ -269,11 +283,17 @@ class Measured:
 
 
 def measure(
-    emu: Emulators, args: argparse.Namespace, workdir: Path, log: Any, *, passes: int
+    emu: Emulators,
+    args: argparse.Namespace,
+    workdir: Path,
+    log: Any,
+    *,
+    passes: int,
+    ahead: timedelta = timedelta(0),
 ) -> Measured:
     """Passes until nothing is pending or retrying (at most `passes`), with fresh wiring."""
     meter = Meter()
-    deps, limiter = build_deps(emu, args, workdir, meter, log)
+    deps, limiter = build_deps(emu, args, workdir, meter, log, ahead)
     log_start = len(qbo_log(emu))
     cpu0, wall0, mono0 = time.process_time(), time.perf_counter(), time.monotonic()
     reports: list[PassReport] = []
@@ -350,6 +370,18 @@ def idle_figures(run: Measured) -> dict[str, Any]:
         "idle_qbo_requests_server": server["requests"],
         "idle_qbo_reads_server": server["reads"],
         "idle_qbo_writes_server": server["writes"],
+        "idle_drift_cdc_requests": run.reports[0].counts["drift_cdc_requests"],
+    }
+
+
+def first_check_figures(run: Measured) -> dict[str, Any]:
+    """The first drift check after the backfill: CDC returns every PO the backfill wrote."""
+    report = run.reports[0]
+    return {
+        "first_drift_check_qbo_requests": run.meter.requests,
+        "first_drift_check_cdc_requests": report.counts["drift_cdc_requests"],
+        "first_drift_check_found": len(report.drift),
+        "first_drift_check_wall_s": round(run.wall, 2),
     }
 
 
@@ -368,7 +400,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.dump_log:
                 dump = {"started_at": backfill.started_at, "requests": backfill.requests}
                 Path(args.dump_log).write_text(json.dumps(dump))
-            idle = measure(emu, args, workdir, log, passes=1)
+            # time passes for both sides: QBO's clock too (CDC's windows are on it)
+            interval = DRIFT_CHECK_INTERVAL
+            admin(emu, "POST", "clock", {"advance": interval.total_seconds()})
+            first_check = measure(emu, args, workdir, log, passes=1, ahead=interval)
+            admin(emu, "POST", "clock", {"advance": interval.total_seconds()})
+            idle = measure(emu, args, workdir, log, passes=1, ahead=2 * interval)
             peak_py = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
             rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             # the work's references: the vendors and items the backfill had to create
@@ -385,6 +422,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "peak_rss_mb": round(rss_peak / 1024, 1),
                 "rss_before_mb": round(rss_before / 1024, 1),
                 "tracemalloc_peak_mb": round(peak_py / 2**20, 1) if peak_py is not None else None,
+                **first_check_figures(first_check),
                 **idle_figures(idle),
                 "qbo_purchase_orders": object_count(emu, "PurchaseOrder"),
                 "qbo_vendors_created": vendors,

@@ -201,10 +201,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             for kind, doc_id in keys:
                 entry = ledger.entry(doc_id, kind)
                 history = ledger.history(doc_id, kind)
+                drift = store.drift.detail(kind, doc_id)
                 if args.json:
-                    print(status_view.detail_json(entry, history))
+                    print(status_view.detail_json(entry, history, drift))
                 else:
-                    print(status_view.po_detail(entry, history))
+                    print(status_view.po_detail(entry, history, drift))
             return EXIT_OK
         # JSON: every row unless --limit; the table: 200 unless --limit, and it says the rest
         limit = args.limit if args.json or args.limit is not None else TABLE_ROWS
@@ -218,6 +219,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(status_view.table(entries, total=total))
         if counts:
             print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+            drift = store.drift.counts(), store.drift.checked_at()
+            print(status_view.drift_summary(*drift, settings.sync.drift_check_interval))
         return EXIT_OK
     finally:
         store.close()

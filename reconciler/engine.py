@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from reconciler import cursor, errors, report, sweep
+from reconciler import cursor, drift, errors, report, sweep
 from reconciler.checkpoint import CheckpointTracker
 from reconciler.config import Settings
 from reconciler.crashpoints import crash_point
+from reconciler.drift_check import DriftCheck
 from reconciler.luminous_parse import parse_or_reject
 from reconciler.model import Checkpoint, DocKind
 from reconciler.pipeline import WritePipeline
@@ -76,7 +77,10 @@ class Pass:
         self.run_id = new_run_id(deps.clock())
         self.report = PassReport(run_id=self.run_id, started_at=deps.clock())
         self.ledger = deps.store.ledger
-        self.recorder = Recorder(self.ledger, self.report, deps.log, run_id=self.run_id)
+        fields = drift.snapshot_fields(self.s.mapping_rules())  # what a write's snapshot keeps
+        self.recorder = Recorder(
+            self.ledger, self.report, deps.log, run_id=self.run_id, snapshot_fields=fields
+        )
         self.policy = self.s.plan_policy()
         self.pos = POSync(self.s, self.ledger, self.recorder, clock=deps.clock, on_event=self.event)
         refs = References(
@@ -95,6 +99,8 @@ class Pass:
             self._read_changes()
             if not d.stop_requested():
                 self._retry_due()
+            if not d.stop_requested():
+                self._check_drift()
             if not d.stop_requested() and (full_sweep or self._sweep_due()):
                 sweep.run(self)
         except Exception as exc:  # what stopped the pass is recorded, never read as "ok"
@@ -172,6 +178,14 @@ class Pass:
                     self.pos.take_vanished(entry, pipeline)
                 else:
                     self.pos.take(parse_or_reject(raw), pipeline, force_retry=True)
+
+    def _check_drift(self) -> None:
+        """What someone else changed or deleted in QBO since the last check (`drift_check`)."""
+        d = self.d
+        check = DriftCheck(
+            d.qbo, d.store.drift, self.s, clock=d.clock, log=d.log, run_id=self.run_id
+        )
+        check.run(self.report)
 
     def _sweep_due(self) -> bool:
         last = self.d.store.get_meta("last_full_sweep_at")

@@ -42,7 +42,7 @@ from prometheus_client import (
 )
 
 from reconciler.bounded_http import MAX_BODY, BoundedHTTPServer, BufferedRequestHandler
-from reconciler.model import SyncStatus
+from reconciler.model import Drift, SyncStatus
 from reconciler.report import metered_kind
 from reconciler.status_app import Answer, RetryAsked, StatusPage
 from reconciler.status_guard import host_allowed
@@ -88,6 +88,44 @@ def pass_outcome(report: PassReportLike) -> str:
     if getattr(report, "aborted", None):
         return "aborted"
     return "failures" if report.failed else "ok"
+
+
+class DriftMetrics:
+    """What the drift checks found (`PassReport.drift`; billed and closed counted apart), the
+    documents left in each state, and the CDC requests they sent."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.found = Counter(
+            "reconciler_drift_found",
+            "Documents a drift check found changed in QBO by someone else, by change.",
+            ["change"],
+            registry=registry,
+        )
+        self.documents = Gauge(
+            "reconciler_drift_documents",
+            "Documents in each drift state (edited, deleted, billed, closed) after the last check.",
+            ["change"],
+            registry=registry,
+        )
+        self.cdc_requests = Counter(
+            "reconciler_drift_cdc_requests", "CDC requests sent by drift checks.", registry=registry
+        )
+        for change in Drift:
+            self.found.labels(change=str(change))
+            self.documents.labels(change=str(change))
+
+    def record(self, report: PassReportLike) -> None:
+        for finding in getattr(report, "drift", ()):
+            self.found.labels(change=str(finding.change)).inc()
+        for change in (Drift.BILLED, Drift.CLOSED):
+            if report.counts.get(f"{change}_in_qbo", 0) > 0:
+                self.found.labels(change=str(change)).inc(report.counts[f"{change}_in_qbo"])
+        if report.counts.get("drift_cdc_requests", 0) > 0:
+            self.cdc_requests.inc(report.counts["drift_cdc_requests"])
+        outstanding = getattr(report, "drift_outstanding", None)
+        if outstanding is not None:
+            for change in Drift:
+                self.documents.labels(change=str(change)).set(outstanding.get(str(change), 0))
 
 
 class HealthState:
@@ -145,6 +183,7 @@ class HealthState:
             "reconciler_authorized", "1 while the QBO authorization works.", registry=r
         )
         self.authorized_gauge.set(1)
+        self.drift = DriftMetrics(r)
         for outcome in PASS_OUTCOMES:
             self.passes.labels(outcome=outcome)
         for status in SyncStatus:
@@ -164,6 +203,7 @@ class HealthState:
                 self.pos.labels(status=key).inc(count)
             elif key in PO_ACTIONS:
                 self.actions.labels(action=key).inc(count)
+        self.drift.record(report)
         finished = report.finished_at or self.clock()
         self.duration.observe(max(0.0, (finished - report.started_at).total_seconds()))
         self.passes.labels(outcome=outcome).inc()

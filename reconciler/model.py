@@ -227,6 +227,15 @@ class DesiredPO:
 # --- ledger ----------------------------------------------------------------------------
 
 
+class Drift(enum.StrEnum):
+    """What someone else did to a document's QBO copy, as the last drift check found it."""
+
+    EDITED = "edited"  # a field the sync writes differs from what it last wrote
+    DELETED = "deleted"  # gone from QBO
+    BILLED = "billed"  # bills are linked to it (closed by them, or billed in part)
+    CLOSED = "closed"  # closed in QBO, no bill linked
+
+
 class SyncStatus(enum.StrEnum):
     SYNCED = "synced"  # QBO matches the content hash in the ledger
     PENDING = "pending"  # a write is under way (requestid recorded, outcome not yet)
@@ -257,6 +266,7 @@ class LedgerEntry:
     kind: DocKind = DocKind.PURCHASE_ORDER
     vendor: str | None = None  # the vendor's display name, as last written or planned
     adopted: bool = False  # its QBO document was found in QBO, not created by the sync
+    drift: Drift | None = None  # what someone else did to it in QBO (`reconciler.drift`)
 
     @property
     def key(self) -> DocKey:

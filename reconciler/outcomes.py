@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,6 +71,8 @@ class Record:
     outcome: Outcome
     history: bool = True  # a history line too (not for "unchanged")
     started: float | None = None  # monotonic time the document was taken up (log duration)
+    # QBO's answer to the write (synced only): the snapshot drift checks compare with
+    answer: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 def _outcome(entry: LedgerEntry, status: SyncStatus, action: str, **kw: Any) -> Outcome:
@@ -139,7 +141,7 @@ def synced(
         force_retry=False,
     )
     extra = (("request_id", request_id), ("intuit_tid", intuit_tid or ""))
-    return Record(done, _outcome(done, SyncStatus.SYNCED, verb, extra=extra))
+    return Record(done, _outcome(done, SyncStatus.SYNCED, verb, extra=extra), answer=entity or None)
 
 
 def lifecycle_after(

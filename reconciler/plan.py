@@ -20,7 +20,9 @@
      it closed, DELETED -> Delete, which the executor resolves by DocNumber);
    - pushed: lifecycle became CLOSED -> Close (the update carries changed content too);
      DELETED -> Delete; otherwise changed -> Update (re-opening included);
-   - pushed and deleted in QBO earlier (ledger lifecycle DELETED) but open again -> Create.
+   - pushed and deleted in QBO earlier (ledger lifecycle DELETED) but open again -> Create;
+     deleted in QBO by someone else (a drift check found it: `drift`) -> Hold, until a user
+     asks for a retry or `drift = "restore"` asked for one.
 4. Vanished from Luminous (`desired is None`, found by the full sweep): by `on_delete`, Close
    (default, keeps the audit trail) or Delete; a PO that never reached QBO -> Noop. The
    executor sends a sparse `POStatus: Closed` for such a close, having no desired document.
@@ -47,6 +49,7 @@ from reconciler import mapping
 from reconciler.errors import InvalidSourceRecord
 from reconciler.model import (
     DesiredPO,
+    Drift,
     LedgerEntry,
     Lifecycle,
     RejectedRecord,
@@ -56,6 +59,10 @@ from reconciler.model import (
 )
 
 REQUEST_ID_LENGTH = 36
+DELETED_IN_QBO = (
+    "deleted in QBO by someone else; not recreated (drift = report): `reconciler retry` "
+    "recreates it"
+)
 OPERATIONS = ("create", "update", "close", "delete")
 
 
@@ -254,6 +261,8 @@ def plan_po(
     def rid(operation: str) -> str:
         return request_id(realm_id, desired.source_id, hash_, operation)
 
+    if entry is not None and entry.drift is Drift.DELETED and not force_retry:
+        return Hold(DELETED_IN_QBO)  # drift = report: not recreated unless a user asks
     if (
         entry is not None
         and entry.status is SyncStatus.SYNCED
@@ -289,6 +298,8 @@ def _plan_vanished(
 ) -> Action:
     if entry is None or (entry.qbo_id is None and entry.status is not SyncStatus.PENDING):
         return Noop("not in Luminous and never synced")
+    if entry.drift is Drift.DELETED:
+        return Noop("deleted in QBO by someone else")
     if entry.qbo_id is None:
         return Hold(
             "deleted in Luminous while its create was unconfirmed; check QBO for DocNumber "

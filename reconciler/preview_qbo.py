@@ -88,6 +88,11 @@ class PreviewQBO:
     def count(self, statement: str) -> int:
         return self.inner.count(statement)
 
+    def cdc(self, entities: Sequence[str], changed_since: Any) -> Any:
+        """A read (the drift check): QBO's answer as it is; what it changes lands in the
+        preview's copy of the state file only."""
+        return self.inner.cdc(entities, changed_since)
+
     # --- writes, answered here ----------------------------------------------------------
 
     def create(

@@ -4,10 +4,11 @@ report, and one structured log event per document."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from reconciler import drift
 from reconciler.checkpoint import CheckpointTracker
 from reconciler.model import DocKey, DocKind, LedgerEntry, Outcome, RejectedRecord, SyncStatus
 from reconciler.outcomes import Record, anonymous_reject
@@ -20,8 +21,17 @@ CHECKPOINT_NAMES = {DocKind.PURCHASE_ORDER: "luminous", DocKind.BILL: "luminous_
 class Recorder:
     """Records outcomes for one pass; the pipeline's `Recorder`."""
 
-    def __init__(self, ledger: Ledger, report: PassReport, log: Any, *, run_id: str) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        report: PassReport,
+        log: Any,
+        *,
+        run_id: str,
+        snapshot_fields: Mapping[DocKind, tuple[str, ...]] | None = None,
+    ) -> None:
         self.ledger = ledger
+        self.snapshot_fields = snapshot_fields or {}  # what a write's snapshot keeps, by kind
         self.report = report
         self.log = log
         self.run_id = run_id
@@ -57,12 +67,25 @@ class Recorder:
             records,
             run_id=self.run_id,
             checkpoints={CHECKPOINT_NAMES[kind]: moved for kind, moved in moves.items()},
+            snapshots=self._snapshots(records),
         )
         for kind, moved in moves.items():
             self.trackers[kind].committed_to(moved)
         for record in records:
             self.handled.add(record.entry.key)
             self.report_outcome(record.outcome, record.started)
+
+    def _snapshots(self, records: Sequence[Record]) -> list[tuple[DocKey, drift.Snapshot]]:
+        """What QBO answered to our writes, as drift checks will compare it (no extra read)."""
+        found = []
+        for record in records:
+            fields = self.snapshot_fields.get(record.entry.kind)
+            if fields is None or record.answer is None:
+                continue
+            snap = drift.snapshot(record.entry.kind, record.answer, fields)
+            if snap is not None:
+                found.append((record.entry.key, snap))
+        return found
 
     def without_id(self, record: RejectedRecord) -> None:
         """Nothing to key a ledger row on: the log line and the pass's failure count are where

@@ -10,10 +10,13 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import errors
 from reconciler.model import Checkpoint, SyncStatus
+
+if TYPE_CHECKING:
+    from reconciler.drift import DriftFinding
 
 # The verbs of synced outcomes, as the report counts them (and /metrics labels them).
 PAST_TENSE = {
@@ -24,6 +27,7 @@ PAST_TENSE = {
     "adopt": "adopted",
     "none": "unchanged",
 }
+DRIFT_IN_REPORT = 50  # findings kept in the runs table and the pass_finished event
 
 
 @dataclass
@@ -44,6 +48,11 @@ class PassReport:
     # POs the ledger holds as failed, retrying or pending after the pass, whichever pass
     # left them so: "all settled" means none.
     unsettled_in_ledger: int = 0
+    # Documents someone else edited or deleted in QBO, found by this pass's drift check
+    # (`drift.DriftFinding`: doc id, number, QBO id, the fields ours -> QBO's); billed and
+    # closed ones are counted, not listed. None of this makes the pass fail.
+    drift: list[DriftFinding] = field(default_factory=list)
+    drift_outstanding: dict[str, int] | None = None  # documents in each drift state, if checked
 
     def stopped_by(self, exc: BaseException) -> str:
         """Record what stopped the pass; the event to log. A Fatal (configuration,
@@ -100,6 +109,7 @@ class PassReport:
             "aborted": self.aborted,
             "crashed": self.crashed,
             "unsettled_in_ledger": self.unsettled_in_ledger,
+            "drift": [finding.as_dict() for finding in self.drift[:DRIFT_IN_REPORT]],
             "checkpoint": (
                 [self.checkpoint.updated_at.isoformat(), self.checkpoint.doc_id]
                 if self.checkpoint

@@ -52,6 +52,7 @@ def status_page(settings: Settings, store: StateStore, log: Any) -> StatusPage |
         retry_token=token,
         allowed_hosts=config.allowed_hosts,
         on_event=lambda event, **fields: log.info(event, **fields),
+        drift=store.drift.detail,
     )
 
 

@@ -129,6 +129,8 @@ class SyncSettings:
     max_attempts: int = _opt(8, min=1)
     backoff_base: timedelta = timedelta(seconds=30)
     backoff_cap: timedelta = timedelta(hours=1)
+    drift_check_interval: timedelta = timedelta(minutes=15)  # 0: no drift checks
+    drift: str = _opt("report", choices=("report", "restore"))
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 from reconciler import status_page as html
-from reconciler.model import DocKind, LedgerEntry, SyncStatus
+from reconciler.model import DocKind, Drift, LedgerEntry, SyncStatus
 from reconciler.settings import Secret
 from reconciler.status_guard import CsrfTokens, FailureThrottle, same_origin, token_matches
 from reconciler.status_query import ListFilter, page_of
 
 if TYPE_CHECKING:
-    from reconciler.state import HistoryRow
+    from reconciler.state import DriftDetail, HistoryRow
 
 HISTORY_ROWS = 100
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -76,8 +76,10 @@ class StatusPage:
         on_event: Callable[..., None] = lambda event, **fields: None,
         csrf: CsrfTokens | None = None,
         throttle: FailureThrottle | None = None,
+        drift: Callable[[DocKind, int], DriftDetail | None] | None = None,
     ) -> None:
         self._ledger = ledger
+        self._drift = drift  # what someone else changed in QBO (`state.DriftRecords.detail`)
         self._environment = environment
         self._retry_token = retry_token if retry_token else None
         self.allowed_hosts = tuple(allowed_hosts)
@@ -99,12 +101,15 @@ class StatusPage:
         wanted = ListFilter.from_query(query)
         everything = self._ledger.entries()
         counts: dict[DocKind, Counter[str]] = {kind: Counter() for kind in DocKind}
+        drift: Counter[Drift] = Counter()
         for entry in everything:
             counts[entry.kind][str(entry.status)] += 1
+            if entry.drift is not None:
+                drift[entry.drift] += 1
         vendors = sorted({e.vendor for e in everything if e.vendor}, key=str.casefold)
         page = page_of(everything, wanted)
         rows = [html.ListRow(e, self._last_attempt(e)) for e in page.rows]
-        view = html.Overview(counts, wanted, vendors, page, rows, self._environment)
+        view = html.Overview(counts, wanted, vendors, page, rows, self._environment, drift)
         return Answer(200, html.overview_html(view))
 
     def _last_attempt(self, entry: LedgerEntry) -> Any:
@@ -119,7 +124,8 @@ class StatusPage:
             return _not_found()
         history = self._ledger.history(entry.doc_id, entry.kind, limit=HISTORY_ROWS)
         csrf = self._csrf.mint(entry.kind, entry.doc_id) if self.retry_enabled else None
-        view = html.DocumentView(entry, history, self._environment, csrf)
+        drift = self._drift(entry.kind, entry.doc_id) if self._drift and entry.drift else None
+        view = html.DocumentView(entry, history, self._environment, csrf, drift)
         return Answer(200, html.document_html(view))
 
     # --- the one write ----------------------------------------------------------------------

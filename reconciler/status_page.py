@@ -19,11 +19,12 @@ from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from reconciler.model import DocKind, LedgerEntry, SyncStatus
+from reconciler.drift import WORDS as DRIFT_WORDS
+from reconciler.model import DocKind, Drift, LedgerEntry, SyncStatus
 from reconciler.status_query import ListFilter, Page, reason
 
 if TYPE_CHECKING:
-    from reconciler.state import HistoryRow
+    from reconciler.state import DriftDetail, HistoryRow
 
 QBO_APP = {
     "production": "https://app.qbo.intuit.com",
@@ -52,6 +53,7 @@ PALETTE = {
     "failed": ("#7f1d1d", "#fee2e2"),
     "skipped": ("#374151", "#f3f4f6"),
     "notice": ("#1e3a8a", "#eff6ff"),
+    "drift": ("#713f12", "#fef9c3"),
 }
 
 
@@ -84,6 +86,7 @@ def _css() -> str:
         "caption{text-align:left;font-weight:600;padding:.25rem 0}"
         ".badge{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-weight:600}"
         f"{badges}"
+        f".drift{{color:{PALETTE['drift'][0]};background:{PALETTE['drift'][1]}}}"
         f".kind,.meta{{color:{PALETTE['muted'][0]}}}"
         ".kind{font-size:.8rem;margin-right:.3rem;text-transform:uppercase}"
         ".filters{display:flex;flex-wrap:wrap;gap:.75rem;align-items:flex-end;margin:.5rem 0}"
@@ -144,6 +147,13 @@ def short(text: str, limit: int = REASON_IN_LIST) -> str:
 
 def badge(status: SyncStatus | str) -> str:
     return f'<span class="badge s-{e(status)}">{e(status)}</span>'
+
+
+def drift_tag(entry: LedgerEntry) -> str:
+    """What someone else did to it in QBO, next to its status."""
+    if entry.drift is None:
+        return ""
+    return f' <span class="badge drift">{e(DRIFT_WORDS[entry.drift])}</span>'
 
 
 def doc_path(kind: DocKind, doc_id: int) -> str:
@@ -226,12 +236,14 @@ class Overview:
     page: Page
     rows: Sequence[ListRow]
     environment: str
+    drift_counts: Mapping[Drift, int] | None = None
 
 
 def overview_html(view: Overview) -> str:
     body = (
         "<h1>Sync status</h1>\n"
         + counts_html(view.counts)
+        + drift_counts_html(view.drift_counts)
         + '\n<h2 id="list-h">Documents</h2>\n'
         + filter_form(view.wanted, view.vendors)
         + documents_html(view)
@@ -258,10 +270,23 @@ def counts_html(counts: Mapping[DocKind, Mapping[str, int]]) -> str:
     return _table("Documents by status", headers, rows, "counts-h")
 
 
+def drift_counts_html(counts: Mapping[Drift, int] | None) -> str:
+    """How many documents someone else changed in QBO, each a link to the filtered list."""
+    if not counts:
+        return ""
+    links = [
+        f'<a href="/status?{e(ListFilter(drift=d).query())}">{counts[d]} {e(DRIFT_WORDS[d])}</a>'
+        for d in Drift
+        if counts.get(d)
+    ]
+    return f'\n<p class="notice">Found by the drift checks: {" · ".join(links)}</p>'
+
+
 def filter_form(wanted: ListFilter, vendors: Sequence[str]) -> str:
     kinds = [("Any kind", ""), *((KIND_NAMES[k], str(k)) for k in DocKind)]
     statuses = [("Any status", ""), *((str(s), str(s)) for s in STATUS_ORDER)]
     vendor_options = [("Any vendor", ""), *((v, v) for v in vendors)]
+    drifts = [("Anything", ""), *((DRIFT_WORDS[d], str(d)) for d in Drift)]
     return (
         '<form method="get" action="/status" class="filters" role="search" '
         'aria-label="Filter documents">'
@@ -271,6 +296,8 @@ def filter_form(wanted: ListFilter, vendors: Sequence[str]) -> str:
         f"{_options(statuses, str(wanted.status or ''))}</select></div>"
         f'<div><label for="f-vendor">Vendor</label><select id="f-vendor" name="vendor">'
         f"{_options(vendor_options, wanted.vendor)}</select></div>"
+        f'<div><label for="f-drift">In QuickBooks</label><select id="f-drift" name="drift">'
+        f"{_options(drifts, str(wanted.drift or ''))}</select></div>"
         '<div><label for="f-q">Number or reason</label>'
         f'<input id="f-q" name="q" type="search" value="{e(wanted.text)}" maxlength="200"></div>'
         '<div class="actions"><button type="submit">Filter</button>'
@@ -299,7 +326,7 @@ def _list_row(row: ListRow, environment: str) -> str:
         f'<tr><th scope="row"><span class="kind">{e(kind_tag(entry.kind))}</span>'
         f'<a href="{doc_path(entry.kind, entry.doc_id)}">{e(doc_name(entry))}</a></th>'
         f'<td data-label="Vendor">{e(entry.vendor or "–")}</td>'
-        f'<td data-label="Status">{badge(entry.status)}</td>'
+        f'<td data-label="Status">{badge(entry.status)}{drift_tag(entry)}</td>'
         f'<td class="reason" data-label="Reason">{e(short(reason(entry)) or "–")}</td>'
         f'<td data-label="Last attempt">{when(row.last_attempt)}</td>'
         f'<td data-label="Next retry">{when(entry.next_retry_at)}</td>'
@@ -332,6 +359,7 @@ class DocumentView:
     history: Sequence[HistoryRow]
     environment: str
     csrf: str | None  # the retry form's token; None when retry is off
+    drift: DriftDetail | None = None  # what someone else changed in QBO, field by field
 
 
 def document_html(view: DocumentView) -> str:
@@ -341,6 +369,7 @@ def document_html(view: DocumentView) -> str:
         '<nav aria-label="Breadcrumb"><a href="/status">All documents</a></nav>\n'
         f"<h1>{e(title)}</h1>\n"
         + facts_html(entry, view.environment)
+        + drift_html(view.drift)
         + retry_html(entry, view.csrf)
         + history_html(view.history)
     )
@@ -358,12 +387,30 @@ def facts_html(entry: LedgerEntry, environment: str) -> str:
         ("Last request", when(entry.request_sent_at)),
         ("Next retry", when(entry.next_retry_at)),
         ("Edited in Luminous", when(entry.source_updated_at)),
-        ("In QuickBooks", e(entry.lifecycle or "–")),
+        ("In QuickBooks", e(entry.lifecycle or "–") + drift_tag(entry)),
     ]
     if entry.force_retry:
         facts.append(("Retry", "requested for the next pass"))
     items = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
     return f"<dl>{items}</dl>\n"
+
+
+def drift_html(drift: DriftDetail | None) -> str:
+    """The fields someone else changed in QBO: what the sync last wrote, what QBO holds."""
+    if drift is None:
+        return ""
+    found = f" (found {when(drift.found_at)})" if drift.found_at else ""
+    text = f"<p>{e(DRIFT_WORDS[drift.change])}{found}{': ' + e(drift.note) if drift.note else ''}"
+    head = f'<h2 id="drift-h">Changed in QuickBooks</h2>\n{text}</p>\n'
+    if not drift.diffs:
+        return head
+    rows = [
+        f'<tr><th scope="row">{e(d.field)}</th><td data-label="Written by the sync">'
+        f'{e(d.ours) or "–"}</td><td data-label="In QuickBooks now">{e(d.theirs) or "–"}</td></tr>'
+        for d in drift.diffs
+    ]
+    headers = ("Field", "Written by the sync", "In QuickBooks now")
+    return head + _table("Fields that differ", headers, rows, "drift-t", cards=True) + "\n"
 
 
 def retry_html(entry: LedgerEntry, csrf: str | None) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, urlencode
 
-from reconciler.model import DocKind, LedgerEntry, SyncStatus
+from reconciler.model import DocKind, Drift, LedgerEntry, SyncStatus
 
 PAGE_SIZE = 50
 MAX_TEXT = 200  # a search box, not a document
@@ -25,6 +25,7 @@ class ListFilter:
     vendor: str = ""
     text: str = ""
     page: int = 1
+    drift: Drift | None = None  # what someone else did to it in QBO
 
     @classmethod
     def from_query(cls, query: str) -> ListFilter:
@@ -32,12 +33,14 @@ class ListFilter:
         kind = values.get("kind", "")
         status = values.get("status", "")
         page = values.get("page", "1")
+        drift = values.get("drift", "")
         return cls(
             kind=DocKind(kind) if kind in set(DocKind) else None,
             status=SyncStatus(status) if status in set(SyncStatus) else None,
             vendor=" ".join(values.get("vendor", "").split())[:MAX_TEXT],
             text=" ".join(values.get("q", "").split())[:MAX_TEXT],
             page=int(page) if _small_number(page) else 1,
+            drift=Drift(drift) if drift in set(Drift) else None,
         )
 
     def query(self, **changes: object) -> str:
@@ -49,6 +52,7 @@ class ListFilter:
             "vendor": target.vendor,
             "q": target.text,
             "page": str(target.page) if target.page > 1 else "",
+            "drift": str(target.drift) if target.drift else "",
         }
         return urlencode({k: v for k, v in params.items() if v})
 
@@ -66,6 +70,8 @@ def matches(entry: LedgerEntry, wanted: ListFilter) -> bool:
     if wanted.kind is not None and entry.kind is not wanted.kind:
         return False
     if wanted.status is not None and entry.status is not wanted.status:
+        return False
+    if wanted.drift is not None and entry.drift is not wanted.drift:
         return False
     vendor = entry.vendor or ""
     if wanted.vendor and " ".join(vendor.split()).casefold() != wanted.vendor.casefold():

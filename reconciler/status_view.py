@@ -7,13 +7,14 @@ ledger is redacted when written; what is printed goes through `redact.scrub` onc
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.model import DocKind, LedgerEntry, SyncStatus
+from reconciler.drift import WORDS as DRIFT_WORDS
+from reconciler.model import DocKind, Drift, LedgerEntry, SyncStatus
 from reconciler.redact import scrub
-from reconciler.state import HistoryRow
+from reconciler.state import DriftDetail, HistoryRow
 
 _COLUMNS = ("PO", "LUMINOUS ID", "STATUS", "QBO ID", "ATTEMPTS", "NEXT RETRY", "REASON")
 _MIXED = ("KIND", "NUMBER", *_COLUMNS[1:])
@@ -40,6 +41,12 @@ def shown_status(entry: LedgerEntry) -> str:
     return str(entry.status)
 
 
+def status_with_drift(entry: LedgerEntry) -> str:
+    """The status, and what someone else did to it in QBO ("synced, changed in QBO")."""
+    shown = shown_status(entry)
+    return f"{shown}, {DRIFT_WORDS[entry.drift]}" if entry.drift else shown
+
+
 def entry_dict(entry: LedgerEntry) -> dict[str, Any]:
     label = "po" if entry.kind is DocKind.PURCHASE_ORDER else entry.kind.value
     return {
@@ -49,6 +56,7 @@ def entry_dict(entry: LedgerEntry) -> dict[str, Any]:
         "vendor": entry.vendor,
         "status": str(entry.status),
         "adopted": entry.adopted,
+        "drift": str(entry.drift) if entry.drift else None,
         "qbo_id": entry.qbo_id,
         "sync_token": entry.sync_token,
         "lifecycle": str(entry.lifecycle) if entry.lifecycle else None,
@@ -70,7 +78,7 @@ def table(entries: Sequence[LedgerEntry], *, total: int | None = None) -> str:
             *((e.kind.label,) if mixed else ()),
             e.number or "-",
             str(e.doc_id),
-            shown_status(e),
+            status_with_drift(e),
             e.qbo_id or "-",
             str(e.attempts),
             _when(e.next_retry_at),
@@ -89,7 +97,9 @@ def table(entries: Sequence[LedgerEntry], *, total: int | None = None) -> str:
     return scrub("\n".join(lines)) or ""
 
 
-def po_detail(entry: LedgerEntry, history: Sequence[HistoryRow]) -> str:
+def po_detail(
+    entry: LedgerEntry, history: Sequence[HistoryRow], drift: DriftDetail | None = None
+) -> str:
     lines = [
         f"{entry.kind.label} {entry.number or '-'} (Luminous id {entry.doc_id})",
         f"  status:        {shown_status(entry)}",
@@ -103,6 +113,11 @@ def po_detail(entry: LedgerEntry, history: Sequence[HistoryRow]) -> str:
         lines.append(f"  reason:        {_reason_full(entry)}")
     if entry.next_retry_at:
         lines.append(f"  next retry:    {_when(entry.next_retry_at)}")
+    if drift is not None:
+        note = f": {drift.note}" if drift.note else ""
+        found = f" (found {_when(drift.found_at)})" if drift.found_at else ""
+        lines.append(f"  in QBO:        {DRIFT_WORDS[drift.change]}{found}{note}")
+        lines += [f"    {d}" for d in drift.diffs]
     lines.append("  history:")
     for h in history:
         detail = f" [{h.error_code}]" if h.error_code else ""
@@ -124,8 +139,31 @@ def as_json(entries: Sequence[LedgerEntry]) -> str:
     return scrub(json.dumps([entry_dict(e) for e in entries], indent=2, ensure_ascii=False)) or ""
 
 
-def detail_json(entry: LedgerEntry, history: Sequence[HistoryRow]) -> str:
+def drift_summary(
+    counts: Mapping[str, int], checked_at: datetime | None, interval: timedelta
+) -> str:
+    """One line under the table: documents someone else changed in QBO, and the next check."""
+    found = [f"{counts[str(d)]} {DRIFT_WORDS[d]}" for d in Drift if counts.get(str(d))]
+    if not interval:
+        when = "drift checks are off"
+    elif checked_at is None:
+        when = "drift checks start with the next pass"
+    else:
+        when = f"next drift check from {_when(checked_at + interval)}"
+    return f"drift: {', '.join(found) or 'none found'} ({when})"
+
+
+def detail_json(
+    entry: LedgerEntry, history: Sequence[HistoryRow], drift: DriftDetail | None = None
+) -> str:
     data = entry_dict(entry)
+    if drift is not None:
+        data["drift_detail"] = {
+            "change": str(drift.change),
+            "note": drift.note,
+            "found_at": drift.found_at.isoformat() if drift.found_at else None,
+            "fields": [d.as_list() for d in drift.diffs],
+        }
     data["history"] = [
         {
             "at": h.at.isoformat(),

@@ -18,16 +18,18 @@ PURE = {
     "reconciler.qbo.query",
     "reconciler.qbo.faults",
     "reconciler.qbo.bodies",
+    "reconciler.qbo.compare",
+    "reconciler.qbo.cdc",
     "reconciler.qbo.wire",
     "reconciler.luminous_parse",
     "reconciler.batching",
     "reconciler.qbo.statement",
-    "reconciler.qbo.compare",
     "reconciler.redact",
     "reconciler.preview_plan",
     "reconciler.preview_view",
     "reconciler.alert_message",
     "reconciler.progress",
+    "reconciler.drift",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
 # module at the edges (the state file, the HTTP clients, logging setup, the scheduler).
@@ -38,6 +40,7 @@ MIDDLE = {
     "reconciler.sweep",
     "reconciler.engine",
     "reconciler.preview_qbo",
+    "reconciler.drift_check",
 }
 EDGES = (
     "reconciler.state",

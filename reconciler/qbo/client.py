@@ -1,6 +1,6 @@
 """QBOClient: the calls the sync makes on the QBO Accounting API v3, for one realm.
 
-read, query (one page, every page, COUNT), create, sparse update, delete and /batch, each
+read, query (one page, every page, COUNT), CDC, create, sparse update, delete and /batch, each
 returning the entity and Intuit's `intuit_tid`. How one request is sent, retried, throttled and
 refreshed is `qbo.transport`; the JSON (Decimals, never floats) is `qbo.wire`; what a fault
 means is `qbo.faults`.
@@ -29,6 +29,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote as url_quote
 
@@ -242,6 +243,18 @@ class QBOClient:
             params={"operation": "delete"},
         )
         return QBOResult(find_key(payload, entity), tid, status, attempts)
+
+    def cdc(self, entities: Sequence[str], changed_since: datetime) -> QBOResult:
+        """GET /cdc: every object of `entities` changed since then (a read; at most 30 days
+        back, 1000 objects per entity); `entity` is the whole answer, with its `time`."""
+        if changed_since.tzinfo is None:
+            raise ValueError("changedSince must be timezone-aware")
+        params = {
+            "entities": ",".join(entities),
+            "changedSince": changed_since.astimezone(UTC).isoformat(timespec="seconds"),
+        }
+        status, payload, tid, attempts = self._call("GET", "cdc", "cdc", params=params)
+        return QBOResult(payload, tid, status, attempts)
 
     def batch(
         self,

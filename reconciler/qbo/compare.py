@@ -29,6 +29,7 @@ TEXTS = (
     "GlobalTaxCalculation",
 )
 ADDRESSES = ("ShipAddr", "VendorAddr")
+NUMBERS = ("TotalAmt",)  # QBO computes it: only a snapshot of QBO's answer names it
 LINE_DETAIL_FIELDS = ("ItemRef", "AccountRef", "ClassRef", "TaxCodeRef", "Qty", "UnitPrice")
 
 
@@ -53,6 +54,9 @@ def differences(body: Mapping[str, Any], held: Mapping[str, Any]) -> list[Differ
     for name in TEXTS:
         if name in body:
             _note(found, name, _text(body.get(name)), _text(held.get(name)))
+    for name in NUMBERS:
+        if name in body:
+            _note(found, name, _number(body.get(name)), _number(held.get(name)))
     for name in ADDRESSES:
         if name in body:
             ours, theirs = body.get(name) or {}, held.get(name) or {}

@@ -4,6 +4,7 @@
     ├── ledger   per-document rows, history, checkpoints   (state/ledger.py)
     ├── refs     vendor, item and account ids by name      (state/refs.py)
     ├── runs     one row per pass                          (state/runs.py)
+    ├── drift    snapshots of our writes, drift found in QBO  (state/drift.py, snapshots.py)
     └── meta     small key/value facts (realm, sweep and drift times)
 
 The file, its migrations and its lock are in `state/db.py`. All methods take and return aware
@@ -18,12 +19,15 @@ from pathlib import Path
 
 from reconciler.errors import Fatal
 from reconciler.state.db import StateDB, StateFileError
+from reconciler.state.drift import DriftDetail, DriftRecords
 from reconciler.state.ledger import SETTLED_STATUSES, HistoryRow, Ledger
 from reconciler.state.refs import ReferenceMaps, name_key
 from reconciler.state.runs import Runs
 
 __all__ = [
     "SETTLED_STATUSES",
+    "DriftDetail",
+    "DriftRecords",
     "HistoryRow",
     "Ledger",
     "ReferenceMaps",
@@ -42,6 +46,7 @@ class StateStore:
         self.ledger = Ledger(db, clock)
         self.refs = ReferenceMaps(db)
         self.runs = Runs(db)
+        self.drift = DriftRecords(db, self.ledger, clock)
 
     @classmethod
     def open(cls, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> StateStore:

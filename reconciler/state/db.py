@@ -120,6 +120,29 @@ def m005_preview_history_by_run(db: Database) -> None:
     db["history"].create_index(["run_id"], if_not_exists=True)
 
 
+@migrations()
+def m006_drift(db: Database) -> None:
+    """Drift checks: what someone else did to a document in QBO (ledger.drift), and a snapshot
+    of each document as QBO answered our last write of it (what a check compares with)."""
+    db["ledger"].add_column("drift", str)
+    db["qbo_snapshot"].create(
+        {
+            "kind": str,
+            "doc_id": int,
+            "qbo_id": str,
+            "sync_token": str,
+            "fields": str,  # JSON: the synced fields as QBO answered; null when not known
+            "qbo_updated_at": str,  # QBO's LastUpdatedTime of that write (UTC)
+            "seen_token": str,  # the newest SyncToken a drift check saw
+            "diffs": str,  # JSON: the differences last reported, [[field, ours, QBO's], ...]
+            "note": str,
+            "found_at": str,
+        },
+        pk=("kind", "doc_id"),
+    )
+    db["qbo_snapshot"].create_index(["qbo_updated_at"])
+
+
 class StateFileError(Fatal):
     """The state file cannot be used as it is: a person must act (exit 2), and the message
     says what to do."""

@@ -13,9 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from reconciler.drift import Snapshot
 from reconciler.model import Checkpoint, DocKey, DocKind, LedgerEntry, Lifecycle, SyncStatus
 from reconciler.outcomes import Record
 from reconciler.redact import scrub
+from reconciler.state import snapshots as snapshot_rows
 from reconciler.state.db import StateDB, instant, iso
 
 SETTLED_STATUSES = frozenset(
@@ -90,6 +92,7 @@ def _entry(row: dict[str, Any]) -> LedgerEntry:
         kind=DocKind(row["kind"]),
         vendor=row["vendor"],
         adopted=bool(row["adopted"]),
+        drift=snapshot_rows.drift_of(row.get("drift")),
     )
 
 
@@ -238,9 +241,10 @@ class Ledger:
         *,
         run_id: str | None,
         checkpoints: Mapping[str, Checkpoint] | None = None,
+        snapshots: Sequence[tuple[DocKey, Snapshot]] = (),
     ) -> None:
-        """Outcomes, their history lines and the checkpoint moves they allow (by checkpoint
-        name), together."""
+        """Outcomes, their history lines, the checkpoint moves they allow (by checkpoint
+        name) and the snapshots of what QBO answered (`state.snapshots`), together."""
         with self._db.atomic():
             for record in records:
                 self._upsert(record.entry, keep_force_retry=False)
@@ -251,6 +255,7 @@ class Ledger:
                     )
             for name, checkpoint in (checkpoints or {}).items():
                 self._write_checkpoint(checkpoint, name)
+            snapshot_rows.write(self._db, snapshots)
 
     def _upsert(self, entry: LedgerEntry, *, keep_force_retry: bool) -> None:
         values: list[Any] = [

@@ -196,7 +196,11 @@ def test_a_real_pass_does_exactly_what_the_preview_listed(h):
                 qbo_before["PurchaseOrder"][line.qbo_id],
                 qbo_after["PurchaseOrder"][line.qbo_id],
             )
-            done = {(d.field, d.theirs, d.ours) for d in compare.differences(after, before)}
+            done = {
+                (d.field, d.theirs, d.ours)
+                for d in compare.differences(after, before)
+                if d.field not in compare.NUMBERS  # QBO computes them from the lines
+            }
             assert done == {(c["field"], c["old"], c["new"]) for c in planned["changes"]}
         if planned["action"] == "create":
             assert line.qbo_id not in qbo_before["PurchaseOrder"]

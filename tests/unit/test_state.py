@@ -65,6 +65,7 @@ def test_reopen_keeps_data_and_applies_no_migration_twice(tmp_path):
         "m003_documents_of_every_kind",
         "m004_vendor_and_adoption",
         "m005_preview_history_by_run",
+        "m006_drift",
     ]
     assert s2.integrity_ok()
 
