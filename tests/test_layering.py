@@ -21,6 +21,8 @@ PURE = {
     "reconciler.qbo.wire",
     "reconciler.luminous_parse",
     "reconciler.batching",
+    "reconciler.coding",
+    "reconciler.qbo.company",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
 # module at the edges (the state file, the HTTP clients, logging setup, the scheduler).
