@@ -40,6 +40,11 @@ FILTERABLE_FIELDS: dict[str, frozenset[str]] = {
     "Item": _COMMON_FIELDS | {"Name", "Sku", "Type", "Active"},
     "PurchaseOrder": _COMMON_FIELDS | {"DocNumber", "TxnDate"},
     "Account": _COMMON_FIELDS | {"Name", "AccountType", "Active"},
+    # qbo-api.md "Classes and locations" and "Non-US companies"
+    "Class": _COMMON_FIELDS | {"Name", "FullyQualifiedName", "Active"},
+    "Department": _COMMON_FIELDS | {"Name", "FullyQualifiedName", "Active"},
+    "TaxCode": _COMMON_FIELDS | {"Name", "Active"},
+    "Preferences": _COMMON_FIELDS,
 }
 
 

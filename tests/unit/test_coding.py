@@ -8,15 +8,17 @@ import dataclasses
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from po_samples import D, make_line, make_po
+from po_samples import D, make_line, make_po, refs_for
 from support import rules as make_rules
 
 from reconciler import coding
 from reconciler.coding import CodingRules, DocFacts, LineFacts, Lookup, TaxRules
-from reconciler.errors import InvalidSourceRecord
+from reconciler.errors import InvalidSourceRecord, Parked
 from reconciler.mapping import desired_po
 from reconciler.model import LineKind, SourceProduct
+from reconciler.qbo.bodies import po_payload
 from reconciler.qbo.company import CompanyProfile, profile_from
+from reconciler.qbo.compare import differences
 
 UK = CompanyProfile(country="GB", edition="Plus", class_tracking="line", tracks_locations=True)
 US = CompanyProfile(country="US", edition="Plus", class_tracking="line", tracks_locations=True)
@@ -353,3 +355,85 @@ def test_classes_split_discounts_and_follow_the_warehouse():
         ("Shipping", "Other"),
     ]
     assert desired.location == "Utah"
+
+
+# --- the body ----------------------------------------------------------------------------------
+
+
+def test_the_body_carries_class_tax_code_location_and_the_tax_calculation():
+    """ClassRef and TaxCodeRef on item and account lines, DepartmentRef and
+    GlobalTaxCalculation on the PO, by the ids resolve found; a name without an id parks."""
+    lines = (make_line(1, tax=D("4.20")),)
+    po = make_po(lines=lines, total_shipping_cost=D("3"), warehouse_name="Main Warehouse")
+    lookup = Lookup("warehouse", table=(("Main Warehouse", "East"),))
+    rules = make_rules(
+        line_coding=dataclasses.replace(_uk_rules(), classes=lookup, locations=lookup)
+    )
+    desired = desired_po(po, rules)
+    refs = dataclasses.replace(
+        refs_for(desired),
+        class_ids={"East": "500"},
+        department_id="7",
+        tax_code_ids={"20.0% S": "2", "0.0% Z": "4"},
+    )
+    body = po_payload(desired, refs)
+    item = body["Line"][0]["ItemBasedExpenseLineDetail"]
+    shipping = body["Line"][1]["AccountBasedExpenseLineDetail"]
+    assert (item["ClassRef"], item["TaxCodeRef"]) == ({"value": "500"}, {"value": "2"})
+    assert (shipping["ClassRef"], shipping["TaxCodeRef"]) == ({"value": "500"}, {"value": "4"})
+    assert body["DepartmentRef"] == {"value": "7"} and body["GlobalTaxCalculation"] == "TaxExcluded"
+    assert len(body["Line"]) == 2  # no tax line: QBO computes the tax
+    with pytest.raises(Parked, match=r"tax code '0\.0% Z' has no QBO id"):
+        po_payload(desired, dataclasses.replace(refs, tax_code_ids={"20.0% S": "2"}))
+    with pytest.raises(Parked, match="location 'East' has no QBO id"):
+        po_payload(desired, dataclasses.replace(refs, department_id=None))
+
+
+def test_a_us_body_is_unchanged():
+    desired = desired_po(make_po(total_tax=D("1")), make_rules())
+    body = po_payload(desired, refs_for(desired))
+    assert "GlobalTaxCalculation" not in body and "DepartmentRef" not in body
+    assert all(
+        "ClassRef" not in ln[ln["DetailType"]] and "TaxCodeRef" not in ln[ln["DetailType"]]
+        for ln in body["Line"]
+    )
+
+
+def test_a_tax_inclusive_line_qbo_holds_compares_by_its_gross():
+    """QBO stores a TaxInclusive line net (Amount 699.95, UnitPrice net) with the gross sent as
+    TaxInclusiveAmt: what we sent is no difference; another gross or tax code is one."""
+    ours = {
+        "Line": [
+            {
+                "Amount": D("769.94"),
+                "DetailType": "ItemBasedExpenseLineDetail",
+                "ItemBasedExpenseLineDetail": {
+                    "ItemRef": {"value": "2"},
+                    "Qty": D("1"),
+                    "UnitPrice": D("769.94"),
+                    "TaxCodeRef": {"value": "5"},
+                },
+            }
+        ]
+    }
+    held = {
+        "Line": [
+            {
+                "Amount": 699.95,
+                "DetailType": "ItemBasedExpenseLineDetail",
+                "ItemBasedExpenseLineDetail": {
+                    "ItemRef": {"value": "2", "name": "Gadget"},
+                    "Qty": 1,
+                    "UnitPrice": 699.95,
+                    "TaxInclusiveAmt": 769.94,
+                    "TaxCodeRef": {"value": "5", "name": "GST"},
+                },
+            }
+        ]
+    }
+    assert differences(ours, held) == []
+    held["Line"][0]["ItemBasedExpenseLineDetail"] |= {
+        "TaxInclusiveAmt": 770,
+        "TaxCodeRef": {"value": "6"},
+    }
+    assert [d.field for d in differences(ours, held)] == ["Line 1 Amount", "Line 1 TaxCodeRef"]
