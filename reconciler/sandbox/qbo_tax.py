@@ -172,12 +172,9 @@ def apply_line_tax_code(company: Any, detail: dict, mode: str | None) -> None:
     """US: default NON, else one of the company's codes (TAX, NON: 2500 otherwise). Elsewhere:
     a valid, active code with purchase rates (6000 otherwise), never a default."""
     if company.country == "US":
-        if qbo_store._ref_id(detail.get("TaxCodeRef")) is None:
-            detail["TaxCodeRef"] = {"value": "NON"}
-        else:
-            detail["TaxCodeRef"] = company._resolve_ref(
-                "TaxCodeRef", detail["TaxCodeRef"], "TaxCode"
-            )
+        code = qbo_store._ref_id(detail.get("TaxCodeRef")) or "NON"
+        company._resolve_ref("TaxCodeRef", {"value": code}, "TaxCode")  # 2500 if not TAX / NON
+        detail["TaxCodeRef"] = {"value": code}  # as QBO shows it on US lines: no name
         return
     ref = detail.get("TaxCodeRef")
     if qbo_store._ref_id(ref) is None:
