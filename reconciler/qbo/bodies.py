@@ -44,8 +44,9 @@ class ResolvedRefs:
     tax_code_ids: Mapping[str, str] = field(default_factory=dict)  # code name -> TaxCode.Id
 
 
-def _coded(line: DesiredLine, refs: ResolvedRefs, detail: dict[str, Any]) -> dict[str, Any]:
-    """The line detail with its ClassRef and TaxCodeRef (`reconciler.coding` chose them)."""
+def coded_detail(line: DesiredLine, refs: ResolvedRefs, detail: dict[str, Any]) -> dict[str, Any]:
+    """The line detail with its ClassRef and TaxCodeRef (`reconciler.coding` chose them); for
+    any purchase line, a PO's or a bill's."""
     for name, wanted, ids, ref in (
         ("class", line.class_name, refs.class_ids, "ClassRef"),
         ("tax code", line.tax_code, refs.tax_code_ids, "TaxCodeRef"),
@@ -83,7 +84,7 @@ def _line_payload(line: DesiredLine, refs: ResolvedRefs, number: int) -> dict[st
         body["Description"] = line.description
     if line.kind is LineKind.ACCOUNT:
         body["DetailType"] = "AccountBasedExpenseLineDetail"
-        body["AccountBasedExpenseLineDetail"] = _coded(
+        body["AccountBasedExpenseLineDetail"] = coded_detail(
             line, refs, {"AccountRef": {"value": _account_id(refs, line.account)}}
         )
         return body
@@ -95,14 +96,14 @@ def _line_payload(line: DesiredLine, refs: ResolvedRefs, number: int) -> dict[st
             text += f": {line.description}"
         body["Description"] = clean_text(text)
         body["DetailType"] = "AccountBasedExpenseLineDetail"
-        body["AccountBasedExpenseLineDetail"] = _coded(
+        body["AccountBasedExpenseLineDetail"] = coded_detail(
             line, refs, {"AccountRef": {"value": refs.missing_item_account_id}}
         )
         return body
     if item_id is None:
         raise Parked(f"item {line.item.name!r} has no QBO id", code="unresolved_item")
     body["DetailType"] = "ItemBasedExpenseLineDetail"
-    body["ItemBasedExpenseLineDetail"] = _coded(
+    body["ItemBasedExpenseLineDetail"] = coded_detail(
         line,
         refs,
         {

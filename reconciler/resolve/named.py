@@ -65,6 +65,7 @@ class NamedRefResolver:
         self._on_inactive = on_inactive
         self._on_event = on_event or (lambda *a, **k: None)
         self._found: dict[str, dict[str, Any] | None] = {}  # this pass's answers, by name key
+        self._failed: dict[str, errors.Parked] = {}  # names this pass cannot use, and why
         # QBO answers a repeated requestid with its first answer, a refusal included: an
         # activation QBO refused (Plus's limit) must be a new request in a later pass.
         self._pass_tag = uuid.uuid4().hex[:12]
@@ -123,11 +124,22 @@ class NamedRefResolver:
                 self._maps.remember_named(self.kind.cache, name, str(row["Id"]))
 
     def id_for(self, name: str) -> str:
+        """The id, or the reason this name cannot be used (Parked: the document fails). A name
+        that failed fails again for the rest of the pass without asking QBO again."""
         cached = self._maps.named_id(self.kind.cache, name)
         if cached is not None:
             return cached
         key = name_key(name)
-        row = self._found.pop(key) if key in self._found else self.find([name])[key]
+        if key in self._failed:
+            raise self._failed[key]
+        try:
+            return self._usable_id(name, key)
+        except errors.Parked as exc:
+            self._failed[key] = exc
+            raise
+
+    def _usable_id(self, name: str, key: str) -> str:
+        row = self._found[key] if key in self._found else self.find([name])[key]
         problem = self.problem(name, row)
         if problem is not None and row is not None and not row.get("Active", True):
             row = self._reactivate(name, row, problem)
@@ -140,6 +152,7 @@ class NamedRefResolver:
 
     def forget_all(self) -> None:
         self._found.clear()
+        self._failed.clear()
         self._maps.forget_named(self.kind.cache)
 
     def _reactivate(self, name: str, row: dict[str, Any], problem: str) -> dict[str, Any]:

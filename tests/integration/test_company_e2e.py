@@ -330,33 +330,47 @@ def test_plus_limit_refuses_a_reactivation_and_the_po_fails_alone(tmp_path):
             h.qbo.seed("Department", {"Name": f"Store {n}"})
         main = h.lum.add_warehouse("Main Warehouse")
         reno = h.lum.add_warehouse("Reno DC")
-        blocked = h.po(warehouse_id=main["id"])
+        blocked, also_blocked = h.po(warehouse_id=main["id"]), h.po(warehouse_id=main["id"])
         fine = h.po(warehouse_id=reno["id"])
         report = h.run()
         assert report.fatal is None and report.counts["created"] == 1
         assert _ref(h.qbo_po(fine["id"])["Line"][0], "ClassRef") == west["Id"]
-        entry = h.entry(blocked["id"])
-        assert entry.status is SyncStatus.FAILED and entry.last_error_code == "6000"
-        assert "usage limit of 40" in entry.last_error_message
+        for po in (blocked, also_blocked):
+            entry = h.entry(po["id"])
+            assert entry.status is SyncStatus.FAILED and entry.last_error_code == "6000"
+            assert "usage limit of 40" in entry.last_error_message
         assert h.qbo.get("Class", east["Id"])["Active"] is False
+        assert h.qbo.count(method="POST", path_contains="/class") == 1  # asked once a pass
 
         h.qbo.edit_as_other_user("Class", fillers[0]["Id"], {"Active": False})
         h.edit(blocked["id"], private_note="retry after freeing a class")
+        h.edit(also_blocked["id"], private_note="retry after freeing a class")
         time.sleep(1.1)
-        assert h.run().counts["created"] == 1
+        assert h.run().counts["created"] == 2
         assert _ref(h.qbo_po(blocked["id"])["Line"][0], "ClassRef") == east["Id"]
         assert h.qbo.get("Class", east["Id"])["Active"] is True
 
 
 def test_inactive_class_with_policy_fail_parks_the_po(tmp_path):
+    """on_inactive = "fail": the POs of an inactive class fail with the reason, the others
+    sync; QBO is asked about the class once for the whole pass, and nothing is changed there."""
     classes = dataclasses.replace(US_CLASSES, on_inactive="fail")
     with harness(tmp_path, settings_hook=configured(classes=classes)) as h:
-        h.qbo.seed("Class", {"Name": "East", "Active": False})
-        po = h.po(warehouse_id=h.lum.add_warehouse("Main Warehouse")["id"])
-        h.run()
-        entry = h.entry(po["id"])
-        assert entry.status is SyncStatus.FAILED
-        assert "class 'East' is inactive in QuickBooks (policy: fail)" in entry.last_error_message
+        east = h.qbo.seed("Class", {"Name": "East", "Active": False})
+        h.qbo.seed("Class", {"Name": "General"})
+        main = h.lum.add_warehouse("Main Warehouse")
+        first, second = h.po(warehouse_id=main["id"]), h.po(warehouse_id=main["id"])
+        other = h.po()
+        report = h.run()
+        assert report.counts["created"] == 1 and h.entry(other["id"]).status is SyncStatus.SYNCED
+        for po in (first, second):
+            entry = h.entry(po["id"])
+            assert entry.status is SyncStatus.FAILED
+            assert "class 'East' is inactive in QuickBooks (policy: fail)" in (
+                entry.last_error_message
+            )
+        assert len(_queries(h, "Class")) == 1
+        assert h.qbo.get("Class", east["Id"])["Active"] is False
 
 
 def test_an_edition_without_classes_stops_the_pass_with_the_fix(tmp_path):
