@@ -24,7 +24,9 @@ an account line)
     QBO itself computes the tax from the codes (`GlobalTaxCalculation` TaxExcluded or
     TaxInclusive, from `calculation`): Luminous' tax amounts only choose the code.
     `[fields] TaxCodeRef = false` outside the US posts the documents out of scope of tax
-    (GlobalTaxCalculation NotApplicable) with the tax as an account line, as in the US.
+    (GlobalTaxCalculation NotApplicable) with the tax as an account line, as in the US (QBO
+    lists NotApplicable among the GlobalTaxCalculation values; that every non-US company takes
+    it on purchases is unsure).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import pytest
 from sync_harness import harness
 
 from reconciler.model import SyncStatus
+from reconciler.sandbox.qbo import FaultRule
 from reconciler.settings import ClassesSettings, LocationsSettings, Settings, TaxSettings
 
 D = Decimal
@@ -384,3 +385,47 @@ def test_an_edition_without_classes_stops_the_pass_with_the_fix(tmp_path):
         report = h.run()
         assert "QuickBooks Online Essentials has no classes" in report.fatal
         assert h.qbo.objects("PurchaseOrder") == []
+
+
+# --- the company profile: read once, kept a day ------------------------------------------------
+
+
+def test_the_company_is_read_again_after_a_day_or_when_it_refuses_the_configuration(tmp_path):
+    """Two reads on the first pass, none while the kept profile is under a day old, two again
+    after; a kept profile that refuses the configuration (classes set, the company was on
+    Essentials) is read again before the pass stops: the upgrade to Plus is seen at once."""
+    with harness(tmp_path, qbo_options={"edition": "Essentials"}) as h:
+        reads = lambda: h.qbo.count(path_contains="/companyinfo/")  # noqa: E731
+        h.run()
+        assert reads() == 1 and len(_queries(h, "Preferences")) == 1
+        h.clock.advance(hours=23)
+        h.run()
+        assert reads() == 1
+        h.clock.advance(hours=2)
+        h.run()
+        assert reads() == 2
+
+        h.qbo.edition = "Plus"
+        general = h.qbo.seed("Class", {"Name": "General"})
+        with_classes = configured(classes=US_CLASSES)(h.settings)
+        po = h.po()
+        report = h.run(settings=with_classes)
+        assert report.fatal is None and reads() == 3
+        assert _ref(h.qbo_po(po["id"])["Line"][0], "ClassRef") == general["Id"]
+
+
+def test_a_kept_profile_carries_a_pass_through_an_outage_of_companyinfo(tmp_path):
+    """The profile is due for a refresh but QBO fails to answer it: the kept one is used (a
+    stale country is still the country) and the pass goes on."""
+    tax = configured(tax=UK_TAX)
+    with harness(tmp_path, qbo_options={"country": "GB"}, settings_hook=tax) as h:
+        h.run()
+        h.clock.advance(hours=25)
+        rule = h.qbo.add_fault(FaultRule(path_regex=r"/companyinfo/", status=503, times=None))
+        oats = h.product("Oats", "OAT")
+        line = {"product_id": oats["id"], "quantity": "1", "unit_price": "10", "tax_rate": "20"}
+        po = h.po(items=[line])  # the record's items, as given
+        report = h.run()
+        assert rule.fired >= 1 and report.fatal is None and report.aborted is None
+        assert report.counts["created"] == 1
+        assert _money(h.qbo_po(po["id"])["TxnTaxDetail"]["TotalTax"]) == D("2.00")
