@@ -109,10 +109,15 @@ class NamedRefResolver:
     # --- resolving ------------------------------------------------------------------------
 
     def prefetch(self, names: Iterable[str]) -> None:
-        """Names not cached yet, looked up together; usable ones are remembered, the others
-        wait for `id_for`, which applies the policies (no second look-up this pass)."""
+        """Names neither cached nor looked up this pass, looked up together; usable ones are
+        remembered, the others wait for `id_for`, which applies the policies (no second
+        look-up this pass)."""
         missing = [
-            n for n in dict.fromkeys(names) if self._maps.named_id(self.kind.cache, n) is None
+            n
+            for n in dict.fromkeys(names)
+            if self._maps.named_id(self.kind.cache, n) is None
+            and name_key(n) not in self._found
+            and name_key(n) not in self._failed
         ]
         if not missing:
             return
@@ -227,7 +232,9 @@ class CodedRefs:
                     continue
 
     def ids(self, names: CodedNames) -> tuple[dict[str, str], str | None, dict[str, str]]:
-        """(class ids by name, the location's id, tax code ids by name) for one document."""
+        """(class ids by name, the location's id, tax code ids by name) for one document; the
+        names not cached yet are looked up together first (one query per kind)."""
+        self.prefetch(names)
         classes = {name: self.classes.id_for(name) for name in names.classes}
         location = self.locations.id_for(names.locations[0]) if names.locations else None
         tax_codes = {name: self.tax_codes.id_for(name) for name in names.tax_codes}
