@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
+from reconciler import coding
 from reconciler.errors import ConfigError
 from reconciler.mapping import ISO_4217
 from reconciler.settings import (
@@ -427,6 +428,9 @@ def _cross_checks(settings: Settings, problems: list[str]) -> Settings:
     for key in ("expense", "shipping", "tax", "discount", "other_costs"):
         if not getattr(settings.accounts, key).strip():
             problems.append(f"accounts.{key} must name a QBO account")
+    problems.extend(coding.lookup_problems("classes", settings.classes.lookup()))
+    problems.extend(coding.lookup_problems("locations", settings.locations.lookup()))
+    problems.extend(coding.tax_problems(settings.tax.rules()))
     return dataclasses.replace(
         settings,
         qbo=dataclasses.replace(

@@ -1,7 +1,9 @@
 """`reconciler doctor`: one line per check, and the fix when a check fails.
 
 Checks run in order and each later one is skipped (said so, not hidden) when what it needs
-failed: configuration, state database, Luminous, QBO authorization, QBO accounts.
+failed: configuration, state database, Luminous, QBO authorization, the QBO company (country,
+edition, tracking; then each configured class, location and tax code: `doctor_company`), QBO
+accounts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from reconciler import errors, wiring
 from reconciler.config import Settings, load_settings
+from reconciler.doctor_company import company_checks
 from reconciler.logs import SECRETS
 from reconciler.resolve import AccountResolver
 from reconciler.state import StateFileError
@@ -140,6 +143,10 @@ def _qbo_checks(settings: Settings, store: Any, clock: Callable[[], datetime]) -
     yield Check(
         "quickbooks authorization", True, f"company {settings.qbo.realm_id} ({name}) answers"
     )
+    for row in company_checks(
+        settings, client, store, info if isinstance(info, dict) else {}, clock=clock
+    ):
+        yield Check(*row)
     resolver = AccountResolver(client, store.refs)
     for key, account in _accounts_to_check(settings):
         try:

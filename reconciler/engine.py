@@ -35,6 +35,7 @@ from reconciler.pull import PullResult, pull_changes
 from reconciler.recorder import Recorder
 from reconciler.report import PassReport, RequestCounter, new_run_id
 from reconciler.resolve import References
+from reconciler.resolve.company import CompanyContext
 
 if TYPE_CHECKING:
     from reconciler.luminous import LuminousClient
@@ -82,13 +83,24 @@ class Pass:
             self.ledger, self.report, deps.log, run_id=self.run_id, snapshot_fields=fields
         )
         self.policy = self.s.plan_policy()
-        self.pos = POSync(self.s, self.ledger, self.recorder, clock=deps.clock, on_event=self.event)
+        # The QBO company's country and edition decide the mapping rules (read in `run`).
+        self.company = CompanyContext(
+            deps.qbo, deps.store, self.s, clock=deps.clock, on_event=self.event
+        )
+        self.pos = POSync(
+            self.s, self.ledger, self.recorder, clock=deps.clock, on_event=self.event,
+            company=self.company,
+        )  # fmt: skip
         refs = References(
             deps.qbo, deps.store.refs, self.s, today=deps.clock().date(), on_event=self.event
         )
         # No PO in the ledger (a new install, a lost state file): index what QBO holds first.
         first = self.ledger.count(kind=PO) == 0
-        self.writers = {PO: POWriter(deps.qbo, self.ledger, refs, self.s, first_connection=first)}
+        self.writers = {
+            PO: POWriter(
+                deps.qbo, self.ledger, refs, self.s, first_connection=first, company=self.company
+            )
+        }
 
     def run(self, *, full_sweep: bool) -> PassReport:
         d = self.d
@@ -96,6 +108,7 @@ class Pass:
         d.store.runs.start(self.run_id, self.report.started_at)
         self.event("pass_started", full_sweep=full_sweep)
         try:
+            self.company.load()
             self._read_changes()
             if not d.stop_requested():
                 self._retry_due()

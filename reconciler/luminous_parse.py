@@ -28,6 +28,13 @@ Every assumption about Luminous field names lives in the tables below (see
   them in `extra_cost_fields` ((field, label) pairs) and they land in `other_costs`.
 - custom fields (assumed shape): `custom_fields` as an object {name: value} or a list of
   {"name"|"key", "value"} objects.
+- classes, locations and tax codes (see `reconciler.coding`): the warehouse's `name`; a line's
+  `tax_rate` (a percent; assumed: the reference shows only the `tax` amount, from which
+  `coding` can tell the rate); the product's `tax_class` (assumed) and its attributes, in this
+  order: `category.name` and `subcategory.name` (as on the reference's product), each entry of
+  `variant_attributes` (on the reference's embedded product), then the product's
+  `custom_fields`. An attribute that is not a plain value (an object, a list) is left out:
+  nothing is read from it, and the PO is not refused for a field it may not use.
 """
 
 from __future__ import annotations
@@ -94,6 +101,7 @@ ITEM_FIELDS = {
     "unit_price": "unit_price",
     "description": "description",  # assumed (not in the reference; product.description is)
     "tax": "tax",
+    "tax_rate": "tax_rate",  # assumed
     "discount_amount": "discount_amount",
     "line_total": "line_total",
     "source_sku": "source_sku",
@@ -104,6 +112,11 @@ PRODUCT_FIELDS = {
     "sku": "sku",
     "description": "description",
     "unit_cost": "unit_cost",
+    "tax_class": "tax_class",  # assumed
+    "category": "category",  # {id, name}, on the reference's product
+    "subcategory": "subcategory",
+    "variant_attributes": "variant_attributes",
+    "custom_fields": "custom_fields",
 }
 STATUS_ALIASES = {"canceled": SourceStatus.CANCELLED}
 MAX_MAGNITUDE = Decimal(10) ** 12  # far beyond any PO amount; QBO itself stops at 10**10
@@ -214,6 +227,7 @@ def _parse(raw: Mapping[str, Any], po_id: int, extra: tuple[tuple[str, str], ...
         currency=_text(raw.get(f["currency"]), "currency"),
         ship_to=_address(warehouse) if warehouse else None,
         ship_to_name=_text(warehouse.get("name"), "warehouse.name") if warehouse else None,
+        warehouse_name=_text(warehouse.get("name"), "warehouse.name") if warehouse else None,
         total_shipping_cost=_money(raw.get(f["shipping"]), f["shipping"], default=Decimal("0")),
         total_tax=_money(raw.get(f["tax"]), f["tax"], default=Decimal("0")),
         other_costs=tuple(other_costs),
@@ -299,6 +313,8 @@ def _line(item: Any, n: int) -> SourceLine:
             sku=sku,
             description=_text(product.get(p["description"]), f"{where}.product.description"),
             unit_cost=_money(product.get(p["unit_cost"]), f"{where}.product.unit_cost"),
+            tax_class=_text(product.get(p["tax_class"]), f"{where}.product.tax_class"),
+            attributes=_product_attributes(product),
         ),
         quantity=_money(item.get(i["quantity"]), f"{where}.quantity", required=True),  # type: ignore[arg-type]
         unit_price=_money(item.get(i["unit_price"]), f"{where}.unit_price", required=True),  # type: ignore[arg-type]
@@ -308,6 +324,33 @@ def _line(item: Any, n: int) -> SourceLine:
             item.get(i["discount_amount"]), f"{where}.discount_amount", default=Decimal("0")
         ),
         line_total=_money(item.get(i["line_total"]), f"{where}.line_total"),
+        tax_rate=_money(item.get(i["tax_rate"]), f"{where}.tax_rate"),
+    )
+
+
+def _product_attributes(product: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(name, value) pairs a class may come from; plain values only (see the module doc)."""
+    p = PRODUCT_FIELDS
+    pairs: list[tuple[Any, Any]] = []
+    for key in ("category", "subcategory"):
+        value = product.get(p[key])
+        if isinstance(value, Mapping):
+            pairs.append((key, value.get("name")))
+    for key in ("variant_attributes", "custom_fields"):
+        value = product.get(p[key])
+        if isinstance(value, Mapping):
+            pairs.extend(value.items())
+        elif isinstance(value, list):  # [{"name"|"key": ..., "value": ...}]
+            entries = [e for e in value if isinstance(e, Mapping)]
+            pairs.extend((e.get("name") or e.get("key"), e.get("value")) for e in entries)
+    return tuple(
+        (name.strip(), str(value).strip())
+        for name, value in pairs
+        if isinstance(name, str)
+        and name.strip()
+        and isinstance(value, str | int | Decimal)
+        and not isinstance(value, bool)
+        and str(value).strip()
     )
 
 

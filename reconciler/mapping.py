@@ -25,12 +25,15 @@ Money
 Discounts
     A PurchaseOrder has only item and account expense lines (no DiscountLineDetail), and folding a
     discount into Amount breaks the 6070 check. So line discounts are summed into ONE negative
-    account-based line on the configured discount account ("Discounts (3 lines)"). A negative
-    discount is a per-PO error.
+    account-based line on the configured discount account ("Discounts (3 lines)"), or one per
+    class and tax code of the discounted lines when those differ. A negative discount is a
+    per-PO error.
 Tax
-    One account-based line on the configured tax account: the PO's `total_tax` when it is
-    non-zero, else the sum of the lines' `tax` (Luminous' total_tax already contains the line
-    taxes; never both). Zero tax -> no line. Negative tax is a per-PO error.
+    US companies: one account-based line on the configured tax account: the PO's `total_tax`
+    when it is non-zero, else the sum of the lines' `tax` (Luminous' total_tax already contains
+    the line taxes; never both). Zero tax -> no line. Negative tax is a per-PO error.
+    Elsewhere: no tax line; every line carries a tax code and QBO computes the tax
+    (`reconciler.coding`, which also gives each line its class and the PO its location).
 Shipping and other costs
     `total_shipping_cost` -> one line on the shipping account (negative is an error); each
     `other_costs` entry (label, amount) -> one line on the other-costs account, label as its
@@ -80,6 +83,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from reconciler import coding
 from reconciler.errors import InvalidSourceRecord
 from reconciler.model import (
     Address,
@@ -125,6 +129,10 @@ FIELD_SOURCES: Mapping[str, frozenset[str]] = {
     "ShipAddr": frozenset({"ship_to"}),
     "VendorAddr": frozenset({"supplier"}),
     "CurrencyRef": frozenset({"currency"}),
+    # These three follow their own sections; [fields] only turns them off.
+    "ClassRef": frozenset({"classes"}),
+    "DepartmentRef": frozenset({"locations"}),
+    "TaxCodeRef": frozenset({"tax"}),
 }
 DEFAULT_FIELDS: tuple[tuple[str, str], ...] = (
     ("DocNumber", "order_numbers"),
@@ -135,6 +143,9 @@ DEFAULT_FIELDS: tuple[tuple[str, str], ...] = (
     ("ShipAddr", "ship_to"),
     ("VendorAddr", "supplier"),
     ("CurrencyRef", "currency"),
+    ("ClassRef", "classes"),
+    ("DepartmentRef", "locations"),
+    ("TaxCodeRef", "tax"),
 )
 # PO attributes a custom field may take; any other source names a Luminous custom field.
 CUSTOM_FIELD_ATTRIBUTES = frozenset(
@@ -187,6 +198,8 @@ class MappingRules:
     discount_account: str
     other_costs_account: str
     custom_fields: tuple[tuple[str, str], ...]  # (QBO custom field name, source)
+    # classes, locations and tax codes (`reconciler.coding`)
+    line_coding: coding.CodingRules = dataclasses.field(default_factory=coding.CodingRules)
 
     def source_for(self, qbo_field: str) -> str | None:
         """The source of a QBO field, or None when the field is off."""
@@ -363,7 +376,7 @@ def _check_amount(amount: Decimal, what: str, po_id: int) -> Decimal:
     return amount
 
 
-def _item_lines(po: SourcePO, rules: MappingRules) -> list[DesiredLine]:
+def _item_lines(po: SourcePO, rules: MappingRules, doc: coding.DocFacts) -> list[DesiredLine]:
     lines = []
     for number, line in enumerate(po.lines, start=1):
         where = f"line {number}"
@@ -381,6 +394,14 @@ def _item_lines(po: SourcePO, rules: MappingRules) -> list[DesiredLine]:
             raise InvalidSourceRecord(f"{where}: {exc.message}", po_id=po.id) from None
         qty, price = five_places(line.quantity), five_places(line.unit_price)
         amount = _check_amount(line_amount(qty, price), f"{where}: amount", po.id)
+        facts = coding.LineFacts(
+            taxable=amount - cents(line.discount_amount),
+            tax=cents(line.tax),
+            tax_rate=line.tax_rate,
+            tax_class=line.product.tax_class,
+            attributes=line.product.attributes,
+        )
+        coded = _coded(facts, doc, rules, where, po.id)
         lines.append(
             DesiredLine(
                 kind=LineKind.ITEM,
@@ -389,46 +410,85 @@ def _item_lines(po: SourcePO, rules: MappingRules) -> list[DesiredLine]:
                 item=item,
                 qty=qty,
                 unit_price=price,
+                class_name=coded.class_name,
+                tax_code=coded.tax_code,
             )
         )
     return lines
 
 
-def _account_line(amount: Decimal, account: str, description: str) -> DesiredLine:
+def _coded(
+    facts: coding.LineFacts, doc: coding.DocFacts, rules: MappingRules, where: str, po_id: int
+) -> coding.LineCoding:
+    try:
+        return coding.code_line(facts, doc, rules.line_coding)
+    except InvalidSourceRecord as exc:
+        raise InvalidSourceRecord(f"{where}: {exc.message}", po_id=po_id) from None
+
+
+def _account_line(
+    amount: Decimal, account: str, description: str, coded: coding.LineCoding
+) -> DesiredLine:
     return DesiredLine(
         kind=LineKind.ACCOUNT,
         amount=amount,
         description=clean_text(description),
         account=account,
+        class_name=coded.class_name,
+        tax_code=coded.tax_code,
     )
 
 
-def _cost_lines(po: SourcePO, rules: MappingRules) -> list[DesiredLine]:
-    lines = []
-    discounts = [cents(line.discount_amount) for line in po.lines]
-    if any(d < 0 for d in discounts):
-        raise InvalidSourceRecord("negative line discount", po_id=po.id)
-    discount = sum(discounts, Decimal("0"))
-    if discount:
-        count = sum(1 for d in discounts if d)
-        label = f"Discounts ({count} line{'s' if count != 1 else ''})"
-        lines.append(_account_line(-discount, rules.discount_account, label))
+def _cost_lines(
+    po: SourcePO, rules: MappingRules, doc: coding.DocFacts, items: list[DesiredLine]
+) -> list[DesiredLine]:
+    lines = _discount_lines(po, rules, items)
+    charge = coding.LineFacts(charge=True)
     tax = cents(po.total_tax) or sum((cents(line.tax) for line in po.lines), Decimal("0"))
     if tax < 0:
         raise InvalidSourceRecord(f"negative tax {tax}", po_id=po.id)
-    if tax:
-        lines.append(_account_line(_check_amount(tax, "tax", po.id), rules.tax_account, "Tax"))
+    if tax and rules.line_coding.tax is None:  # outside the US QBO computes it from the codes
+        amount = _check_amount(tax, "tax", po.id)
+        coded = coding.LineCoding(coding.class_for(charge, doc, rules.line_coding.classes))
+        lines.append(_account_line(amount, rules.tax_account, "Tax", coded))
     shipping = cents(po.total_shipping_cost)
     if shipping < 0:
         raise InvalidSourceRecord(f"negative shipping cost {shipping}", po_id=po.id)
+    charges = []
     if shipping:
-        amount = _check_amount(shipping, "shipping", po.id)
-        lines.append(_account_line(amount, rules.shipping_account, "Shipping"))
+        charges.append(
+            ("Shipping", _check_amount(shipping, "shipping", po.id), rules.shipping_account)
+        )
     for label, value in po.other_costs:
         amount = _check_amount(cents(value), "other cost", po.id)
         if amount:
-            text = _short(label, NOTE_MAX) or "Other cost"
-            lines.append(_account_line(amount, rules.other_costs_account, text))
+            charges.append(
+                (_short(label, NOTE_MAX) or "Other cost", amount, rules.other_costs_account)
+            )
+    for label, amount, account in charges:
+        coded = _coded(charge, doc, rules, label.lower(), po.id)
+        lines.append(_account_line(amount, account, label, coded))
+    return lines
+
+
+def _discount_lines(
+    po: SourcePO, rules: MappingRules, items: list[DesiredLine]
+) -> list[DesiredLine]:
+    """Line discounts as negative lines on the discount account: one, or one per class and tax
+    code of the lines they discount (each part of the PO keeps its own)."""
+    discounts = [cents(line.discount_amount) for line in po.lines]
+    if any(d < 0 for d in discounts):
+        raise InvalidSourceRecord("negative line discount", po_id=po.id)
+    groups: dict[tuple[str | None, str | None], list[Decimal]] = {}
+    for discount, item in zip(discounts, items, strict=True):
+        if discount:
+            groups.setdefault((item.class_name, item.tax_code), []).append(discount)
+    lines = []
+    for (class_name, tax_code), parts in groups.items():
+        label = f"Discounts ({len(parts)} line{'s' if len(parts) != 1 else ''})"
+        coded = coding.LineCoding(class_name, tax_code)
+        total = sum(parts, Decimal("0"))
+        lines.append(_account_line(-total, rules.discount_account, label, coded))
     return lines
 
 
@@ -528,7 +588,9 @@ def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
         vendor = desired_vendor(po.supplier, currency=currency)
     except InvalidSourceRecord as exc:
         raise InvalidSourceRecord(exc.message, po_id=po.id) from None
-    lines = _item_lines(po, rules) + _cost_lines(po, rules)
+    doc = coding.DocFacts(warehouse=po.warehouse_name, custom_fields=po.custom_fields)
+    items = _item_lines(po, rules, doc)
+    lines = items + _cost_lines(po, rules, doc, items)
     total = sum((line.amount for line in lines), Decimal("0"))
     if total < 0:
         raise InvalidSourceRecord(f"PO total {total} is negative", po_id=po.id)
@@ -552,6 +614,8 @@ def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
         currency=currency,
         ap_account=rules.ap_account,
         custom_fields=custom,
+        location=coding.location_for(doc, rules.line_coding),
+        tax_calculation=rules.line_coding.global_tax,
     )
     return dataclasses.replace(desired, content_hash=content_hash(desired))
 

@@ -66,6 +66,9 @@ class SourceProduct:
     sku: str | None = None
     description: str | None = None
     unit_cost: Decimal | None = None
+    tax_class: str | None = None
+    # (name, value): category, subcategory, variant attributes, custom fields, in that order
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class SourceLine:
     tax: Decimal = Decimal("0")
     discount_amount: Decimal = Decimal("0")
     line_total: Decimal | None = None
+    tax_rate: Decimal | None = None  # percent, when Luminous gives one
 
 
 class SourceStatus(enum.StrEnum):
@@ -111,6 +115,7 @@ class SourcePO:
     public_note: str | None = None
     private_note: str | None = None
     custom_fields: tuple[tuple[str, str], ...] = ()  # (source field name, value)
+    warehouse_name: str | None = None
 
     @property
     def key(self) -> tuple[datetime, int]:
@@ -189,6 +194,8 @@ class DesiredLine:
     qty: Decimal | None = None  # for ITEM lines
     unit_price: Decimal | None = None  # for ITEM lines
     account: str | None = None  # configured account key/name, for ACCOUNT lines
+    class_name: str | None = None  # QBO Class (FullyQualifiedName), from [classes]
+    tax_code: str | None = None  # QBO TaxCode name, outside the US, from [tax]
 
 
 class Lifecycle(enum.StrEnum):
@@ -217,6 +224,8 @@ class DesiredPO:
     currency: str | None = None
     ap_account: str | None = None
     custom_fields: tuple[tuple[str, str], ...] = ()  # (QBO custom field name, value)
+    location: str | None = None  # QBO Department (FullyQualifiedName), from [locations]
+    tax_calculation: str | None = None  # GlobalTaxCalculation; None in a US company
     content_hash: str = ""
 
     @property

@@ -19,6 +19,8 @@ from reconciler.pipeline import Write, WritePipeline
 from reconciler.recorder import Recorder
 
 if TYPE_CHECKING:
+    from reconciler.mapping import MappingRules
+    from reconciler.resolve.company import CompanyContext
     from reconciler.state import Ledger
 
 PO = DocKind.PURCHASE_ORDER
@@ -35,14 +37,21 @@ class POSync:
         *,
         clock: Callable[[], datetime],
         on_event: Callable[..., None],
+        company: CompanyContext | None = None,
     ) -> None:
         self.ledger = ledger
         self.recorder = recorder
         self.realm_id = settings.qbo.realm_id
-        self.rules = settings.mapping_rules()
+        self._company = company
+        self._rules = settings.mapping_rules()
         self.policy = settings.plan_policy()
         self._clock = clock
         self._event = on_event
+
+    @property
+    def rules(self) -> MappingRules:
+        """The company's rules (its country decides the tax rule) once the pass knows it."""
+        return self._company.rules() if self._company is not None else self._rules
 
     def take(
         self,

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import batching, errors, identity, plan
 from reconciler.config import Settings
@@ -24,6 +24,10 @@ from reconciler.qbo import bodies, compare
 from reconciler.qbo import query as q
 from reconciler.resolve import References
 from reconciler.state import Ledger
+
+if TYPE_CHECKING:
+    from reconciler.mapping import MappingRules
+    from reconciler.resolve.company import CompanyContext
 
 ENTITY = "PurchaseOrder"
 PO = DocKind.PURCHASE_ORDER
@@ -42,16 +46,22 @@ class POWriter:
         settings: Settings,
         *,
         first_connection: bool = False,
+        company: CompanyContext | None = None,
     ) -> None:
         self.qbo = qbo
         self.ledger = ledger
         self.refs = refs
-        self.rules = settings.mapping_rules()
+        self._company = company
+        self._rules = settings.mapping_rules()
         self.policy = settings.plan_policy()
         self.lookup = DocNumberLookup(qbo, ENTITY, index_first=first_connection)
         # number key -> the Luminous PO that first took it this pass: a create of another
         # may still be in flight, unseen by the look-up, so the pass itself remembers
         self._numbers_taken: dict[str, int] = {}
+
+    @property
+    def rules(self) -> MappingRules:
+        return self._company.rules() if self._company is not None else self._rules
 
     # --- bodies -------------------------------------------------------------------------
 

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import timedelta
 from typing import Any, get_type_hints
 
+from reconciler import coding
 from reconciler.mapping import DEFAULT_FIELDS, FIELD_SOURCES, MappingRules
 from reconciler.model import ItemKind
 from reconciler.plan import PlanPolicy
+from reconciler.qbo.company import CompanyProfile
 
 MAX_CUSTOM_FIELDS = 3
 COST_OF_GOODS_SOLD = "Cost of Goods Sold"
@@ -145,6 +147,69 @@ class AccountsSettings:
     tax: str = COST_OF_GOODS_SOLD
     discount: str = COST_OF_GOODS_SOLD
     other_costs: str = COST_OF_GOODS_SOLD
+
+
+@dataclass(frozen=True)
+class ClassesSettings:
+    """A QBO class on every purchase line (Plus and Advanced); class names as in QBO."""
+
+    source: str = _opt("", choices=("", *coding.CLASS_SOURCES))  # "": no classes
+    field: str = ""  # the custom field or product attribute, for those sources
+    map: tuple[tuple[str, str], ...] = ()  # source value -> QBO class
+    default: str = ""  # for values the map does not name; "": no class
+    on_inactive: str = _opt("reactivate", choices=("reactivate", "fail"))
+
+    def lookup(self) -> coding.Lookup | None:
+        return _lookup(self.source, self.field, self.map, self.default)
+
+
+@dataclass(frozen=True)
+class LocationsSettings:
+    """A QBO location (Department) on every purchase order, as for classes."""
+
+    source: str = _opt("", choices=("", *coding.LOCATION_SOURCES))
+    field: str = ""
+    map: tuple[tuple[str, str], ...] = ()
+    default: str = ""
+    on_inactive: str = _opt("reactivate", choices=("reactivate", "fail"))
+
+    def lookup(self) -> coding.Lookup | None:
+        return _lookup(self.source, self.field, self.map, self.default)
+
+
+@dataclass(frozen=True)
+class TaxSettings:
+    """Tax codes on every line, for QBO companies outside the US (a US company ignores this)."""
+
+    source: str = _opt("rate", choices=coding.TAX_SOURCES)
+    codes: tuple[tuple[str, str], ...] = ()  # rate or tax class -> QBO TaxCode name
+    zero_rate: str = ""  # the code of untaxed lines
+    default: str = ""  # for a rate or tax class `codes` does not name; "": the PO fails
+    charges: str = ""  # shipping and other charges; "": zero_rate
+    calculation: str = _opt("TaxExcluded", choices=coding.CALCULATIONS)
+
+    def rules(self) -> coding.TaxRules:
+        return coding.TaxRules(
+            source=self.source,
+            codes=tuple((key.strip(), name.strip()) for key, name in self.codes),
+            zero_rate=self.zero_rate.strip() or None,
+            default=self.default.strip() or None,
+            charges=self.charges.strip() or None,
+            calculation=self.calculation,
+        )
+
+
+def _lookup(
+    source: str, field_name: str, table: tuple[tuple[str, str], ...], default: str
+) -> coding.Lookup | None:
+    if not source:
+        return None
+    return coding.Lookup(
+        source=source,
+        field=field_name.strip(),
+        table=tuple((value.strip(), name.strip()) for value, name in table),
+        default=default.strip() or None,
+    )
 
 
 @dataclass(frozen=True)
@@ -276,6 +341,9 @@ class Settings:
     state: StateSettings = StateSettings()
     sync: SyncSettings = SyncSettings()
     accounts: AccountsSettings = AccountsSettings()
+    classes: ClassesSettings = ClassesSettings()
+    locations: LocationsSettings = LocationsSettings()
+    tax: TaxSettings = TaxSettings()
     daemon: DaemonSettings = DaemonSettings()
     status_page: StatusPageSettings = StatusPageSettings()
     alerts: AlertsSettings = AlertsSettings()
@@ -288,7 +356,9 @@ class Settings:
     def poll_interval(self) -> timedelta:
         return self.sync.poll_interval
 
-    def mapping_rules(self) -> MappingRules:
+    def mapping_rules(self, company: CompanyProfile | None = None) -> MappingRules:
+        """The mapping rules; `company` (read from QBO at the start of a pass) decides the tax
+        rule: without it, the US one."""
         a = self.accounts
         return MappingRules(
             fields=tuple((name, source) for name, source in self.fields if source is not None),
@@ -305,6 +375,18 @@ class Settings:
             discount_account=a.discount,
             other_costs_account=a.other_costs,
             custom_fields=tuple((c.name, c.source) for c in self.custom_fields),
+            line_coding=self.coding_rules(company),
+        )
+
+    def coding_rules(self, company: CompanyProfile | None = None) -> coding.CodingRules:
+        """Classes, locations and tax codes, as `[fields]` lets them sync in this company."""
+        on = {name: source is not None for name, source in self.fields}
+        return coding.rules_for(
+            company,
+            classes=self.classes.lookup() if on.get("ClassRef") else None,
+            locations=self.locations.lookup() if on.get("DepartmentRef") else None,
+            tax=self.tax.rules(),
+            tax_codes_on=on.get("TaxCodeRef", True),
         )
 
     def plan_policy(self) -> PlanPolicy:

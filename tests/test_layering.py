@@ -30,6 +30,8 @@ PURE = {
     "reconciler.alert_message",
     "reconciler.progress",
     "reconciler.drift",
+    "reconciler.coding",
+    "reconciler.qbo.company",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
 # module at the edges (the state file, the HTTP clients, logging setup, the scheduler).

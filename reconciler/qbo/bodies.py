@@ -39,6 +39,24 @@ class ResolvedRefs:
     custom_field_ids: Mapping[str, str] = field(default_factory=dict)  # name -> DefinitionId
     # missing_item = "account_line": items without an id become lines on this account
     missing_item_account_id: str | None = None
+    class_ids: Mapping[str, str] = field(default_factory=dict)  # class name -> Class.Id
+    department_id: str | None = None  # the PO's location
+    tax_code_ids: Mapping[str, str] = field(default_factory=dict)  # code name -> TaxCode.Id
+
+
+def coded_detail(line: DesiredLine, refs: ResolvedRefs, detail: dict[str, Any]) -> dict[str, Any]:
+    """The line detail with its ClassRef and TaxCodeRef (`reconciler.coding` chose them); for
+    any purchase line, a PO's or a bill's."""
+    for name, wanted, ids, ref in (
+        ("class", line.class_name, refs.class_ids, "ClassRef"),
+        ("tax code", line.tax_code, refs.tax_code_ids, "TaxCodeRef"),
+    ):
+        if wanted is None:
+            continue
+        if wanted not in ids:
+            raise Parked(f"{name} {wanted!r} has no QBO id", code="unresolved_reference")
+        detail[ref] = {"value": ids[wanted]}
+    return detail
 
 
 def address_payload(addr: Address) -> dict[str, str]:
@@ -66,9 +84,9 @@ def _line_payload(line: DesiredLine, refs: ResolvedRefs, number: int) -> dict[st
         body["Description"] = line.description
     if line.kind is LineKind.ACCOUNT:
         body["DetailType"] = "AccountBasedExpenseLineDetail"
-        body["AccountBasedExpenseLineDetail"] = {
-            "AccountRef": {"value": _account_id(refs, line.account)}
-        }
+        body["AccountBasedExpenseLineDetail"] = coded_detail(
+            line, refs, {"AccountRef": {"value": _account_id(refs, line.account)}}
+        )
         return body
     assert line.item is not None
     item_id = refs.item_ids.get(item_key(line.item))
@@ -78,18 +96,22 @@ def _line_payload(line: DesiredLine, refs: ResolvedRefs, number: int) -> dict[st
             text += f": {line.description}"
         body["Description"] = clean_text(text)
         body["DetailType"] = "AccountBasedExpenseLineDetail"
-        body["AccountBasedExpenseLineDetail"] = {
-            "AccountRef": {"value": refs.missing_item_account_id}
-        }
+        body["AccountBasedExpenseLineDetail"] = coded_detail(
+            line, refs, {"AccountRef": {"value": refs.missing_item_account_id}}
+        )
         return body
     if item_id is None:
         raise Parked(f"item {line.item.name!r} has no QBO id", code="unresolved_item")
     body["DetailType"] = "ItemBasedExpenseLineDetail"
-    body["ItemBasedExpenseLineDetail"] = {
-        "ItemRef": {"value": item_id, "name": line.item.name},
-        "Qty": line.qty,
-        "UnitPrice": line.unit_price,
-    }
+    body["ItemBasedExpenseLineDetail"] = coded_detail(
+        line,
+        refs,
+        {
+            "ItemRef": {"value": item_id, "name": line.item.name},
+            "Qty": line.qty,
+            "UnitPrice": line.unit_price,
+        },
+    )
     return body
 
 
@@ -121,6 +143,14 @@ def po_payload(desired: DesiredPO, refs: ResolvedRefs) -> dict[str, Any]:
         body["VendorAddr"] = address_payload(desired.vendor_addr)
     if desired.currency:
         body["CurrencyRef"] = {"value": desired.currency}
+    if desired.location:
+        if refs.department_id is None:
+            raise Parked(
+                f"location {desired.location!r} has no QBO id", code="unresolved_reference"
+            )
+        body["DepartmentRef"] = {"value": refs.department_id}
+    if desired.tax_calculation:
+        body["GlobalTaxCalculation"] = desired.tax_calculation
     custom = []
     for name, value in desired.custom_fields:
         if name not in refs.custom_field_ids:

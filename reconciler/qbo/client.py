@@ -296,7 +296,7 @@ class QBOClient:
         for answer in find_key(payload, "BatchItemResponse") or []:
             if isinstance(answer, Mapping) and "bId" in answer:
                 answers[str(answer["bId"])] = answer
-        return [self._batch_item(item, answers.get(item.bid), tid) for item in items]
+        return [_batch_item(item, answers.get(item.bid), tid) for item in items]
 
     def send_group(
         self,
@@ -318,24 +318,6 @@ class QBOClient:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _batch_item(
-        self, item: BatchOp, answer: Mapping[str, Any] | None, tid: str | None
-    ) -> BatchItemResult:
-        if answer is None:
-            missing = errors.QBORetryableFault(
-                "the batch answer had no item for this bId", code=None, intuit_tid=tid
-            )
-            return BatchItemResult(item.bid, item.entity, fault=missing, intuit_tid=tid)
-        if find_key(answer, "Fault") is not None:
-            fault = fault_from_batch_item(answer, tid)
-            return BatchItemResult(item.bid, item.entity, fault=fault, intuit_tid=tid)
-        if item.operation == "query":
-            return BatchItemResult(
-                item.bid, None, query_response=find_key(answer, "QueryResponse"), intuit_tid=tid
-            )
-        entity = find_key(answer, item.entity or "")
-        return BatchItemResult(item.bid, item.entity, entity=entity, intuit_tid=tid)
-
     def _query(self, statement: str) -> tuple[dict, str | None]:
         if len(statement) <= _GET_QUERY_LIMIT:
             _, payload, tid, _ = self._call("GET", "query", "query", params={"query": statement})
@@ -350,3 +332,22 @@ class QBOClient:
         """One request through the transport: (status, parsed body, intuit_tid, attempts)."""
         answer = self._transport.send(self._transport.request(method, entity, path, **kw))
         return answer.status, answer.payload, answer.intuit_tid, answer.attempts
+
+
+def _batch_item(
+    item: BatchOp, answer: Mapping[str, Any] | None, tid: str | None
+) -> BatchItemResult:
+    if answer is None:
+        missing = errors.QBORetryableFault(
+            "the batch answer had no item for this bId", code=None, intuit_tid=tid
+        )
+        return BatchItemResult(item.bid, item.entity, fault=missing, intuit_tid=tid)
+    if find_key(answer, "Fault") is not None:
+        fault = fault_from_batch_item(answer, tid)
+        return BatchItemResult(item.bid, item.entity, fault=fault, intuit_tid=tid)
+    if item.operation == "query":
+        return BatchItemResult(
+            item.bid, None, query_response=find_key(answer, "QueryResponse"), intuit_tid=tid
+        )
+    entity = find_key(answer, item.entity or "")
+    return BatchItemResult(item.bid, item.entity, entity=entity, intuit_tid=tid)

@@ -43,6 +43,11 @@ FILTERABLE_FIELDS: dict[str, frozenset[str]] = {
     # Customers and employees share the vendors' name list (6240): a preview asks them.
     "Customer": _COMMON_FIELDS | {"DisplayName", "GivenName", "FamilyName", "Active"},
     "Employee": _COMMON_FIELDS | {"DisplayName", "GivenName", "FamilyName", "Active"},
+    # qbo-api.md "Classes and locations" and "Non-US companies"
+    "Class": _COMMON_FIELDS | {"Name", "FullyQualifiedName", "Active"},
+    "Department": _COMMON_FIELDS | {"Name", "FullyQualifiedName", "Active"},
+    "TaxCode": _COMMON_FIELDS | {"Name", "Active"},
+    "Preferences": _COMMON_FIELDS,
 }
 
 

@@ -1,4 +1,5 @@
-"""The QBO ids a desired document refers to: vendor, items, accounts (cache, QBO, create).
+"""The QBO ids a desired document refers to: vendor, items, accounts (cache, QBO, create),
+classes, location and tax codes (cache, QBO; never created: `named`).
 
 `References` is what a document writer asks: `prefetch` fills the caches for many documents
 at once (a few `IN (...)` queries, the missing ones created 30 to a group by `bulk`, the odd
@@ -28,6 +29,7 @@ from reconciler.resolve import bulk
 from reconciler.resolve.accounts import AccountResolver
 from reconciler.resolve.common import ref_request_id
 from reconciler.resolve.items import ItemPolicy, ItemResolver
+from reconciler.resolve.named import CodedNames, CodedRefs
 from reconciler.resolve.vendors import VendorPolicy, VendorResolver
 from reconciler.state import ReferenceMaps, name_key
 
@@ -82,9 +84,18 @@ class References:
             inv_start_date=today,
             on_event=on_event,
         )
+        self.coded = CodedRefs(
+            qbo,
+            maps,
+            realm_id=realm,
+            classes_on_inactive=settings.classes.on_inactive,
+            locations_on_inactive=settings.locations.on_inactive,
+            on_event=on_event,
+        )
 
     def for_po(self, desired: DesiredPO) -> ResolvedRefs:
         """Every id one PO's body needs (found or created now if not cached)."""
+        class_ids, department_id, tax_code_ids = self.coded.ids(CodedNames.of([desired]))
         vendor_id = self.vendors.resolve(desired.vendor)
         item_ids: dict[str, str] = {}
         missing_item_account_id = None
@@ -103,6 +114,9 @@ class References:
             ap_account_id=self.accounts.id_for(desired.ap_account) if desired.ap_account else None,
             custom_field_ids=self._settings.custom_field_ids(),
             missing_item_account_id=missing_item_account_id,
+            class_ids=class_ids,
+            department_id=department_id,
+            tax_code_ids=tax_code_ids,
         )
 
     def forget(self, desired: DesiredPO) -> None:
@@ -112,6 +126,7 @@ class References:
             if line.item is not None:
                 self._maps.forget_item(item_key(line.item))
         self.accounts.forget_all()
+        self.coded.forget()
         self._event("references_forgotten", po_id=desired.source_id)
 
     def prefetch(self, desired: Iterable[DesiredPO]) -> None:
@@ -121,6 +136,7 @@ class References:
         order). A reference that fails here is left alone: the document's own resolve meets
         the failure again and records it for that document."""
         desired = list(desired)
+        self.coded.prefetch(CodedNames.of(desired))
         items = {
             item_key(line.item): line.item
             for d in desired

@@ -16,6 +16,12 @@ Choices where the reference is silent (assumed, mirrored by reconciler/luminous_
   reads `GET /warehouses/{id}`).
 - lines: embedded as `items`; `embed_items=False` leaves them out (the client then reads
   `GET /purchase-orders/items?purchase_order_id=<id>`).
+- tax (the reference shows only the line's `tax` amount and the PO's `total_tax`): a line may
+  carry `tax_rate` (a percent, assumed); given without `tax`, the line's tax is computed from it
+  (`line_tax`) and the PO's `total_tax` is the sum of its lines' taxes. A product may carry
+  `tax_class` (assumed); the reference's `variant_attributes` and `category` {id, name} and a
+  PO's `custom_fields` {name: value} (assumed on POs, as on products and invoices) are served
+  as stored.
 - timestamps are rendered `2024-05-01T12:00:00.000000Z`; dates `YYYY-MM-DD`.
 - ties in the sort order are broken by id ascending (a real server may not; the client does
   not rely on it).
@@ -59,7 +65,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from reconciler.sandbox import luminous_bills_http
 from reconciler.sandbox.luminous_bills import BillBook
-from reconciler.sandbox.luminous_common import guarded
+from reconciler.sandbox.luminous_common import ZERO, cents, guarded, to_decimal
 from reconciler.sandbox.luminous_receiving import QUANTITY_TOTALS, ReceivingBook, po_quantity_totals
 from reconciler.sandbox.luminous_seed_billing import seed_billing
 from reconciler.sandbox.luminous_shipments import ShipmentBook
@@ -104,6 +110,14 @@ FILTER_OPS = frozenset(
         "notset",
     }
 )
+
+
+def line_tax(item: dict[str, Any]) -> Decimal:
+    """A line's tax from its `tax_rate` (assumed): (quantity x unit price - discount) x rate,
+    half up to the cent, on the net (Luminous prices exclude tax, assumed)."""
+    net = to_decimal(item.get("quantity")) * to_decimal(item.get("unit_price"))
+    net -= to_decimal(item.get("discount_amount"))
+    return cents(net * to_decimal(item.get("tax_rate")) / 100)
 
 
 def format_timestamp(value: datetime) -> str:
@@ -371,6 +385,8 @@ class LuminousEmulator:
             "private_note": None,
             "items": items,
         }
+        if "total_tax" not in fields and any(i.get("tax_rate") is not None for i in items):
+            record["total_tax"] = str(sum((to_decimal(i["tax"]) for i in items), ZERO))
         for key, value in fields.items():
             if key in TIMESTAMP_FIELDS and isinstance(value, datetime):
                 value = value.astimezone(UTC)
@@ -379,7 +395,7 @@ class LuminousEmulator:
 
     def _new_item(self, po_id: int, item: dict[str, Any]) -> dict[str, Any]:
         item = dict(item)
-        return {
+        row = {
             "id": item.pop("id", None) or self._take_id("item"),
             "purchase_order_id": po_id,
             "quantity": "1",
@@ -392,6 +408,9 @@ class LuminousEmulator:
             "source_sku": None,
             **item,
         }
+        if item.get("tax_rate") is not None and "tax" not in item:
+            row["tax"] = str(line_tax(row))
+        return row
 
     def edit_po(self, po_id: int, changes: dict[str, Any], updated_at: datetime | None = None):
         """Apply `changes` and bump `updated_at` to the server clock (or to `updated_at`)."""
@@ -400,6 +419,12 @@ class LuminousEmulator:
             changes = dict(changes)
             if "items" in changes:
                 record["items"] = [self._new_item(po_id, i) for i in changes.pop("items")]
+                if "total_tax" not in changes and any(
+                    i.get("tax_rate") is not None for i in record["items"]
+                ):
+                    record["total_tax"] = str(
+                        sum((to_decimal(i["tax"]) for i in record["items"]), ZERO)
+                    )
             record.update(changes)
             record["updated_at"] = (
                 updated_at.astimezone(UTC) if updated_at is not None else self.now()

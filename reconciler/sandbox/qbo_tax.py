@@ -1,8 +1,9 @@
 """TaxCode and TaxRate, the purchase-line tax code rule and QBO's global tax computation.
 
 US companies keep the pseudo codes TAX and NON and no tax on purchases (the line code defaults
-to NON, as before). Outside the US every purchase line needs a TaxCode that has purchase rates,
-and the transaction's tax is computed here from GlobalTaxCalculation:
+to NON, as before; any other code on a US line is an unknown reference, 2500). Outside the US
+every purchase line needs a TaxCode that has purchase rates, and the transaction's tax is
+computed here from GlobalTaxCalculation:
 
 - TaxExcluded (the default when none is sent): line Amount is net. Per TaxRate, over every line
   whose code carries it, NetAmountTaxable = sum of the net amounts and the tax is that sum times
@@ -168,9 +169,12 @@ def normalise_tax_entity(company: Any, entity: str, obj: dict, existing: dict | 
 
 
 def apply_line_tax_code(company: Any, detail: dict, mode: str | None) -> None:
-    """US: default NON. Elsewhere: a valid, active code with purchase rates (6000 otherwise)."""
+    """US: default NON, else one of the company's codes (TAX, NON: 2500 otherwise). Elsewhere:
+    a valid, active code with purchase rates (6000 otherwise), never a default."""
     if company.country == "US":
-        detail.setdefault("TaxCodeRef", {"value": "NON"})
+        code = qbo_store._ref_id(detail.get("TaxCodeRef")) or "NON"
+        company._resolve_ref("TaxCodeRef", {"value": code}, "TaxCode")  # 2500 if not TAX / NON
+        detail["TaxCodeRef"] = {"value": code}  # as QBO shows it on US lines: no name
         return
     ref = detail.get("TaxCodeRef")
     if qbo_store._ref_id(ref) is None:

@@ -1,4 +1,5 @@
-"""The reference maps: which QBO vendor, item and account a name resolved to.
+"""The reference maps: which QBO vendor, item, account, class, location and tax code a name
+resolved to.
 
 A cache of QBO, as the ledger is: a lost map costs one look-up per name, never a duplicate
 (the resolvers look before they create). Hits are kept in memory too: this process is the
@@ -76,6 +77,35 @@ class ReferenceMaps:
             del self._cache[cached]
         with self._db.atomic():
             self._db.execute("delete from meta where substr(key, 1, 8) = 'account:'")
+
+    # Classes, locations and tax codes by configured name (`meta` as `<kind>:<name>`, like
+    # accounts; kinds: class, department, taxcode).
+
+    def named_id(self, kind: str, name: str) -> str | None:
+        key = f"{kind}:{name_key(name)}"
+        cached = self._cache.get(("meta", key))
+        if cached is not None:
+            return cached
+        rows = self._db.rows("select value from meta where key = ?", [key])
+        if rows:
+            self._cache[("meta", key)] = rows[0]["value"]
+            return rows[0]["value"]
+        return None
+
+    def remember_named(self, kind: str, name: str, qbo_id: str) -> None:
+        key = f"{kind}:{name_key(name)}"
+        with self._db.atomic():
+            self._db.execute(
+                "insert or replace into meta (key, value) values (?, ?)", [key, qbo_id]
+            )
+        self._cache[("meta", key)] = qbo_id
+
+    def forget_named(self, kind: str) -> None:
+        prefix = f"{kind}:"
+        for cache_key in [k for k in self._cache if k[0] == "meta" and k[1].startswith(prefix)]:
+            del self._cache[cache_key]
+        with self._db.atomic():
+            self._db.execute("delete from meta where substr(key, 1, ?) = ?", [len(prefix), prefix])
 
     def _lookup(self, table: str, column: str, key: str) -> str | None:
         cached = self._cache.get((table, key))

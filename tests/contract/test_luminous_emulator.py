@@ -291,3 +291,39 @@ def test_po_rows_carry_quantity_totals(emu):
     assert po["total_qty_remaining"] == "12.5"
     hits = get(emu, "/purchase-orders", per_page=100, **{"total_qty_received[gt]": "0"}).json()
     assert [p["id"] for p in hits["data"]] == [7]  # the seed receives PO 7 in three parts
+
+
+def test_line_tax_from_a_tax_rate_and_the_tax_fields_served():
+    """A line given `tax_rate` (assumed, luminous-api.md lists only `tax`) gets its tax from it,
+    on quantity x price less discount, half up; `total_tax` is the lines' sum. The product's
+    `tax_class` (assumed), `variant_attributes` and `category` (the reference's product) and the
+    PO's `custom_fields` come back as stored."""
+    with LuminousEmulator() as emu:
+        sup = emu.add_supplier("Acme Foods")
+        product = emu.add_product(
+            "Oats",
+            "OAT-1",
+            tax_class="reduced",
+            variant_attributes={"Division": "Retail"},
+            category={"id": 4, "name": "Grains"},
+        )
+        items = [
+            {"product_id": product["id"], "quantity": "3", "unit_price": "11.11", "tax_rate": "5"},
+            {
+                "product_id": product["id"],
+                "quantity": "1",
+                "unit_price": "10.00",
+                "discount_amount": "2.50",
+                "tax_rate": "20",
+            },
+        ]
+        po = emu.create_po(
+            {"supplier_id": sup["id"], "items": items, "custom_fields": {"Region": "North"}}
+        )
+        served = get(emu, f"/purchase-orders/{po['id']}").json()["data"]
+    assert [line["tax"] for line in served["items"]] == ["1.67", "1.50"]
+    assert served["total_tax"] == "3.17"
+    assert served["custom_fields"] == {"Region": "North"}
+    embedded = served["items"][0]["product"]
+    assert embedded["tax_class"] == "reduced" and embedded["category"]["name"] == "Grains"
+    assert embedded["variant_attributes"] == {"Division": "Retail"}

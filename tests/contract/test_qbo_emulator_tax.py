@@ -218,3 +218,15 @@ def test_country_over_the_admin_prefix(qbo):
     names = {c["Name"] for c in queried(qbo, "select * from TaxCode", "TaxCode")}
     assert "20.0% S" in names and "NON" not in names
     assert requests.post(url, json={"country": "FR"}, timeout=5).status_code == 400
+
+
+def test_a_us_line_takes_only_the_us_codes(qbo):
+    """US: TAX and NON are the company's codes (qbo-api.md "Non-US companies": US companies take
+    only TAX / NON); a VAT code's Id on a US line is an unknown reference, 2500."""
+    body = qbo.po_body()
+    body["Line"][0]["ItemBasedExpenseLineDetail"] |= _code("TAX")
+    po = qbo.create("purchaseorder", body)
+    assert po["Line"][0]["ItemBasedExpenseLineDetail"]["TaxCodeRef"]["value"] == "TAX"
+    body = qbo.po_body(doc_number="PO-2")
+    body["Line"][0]["ItemBasedExpenseLineDetail"] |= _code(UK_STANDARD)
+    assert fault(qbo.post("purchaseorder", body))["code"] == "2500"

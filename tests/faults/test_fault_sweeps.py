@@ -112,6 +112,25 @@ def test_qbo_429_is_followed_by_a_backoff_before_the_next_request(tmp_path):
         assert_invariants(w)
 
 
+def test_a_throttle_storm_before_the_company_is_known_aborts_the_pass(tmp_path):
+    """No company profile kept yet and QBO throttling: the pass cannot tell the tax rule, so
+    it stops like any transient failure (aborted, nothing recorded, checkpoint held) after the
+    read's own attempts; once the storm is over the PO lands once."""
+    with world(tmp_path) as w:
+        connect(w)
+        daemon = InProcessDaemon(w)
+        po = w.source.po()
+        rule = w.qbo.add_fault(FaultRule(path_regex=r"/v3/company/", status=429, times=None))
+        report = daemon.run()
+        assert report is not None and report.outcome == "aborted" and report.exit_code() == 1
+        assert rule.fired <= 4 and report.checkpoint is None
+        w.qbo.clear_faults()
+        daemon.clock.advance(hours=2)
+        daemon.settle()
+        assert_invariants(w)
+        assert [p["DocNumber"] for p in w.qbo.objects("PurchaseOrder")] == po["order_numbers"][:1]
+
+
 def test_luminous_429_waits_retry_after_before_the_next_request(tmp_path):
     """A Luminous 429 with Retry-After: no request until that many seconds have passed."""
     with world(tmp_path) as w:
@@ -137,6 +156,7 @@ def test_throttle_storm_costs_at_most_max_attempts_per_call(tmp_path):
     with world(tmp_path) as w:
         connect(w)
         daemon = InProcessDaemon(w)
+        daemon.run()  # a quiet first pass: the QBO company is read and kept (a day)
         po = w.source.po()
         rule = w.qbo.add_fault(FaultRule(path_regex=r"/v3/company/", status=429, times=None))
         report = daemon.run()

@@ -366,7 +366,9 @@ def test_over_1000_changes_are_paged_from_the_newest_change_held(h):
         )  # fmt: skip
     Accountant(h.qbo).edit(qpo, Memo="behind a thousand others")
     report, _ = check(h)
-    assert report.counts["drift_cdc_requests"] == 2
+    # 2, or 3 when more than 1000 of the changes share the second the client asks from
+    # (changedSince is sent to the second, as Intuit's examples show it)
+    assert report.counts["drift_cdc_requests"] in (2, 3)
     assert [f.doc_id for f in report.drift] == [po["id"]]
 
 

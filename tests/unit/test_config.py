@@ -451,3 +451,46 @@ def test_doc_number_cannot_be_turned_off(tmp_path):
     assert any("DocNumber cannot be turned off" in p for p in problems_of(path, MINIMAL))
     path = write(tmp_path, '[fields]\nDocNumber = "id"\n')
     assert load_settings(path, MINIMAL).mapping_rules().source_for("DocNumber") == "id"
+
+
+# --- classes, locations, tax -------------------------------------------------------------------
+
+
+def test_classes_locations_and_tax_load_into_the_coding_rules(tmp_path):
+    """[classes], [locations] and [tax] become `coding` rules; tax applies outside the US only,
+    and [fields] can turn each off."""
+    from reconciler.qbo.company import CompanyProfile
+
+    path = write(
+        tmp_path,
+        '[classes]\nsource = "warehouse"\ndefault = "General"\n'
+        '[classes.map]\n"Main Warehouse" = "East"\n'
+        '[locations]\nsource = "custom_field"\nfield = "Region"\n'
+        '[tax]\ncodes = { "20" = "20.0% S" }\nzero_rate = "0.0% Z"\ncalculation = "taxinclusive"\n',
+    )
+    settings = load_settings(path, MINIMAL)
+    uk = CompanyProfile(country="GB")
+    rules = settings.mapping_rules(uk).line_coding
+    assert rules.classes.table == (("Main Warehouse", "East"),)
+    assert rules.classes.default == "General"
+    assert rules.locations.source == "custom_field" and rules.locations.field == "Region"
+    assert rules.tax.codes == (("20", "20.0% S"),) and rules.global_tax == "TaxInclusive"
+    assert settings.mapping_rules().line_coding.tax is None  # no company known: the US rule
+    off = {**MINIMAL, "RECONCILER_FIELDS__CLASSREF": "false", "RECONCILER_FIELDS__TAXCODEREF": "0"}
+    rules = load_settings(path, off).mapping_rules(uk).line_coding
+    assert rules.classes is None and rules.tax is None and rules.global_tax == "NotApplicable"
+
+
+def test_classes_and_tax_problems_are_reported_together(tmp_path):
+    path = write(
+        tmp_path,
+        '[classes]\nsource = "product_attribute"\nsource2 = 1\n'
+        '[locations]\nsource = "product_attribute"\n'
+        '[tax]\ncodes = { "twenty" = "20.0% S" }\ncalculation = "gross"\n',
+    )
+    problems = problems_of(path, MINIMAL)
+    assert any("unknown key classes.source2" in p for p in problems)
+    assert any("locations.source" in p and "must be one of" in p for p in problems)
+    assert any("tax.calculation" in p and "TaxExcluded, TaxInclusive" in p for p in problems)
+    assert any("classes.field must name the product attribute" in p for p in problems)
+    assert any("'twenty' is not a rate" in p for p in problems)

@@ -221,3 +221,35 @@ def test_parse_never_fails_any_other_way(changes):
     except InvalidSourceRecord as exc:
         assert exc.message
     assert parse_or_reject(raw(**changes)) is not None
+
+
+def test_what_classes_locations_and_tax_codes_read():
+    """The warehouse's name, a line's tax_rate, the product's tax_class and its attributes
+    (category, subcategory, variant attributes, custom fields; plain values only)."""
+    record = raw()
+    record["items"][0]["tax_rate"] = "2.5"
+    record["items"][0]["product"].update(
+        tax_class="reduced",
+        category={"id": 1, "name": "Protein"},
+        variant_attributes={"Flavour": "Vanilla", "Size": 5, "Odd": {"x": 1}, "Flag": True},
+        custom_fields=[{"name": "Division", "value": "Sports"}],
+    )
+    po = parse_po(record)
+    assert po.warehouse_name == "East 3PL"
+    first, second = po.lines
+    assert first.tax_rate == Decimal("2.5") and second.tax_rate is None
+    assert first.product.tax_class == "reduced"
+    assert first.product.attributes == (
+        ("category", "Protein"),
+        ("Flavour", "Vanilla"),
+        ("Size", "5"),
+        ("Division", "Sports"),
+    )
+    assert second.product.attributes == () and second.product.tax_class is None
+
+
+def test_a_bad_tax_rate_rejects_the_po_with_the_reason():
+    record = raw()
+    record["items"][0]["tax_rate"] = "twenty"
+    with pytest.raises(InvalidSourceRecord, match=r"items\[1\]\.tax_rate"):
+        parse_po(record)
