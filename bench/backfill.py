@@ -397,6 +397,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 tracemalloc.start()
             before = {e: object_count(emu, e) for e in ("Vendor", "Item")}
             backfill = measure(emu, args, workdir, log, passes=MAX_BACKFILL_PASSES)
+            rss_backfill = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            peak_py_backfill = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
             if args.dump_log:
                 dump = {"started_at": backfill.started_at, "requests": backfill.requests}
                 Path(args.dump_log).write_text(json.dumps(dump))
@@ -420,8 +422,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 **backfill_figures(backfill, args.latency),
                 **bound_figures(args, vendors, items, backfill.wall, backfill.server),
                 "peak_rss_mb": round(rss_peak / 1024, 1),
+                "peak_rss_backfill_mb": round(rss_backfill / 1024, 1),  # before the drift check
                 "rss_before_mb": round(rss_before / 1024, 1),
                 "tracemalloc_peak_mb": round(peak_py / 2**20, 1) if peak_py is not None else None,
+                "tracemalloc_backfill_peak_mb": (
+                    round(peak_py_backfill / 2**20, 1) if peak_py_backfill is not None else None
+                ),
                 **first_check_figures(first_check),
                 **idle_figures(idle),
                 "qbo_purchase_orders": object_count(emu, "PurchaseOrder"),

@@ -43,6 +43,9 @@ FATES: tuple[tuple[type[BaseException], Fate], ...] = (
     (errors.Fatal, Fate.FATAL),
     (errors.ObjectNotFoundFault, Fate.RESEND_REFS),
     (errors.StaleObjectFault, Fate.RESEND_STALE),
+    # QBO's own 6140 (its duplicate-number check is on): a PO under this number appeared since
+    # the look-up; the retry looks again and adopts it or names the conflict
+    (errors.DuplicateDocNumberFault, Fate.RETRY),
     (errors.Retryable, Fate.RETRY),
     (errors.Parked, Fate.PARK),
     (errors.BadInput, Fate.PARK),

@@ -377,3 +377,18 @@ def test_a_group_whose_writes_went_alone_is_counted_apart_and_recorded_the_same(
     assert pipeline.batches_sent == 0 and pipeline.groups_alone == 1
     assert recorder.outcome_of(1)[-1].entry.status is SyncStatus.SYNCED
     assert recorder.outcome_of(2)[-1].entry.status is SyncStatus.FAILED
+
+
+def test_qbos_own_duplicate_number_answer_is_looked_up_again_not_parked(parts):
+    """6140 from QBO itself (its duplicate-number check is on): a PO under the number appeared
+    after the look-up, so the create retries, and the retry's look-up adopts it or names the
+    conflict; it is not parked as if the document were wrong."""
+    pipeline, _writer, recorder, batch = parts
+    batch.item_faults[2] = errors.DuplicateDocNumberFault(
+        "Duplicate Document Number Error", code="6140"
+    )
+    with pipeline:
+        for n in (1, 2, 3):
+            pipeline.submit(write(n))
+    assert recorder.outcome_of(2)[-1].entry.status is SyncStatus.RETRYING
+    assert recorder.outcome_of(1)[-1].entry.status is SyncStatus.SYNCED
