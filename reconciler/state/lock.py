@@ -53,7 +53,10 @@ def run_lock(state_path: str | Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise AnotherRunHolds(path, _holder(fd)) from None
+            # the kernel's lock table names the holder even before it has written its pid
+            # into the file (a second start in the same instant used to read it empty)
+            holder = held_by(state_path)
+            raise AnotherRunHolds(path, str(holder) if holder else _holder(fd)) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield
