@@ -86,7 +86,11 @@ class Pass:
         )
         # No PO in the ledger (a new install, a lost state file): index what QBO holds first.
         first = self.ledger.count(kind=PO) == 0
-        self.writers = {PO: POWriter(deps.qbo, self.ledger, refs, self.s, first_connection=first)}
+        self.writers = {
+            PO: POWriter(
+                deps.qbo, self.ledger, refs, self.s, first_connection=first, lines=deps.store.lines
+            )
+        }
 
     def run(self, *, full_sweep: bool) -> PassReport:
         d = self.d

@@ -389,17 +389,19 @@ def _item_lines(po: SourcePO, rules: MappingRules) -> list[DesiredLine]:
                 item=item,
                 qty=qty,
                 unit_price=price,
+                key=f"item:{line.id}" if line.id is not None else f"item#{number}",
             )
         )
     return lines
 
 
-def _account_line(amount: Decimal, account: str, description: str) -> DesiredLine:
+def _account_line(amount: Decimal, account: str, description: str, key: str) -> DesiredLine:
     return DesiredLine(
         kind=LineKind.ACCOUNT,
         amount=amount,
         description=clean_text(description),
         account=account,
+        key=key,
     )
 
 
@@ -412,23 +414,24 @@ def _cost_lines(po: SourcePO, rules: MappingRules) -> list[DesiredLine]:
     if discount:
         count = sum(1 for d in discounts if d)
         label = f"Discounts ({count} line{'s' if count != 1 else ''})"
-        lines.append(_account_line(-discount, rules.discount_account, label))
+        lines.append(_account_line(-discount, rules.discount_account, label, "discount"))
     tax = cents(po.total_tax) or sum((cents(line.tax) for line in po.lines), Decimal("0"))
     if tax < 0:
         raise InvalidSourceRecord(f"negative tax {tax}", po_id=po.id)
     if tax:
-        lines.append(_account_line(_check_amount(tax, "tax", po.id), rules.tax_account, "Tax"))
+        amount = _check_amount(tax, "tax", po.id)
+        lines.append(_account_line(amount, rules.tax_account, "Tax", "tax"))
     shipping = cents(po.total_shipping_cost)
     if shipping < 0:
         raise InvalidSourceRecord(f"negative shipping cost {shipping}", po_id=po.id)
     if shipping:
         amount = _check_amount(shipping, "shipping", po.id)
-        lines.append(_account_line(amount, rules.shipping_account, "Shipping"))
-    for label, value in po.other_costs:
+        lines.append(_account_line(amount, rules.shipping_account, "Shipping", "shipping"))
+    for number, (label, value) in enumerate(po.other_costs, start=1):
         amount = _check_amount(cents(value), "other cost", po.id)
         if amount:
             text = _short(label, NOTE_MAX) or "Other cost"
-            lines.append(_account_line(amount, rules.other_costs_account, text))
+            lines.append(_account_line(amount, rules.other_costs_account, text, f"other#{number}"))
     return lines
 
 
@@ -570,7 +573,7 @@ def _canonical(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {}
         for f in dataclasses.fields(value):
-            if f.name == "content_hash":
+            if f.name == "content_hash" or f.metadata.get("hash") is False:
                 continue
             item = _canonical(getattr(value, f.name))
             if item is None or item == [] or item == "":

@@ -17,6 +17,7 @@ class DocKind(enum.StrEnum):
 
     PURCHASE_ORDER = "po"
     BILL = "bill"
+    RECEIPT = "receipt"  # a QBO Bill made from a Luminous receiving report ([bills] from)
 
     @property
     def entity(self) -> str:
@@ -25,8 +26,8 @@ class DocKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """How a person names one: "PO", "bill"."""
-        return "PO" if self is DocKind.PURCHASE_ORDER else "bill"
+        """How a person names one: "PO", "bill", "receipt"."""
+        return "PO" if self is DocKind.PURCHASE_ORDER else self.value
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,9 @@ class DesiredLine:
     qty: Decimal | None = None  # for ITEM lines
     unit_price: Decimal | None = None  # for ITEM lines
     account: str | None = None  # configured account key/name, for ACCOUNT lines
+    # Which source line this is ("item:<Luminous line id>", "tax", ...): how its QBO line Id is
+    # found again on an update. Not content: left out of the content hash.
+    key: str | None = field(default=None, metadata={"hash": False})
 
 
 class Lifecycle(enum.StrEnum):

@@ -4,6 +4,13 @@ The body comes from `qbo.bodies.po_payload` with the ids `resolve.References` fo
 create QBO is asked what it holds under the DocNumber (`lookup`, `identity`); a create whose
 answer was lost is looked up again before it is sent again. No ledger writes here and no
 retries: the pipeline records whatever this returns or raises, and decides what a fault means.
+
+Line Ids: every answer's lines are recorded (`state.lines`, keyed by the Luminous line), and
+every later write sends each kept line with its QBO `Id`. A line sent without one is a new
+line to QBO (Intuit's Line.Id: no Id, "the request is considered a create operation for a line
+item"): the old one, and any bill's link to it, would be gone. An update names `POStatus` only
+to change it (closing, or reopening one the sync closed): a PO that QBO closed itself because
+its bills cover it stays closed when its Luminous PO is edited.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler import batching, errors, identity, plan
+from reconciler.bill_model import answered_lines
 from reconciler.config import Settings
 from reconciler.lookup import DocNumberLookup, number_key
 from reconciler.model import DesiredPO, DocKind, LedgerEntry, Lifecycle
@@ -21,7 +29,7 @@ from reconciler.pipeline import Write
 from reconciler.qbo import bodies, compare
 from reconciler.qbo import query as q
 from reconciler.resolve import References
-from reconciler.state import Ledger
+from reconciler.state import DocLines, Ledger
 
 ENTITY = "PurchaseOrder"
 PO = DocKind.PURCHASE_ORDER
@@ -40,9 +48,11 @@ class POWriter:
         settings: Settings,
         *,
         first_connection: bool = False,
+        lines: DocLines | None = None,
     ) -> None:
         self.qbo = qbo
         self.ledger = ledger
+        self.lines = lines
         self.refs = refs
         self.rules = settings.mapping_rules()
         self.policy = settings.plan_policy()
@@ -59,7 +69,18 @@ class POWriter:
         # fields it does not name, so name them, empty.
         for field_name in bodies.emptied_text_fields(desired, self.rules):
             payload.setdefault(field_name, "")
+        known = self.lines.of(PO, desired.source_id) if self.lines is not None else {}
+        for line, body in zip(desired.lines, payload["Line"], strict=True):
+            if line.key in known:
+                body["Id"] = known[line.key].qbo_line_id
         return payload
+
+    def _update_body(self, write: Write, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """An update names POStatus only to change it: closing, or reopening what we closed."""
+        body = dict(payload)
+        if body.get("POStatus") == "Open" and write.base.lifecycle is not Lifecycle.CLOSED:
+            del body["POStatus"]
+        return body
 
     def forget_refs(self, desired: DesiredPO) -> None:
         self.refs.forget(desired)
@@ -78,6 +99,8 @@ class POWriter:
         self, write: Write, begun: LedgerEntry, payload: Mapping[str, Any]
     ) -> tuple[str, dict[str, Any]]:
         action = plan.Update(begun.request_id) if write.adopting is not None else write.action
+        if not write.is_create:
+            payload = self._update_body(write, payload)
         return batching.batch_operation(action), batching.batch_body(action, begun, payload)
 
     # --- identity -----------------------------------------------------------------------
@@ -127,6 +150,21 @@ class POWriter:
     def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> None:
         if write.is_create and entity and write.desired is not None and write.desired.doc_number:
             self.lookup.remember(write.desired.doc_number, str(entity.get("Id")))
+        self._learn_lines(write, entity)
+
+    def _learn_lines(self, write: Write, entity: Mapping[str, Any] | None) -> None:
+        """The answer's line Ids, for the next update and for the bills that link to them."""
+        if self.lines is None:
+            return
+        if isinstance(write.action, plan.Delete):
+            self.lines.forget(PO, write.doc_id)
+            return
+        if write.desired is None:
+            return  # a sparse close of a PO gone from Luminous: its lines did not change
+        found = answered_lines([line.key for line in write.desired.lines], entity)
+        if found is not None:
+            vendor = identity.vendor_of(entity) if entity else None
+            self.lines.record(PO, write.doc_id, found, vendor_id=vendor)
 
     # --- one write ----------------------------------------------------------------------
 
@@ -136,13 +174,13 @@ class POWriter:
         action, desired = write.action, write.desired
         if write.adopting is not None:
             assert payload is not None
-            return self._update(begun, payload, request_id)
+            return self._update(begun, self._update_body(write, payload), request_id)
         if isinstance(action, plan.Create):
             assert payload is not None and desired is not None
             return self._create(desired, begun, payload, request_id)
         if isinstance(action, plan.Delete):
             return self._delete(desired, begun, payload, request_id)
-        body = payload if payload is not None else {}
+        body = self._update_body(write, payload) if payload is not None else {}
         if isinstance(action, plan.Close):
             body = {**body, "POStatus": "Closed"}
         return self._update(begun, body, request_id)

@@ -14,7 +14,11 @@ from reconciler.outcomes import Record, anonymous_reject
 from reconciler.report import PAST_TENSE, PassReport
 from reconciler.state import Ledger
 
-CHECKPOINT_NAMES = {DocKind.PURCHASE_ORDER: "luminous", DocKind.BILL: "luminous_bills"}
+CHECKPOINT_NAMES = {
+    DocKind.PURCHASE_ORDER: "luminous",
+    DocKind.BILL: "luminous_bills",
+    DocKind.RECEIPT: "luminous_receipts",
+}
 
 
 class Recorder:

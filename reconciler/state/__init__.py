@@ -3,6 +3,7 @@
     StateStore
     ├── ledger   per-document rows, history, checkpoints   (state/ledger.py)
     ├── refs     vendor, item and account ids by name      (state/refs.py)
+    ├── lines    QBO line Ids of the documents written     (state/lines.py)
     ├── runs     one row per pass                          (state/runs.py)
     └── meta     small key/value facts (realm, sweep and drift times)
 
@@ -19,11 +20,13 @@ from pathlib import Path
 from reconciler.errors import Fatal
 from reconciler.state.db import StateDB, StateFileError
 from reconciler.state.ledger import SETTLED_STATUSES, HistoryRow, Ledger
+from reconciler.state.lines import DocLines
 from reconciler.state.refs import ReferenceMaps, name_key
 from reconciler.state.runs import Runs
 
 __all__ = [
     "SETTLED_STATUSES",
+    "DocLines",
     "HistoryRow",
     "Ledger",
     "ReferenceMaps",
@@ -41,6 +44,7 @@ class StateStore:
         self.db = db
         self.ledger = Ledger(db, clock)
         self.refs = ReferenceMaps(db)
+        self.lines = DocLines(db)
         self.runs = Runs(db)
 
     @classmethod

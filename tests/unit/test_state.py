@@ -64,6 +64,7 @@ def test_reopen_keeps_data_and_applies_no_migration_twice(tmp_path):
         "m002_ledger_qbo_id_index",
         "m003_documents_of_every_kind",
         "m004_vendor_and_adoption",
+        "m005_bills",
     ]
     assert s2.integrity_ok()
 
