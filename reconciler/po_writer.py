@@ -147,10 +147,11 @@ class POWriter:
     def differs(self, payload: Mapping[str, Any], entity: Mapping[str, Any]) -> bool:
         return bool(compare.differences(payload, entity))
 
-    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> None:
+    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> str | None:
         if write.is_create and entity and write.desired is not None and write.desired.doc_number:
             self.lookup.remember(write.desired.doc_number, str(entity.get("Id")))
         self._learn_lines(write, entity)
+        return None
 
     def _learn_lines(self, write: Write, entity: Mapping[str, Any] | None) -> None:
         """The answer's line Ids, for the next update and for the bills that link to them."""

@@ -32,12 +32,14 @@ class Recorder:
         self.trackers: dict[DocKind, CheckpointTracker] = {}
         self.handled: set[DocKey] = set()
 
-    def handled_before(self, po_id: int, updated_at: datetime) -> bool:
+    def handled_before(
+        self, po_id: int, updated_at: datetime, kind: DocKind = DocKind.PURCHASE_ORDER
+    ) -> bool:
         """Recorded by an earlier pass at this version (a crash came between the outcome and
         the checkpoint move): skipped, and counted towards this read's checkpoint."""
-        if not self.ledger.is_handled(po_id, updated_at):
+        if not self.ledger.is_handled(po_id, updated_at, kind):
             return False
-        tracker = self.trackers.get(DocKind.PURCHASE_ORDER)
+        tracker = self.trackers.get(kind)
         if tracker is not None:
             tracker.settled_before((updated_at, po_id))
         return True

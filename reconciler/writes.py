@@ -79,7 +79,9 @@ class DocumentWriter(Protocol):
         self, creates: Sequence[tuple[Write, Mapping[str, Any]]]
     ) -> list[identity.Identity]: ...
     def differs(self, payload: Mapping[str, Any], entity: Mapping[str, Any]) -> bool: ...
-    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> None: ...
+    # QBO's answer, to learn from; a reason when the document landed but is not what was
+    # asked for (a bill without a link it asked for): it is then recorded failed, with its Id.
+    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> str | None: ...
 
 
 class Recorder(Protocol):
@@ -205,7 +207,7 @@ class WriteSender:
         tid: str | None,
     ) -> Record:
         writer = self.writer(write)
-        writer.confirmed(write, entity)
+        problem = writer.confirmed(write, entity)
         record = outcomes.synced(
             begun,
             writer.lifecycle_after(write),
@@ -214,6 +216,8 @@ class WriteSender:
             request_id=request_id,
             intuit_tid=tid,
         )
+        if problem:
+            record = outcomes.landed_wrong(record, problem)
         if write.adopting is not None:
             record = replace(record, entry=replace(record.entry, adopted=True))
         return replace(record, started=write.started)

@@ -20,6 +20,11 @@ PURE = {
     "reconciler.qbo.bodies",
     "reconciler.qbo.wire",
     "reconciler.luminous_parse",
+    "reconciler.luminous_parse_bills",
+    "reconciler.bill_model",
+    "reconciler.bill_mapping",
+    "reconciler.bill_plan",
+    "reconciler.qbo.bill_bodies",
     "reconciler.batching",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
@@ -28,6 +33,8 @@ MIDDLE = {
     "reconciler.writes",
     "reconciler.pipeline",
     "reconciler.po_sync",
+    "reconciler.bill_sync",
+    "reconciler.sources",
     "reconciler.sweep",
     "reconciler.engine",
 }

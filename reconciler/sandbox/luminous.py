@@ -1086,7 +1086,11 @@ def _make_handler(emu: LuminousEmulator) -> type[BaseHTTPRequestHandler]:
                 if fault.retry_after is not None:
                     headers["Retry-After"] = f"{fault.retry_after:g}"
                 emu._log(method, path, query, fault.status)
-                body = fault.body if fault.body is not None else {"message": f"Injected {fault.status}."}
+                body = (
+                    fault.body
+                    if fault.body is not None
+                    else {"message": f"Injected {fault.status}."}
+                )
                 self._send(fault.status, headers, body)
                 return
             if self.headers.get("Authorization") != f"Bearer {emu.token}":

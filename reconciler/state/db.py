@@ -141,6 +141,7 @@ def m005_bills(db: Database) -> None:
             "vendor_id": str,
             "qbo_status": str,
             "closed_seen_at": str,
+            "waits_for": str,
         },
         pk=("kind", "doc_id"),
     )

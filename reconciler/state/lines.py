@@ -157,6 +157,31 @@ class DocLines:
             self._upsert_fact(kind, doc_id, qbo_status=status, closed_seen_at=closed_at)
         return previous
 
+    def wait_for(self, kind: DocKind, doc_id: int, po_ids: Iterable[int]) -> None:
+        """This bill waits for these POs (none: it waits for nothing any more)."""
+        ids = sorted(set(po_ids))
+        text = "," + ",".join(str(i) for i in ids) + "," if ids else None
+        with self._db.atomic():
+            self._db.execute(
+                "insert into doc_facts (kind, doc_id, waits_for) values (?, ?, ?)"
+                " on conflict(kind, doc_id) do update set waits_for = excluded.waits_for",
+                [str(kind), doc_id, text],
+            )
+
+    def woken(self, kind: DocKind) -> list[int]:
+        """Documents that wait for a PO whose ledger row was written after theirs: what made
+        them wait may have changed. One query, however many wait."""
+        rows = self._db.rows(
+            "select f.doc_id from doc_facts f join ledger b"
+            " on b.kind = f.kind and b.doc_id = f.doc_id"
+            " where f.kind = ? and f.waits_for is not null and exists ("
+            " select 1 from ledger p where p.kind = ?"
+            " and instr(f.waits_for, ',' || p.doc_id || ',') > 0"
+            " and p.recorded_at > b.recorded_at) order by f.doc_id",
+            [str(kind), str(DocKind.PURCHASE_ORDER)],
+        )
+        return [row["doc_id"] for row in rows]
+
     def _upsert_fact(self, kind: DocKind, doc_id: int, **values: Any) -> None:
         if "closed_seen_at" in values:
             values["closed_seen_at"] = iso(values["closed_seen_at"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -24,7 +25,7 @@ from reconciler.config import (
 from reconciler.errors import ConfigError
 from reconciler.mapping import FIELD_SOURCES
 from reconciler.model import ItemKind
-from reconciler.settings import free_form_sections, typed_sections
+from reconciler.settings import free_form_sections, toml_key, typed_sections
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "reconciler.example.toml"
 SECRETS = {
@@ -71,7 +72,8 @@ def test_example_file_documents_every_key():
     assert len(typed_sections()) >= 7 and set(free_form_sections()) >= {"fields", "custom_fields"}
     for section in typed_sections():
         assert f"[{section}]" in text
-        for key in vars(getattr(settings, section)):
+        for spec in dataclasses.fields(getattr(settings, section)):
+            key = toml_key(spec)
             assert re.search(rf"^#?\s*{key}\b", text, re.M), f"{section}.{key} not in the example"
     for section in free_form_sections():
         assert f"[{section}]" in text, f"free-form section [{section}] not in the example"
