@@ -85,6 +85,12 @@ class POLinks:
                 qbo_id=str(entity.get("Id")),
             )
 
+    def status_of(self, po_qbo_id: str) -> tuple[str | None, str | None]:
+        """(POStatus, SyncToken) of one PO as QBO holds it now: one read."""
+        self.reads += 1
+        entity = self.qbo.read("PurchaseOrder", po_qbo_id).entity
+        return entity.get("POStatus"), entity.get("SyncToken")
+
     def refresh(self) -> list[tuple[int, str | None, str | None]]:
         """(Luminous PO id, POStatus, SyncToken) of every PO a bill linked to in this pass:
         whether QBO closed it, and its token now (a bill moved it). A few reads for many."""

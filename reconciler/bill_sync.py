@@ -126,13 +126,12 @@ class BillSync:
         kept: frozenset[str] = frozenset()
         if isinstance(record, SourceBill):
             record = self._with_po_ids(record)
+            asked = force or (entry is not None and entry.force_retry)
             for po_id in record.linked_po_ids():
-                fact = self.lines.fact(PO, po_id)
+                po = self.ledger.entry(po_id, PO)
+                status = self._qbo_status(po_id, po, ask=asked)
                 standings[po_id] = bill_plan.standing_of(
-                    po_id,
-                    self.ledger.entry(po_id, PO),
-                    self.lines.of(PO, po_id),
-                    fact["qbo_status"] if fact else None,
+                    po_id, po, self.lines.of(PO, po_id), status
                 )
             held = self.lines.of(self.kind, record.id)
             kept = frozenset(key for key, line in held.items() if line.linked_txn_id)
@@ -148,6 +147,17 @@ class BillSync:
             now=self._clock(),
             force_retry=force,
         )
+
+    def _qbo_status(self, po_id: int, po: LedgerEntry | None, *, ask: bool) -> str | None:
+        """The POStatus last seen in QBO. QBO closed it (its bills covered it) as far as the
+        sync knows; on a retry QBO is asked again (someone may have reopened it there)."""
+        fact = self.lines.fact(PO, po_id)
+        status = fact["qbo_status"] if fact else None
+        if status == "Closed" and ask and po is not None and po.qbo_id:
+            status, token = self.writer.links.status_of(po.qbo_id)
+            self.lines.note_status(PO, po_id, status, at=self._clock())
+            self.ledger.note((PO, po_id), None, sync_token=token)
+        return status
 
     def _with_po_ids(self, bill: SourceBill) -> SourceBill:
         """A line that names only its PO line: its PO, from the PO lines written to QBO."""

@@ -185,12 +185,17 @@ class BillWriter:
 
     def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> str | None:
         """Learn the lines; check every link asked for is in the answer; tell the PO."""
-        if isinstance(write.action, plan.Delete):
-            self.lines.forget(self.kind, write.doc_id)
-            return None
-        desired = write.desired
-        if desired is None or isinstance(write.action, plan.Close) or not entity:
+        if isinstance(write.action, plan.Delete | plan.Close):
+            for line in self.lines.of(self.kind, write.doc_id).values():
+                po_doc_id = self.ledger.owner_of(line.linked_txn_id or "", PO)
+                if po_doc_id is not None:  # its PO may reopen in QBO now
+                    self.links.touched[str(line.linked_txn_id)] = po_doc_id
+            if isinstance(write.action, plan.Delete):
+                self.lines.forget(self.kind, write.doc_id)
             return None  # a void keeps its lines as they were
+        desired = write.desired
+        if desired is None or not entity:
+            return None
         if write.is_create:
             self.lookup.remember(desired.doc_number, str(entity.get("Id")))
         found = answered_lines([line.key for line in desired.lines], entity)

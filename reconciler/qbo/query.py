@@ -40,6 +40,9 @@ FILTERABLE_FIELDS: dict[str, frozenset[str]] = {
     "Item": _COMMON_FIELDS | {"Name", "Sku", "Type", "Active"},
     "PurchaseOrder": _COMMON_FIELDS | {"DocNumber", "TxnDate"},
     "Account": _COMMON_FIELDS | {"Name", "AccountType", "Active"},
+    # Intuit's Bill reference marks these filterable.
+    "Bill": _COMMON_FIELDS
+    | {"DocNumber", "TxnDate", "DueDate", "VendorRef", "TotalAmt", "Balance"},
 }
 
 
