@@ -7,6 +7,7 @@ so one mapping, one plan and one writer serve both `[bills] from` sources.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -258,3 +259,33 @@ class DesiredBill:
     def links(self) -> list[tuple[int, BillLink]]:
         """(line number, link) of every line that must link to a PO line."""
         return [(n, line.link) for n, line in enumerate(self.lines, 1) if line.link is not None]
+
+
+def matched_lines(
+    keys: Sequence[str | None], ours: Sequence[Mapping[str, Any]], held: Sequence[Mapping[str, Any]]
+) -> list[QBOLine]:
+    """QBO's lines of a document written before its line Ids were recorded, keyed by our
+    source lines: each of our lines (in order) takes the first unclaimed QBO line of the same
+    kind and item or account, one with the same quantity and price first. A line with no
+    counterpart gets none (it is sent as a new line)."""
+    held_lines = [
+        qbo_line("", line) for line in held if isinstance(line, Mapping) and line.get("Id")
+    ]
+    claimed: set[str] = set()
+    found: list[QBOLine] = []
+    for key, body in zip(keys, ours, strict=True):
+        if key is None:
+            continue
+        want = qbo_line(key, {**body, "Id": "-"})
+        same = [
+            h
+            for h in held_lines
+            if h.qbo_line_id not in claimed
+            and (h.detail_type, h.target_id) == (want.detail_type, want.target_id)
+        ]
+        exact = [h for h in same if (h.qty, h.unit_price) == (want.qty, want.unit_price)]
+        pick = (exact or same or [None])[0]
+        if pick is not None:
+            claimed.add(pick.qbo_line_id)
+            found.append(dataclasses.replace(pick, key=key))
+    return found

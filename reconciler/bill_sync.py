@@ -130,9 +130,10 @@ class BillSync:
             for po_id in record.linked_po_ids():
                 po = self.ledger.entry(po_id, PO)
                 status = self._qbo_status(po_id, po, ask=asked)
-                standings[po_id] = bill_plan.standing_of(
-                    po_id, po, self.lines.of(PO, po_id), status
-                )
+                po_lines = self.lines.of(PO, po_id)
+                if po is not None and po.qbo_id and not po_lines and not po.force_retry:
+                    self.ledger.request_retry(po_id, PO)  # read again: its line Ids are learnt
+                standings[po_id] = bill_plan.standing_of(po_id, po, po_lines, status)
             held = self.lines.of(self.kind, record.id)
             kept = frozenset(key for key, line in held.items() if line.linked_txn_id)
         return bill_plan.decide_bill(

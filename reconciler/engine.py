@@ -91,6 +91,8 @@ class Pass:
                 deps.qbo, self.ledger, refs, self.s, first_connection=first, lines=deps.store.lines
             )
         }
+        if self.s.bills.from_ != "off":  # bills link to PO lines by Id: know them
+            self.pos.learn_lines = self.writers[PO].learn_lines
         self.sources = [Source(PO, deps.luminous, parse_or_reject, self.pos)]
         self.sources += bill_sources(self, refs)  # after the POs: a bill's PO goes first
 

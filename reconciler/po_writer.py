@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler import batching, errors, identity, plan
-from reconciler.bill_model import answered_lines
+from reconciler.bill_model import answered_lines, matched_lines
 from reconciler.config import Settings
 from reconciler.lookup import DocNumberLookup, number_key
 from reconciler.model import DesiredPO, DocKind, LedgerEntry, Lifecycle
@@ -70,10 +70,31 @@ class POWriter:
         for field_name in bodies.emptied_text_fields(desired, self.rules):
             payload.setdefault(field_name, "")
         known = self.lines.of(PO, desired.source_id) if self.lines is not None else {}
+        if not known and self.lines is not None:
+            known = self._lines_from_qbo(desired, payload)
         for line, body in zip(desired.lines, payload["Line"], strict=True):
             if line.key in known:
                 body["Id"] = known[line.key].qbo_line_id
         return payload
+
+    def learn_lines(self, desired: DesiredPO) -> None:
+        """A PO in QBO whose line Ids were never recorded (pushed before they were): learnt
+        from QBO (one read, no write), for the bills that link to it."""
+        if self.lines is not None and not self.lines.of(PO, desired.source_id):
+            self._lines_from_qbo(desired, bodies.po_payload(desired, self.refs.for_po(desired)))
+
+    def _lines_from_qbo(self, desired: DesiredPO, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The recorded line Ids of a PO in QBO that has none recorded: QBO's lines matched to
+        ours by kind, item and amounts. None needed for a PO not in QBO."""
+        entry = self.ledger.entry(desired.source_id)
+        if entry is None or entry.qbo_id is None or entry.lifecycle is Lifecycle.DELETED:
+            return {}
+        held = self.qbo.read(ENTITY, entry.qbo_id).entity
+        keys = [line.key for line in desired.lines]
+        found = matched_lines(keys, payload["Line"], held.get("Line") or [])
+        assert self.lines is not None
+        self.lines.record(PO, desired.source_id, found, vendor_id=identity.vendor_of(held))
+        return {line.key: line for line in found}
 
     def _update_body(self, write: Write, payload: Mapping[str, Any]) -> dict[str, Any]:
         """An update names POStatus only to change it: closing, or reopening what we closed."""

@@ -264,3 +264,62 @@ def test_extra_costs_become_account_lines_and_status_lists_bills(tmp_path, capsy
             store.close()
         assert "KIND" in table and "bill" in table and "INV-COSTS" in table and "PO-1" in table
         assert detail.startswith("bill INV-COSTS")
+
+
+def _forget_line_ids(h) -> None:
+    """The state file of a version that did not record PO line Ids."""
+    store = h.store()
+    try:
+        with store.db.atomic():
+            store.db.execute("delete from doc_lines")
+    finally:
+        store.close()
+
+
+def test_a_po_pushed_before_line_ids_were_recorded_keeps_a_hand_made_bill_link(tmp_path):
+    """Someone copied the PO to a bill in QBO by hand. The PO's line Ids were never recorded
+    (an older state file): its next update learns them from QBO (one read) instead of sending
+    lines without Ids, which QBO would refuse (6000) for the linked line."""
+    with harness(tmp_path) as h:
+        po = two_line_po(h)
+        h.run()
+        qpo = h.qbo_po(po["id"])
+        line = qpo["Line"][0]
+        by_hand = {
+            "VendorRef": qpo["VendorRef"],
+            "Line": [
+                {
+                    "Amount": line["Amount"],
+                    "DetailType": line["DetailType"],
+                    line["DetailType"]: line[line["DetailType"]],
+                    "LinkedTxn": [
+                        {"TxnId": qpo["Id"], "TxnType": "PurchaseOrder", "TxnLineId": line["Id"]}
+                    ],
+                }
+            ],
+        }
+        hand_bill = h.qbo.company.create("Bill", by_hand)
+        _forget_line_ids(h)
+        h.edit(po["id"], private_note="edited after a bill by hand")
+        report = h.run()
+        assert report.outcome == "ok", report.as_dict()
+        after = h.qbo_po(po["id"])
+        assert [x["Id"] for x in after["Line"]] == [x["Id"] for x in qpo["Line"]]
+        assert after["PrivateNote"] == "edited after a bill by hand"
+        assert links(h.qbo.get("Bill", hand_bill["Id"])) == [(qpo["Id"], line["Id"])]
+
+
+def test_a_bill_on_a_po_whose_line_ids_are_unknown_waits_while_they_are_learnt(tmp_path):
+    with harness(tmp_path) as h:
+        po = two_line_po(h)
+        h.run()
+        _forget_line_ids(h)
+        settings = bills_on()(h.settings)
+        b = bill(h, po, bill_number="INV-LATE")
+        h.run(settings=settings)
+        waiting = entry(h, b["id"])
+        assert waiting.status is SyncStatus.RETRYING
+        assert "QBO line ids of PO PO-1 are not known yet" in waiting.last_error_message
+        h.run(settings=settings)
+        assert entry(h, b["id"]).status is SyncStatus.SYNCED
+        assert h.qbo_po(po["id"])["POStatus"] == "Closed"
