@@ -10,12 +10,13 @@ SyncToken (a bill moves it), which spares the PO's next edit a stale-token round
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from reconciler import batching, errors
+from reconciler import batching, errors, plan
 from reconciler.bill_model import DesiredBill
-from reconciler.model import DocKind
+from reconciler.model import DocKind, Lifecycle
 from reconciler.qbo import query as q
 from reconciler.qbo.bill_bodies import POLinkRef
 from reconciler.state import DocLines, Ledger
@@ -26,12 +27,22 @@ PO = DocKind.PURCHASE_ORDER
 class POLinks:
     """The PO lines bills link to, for one pass."""
 
-    def __init__(self, qbo: Any, ledger: Ledger, lines: DocLines, *, run_id: str | None) -> None:
+    def __init__(
+        self,
+        qbo: Any,
+        ledger: Ledger,
+        lines: DocLines,
+        *,
+        run_id: str | None,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.qbo = qbo
         self.ledger = ledger
         self.lines = lines
         self.run_id = run_id
+        self.clock = clock
         self.touched: dict[str, int] = {}  # QBO PO Id -> Luminous PO id, linked this pass
+        self.reclose: dict[str, int] = {}  # reopened for a bill, to be closed again
         self.reads = 0
 
     def of(self, desired: DesiredBill, vendor_id: str) -> dict[int, POLinkRef]:
@@ -55,6 +66,36 @@ class POLinks:
                 )
             links[number] = POLinkRef(po.qbo_id, line, link.po_id, po.number)
         return links
+
+    def reopen_closed(self, links: Mapping[int, POLinkRef], bill_number: str) -> None:
+        """QBO links bills only to open POs: a linked PO known to be closed in QBO (the sync
+        closed it when Luminous completed it, or its bills covered it) is reopened first. One
+        the sync closed is closed again once the bill phase is over (`refresh`)."""
+        for ref in {r.txn_id: r for r in links.values()}.values():
+            po = self.ledger.entry(ref.po_doc_id, PO)
+            fact = self.lines.fact(PO, ref.po_doc_id) or {}
+            ours = po is not None and po.lifecycle is Lifecycle.CLOSED
+            if not ours and fact.get("qbo_status") != "Closed":
+                continue
+            self.reads += 1
+            held = self.qbo.read("PurchaseOrder", ref.txn_id).entity
+            if held.get("POStatus") == "Closed":
+                body = {"Id": ref.txn_id, "SyncToken": held["SyncToken"], "sparse": True}
+                rid = plan.derive_request_id("reopen", ref.txn_id, str(held["SyncToken"]))
+                held = self.qbo.update(
+                    "PurchaseOrder", body | {"POStatus": "Open"}, request_id=rid
+                ).entity
+                self.ledger.note(
+                    (PO, ref.po_doc_id),
+                    "reopened_for_bill",
+                    f"reopened in QBO to link bill {bill_number} (QBO links only to open POs)",
+                    run_id=self.run_id,
+                    qbo_id=ref.txn_id,
+                    sync_token=str(held.get("SyncToken")),
+                )
+            self.lines.note_status(PO, ref.po_doc_id, held.get("POStatus"), at=self.clock())
+            if ours:
+                self.reclose[ref.txn_id] = ref.po_doc_id
 
     def tell_pos(
         self,
@@ -82,14 +123,8 @@ class POLinks:
                 action="billed",
                 message=f"{kind.label} {number}: QBO bill {entity.get('Id')} links PO "
                 f"line(s) {lines}{failed}",
-                qbo_id=str(entity.get("Id")),
+                qbo_id=refs[0].txn_id,
             )
-
-    def status_of(self, po_qbo_id: str) -> tuple[str | None, str | None]:
-        """(POStatus, SyncToken) of one PO as QBO holds it now: one read."""
-        self.reads += 1
-        entity = self.qbo.read("PurchaseOrder", po_qbo_id).entity
-        return entity.get("POStatus"), entity.get("SyncToken")
 
     def refresh(self) -> list[tuple[int, str | None, str | None]]:
         """(Luminous PO id, POStatus, SyncToken) of every PO a bill linked to in this pass:
@@ -104,6 +139,25 @@ class POLinks:
             for row in self.qbo.query(statement):
                 po_doc_id = self.touched.get(str(row.get("Id")))
                 if po_doc_id is not None:
-                    found.append((po_doc_id, row.get("POStatus"), row.get("SyncToken")))
+                    found.append(self._closed_again(po_doc_id, row))
         self.touched.clear()
+        self.reclose.clear()
         return found
+
+    def _closed_again(self, po_doc_id: int, row: Mapping[str, Any]) -> tuple[int, Any, Any]:
+        """A PO reopened for a bill that the sync had closed (Luminous completed it) and that
+        its bills did not close: closed again, as Luminous says."""
+        status, token = row.get("POStatus"), row.get("SyncToken")
+        if status != "Open" or str(row.get("Id")) not in self.reclose:
+            return po_doc_id, status, token
+        body = {"Id": row["Id"], "SyncToken": token, "sparse": True, "POStatus": "Closed"}
+        rid = plan.derive_request_id("reclose", str(row["Id"]), str(token))
+        held = self.qbo.update("PurchaseOrder", body, request_id=rid).entity
+        self.ledger.note(
+            (PO, po_doc_id),
+            "closed_again",
+            "closed again in QBO after its bills were linked (completed in Luminous)",
+            run_id=self.run_id,
+            qbo_id=str(row["Id"]),
+        )
+        return po_doc_id, held.get("POStatus"), held.get("SyncToken")

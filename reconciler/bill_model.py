@@ -190,7 +190,6 @@ class POState(enum.StrEnum):
     IN_QBO = "in_qbo"  # synced, its line Ids known: lines can link
     WAITING = "waiting"  # not in QBO yet, but it may be (not seen, pending, retrying, failed)
     NEVER = "never"  # will not be pushed as it is (skipped), or gone from QBO
-    CLOSED = "closed"  # in QBO but closed there: QBO links bills only to open POs
 
 
 @dataclass(frozen=True)

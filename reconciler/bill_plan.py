@@ -8,9 +8,10 @@ where its POs stand. In order:
 4. a line allocated to a PO that is not in QBO yet: **wait** (retrying, with the reason; the
    bill is taken up again as soon as that PO is written, and at the latest after
    `sync.backoff_cap`; waiting costs no attempt);
-5. a line allocated to a PO that will not be pushed (skipped, gone from QBO, closed there:
-   QBO links only to open POs): **park** the bill (failed, with the reason; taken up again
-   when that PO changes), or post the line unlinked (`bills.unpushed_po = "unlinked"`);
+5. a line allocated to a PO that will not be pushed (skipped: a draft, awaiting approval;
+   gone from QBO): **park** the bill (failed, with the reason; taken up again when that PO
+   changes), or post the line unlinked (`bills.unpushed_po = "unlinked"`). A PO closed in QBO
+   is not one of them: the writer reopens it for the link (`bill_links`);
 6. otherwise the mapped bill (`bill_mapping`) is planned like a PO (`plan.plan_po`): nothing to
    do for the same content, else create (looked up by DocNumber and vendor first) or update.
 
@@ -64,11 +65,9 @@ class BillDecision:
     waits_for: tuple[int, ...] = ()  # the Luminous POs that will wake it
 
 
-def standing_of(
-    po_id: int, entry: LedgerEntry | None, lines: Mapping[str, QBOLine], qbo_status: str | None
-) -> POStanding:
-    """Where a PO stands for the bills that pay for it, from its ledger row and what is known
-    of it in QBO (its lines, the POStatus last seen)."""
+def standing_of(po_id: int, entry: LedgerEntry | None, lines: Mapping[str, QBOLine]) -> POStanding:
+    """Where a PO stands for the bills that pay for it, from its ledger row and its lines as
+    QBO last showed them."""
     name = f"PO {entry.number}" if entry is not None and entry.number else f"Luminous PO {po_id}"
     number = entry.number if entry is not None else None
     if entry is None:
@@ -77,9 +76,7 @@ def standing_of(
         if not lines:
             why = f"the QBO line ids of {name} are not known yet; learnt on its next write"
             return POStanding(POState.WAITING, number, why, entry.qbo_id)
-        if entry.lifecycle is Lifecycle.CLOSED or qbo_status == "Closed":
-            why = f"{name} is closed in QBO, and QBO links bills only to open POs"
-            return POStanding(POState.CLOSED, number, why, entry.qbo_id, lines)
+        # closed in QBO (by the sync, or by its bills): the writer reopens it for the link
         return POStanding(POState.IN_QBO, number, "", entry.qbo_id, lines)
     if entry.lifecycle is Lifecycle.DELETED and entry.status is SyncStatus.SYNCED:
         return POStanding(POState.NEVER, number, f"{name} was deleted in QBO")
@@ -96,7 +93,6 @@ def decide_bill(
     entry: LedgerEntry | None,
     standings: Mapping[int, POStanding],
     *,
-    kept_links: frozenset[str] = frozenset(),
     rules: bill_mapping.BillRules,
     policy: plan.PlanPolicy,
     void_policy: plan.PlanPolicy,
@@ -104,8 +100,7 @@ def decide_bill(
     now: datetime,
     force_retry: bool = False,
 ) -> BillDecision:
-    """Everything the sync decides about one bill read from Luminous (see the module docs).
-    `kept_links`: keys of this bill's lines that QBO already links (they stay linked)."""
+    """Everything the sync decides about one bill read from Luminous (see the module docs)."""
     if isinstance(record, RejectedRecord):
         return BillDecision(plan.Reject(record.reason), number=record.number)
     number = _number(record, rules, entry)
@@ -122,7 +117,6 @@ def decide_bill(
             None, entry, realm_id=realm_id, now=now, policy=void_policy, force_retry=force
         )
         return BillDecision(action, None, number, vendor)
-    standings = _with_kept(record, standings, kept_links)
     blocked = _blocked(record, standings)
     waiting = [s for s in blocked.values() if s.state is POState.WAITING]
     wakers = tuple(sorted(p for p in blocked if p > 0))
@@ -172,21 +166,6 @@ def _woken(entry: LedgerEntry | None) -> bool:
     return entry is not None and (
         entry.force_retry or entry.last_error_code in (WAIT_CODE, PARK_CODE)
     )
-
-
-def _with_kept(
-    bill: SourceBill, standings: Mapping[int, POStanding], kept: frozenset[str]
-) -> dict[int, POStanding]:
-    """A PO closed in QBO since a line of this bill was linked to it keeps that link."""
-    out = dict(standings)
-    if not kept:
-        return out
-    keys = {bill_mapping.line_key(line, n): line.po_id for n, line in enumerate(bill.lines, 1)}
-    for key, po_id in keys.items():
-        standing = out.get(po_id) if po_id is not None else None
-        if key in kept and standing is not None and standing.state is POState.CLOSED:
-            out[po_id] = dataclasses.replace(standing, state=POState.IN_QBO, reason="")  # type: ignore[index]
-    return out
 
 
 def _blocked(bill: SourceBill, standings: Mapping[int, POStanding]) -> dict[int, POStanding]:

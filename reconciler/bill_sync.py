@@ -123,24 +123,18 @@ class BillSync:
         self, record: SourceBill | RejectedRecord, entry: LedgerEntry | None, force: bool
     ) -> bill_plan.BillDecision:
         standings: dict[int, POStanding] = {}
-        kept: frozenset[str] = frozenset()
         if isinstance(record, SourceBill):
             record = self._with_po_ids(record)
-            asked = force or (entry is not None and entry.force_retry)
             for po_id in record.linked_po_ids():
                 po = self.ledger.entry(po_id, PO)
-                status = self._qbo_status(po_id, po, ask=asked)
                 po_lines = self.lines.of(PO, po_id)
                 if po is not None and po.qbo_id and not po_lines and not po.force_retry:
                     self.ledger.request_retry(po_id, PO)  # read again: its line Ids are learnt
-                standings[po_id] = bill_plan.standing_of(po_id, po, po_lines, status)
-            held = self.lines.of(self.kind, record.id)
-            kept = frozenset(key for key, line in held.items() if line.linked_txn_id)
+                standings[po_id] = bill_plan.standing_of(po_id, po, po_lines)
         return bill_plan.decide_bill(
             record,
             entry,
             standings,
-            kept_links=kept,
             rules=self.rules,
             policy=self.policy,
             void_policy=self.void_policy,
@@ -148,17 +142,6 @@ class BillSync:
             now=self._clock(),
             force_retry=force,
         )
-
-    def _qbo_status(self, po_id: int, po: LedgerEntry | None, *, ask: bool) -> str | None:
-        """The POStatus last seen in QBO. QBO closed it (its bills covered it) as far as the
-        sync knows; on a retry QBO is asked again (someone may have reopened it there)."""
-        fact = self.lines.fact(PO, po_id)
-        status = fact["qbo_status"] if fact else None
-        if status == "Closed" and ask and po is not None and po.qbo_id:
-            status, token = self.writer.links.status_of(po.qbo_id)
-            self.lines.note_status(PO, po_id, status, at=self._clock())
-            self.ledger.note((PO, po_id), None, sync_token=token)
-        return status
 
     def _with_po_ids(self, bill: SourceBill) -> SourceBill:
         """A line that names only its PO line: its PO, from the PO lines written to QBO."""

@@ -18,8 +18,9 @@ from receiving reports), beside `po_writer.POWriter`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from reconciler import errors, identity, plan
@@ -75,6 +76,7 @@ class BillWriter:
         kind: DocKind,
         run_id: str | None = None,
         first_connection: bool = False,
+        clock: Callable[[], datetime],
     ) -> None:
         self.qbo = qbo
         self.ledger = ledger
@@ -83,7 +85,7 @@ class BillWriter:
         self.kind = kind
         self.run_id = run_id
         self.lookup = DocNumberLookup(qbo, ENTITY, index_first=first_connection)
-        self.links = POLinks(qbo, ledger, lines, run_id=run_id)
+        self.links = POLinks(qbo, ledger, lines, run_id=run_id, clock=clock)
         self.reads = 0
         self._links: dict[int, dict[int, POLinkRef]] = {}  # doc id -> line number -> link
 
@@ -95,6 +97,7 @@ class BillWriter:
     def payload(self, desired: DesiredBill) -> dict[str, Any]:
         refs = self.refs.for_po(_refs_view(desired))
         links = self.links.of(desired, refs.vendor_id)
+        self.links.reopen_closed(links, desired.doc_number)
         self._links[desired.source_id] = links
         return bill_bodies.bill_payload(desired, refs, links)
 

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from reconciler import status_view, wiring
 from reconciler.config import Settings, demo_settings
 from reconciler.engine import PassReport, RequestCounter, run_pass
-from reconciler.model import SyncStatus
+from reconciler.model import DocKind, SyncStatus
 from reconciler.qbo.auth import Tokens
 from reconciler.sandbox.luminous import LuminousEmulator
 from reconciler.sandbox.qbo import QBOEmulator
@@ -103,6 +103,15 @@ def one_pass(sb: Sandbox, *, log: Any, full_sweep: bool = False) -> PassReport:
         deps.store.close()
 
 
+def _closed_by_its_bill(sb: Sandbox, store: Any) -> Any:
+    """A PO that QBO closed because its bill covers it: the demo tells its story."""
+    for entry in store.ledger.entries(kind=DocKind.PURCHASE_ORDER):
+        actions = {h.action for h in store.ledger.history(entry.doc_id)}
+        if {"billed", "closed_in_qbo"} <= actions:
+            return entry
+    return None
+
+
 def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()) if v)
     print(f"\nPass {report.run_id}: {counts}; {report.qbo_requests} QBO requests", file=out)
@@ -112,10 +121,22 @@ def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
     try:
         entries = store.ledger.entries()
         print("\n" + status_view.table(entries), file=out)
-        failed = next((e for e in entries if e.status is SyncStatus.FAILED), None)
+        failed = next(
+            (
+                e
+                for e in entries
+                if e.status is SyncStatus.FAILED and e.kind is DocKind.PURCHASE_ORDER
+            ),
+            None,
+        )
         if failed is not None:
             print(f"\n$ reconciler status {failed.number}", file=out)
-            print(status_view.po_detail(failed, store.ledger.history(failed.doc_id)), file=out)
+            history = store.ledger.history(failed.doc_id, failed.kind)
+            print(status_view.po_detail(failed, history), file=out)
+        billed = _closed_by_its_bill(sb, store)
+        if billed is not None:
+            print(f"\n$ reconciler status {billed.number}", file=out)
+            print(status_view.po_detail(billed, store.ledger.history(billed.doc_id)), file=out)
     finally:
         store.close()
     pos = sb.qbo.objects("PurchaseOrder")
@@ -127,8 +148,26 @@ def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
             f"total {po.get('TotalAmt')}",
             file=out,
         )
+    bills = sb.qbo.objects("Bill")
+    print("\nBills now in the emulated QBO company, linked to PO lines:", file=out)
+    numbers = {po["Id"]: po.get("DocNumber", "-") for po in pos}
+    for bill in sorted(bills, key=lambda b: int(b["Id"])):
+        linked = sorted(
+            {
+                numbers.get(x["TxnId"], "?")
+                for x in bill.get("LinkedTxn") or []
+                if x["TxnType"] == "PurchaseOrder"
+            }
+        )
+        print(
+            f"  Id {bill['Id']:>3}  DocNumber {bill.get('DocNumber', '-'):<14} "
+            f"total {bill.get('TotalAmt')!s:<8} balance {bill.get('Balance')!s:<8} "
+            f"PO {', '.join(linked) or '(none)'}",
+            file=out,
+        )
     print(
         "\nWith a real configuration the same questions are `reconciler status` and "
-        "`reconciler status <PO number>`; the demo's state lived in a temporary directory.",
+        "`reconciler status <PO or bill number>`; the demo's state lived in a temporary "
+        "directory.",
         file=out,
     )

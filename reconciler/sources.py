@@ -57,6 +57,7 @@ def bill_sources(p: Pass, refs: Any) -> list[Source]:
         kind=kind,
         run_id=p.run_id,
         first_connection=p.ledger.count(kind=kind) == 0,
+        clock=d.clock,
     )
     p.writers[kind] = writer
     sync = BillSync(

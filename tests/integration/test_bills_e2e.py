@@ -323,3 +323,24 @@ def test_a_bill_on_a_po_whose_line_ids_are_unknown_waits_while_they_are_learnt(t
         h.run(settings=settings)
         assert entry(h, b["id"]).status is SyncStatus.SYNCED
         assert h.qbo_po(po["id"])["POStatus"] == "Closed"
+
+
+def test_a_bill_for_a_po_completed_in_luminous_reopens_it_for_the_link_then_closes_it(tmp_path):
+    """Goods received, the PO completed in Luminous (closed in QBO by the sync), then the
+    supplier's invoice arrives: QBO links only to open POs, so the PO is reopened for the
+    link, and closed again since Luminous says it is complete."""
+    with harness(tmp_path, settings_hook=bills_on()) as h:
+        po = two_line_po(h)
+        h.run()
+        h.edit(po["id"], order_status="completed")
+        h.run()
+        assert h.qbo_po(po["id"])["POStatus"] == "Closed"
+        b = bill(h, po, ["4", None], bill_number="INV-LATE-PART")
+        h.run()
+        qpo = h.qbo_po(po["id"])
+        assert links(qbo_bill(h, b["id"])) == [(qpo["Id"], qpo["Line"][0]["Id"])]
+        assert qpo["POStatus"] == "Closed" and received(qpo) == [Decimal("4"), None]
+        story = [r.action for r in history(h, po["id"])]
+        assert story[-3:] == ["reopened_for_bill", "billed", "closed_again"]
+        assert entry(h, b["id"]).status is SyncStatus.SYNCED
+        assert h.run().qbo_requests == 0  # and the PO's ledger row still matches QBO

@@ -190,7 +190,7 @@ def test_status_needs_only_the_state_path(tmp_path, monkeypatch, capsys):
             monkeypatch.delenv(key)
     monkeypatch.setenv("RECONCILER_STATE__PATH", str(tmp_path / "state.sqlite"))
     assert main(["status"]) == 0
-    assert "no purchase orders recorded yet" in capsys.readouterr().out
+    assert "no purchase orders or bills recorded yet" in capsys.readouterr().out
     assert main(["run", "--once"]) == 2  # but a pass needs the rest
     assert "luminous.base_url is required" in capsys.readouterr().err
 
