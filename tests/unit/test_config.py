@@ -453,3 +453,17 @@ def test_doc_number_cannot_be_turned_off(tmp_path):
     assert any("DocNumber cannot be turned off" in p for p in problems_of(path, MINIMAL))
     path = write(tmp_path, '[fields]\nDocNumber = "id"\n')
     assert load_settings(path, MINIMAL).mapping_rules().source_for("DocNumber") == "id"
+
+
+def test_bills_are_off_by_default_and_from_is_read_from_file_and_environment(tmp_path):
+    """`[bills] from` (a Python keyword, so the field is `from_`) from the file and from
+    RECONCILER_BILLS__FROM; an unknown source is one problem naming the choices."""
+    assert load_settings(None, MINIMAL).bills.from_ == "off"
+    path = write(tmp_path, '[bills]\nfrom = "receipts"\nunpushed_po = "unlinked"\n')
+    settings = load_settings(path, MINIMAL)
+    assert (settings.bills.from_, settings.bills.unpushed_po) == ("receipts", "unlinked")
+    assert (
+        load_settings(path, {**MINIMAL, "RECONCILER_BILLS__FROM": "bills"}).bills.from_ == "bills"
+    )
+    problems = problems_of(write(tmp_path, '[bills]\nfrom = "invoices"\n'), MINIMAL)
+    assert any("bills.from" in p and "off, bills, receipts" in p for p in problems), problems
