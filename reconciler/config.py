@@ -492,6 +492,5 @@ def demo_settings(
         ),
         state=StateSettings(path=state_path),
         accounts=AccountsSettings(ap="Accounts Payable (A/P)"),
-        bills=BillsSettings(from_="bills"),  # the demo shows a PO, its bill, the PO closed
         logging=LoggingSettings(format="console"),
     )

@@ -6,6 +6,7 @@ pieces `reconciler run --once` builds (through `wiring`), only pointed at the em
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,7 +80,10 @@ def connect(qbo: QBOEmulator, settings: Settings) -> Tokens:
 
 
 def run_demo(*, out: TextIO, log: Any, keep_running: bool = False, wait: Callable[[], None]) -> int:
-    with tempfile.TemporaryDirectory(prefix="reconciler-demo-") as tmp, sandbox(Path(tmp)) as sb:
+    with (
+        tempfile.TemporaryDirectory(prefix="reconciler-demo-") as tmp,
+        sandbox(Path(tmp), settings_hook=with_bills) as sb,
+    ):
         print(f"Luminous emulator: {sb.luminous.base_url}", file=out)
         print(f"QBO emulator:      {sb.qbo.api_base}/{sb.qbo.realm_id}", file=out)
         report = one_pass(sb, log=log)
@@ -92,6 +96,11 @@ def run_demo(*, out: TextIO, log: Any, keep_running: bool = False, wait: Callabl
             )
             wait()
         return report.exit_code() if report.fatal else 0
+
+
+def with_bills(settings: Settings) -> Settings:
+    """The demo shows a PO, its bill, and the PO closed in QBO: `[bills] from = "bills"`."""
+    return dataclasses.replace(settings, bills=dataclasses.replace(settings.bills, from_="bills"))
 
 
 def one_pass(sb: Sandbox, *, log: Any, full_sweep: bool = False) -> PassReport:
