@@ -344,3 +344,22 @@ def test_a_bill_for_a_po_completed_in_luminous_reopens_it_for_the_link_then_clos
         assert story[-3:] == ["reopened_for_bill", "billed", "closed_again"]
         assert entry(h, b["id"]).status is SyncStatus.SYNCED
         assert h.run().qbo_requests == 0  # and the PO's ledger row still matches QBO
+
+
+def test_a_lost_state_file_doubles_no_bill_and_keeps_every_link(tmp_path):
+    """QBO, not the state file, says what exists: with the file gone, the PO and the bill are
+    found in QBO (bills among that vendor's, by number) and adopted, their links intact."""
+    with harness(tmp_path, settings_hook=bills_on()) as h:
+        po = two_line_po(h)
+        b = bill(h, po, ["4", "3"], bill_number="INV-LOST")
+        h.run()
+        before = qbo_bill(h, b["id"])
+        h.qbo.duplicate_docnumber_check = False  # QBO's 6140 is no help: the sync must look
+        for suffix in ("", "-wal", "-shm"):
+            (tmp_path / f"state.sqlite{suffix}").unlink(missing_ok=True)
+        report = h.run()
+        assert report.outcome == "ok", report.as_dict()
+        assert len(h.qbo.objects("Bill")) == 1 and len(h.qbo.objects("PurchaseOrder")) == 1
+        row = entry(h, b["id"])
+        assert row.status is SyncStatus.SYNCED and row.qbo_id == before["Id"] and row.adopted
+        assert links(h.qbo.get("Bill", before["Id"])) == links(before)
