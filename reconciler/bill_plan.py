@@ -113,8 +113,17 @@ def decide_bill(
     if record.status is BillStatus.VOID:
         if entry is None or (entry.qbo_id is None and entry.request_id is None):
             return BillDecision(plan.Hold("void in Luminous; never in QBO"), None, number, vendor)
+        # voided since the row was written: a change, whatever the bill failed with before
+        voided_since = (
+            entry.source_updated_at is None or record.updated_at > entry.source_updated_at
+        )
         action = plan.plan_po(
-            None, entry, realm_id=realm_id, now=now, policy=void_policy, force_retry=force
+            None,
+            entry,
+            realm_id=realm_id,
+            now=now,
+            policy=void_policy,
+            force_retry=force or voided_since,
         )
         return BillDecision(action, None, number, vendor)
     blocked = _blocked(record, standings)

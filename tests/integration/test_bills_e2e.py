@@ -363,3 +363,21 @@ def test_a_lost_state_file_doubles_no_bill_and_keeps_every_link(tmp_path):
         row = entry(h, b["id"])
         assert row.status is SyncStatus.SYNCED and row.qbo_id == before["Id"] and row.adopted
         assert links(h.qbo.get("Bill", before["Id"])) == links(before)
+
+
+def test_a_paid_bill_voided_in_luminous_is_not_voided_in_qbo_and_says_why(tmp_path):
+    with harness(tmp_path, settings_hook=bills_on()) as h:
+        po = two_line_po(h)
+        b = bill(h, po, ["2", None], bill_number="INV-PAID-VOID")
+        h.run()
+        paid = qbo_bill(h, b["id"])
+        h.qbo.pay_bill(paid["Id"], paid["TotalAmt"])
+        h.lum.bills.edit(b["id"], {"memo": "edited"}, updated_at=h.next_stamp())
+        h.run()
+        assert entry(h, b["id"]).last_error_code == "bill_paid"  # parked: not edited
+        h.lum.bills.void(b["id"], updated_at=h.next_stamp())
+        h.run()
+        row = entry(h, b["id"])
+        assert row.status is SyncStatus.FAILED and row.last_error_code == "bill_paid"
+        assert "is not voided" in row.last_error_message
+        assert Decimal(str(qbo_bill(h, b["id"])["TotalAmt"])) == Decimal("85.00")
