@@ -111,20 +111,7 @@ def decide_bill(
         return BillDecision(plan.Hold(NOT_YET_REASONS[record.status]), None, number, vendor)
     force = force_retry or _woken(entry)
     if record.status is BillStatus.VOID:
-        if entry is None or (entry.qbo_id is None and entry.request_id is None):
-            return BillDecision(plan.Hold("void in Luminous; never in QBO"), None, number, vendor)
-        # voided since the row was written: a change, whatever the bill failed with before
-        voided_since = (
-            entry.source_updated_at is None or record.updated_at > entry.source_updated_at
-        )
-        action = plan.plan_po(
-            None,
-            entry,
-            realm_id=realm_id,
-            now=now,
-            policy=void_policy,
-            force_retry=force or voided_since,
-        )
+        action = _void(record, entry, void_policy, realm_id=realm_id, now=now, force=force)
         return BillDecision(action, None, number, vendor)
     blocked = _blocked(record, standings)
     waiting = [s for s in blocked.values() if s.state is POState.WAITING]
@@ -152,6 +139,25 @@ def decide_bill(
         force_retry=force,
     )
     return BillDecision(action, desired, desired.doc_number, desired.vendor.display_name)
+
+
+def _void(
+    record: SourceBill,
+    entry: LedgerEntry | None,
+    policy: plan.PlanPolicy,
+    *,
+    realm_id: str,
+    now: datetime,
+    force: bool,
+) -> plan.Action:
+    """A bill void in Luminous: voided (a close) or deleted in QBO, as one gone would be."""
+    if entry is None or (entry.qbo_id is None and entry.request_id is None):
+        return plan.Hold("void in Luminous; never in QBO")
+    # voided since the row was written: a change, whatever the bill failed with before
+    since = entry.source_updated_at is None or record.updated_at > entry.source_updated_at
+    return plan.plan_po(
+        None, entry, realm_id=realm_id, now=now, policy=policy, force_retry=force or since
+    )
 
 
 def decide_vanished_bill(

@@ -231,7 +231,7 @@ class BillWriter:
         if current is None:
             return None, None  # deleted while its create was unconfirmed, and none landed
         if isinstance(action, plan.Delete):
-            self._refuse_paid(current, "deleted")
+            refuse_paid(current, "deleted")
             result = self.qbo.delete(
                 ENTITY, current["Id"], current["SyncToken"], request_id=request_id
             )
@@ -239,10 +239,10 @@ class BillWriter:
         if isinstance(action, plan.Close):
             if bill_bodies.is_void(current):
                 return current, None
-            self._refuse_paid(current, "voided")
+            refuse_paid(current, "voided")
             return self._update(_at(begun, current), bill_bodies.void_payload(current), request_id)
         assert payload is not None and write.desired is not None
-        self._refuse_paid(current, "edited")
+        refuse_paid(current, "edited")
         keys = [line.key for line in write.desired.lines]
         body = bill_bodies.with_line_ids(
             payload, keys, self.lines.of(self.kind, write.doc_id), current
@@ -264,17 +264,6 @@ class BillWriter:
         if write.desired is None or payload is None:
             return None
         return self.landed_create(write.desired, begun, payload)
-
-    def _refuse_paid(self, current: Mapping[str, Any], what: str) -> None:
-        paid = bill_bodies.paid_amount(current)
-        if paid > 0:
-            total = current.get("TotalAmt")
-            state = "paid" if paid >= bill_bodies.money(total) else "partly paid"
-            raise BillPaid(
-                f"QBO shows bill {current.get('Id')} {state} ({paid} of {total}): it is not "
-                f"{what} by the sync; change it in QBO if it must change, then `reconciler retry`",
-                code="bill_paid",
-            )
 
     def _create(
         self, write: Write, begun: LedgerEntry, payload: dict[str, Any], request_id: str
@@ -313,6 +302,19 @@ class BillWriter:
 
     def refresh_pos(self) -> list[tuple[int, str | None, str | None]]:
         return self.links.refresh()
+
+
+def refuse_paid(current: Mapping[str, Any], what: str) -> None:
+    """A bill QBO shows paid or partly paid is not edited, voided or deleted by the sync."""
+    paid = bill_bodies.paid_amount(current)
+    if paid > 0:
+        total = current.get("TotalAmt")
+        state = "paid" if paid >= bill_bodies.money(total) else "partly paid"
+        raise BillPaid(
+            f"QBO shows bill {current.get('Id')} {state} ({paid} of {total}): it is not "
+            f"{what} by the sync; change it in QBO if it must change, then `reconciler retry`",
+            code="bill_paid",
+        )
 
 
 def _at(begun: LedgerEntry, current: Mapping[str, Any]) -> LedgerEntry:

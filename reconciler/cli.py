@@ -44,12 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--once", action="store_true", help="one pass, then exit (0/1/2)")
     run.add_argument("--full", action="store_true", help="with the pass, sweep for deleted POs")
 
-    status = with_config(
-        sub.add_parser("status", help="sync status per PO and bill, or one document's history")
-    )
-    status.add_argument(
-        "po", nargs="?", help="a PO or bill number (e.g. PO-1042, NC-INV-1001) or Luminous id"
-    )
+    status = with_config(sub.add_parser("status", help="status per PO and bill, or one's history"))
+    status.add_argument("po", nargs="?", help="a PO or bill number (PO-1042) or Luminous id")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--failed", action="store_true", help="only failed and retrying POs")
     status.add_argument(
