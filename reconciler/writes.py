@@ -164,13 +164,19 @@ class WriteSender:
         creates = [(w, payload) for w, _, payload in ready if w.is_create]
         if not creates:
             return ready, []
-        found = iter(self.writer(creates[0][0]).identify(creates))
+        by_kind: dict[DocKind, list[tuple[Write, dict[str, Any]]]] = {}
+        for create in creates:  # a retry phase may mix POs and bills in one group
+            by_kind.setdefault(create[0].kind, []).append(create)
+        found: dict[DocKey, identity.Identity] = {}
+        for kind, group in by_kind.items():
+            answers = self._writers[kind].identify(group)
+            found.update((w.key, a) for (w, _), a in zip(group, answers, strict=True))
         to_send, settled = [], []
         for write, pending, payload in ready:
             if not write.is_create:
                 to_send.append((write, pending, payload))
                 continue
-            answer = next(found)
+            answer = found[write.key]
             if isinstance(answer, identity.Conflict):
                 error = errors.DuplicateDocNumberFault(answer.reason, code="6140")
                 settled.append(self.after_error(Fate.PARK, write, pending, error))

@@ -336,3 +336,30 @@ def test_a_conflict_in_qbo_is_a_failure_never_a_create(parts):
     assert failed.entry.status is SyncStatus.FAILED
     assert failed.entry.last_error_code == "6140"  # a duplicate document number
     assert "QBO PurchaseOrder 9" in failed.outcome.message
+
+
+def test_creates_of_two_kinds_in_one_group_are_each_looked_up_by_their_own_writer():
+    """The retries can put a PO and a bill in one batch: each kind's creates are looked up by
+    that kind's writer (a bill among bills, by number and vendor), never by the other's."""
+    po_writer, bill_writer = FakeWriter(), FakeWriter(entity="Bill")
+    bill_writer.in_qbo[2] = identity.Adopt({"Id": "b2", "SyncToken": "0", "n": 2})
+    recorder, batch = FakeRecorder(), FakeBatch()
+    pipeline = WritePipeline(
+        {PO: po_writer, DocKind.BILL: bill_writer},
+        recorder,
+        batch,
+        policy=policy(),
+        clock=lambda: T,
+        rng=random.Random(1),
+    )
+    with pipeline:
+        pipeline.submit(write(1))
+        bill = write(2)
+        pipeline.submit(
+            replace(bill, kind=DocKind.BILL, base=replace(bill.base, kind=DocKind.BILL))
+        )
+        pipeline.submit(write(3))
+    assert po_writer.lookups == [[1, 3]] and bill_writer.lookups == [[2]]
+    assert batch.calls == [[1, 3]]  # the bill was found in QBO: adopted, nothing sent
+    adopted = recorder.outcome_of(2)[0]
+    assert adopted.entry.qbo_id == "b2" and adopted.entry.kind is DocKind.BILL
