@@ -67,3 +67,33 @@ def test_sigkill_while_bills_are_written_then_restart_settles_each_bill_once(
 def _item(w: World, po: dict, qty: str) -> dict:
     line = w.lum.get_po(po["id"])["items"][0]
     return {"purchase_order_id": po["id"], "purchase_order_item_id": line["id"], "quantity": qty}
+
+
+@pytest.mark.parametrize("replay", [True, False], ids=["replay-on", "replay-off"])
+def test_sigkill_between_a_receipt_bills_create_and_the_ledger_settles_once(tmp_path, replay):
+    """`[bills] from = "receipts"`: killed after QBO created the bill for a receiving report and
+    before the ledger knew; a second receipt arrives meanwhile. Each receipt billed once; the
+    PO, received in full by the two, closed by QBO."""
+    with world(tmp_path, requestid_replay=replay) as w:
+        w.qbo.duplicate_docnumber_check = replay
+        w.env = {**w.env, "RECONCILER_BILLS__FROM": "receipts"}
+        connect(w)
+        po = w.source.po("Nutricost", "Whey Protein 5lb", "10", "42.50")
+        settle(w.env, label="PO first")
+        line = w.lum.get_po(po["id"])["items"][0]["id"]
+
+        def receive(qty: str) -> dict:
+            items = [{"purchase_order_item_id": line, "received_quantity": qty}]
+            fields = {"purchase_order_id": po["id"], "items": items}
+            return w.lum.receiving.create(fields, updated_at=w.source.stamps.next())
+
+        first = receive("4")
+        _crash(w, "qbo_answered", "receipt bill")
+        assert len(w.qbo.objects("Bill")) == 1  # it landed; the ledger does not know
+        second = receive("6")
+        settle(w.env, label="settle receipts")
+        bills = sorted(b["DocNumber"] for b in w.qbo.objects("Bill"))
+        assert bills == sorted(f"RR-{r['id']}" for r in (first, second))
+        qpo = w.qbo.objects("PurchaseOrder")[0]
+        assert qpo["POStatus"] == "Closed"
+        assert all(x.get("LinkedTxn") for b in w.qbo.objects("Bill") for x in b["Line"])
