@@ -128,8 +128,10 @@ class POLinks:
 
     def refresh(self) -> list[tuple[int, str | None, str | None]]:
         """(Luminous PO id, POStatus, SyncToken) of every PO a bill linked to in this pass:
-        whether QBO closed it, and its token now (a bill moved it). A few reads for many."""
-        ids = sorted(self.touched, key=lambda i: (len(i), i))
+        whether QBO closed it, and its token now (a bill moved it). A few reads for many. A PO
+        reopened for a bill that then failed is among them: it is closed again too."""
+        pos = {**self.reclose, **self.touched}
+        ids = sorted(pos, key=lambda i: (len(i), i))
         found: list[tuple[int, str | None, str | None]] = []
         for chunk in batching.in_chunks(ids, max_values=30):
             self.reads += 1
@@ -137,7 +139,7 @@ class POLinks:
                 "PurchaseOrder", [q.in_("Id", chunk)], fields=("Id", "POStatus", "SyncToken")
             )
             for row in self.qbo.query(statement):
-                po_doc_id = self.touched.get(str(row.get("Id")))
+                po_doc_id = pos.get(str(row.get("Id")))
                 if po_doc_id is not None:
                     found.append(self._closed_again(po_doc_id, row))
         self.touched.clear()
