@@ -106,18 +106,6 @@ class DocLines:
         )
         return {row["line_key"]: _line(row) for row in rows}
 
-    def known(self, kind: DocKind, doc_ids: Iterable[int]) -> set[int]:
-        """Which of these documents have their lines recorded."""
-        wanted = sorted(set(doc_ids))
-        if not wanted:
-            return set()
-        rows = self._db.rows(
-            f"select distinct doc_id from doc_lines where kind = ? and doc_id in"  # noqa: S608
-            f" ({', '.join('?' * len(wanted))})",
-            [str(kind), *wanted],
-        )
-        return {row["doc_id"] for row in rows}
-
     def po_of_line(self, po_line_id: int) -> int | None:
         """The Luminous PO a Luminous PO line belongs to, when that PO's lines are known."""
         rows = self._db.rows(
