@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run_options(with_config(sub.add_parser("run", help="run the daemon (one pass: --once)")))
 
-    status = with_config(sub.add_parser("status", help="sync status per PO, or one PO's history"))
-    status.add_argument("po", nargs="?", help="a PO number (e.g. PO-1042) or Luminous id")
+    status = with_config(sub.add_parser("status", help="status per PO and bill, or one's history"))
+    status.add_argument("po", nargs="?", help="a PO or bill number (PO-1042) or Luminous id")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--failed", action="store_true", help="only failed and retrying POs")
     status.add_argument(
@@ -196,7 +196,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.po:
             keys = ledger.find(args.po)
             if not keys:
-                print(f"no PO {args.po!r} in the ledger (not seen yet, or not in this company)")
+                print(
+                    f"no PO or bill {args.po!r} in the ledger (not seen yet, or not in this "
+                    "company)"
+                )
                 return EXIT_SOME_FAILED
             for kind, doc_id in keys:
                 entry = ledger.entry(doc_id, kind)

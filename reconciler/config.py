@@ -46,6 +46,7 @@ from reconciler.settings import (
     FALSE,
     TRUE,
     AccountsSettings,
+    BillsSettings,
     CustomFieldSetting,
     DaemonSettings,
     LoggingSettings,
@@ -59,11 +60,13 @@ from reconciler.settings import (
     all_sections,
     did_you_mean,
     free_form_sections,
+    toml_key,
     typed_sections,
 )
 
 __all__ = [
     "AccountsSettings",
+    "BillsSettings",
     "CustomFieldSetting",
     "DaemonSettings",
     "LoggingSettings",
@@ -280,7 +283,8 @@ class _Loader:
 
     def section(self, name: str, cls: type) -> Any:
         hints = get_type_hints(cls)
-        known = {f.name: f for f in dataclasses.fields(cls)}
+        known = {toml_key(f): f for f in dataclasses.fields(cls)}
+        hints = {key: hints[f.name] for key, f in known.items()}
         given = self.raw[name]
         secrets = {n for n in known if _kind(hints[n]) == "secret"}
         for key in given:
@@ -300,7 +304,7 @@ class _Loader:
             if kind == "secret":
                 value = self.secret(name, key, spec)
                 if value is not None:
-                    kwargs[key] = value
+                    kwargs[spec.name] = value
                 continue
             candidates = given.get(key)
             if not candidates:
@@ -319,12 +323,12 @@ class _Loader:
                 continue
             if "choices" in spec.metadata:
                 value = next(c for c in spec.metadata["choices"] if c.lower() == str(value).lower())
-            kwargs[key] = value
+            kwargs[spec.name] = value
         for key, spec in known.items():
             required = spec.metadata.get("required") and _kind(hints[key]) != "secret"
             # Commands that never talk to the APIs (`status`, `retry`) need only state.path.
             required = required and key not in reported and self.require_secrets
-            if required and not str(kwargs.get(key, spec.default)).strip():
+            if required and not str(kwargs.get(spec.name, spec.default)).strip():
                 env_name = f"{ENV_PREFIX}{name.upper()}__{key.upper()}"
                 self.problem(f"{name}.{key} is required (in the file or {env_name})")
         return cls(**kwargs)

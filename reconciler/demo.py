@@ -6,6 +6,7 @@ pieces `reconciler run --once` builds (through `wiring`), only pointed at the em
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from typing import Any, TextIO
 from reconciler import status_view, wiring
 from reconciler.config import Settings, demo_settings
 from reconciler.engine import PassReport, RequestCounter, run_pass
-from reconciler.model import SyncStatus
+from reconciler.model import DocKind, SyncStatus
 from reconciler.qbo.auth import Tokens
 from reconciler.sandbox.luminous import LuminousEmulator
 from reconciler.sandbox.qbo import QBOEmulator
@@ -79,7 +80,10 @@ def connect(qbo: QBOEmulator, settings: Settings) -> Tokens:
 
 
 def run_demo(*, out: TextIO, log: Any, keep_running: bool = False, wait: Callable[[], None]) -> int:
-    with tempfile.TemporaryDirectory(prefix="reconciler-demo-") as tmp, sandbox(Path(tmp)) as sb:
+    with (
+        tempfile.TemporaryDirectory(prefix="reconciler-demo-") as tmp,
+        sandbox(Path(tmp), settings_hook=with_bills) as sb,
+    ):
         print(f"Luminous emulator: {sb.luminous.base_url}", file=out)
         print(f"QBO emulator:      {sb.qbo.api_base}/{sb.qbo.realm_id}", file=out)
         report = one_pass(sb, log=log)
@@ -94,6 +98,11 @@ def run_demo(*, out: TextIO, log: Any, keep_running: bool = False, wait: Callabl
         return report.exit_code() if report.fatal else 0
 
 
+def with_bills(settings: Settings) -> Settings:
+    """The demo shows a PO, its bill, and the PO closed in QBO: `[bills] from = "bills"`."""
+    return dataclasses.replace(settings, bills=dataclasses.replace(settings.bills, from_="bills"))
+
+
 def one_pass(sb: Sandbox, *, log: Any, full_sweep: bool = False) -> PassReport:
     counter = RequestCounter()
     deps = wiring.build_deps(sb.settings, log=log, counter=counter)
@@ -101,6 +110,15 @@ def one_pass(sb: Sandbox, *, log: Any, full_sweep: bool = False) -> PassReport:
         return run_pass(deps, full_sweep=full_sweep, counter=counter)
     finally:
         deps.store.close()
+
+
+def _closed_by_its_bill(sb: Sandbox, store: Any) -> Any:
+    """A PO that QBO closed because its bill covers it: the demo tells its story."""
+    for entry in store.ledger.entries(kind=DocKind.PURCHASE_ORDER):
+        actions = {h.action for h in store.ledger.history(entry.doc_id)}
+        if {"billed", "closed_in_qbo"} <= actions:
+            return entry
+    return None
 
 
 def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
@@ -112,10 +130,22 @@ def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
     try:
         entries = store.ledger.entries()
         print("\n" + status_view.table(entries), file=out)
-        failed = next((e for e in entries if e.status is SyncStatus.FAILED), None)
+        failed = next(
+            (
+                e
+                for e in entries
+                if e.status is SyncStatus.FAILED and e.kind is DocKind.PURCHASE_ORDER
+            ),
+            None,
+        )
         if failed is not None:
             print(f"\n$ reconciler status {failed.number}", file=out)
-            print(status_view.po_detail(failed, store.ledger.history(failed.doc_id)), file=out)
+            history = store.ledger.history(failed.doc_id, failed.kind)
+            print(status_view.po_detail(failed, history), file=out)
+        billed = _closed_by_its_bill(sb, store)
+        if billed is not None:
+            print(f"\n$ reconciler status {billed.number}", file=out)
+            print(status_view.po_detail(billed, store.ledger.history(billed.doc_id)), file=out)
     finally:
         store.close()
     pos = sb.qbo.objects("PurchaseOrder")
@@ -127,8 +157,26 @@ def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
             f"total {po.get('TotalAmt')}",
             file=out,
         )
+    bills = sb.qbo.objects("Bill")
+    print("\nBills now in the emulated QBO company, linked to PO lines:", file=out)
+    numbers = {po["Id"]: po.get("DocNumber", "-") for po in pos}
+    for bill in sorted(bills, key=lambda b: int(b["Id"])):
+        linked = sorted(
+            {
+                numbers.get(x["TxnId"], "?")
+                for x in bill.get("LinkedTxn") or []
+                if x["TxnType"] == "PurchaseOrder"
+            }
+        )
+        print(
+            f"  Id {bill['Id']:>3}  DocNumber {bill.get('DocNumber', '-'):<14} "
+            f"total {bill.get('TotalAmt')!s:<8} balance {bill.get('Balance')!s:<8} "
+            f"PO {', '.join(linked) or '(none)'}",
+            file=out,
+        )
     print(
         "\nWith a real configuration the same questions are `reconciler status` and "
-        "`reconciler status <PO number>`; the demo's state lived in a temporary directory.",
+        "`reconciler status <PO or bill number>`; the demo's state lived in a temporary "
+        "directory.",
         file=out,
     )

@@ -1,6 +1,7 @@
 """One pass: pull -> decide -> write -> record, then the retries that are due and the sweep.
 
-    for each PO read since the checkpoint (pull.py, luminous.py):
+    for each source (sources.py: POs, then bills or receiving reports by [bills] from),
+    for each document read since that source's checkpoint (pull.py, luminous/):
         decision = plan.decide(record, its ledger row)     pure: map, skip, hold, plan
         nothing to send  -> recorder.record(row)           ledger + checkpoint, in one commit
         a write          -> pipeline.submit(write)         requestid first, batches, answers
@@ -36,6 +37,7 @@ from reconciler.recorder import Recorder
 from reconciler.report import PassReport, RequestCounter, new_run_id
 from reconciler.resolve import References
 from reconciler.resolve.company import CompanyContext
+from reconciler.sources import Source, bill_sources
 
 if TYPE_CHECKING:
     from reconciler.luminous import LuminousClient
@@ -96,11 +98,16 @@ class Pass:
         )
         # No PO in the ledger (a new install, a lost state file): index what QBO holds first.
         first = self.ledger.count(kind=PO) == 0
-        self.writers = {
+        self.writers: dict[DocKind, Any] = {
             PO: POWriter(
-                deps.qbo, self.ledger, refs, self.s, first_connection=first, company=self.company
+                deps.qbo, self.ledger, refs, self.s, first_connection=first,
+                company=self.company, lines=deps.store.lines,
             )
-        }
+        }  # fmt: skip
+        if self.s.bills.from_ != "off":  # bills link to PO lines by Id: know them
+            self.pos.learn_lines = self.writers[PO].learn_lines
+        self.sources = [Source(PO, deps.luminous, parse_or_reject, self.pos)]
+        self.sources += bill_sources(self, refs)  # after the POs: a bill's PO goes first
 
     def run(self, *, full_sweep: bool) -> PassReport:
         d = self.d
@@ -109,13 +116,19 @@ class Pass:
         self.event("pass_started", full_sweep=full_sweep)
         try:
             self.company.load()
-            self._read_changes()
+            for source in self.sources:
+                if not d.stop_requested():
+                    source.before()
+                    self._read_changes(source)
             if not d.stop_requested():
                 self._retry_due()
-            if not d.stop_requested():
-                self._check_drift()
-            if not d.stop_requested() and (full_sweep or self._sweep_due()):
-                sweep.run(self)
+            for source in self.sources[1:]:
+                source.after()
+            if not d.stop_requested():  # what someone else changed in QBO (`drift_check`)
+                DriftCheck(d.qbo, d.store.drift, self.s, clock=d.clock, log=d.log,
+                           run_id=self.run_id).run(self.report)  # fmt: skip
+            if not d.stop_requested() and (full_sweep or sweep.due(self)):
+                sweep.run_all(self)
         except Exception as exc:  # what stopped the pass is recorded, never read as "ok"
             event = self.report.stopped_by(exc)
             log = d.log.error if event != "pass_aborted" else d.log.warning
@@ -128,83 +141,74 @@ class Pass:
 
     # --- the three phases ---------------------------------------------------------------
 
-    def _read_changes(self) -> None:
-        """POs changed since the checkpoint, in the order read; the checkpoint moves with
-        their outcomes while the read is in key order, else once at the end of a full read."""
-        d = self.d
-        result, checkpoint = self._pull()
-        tracker = self.recorder.trackers[PO] = CheckpointTracker(checkpoint, result.window.ceiling)
+    def _read_changes(self, source: Source) -> None:
+        """The documents of one list changed since its checkpoint, in the order read; the
+        checkpoint moves with their outcomes while the read is in key order, else once at the
+        end of a full read."""
+        d, kind = self.d, source.kind
+        result, checkpoint = self._pull(source)
+        tracker = CheckpointTracker(checkpoint, result.window.ceiling)
+        self.recorder.trackers[kind] = tracker
         read_all = False
         with self.pipeline() as pipeline:
-            self.pos.hold_future(result.future, pipeline)
+            source.sync.hold_future(result.future, pipeline)
             for count, record in enumerate(result.records, start=1):
                 if d.stop_requested():
-                    self.event("pass_interrupted", processed=count - 1)
+                    self.event("pass_interrupted", processed=count - 1, kind=str(kind))
                     break
                 if record.id is not None:
-                    pipeline.settle((PO, record.id))  # an earlier version still out: first
-                tracker.read(record.key, in_key_order=d.luminous.last_read.mode == "key")
-                self.pos.take(record, pipeline)
+                    pipeline.settle((kind, record.id))  # an earlier version still out: first
+                tracker.read(record.key, in_key_order=source.client.last_read.mode == "key")
+                source.sync.take(record, pipeline)
                 if count % PROGRESS_EVERY == 0:
-                    self.event("pass_progress", processed=count)
+                    self.event("pass_progress", processed=count, kind=str(kind))
             else:
                 read_all = True
         if read_all:
             crash_point("before_checkpoint")
             moved = tracker.at_end_of_read(result.safe_ceiling)
             if moved is not None:
-                self.ledger.move_checkpoint(moved)
+                self.ledger.move_checkpoint(moved, source.checkpoint)
         tracker.finish()
         self.report.counts["read"] += result.stats.read
         self.report.counts["skipped_as_handled"] += result.stats.skipped_handled
 
-    def _pull(self) -> tuple[PullResult, Checkpoint | None]:
+    def _pull(self, source: Source) -> tuple[PullResult, Checkpoint | None]:
         """The window both clocks allow; a checkpoint found ahead of them is brought back."""
+        name, kind = source.checkpoint, source.kind
         for _ in range(2):
-            checkpoint = self.ledger.checkpoint()
+            checkpoint = self.ledger.checkpoint(name)
             result = pull_changes(
-                self.d.luminous,
+                source.client,
                 checkpoint,
                 overlap=self.s.luminous.overlap,
                 settle_lag=self.s.luminous.settle_lag,
-                already_handled=self.recorder.handled_before,
+                already_handled=lambda i, at: self.recorder.handled_before(i, at, kind),
                 local_now=self.d.clock(),
                 tolerance=self.s.luminous.clock_tolerance,
+                parse=source.parse,
             )
             back = cursor.brought_back(checkpoint, result.trusted_until)  # type: ignore[arg-type]
             if back is None:
                 break
             self.d.log.warning("checkpoint_ahead_of_clocks", was=str(checkpoint), now=str(back))
-            self.ledger.reset_checkpoint(back)
+            self.ledger.reset_checkpoint(back, name)
         return result, checkpoint
 
     def _retry_due(self) -> None:
-        d = self.d
+        d, by_kind = self.d, {source.kind: source for source in self.sources}
         with self.pipeline() as pipeline:
             for entry in self.ledger.due_for_retry(d.clock()):
-                if entry.key in self.recorder.handled or entry.kind is not PO:
+                source = by_kind.get(entry.kind)
+                if entry.key in self.recorder.handled or source is None:
                     continue
                 if d.stop_requested():
                     return
-                raw = d.luminous.get_po(entry.doc_id)
+                raw = source.client.get_po(entry.doc_id)
                 if raw is None:
-                    self.pos.take_vanished(entry, pipeline)
+                    source.sync.take_vanished(entry, pipeline)
                 else:
-                    self.pos.take(parse_or_reject(raw), pipeline, force_retry=True)
-
-    def _check_drift(self) -> None:
-        """What someone else changed or deleted in QBO since the last check (`drift_check`)."""
-        d = self.d
-        check = DriftCheck(
-            d.qbo, d.store.drift, self.s, clock=d.clock, log=d.log, run_id=self.run_id
-        )
-        check.run(self.report)
-
-    def _sweep_due(self) -> bool:
-        last = self.d.store.get_meta("last_full_sweep_at")
-        if last is None:  # the first pass reads everything anyway: the interval starts now
-            self.d.store.set_meta("last_full_sweep_at", self.d.clock().isoformat())
-        return cursor.sweep_due(last, self.d.clock(), self.s.luminous.full_sweep_interval)
+                    source.sync.take(source.parse(raw), pipeline, force_retry=True)
 
     # --- plumbing -----------------------------------------------------------------------
 

@@ -16,15 +16,35 @@ Two ways, both at most one read for a whole group of creates:
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from reconciler import errors
 from reconciler.batching import in_chunks
 from reconciler.qbo import query as q
 
 INDEX_FIELDS = ("Id", "DocNumber", "VendorRef", "SyncToken")
 MAX_INDEX_WALKS = 3
+
+
+def prefetch_alongside(
+    lookup: DocNumberLookup, numbers: Sequence[str], references: Callable[[], None]
+) -> None:
+    """A document writer's prefetch: its creates' DocNumber look-up on a worker thread while
+    `references` resolves vendors and items here (neither waits for the other's round trips).
+    A failed look-up is left for `identify`, which asks again and records the failure."""
+    numbers = [n for n in numbers if n]
+    if not numbers:
+        references()
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookup") as pool:
+        looked = pool.submit(lookup.prefetch, numbers)
+        references()
+    with contextlib.suppress(errors.ReconcilerError):
+        looked.result()
 
 
 def number_key(doc_number: str) -> str:

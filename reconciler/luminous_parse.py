@@ -1,4 +1,5 @@
 """Pure: one Luminous purchase-order JSON object -> `SourcePO`, or a reason it cannot be.
+(Bills and receiving reports: `luminous_parse_bills`, with the same rules.)
 
 Every assumption about Luminous field names lives in the tables below (see
 /work/shared/luminous-api.md; "(assumed)" there means the public reference is silent):

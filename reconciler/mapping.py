@@ -412,6 +412,7 @@ def _item_lines(po: SourcePO, rules: MappingRules, doc: coding.DocFacts) -> list
                 unit_price=price,
                 class_name=coded.class_name,
                 tax_code=coded.tax_code,
+                key=f"item:{line.id}" if line.id is not None else f"item#{number}",
             )
         )
     return lines
@@ -427,7 +428,7 @@ def _coded(
 
 
 def _account_line(
-    amount: Decimal, account: str, description: str, coded: coding.LineCoding
+    amount: Decimal, account: str, description: str, coded: coding.LineCoding, key: str
 ) -> DesiredLine:
     return DesiredLine(
         kind=LineKind.ACCOUNT,
@@ -436,6 +437,7 @@ def _account_line(
         account=account,
         class_name=coded.class_name,
         tax_code=coded.tax_code,
+        key=key,
     )
 
 
@@ -450,24 +452,26 @@ def _cost_lines(
     if tax and rules.line_coding.tax is None:  # outside the US QBO computes it from the codes
         amount = _check_amount(tax, "tax", po.id)
         coded = coding.LineCoding(coding.class_for(charge, doc, rules.line_coding.classes))
-        lines.append(_account_line(amount, rules.tax_account, "Tax", coded))
+        lines.append(_account_line(amount, rules.tax_account, "Tax", coded, "tax"))
     shipping = cents(po.total_shipping_cost)
     if shipping < 0:
         raise InvalidSourceRecord(f"negative shipping cost {shipping}", po_id=po.id)
     charges = []
     if shipping:
         charges.append(
-            ("Shipping", _check_amount(shipping, "shipping", po.id), rules.shipping_account)
-        )
-    for label, value in po.other_costs:
+            ("Shipping", _check_amount(shipping, "shipping", po.id), rules.shipping_account,
+             "shipping")
+        )  # fmt: skip
+    for number, (label, value) in enumerate(po.other_costs, start=1):
         amount = _check_amount(cents(value), "other cost", po.id)
         if amount:
             charges.append(
-                (_short(label, NOTE_MAX) or "Other cost", amount, rules.other_costs_account)
-            )
-    for label, amount, account in charges:
+                (_short(label, NOTE_MAX) or "Other cost", amount, rules.other_costs_account,
+                 f"other#{number}")
+            )  # fmt: skip
+    for label, amount, account, key in charges:
         coded = _coded(charge, doc, rules, label.lower(), po.id)
-        lines.append(_account_line(amount, account, label, coded))
+        lines.append(_account_line(amount, account, label, coded, key))
     return lines
 
 
@@ -484,11 +488,12 @@ def _discount_lines(
         if discount:
             groups.setdefault((item.class_name, item.tax_code), []).append(discount)
     lines = []
-    for (class_name, tax_code), parts in groups.items():
+    for number, ((class_name, tax_code), parts) in enumerate(groups.items(), start=1):
         label = f"Discounts ({len(parts)} line{'s' if len(parts) != 1 else ''})"
         coded = coding.LineCoding(class_name, tax_code)
         total = sum(parts, Decimal("0"))
-        lines.append(_account_line(-total, rules.discount_account, label, coded))
+        key = "discount" if number == 1 else f"discount#{number}"
+        lines.append(_account_line(-total, rules.discount_account, label, coded, key))
     return lines
 
 
@@ -643,7 +648,11 @@ def _canonical(value: Any) -> Any:
     if names is None:
         if not dataclasses.is_dataclass(value) or isinstance(value, type):
             return value
-        names = tuple(f.name for f in dataclasses.fields(value) if f.name != "content_hash")
+        names = tuple(
+            f.name
+            for f in dataclasses.fields(value)
+            if f.name != "content_hash" and f.metadata.get("hash") is not False
+        )
         _FIELDS[type(value)] = names
     out = {}
     for name in names:

@@ -17,6 +17,7 @@ class DocKind(enum.StrEnum):
 
     PURCHASE_ORDER = "po"
     BILL = "bill"
+    RECEIPT = "receipt"  # a QBO Bill made from a Luminous receiving report ([bills] from)
 
     @property
     def entity(self) -> str:
@@ -25,8 +26,8 @@ class DocKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """How a person names one: "PO", "bill"."""
-        return "PO" if self is DocKind.PURCHASE_ORDER else "bill"
+        """How a person names one: "PO", "bill", "receipt"."""
+        return "PO" if self is DocKind.PURCHASE_ORDER else self.value
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,9 @@ class DesiredLine:
     account: str | None = None  # configured account key/name, for ACCOUNT lines
     class_name: str | None = None  # QBO Class (FullyQualifiedName), from [classes]
     tax_code: str | None = None  # QBO TaxCode name, outside the US, from [tax]
+    # Which source line this is ("item:<Luminous line id>", "tax", ...): how its QBO line Id is
+    # found again on an update. Not content: left out of the content hash.
+    key: str | None = field(default=None, metadata={"hash": False})
 
 
 class Lifecycle(enum.StrEnum):

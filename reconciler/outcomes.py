@@ -147,6 +147,20 @@ def synced(
     return Record(done, _outcome(done, SyncStatus.SYNCED, verb, extra=extra), answer=entity or None)
 
 
+def landed_wrong(record: Record, reason: str, code: str = "link_missing") -> Record:
+    """QBO holds the document now (its Id and SyncToken are recorded) but not as asked: failed
+    with the reason, until it changes or a user retries. Never a silent "synced"."""
+    entry = replace(
+        record.entry,
+        status=SyncStatus.FAILED,
+        attempts=record.entry.attempts + 1,
+        last_error_code=code,
+        last_error_message=reason,
+    )
+    outcome = replace(record.outcome, status=SyncStatus.FAILED, error_code=code, message=reason)
+    return replace(record, entry=entry, outcome=outcome)
+
+
 def lifecycle_after(
     action: plan.WriteAction, desired_lifecycle: Lifecycle | None, policy: plan.PlanPolicy
 ) -> Lifecycle:

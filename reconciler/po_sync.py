@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from reconciler import outcomes, plan
+from reconciler import errors, outcomes, plan
 from reconciler.config import Settings
-from reconciler.model import DocKind, LedgerEntry, RejectedRecord, SourcePO, SyncStatus
+from reconciler.model import DesiredPO, DocKind, LedgerEntry, RejectedRecord, SourcePO, SyncStatus
 from reconciler.pipeline import Write, WritePipeline
 from reconciler.recorder import Recorder
 
@@ -38,8 +38,10 @@ class POSync:
         clock: Callable[[], datetime],
         on_event: Callable[..., None],
         company: CompanyContext | None = None,
+        learn_lines: Callable[[DesiredPO], None] | None = None,
     ) -> None:
         self.ledger = ledger
+        self.learn_lines = learn_lines  # bills on: a PO's QBO line Ids, if never recorded
         self.recorder = recorder
         self.realm_id = settings.qbo.realm_id
         self._company = company
@@ -82,7 +84,17 @@ class POSync:
             self._event("po_decision_failed", po_id=record.id, error_type=type(exc).__name__)
             reason = f"cannot map this PO ({type(exc).__name__}: {exc})"[:300]
             decision = plan.Decision(plan.Reject(reason), number=_number_of(record))
+        if self.learn_lines is not None and isinstance(decision.action, plan.Noop):
+            self._learn(decision)
         self._carry_out(decision, record.id, entry, record.updated_at, pipeline, started)
+
+    def _learn(self, decision: plan.Decision) -> None:
+        """An unchanged PO that bills may link to: its QBO line Ids, learnt once (one read)."""
+        try:
+            if decision.desired is not None:
+                self.learn_lines(decision.desired)  # type: ignore[misc]
+        except (errors.Retryable, errors.Parked, errors.BadInput) as exc:  # its bills wait
+            self._event("po_lines_unknown", po_id=decision.desired.source_id, reason=str(exc))
 
     def hold_future(
         self, records: list[SourcePO | RejectedRecord], pipeline: WritePipeline

@@ -4,26 +4,31 @@ The body comes from `qbo.bodies.po_payload` with the ids `resolve.References` fo
 create QBO is asked what it holds under the DocNumber (`lookup`, `identity`); a create whose
 answer was lost is looked up again before it is sent again. No ledger writes here and no
 retries: the pipeline records whatever this returns or raises, and decides what a fault means.
+
+Line Ids: every answer's lines are recorded (`state.lines`, keyed by the Luminous line), and
+every later write sends each kept line with its QBO `Id`. A line sent without one is a new
+line to QBO (Intuit's Line.Id: no Id, "the request is considered a create operation for a line
+item"): the old one, and any bill's link to it, would be gone. An update names `POStatus` only
+to change it (closing, or reopening one the sync closed): a PO that QBO closed itself because
+its bills cover it stays closed when its Luminous PO is edited.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from reconciler import batching, errors, identity, plan
+from reconciler.bill_model import answered_lines, matched_lines
 from reconciler.config import Settings
-from reconciler.lookup import DocNumberLookup, number_key
+from reconciler.lookup import DocNumberLookup, number_key, prefetch_alongside
 from reconciler.model import DesiredPO, DocKind, LedgerEntry, Lifecycle
 from reconciler.outcomes import lifecycle_after
 from reconciler.pipeline import Write
 from reconciler.qbo import bodies, compare
-from reconciler.qbo import query as q
 from reconciler.resolve import References
-from reconciler.state import Ledger
+from reconciler.state import DocLines, Ledger
 
 if TYPE_CHECKING:
     from reconciler.mapping import MappingRules
@@ -47,9 +52,11 @@ class POWriter:
         *,
         first_connection: bool = False,
         company: CompanyContext | None = None,
+        lines: DocLines | None = None,
     ) -> None:
         self.qbo = qbo
         self.ledger = ledger
+        self.lines = lines
         self.refs = refs
         self._company = company
         self._rules = settings.mapping_rules()
@@ -66,17 +73,8 @@ class POWriter:
     # --- bodies -------------------------------------------------------------------------
 
     def prefetch(self, desired: Sequence[DesiredPO], creating: Sequence[DesiredPO] = ()) -> None:
-        """References for all, and the DocNumber look-up of the creates at the same time (on
-        a worker thread: neither waits for the other's round trips)."""
         numbers = [d.doc_number for d in creating if d.doc_number]
-        if not numbers:
-            self.refs.prefetch(desired)
-            return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookup") as pool:
-            looked = pool.submit(self.lookup.prefetch, numbers)
-            self.refs.prefetch(desired)
-        with contextlib.suppress(errors.ReconcilerError):  # `identify` asks again, and
-            looked.result()  # records what fails for each document
+        prefetch_alongside(self.lookup, numbers, lambda: self.refs.prefetch(desired))
 
     def payload(self, desired: DesiredPO) -> dict[str, Any]:
         payload = bodies.po_payload(desired, self.refs.for_po(desired))
@@ -84,7 +82,39 @@ class POWriter:
         # fields it does not name, so name them, empty.
         for field_name in bodies.emptied_text_fields(desired, self.rules):
             payload.setdefault(field_name, "")
+        known = self.lines.of(PO, desired.source_id) if self.lines is not None else {}
+        if not known and self.lines is not None:
+            known = self._lines_from_qbo(desired, payload)
+        for line, body in zip(desired.lines, payload["Line"], strict=True):
+            if line.key in known:
+                body["Id"] = known[line.key].qbo_line_id
         return payload
+
+    def learn_lines(self, desired: DesiredPO) -> None:
+        """A PO in QBO whose line Ids were never recorded (pushed before they were): learnt
+        from QBO (one read, no write), for the bills that link to it."""
+        if self.lines is not None and not self.lines.of(PO, desired.source_id):
+            self._lines_from_qbo(desired, bodies.po_payload(desired, self.refs.for_po(desired)))
+
+    def _lines_from_qbo(self, desired: DesiredPO, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The recorded line Ids of a PO in QBO that has none recorded: QBO's lines matched to
+        ours by kind, item and amounts. None needed for a PO not in QBO."""
+        entry = self.ledger.entry(desired.source_id)
+        if entry is None or entry.qbo_id is None or entry.lifecycle is Lifecycle.DELETED:
+            return {}
+        held = self.qbo.read(ENTITY, entry.qbo_id).entity
+        keys = [line.key for line in desired.lines]
+        found = matched_lines(keys, payload["Line"], held.get("Line") or [])
+        assert self.lines is not None
+        self.lines.record(PO, desired.source_id, found, vendor_id=identity.vendor_of(held))
+        return {line.key: line for line in found}
+
+    def _update_body(self, write: Write, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """An update names POStatus only to change it: closing, or reopening what we closed."""
+        body = dict(payload)
+        if body.get("POStatus") == "Open" and write.base.lifecycle is not Lifecycle.CLOSED:
+            del body["POStatus"]
+        return body
 
     def forget_refs(self, desired: DesiredPO) -> None:
         self.refs.forget(desired)
@@ -103,6 +133,8 @@ class POWriter:
         self, write: Write, begun: LedgerEntry, payload: Mapping[str, Any]
     ) -> tuple[str, dict[str, Any]]:
         action = plan.Update(begun.request_id) if write.adopting is not None else write.action
+        if not write.is_create:
+            payload = self._update_body(write, payload)
         return batching.batch_operation(action), batching.batch_body(action, begun, payload)
 
     # --- identity -----------------------------------------------------------------------
@@ -117,19 +149,11 @@ class POWriter:
         answers: list[identity.Identity] = []
         for write, payload in creates:
             number = write.desired.doc_number or ""
-            key = number_key(number)
-            if not number or not q.is_queryable(number):
-                answers.append(identity.Conflict(f"PO number {number!r} cannot be searched in QBO"))
+            refused = identity.number_refused(number, write.doc_id, first_with, "PO")
+            if refused is not None:
+                answers.append(refused)
                 continue
-            if first_with.setdefault(key, write.doc_id) != write.doc_id:
-                answers.append(
-                    identity.Conflict(
-                        f"PO number {number!r} is also Luminous PO {first_with[key]}'s; "
-                        "PO numbers must be unique: renumber one in Luminous"
-                    )
-                )
-                continue
-            candidates = found.get(key, [])
+            candidates = found.get(number_key(number), [])
             owners = {
                 str(c["Id"]): owner
                 for c in candidates
@@ -149,9 +173,25 @@ class POWriter:
     def differs(self, payload: Mapping[str, Any], entity: Mapping[str, Any]) -> bool:
         return bool(compare.differences(payload, entity))
 
-    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> None:
+    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> str | None:
         if write.is_create and entity and write.desired is not None and write.desired.doc_number:
             self.lookup.remember(write.desired.doc_number, str(entity.get("Id")))
+        self._learn_lines(write, entity)
+        return None
+
+    def _learn_lines(self, write: Write, entity: Mapping[str, Any] | None) -> None:
+        """The answer's line Ids, for the next update and for the bills that link to them."""
+        if self.lines is None:
+            return
+        if isinstance(write.action, plan.Delete):
+            self.lines.forget(PO, write.doc_id)
+            return
+        if write.desired is None:
+            return  # a sparse close of a PO gone from Luminous: its lines did not change
+        found = answered_lines([line.key for line in write.desired.lines], entity)
+        if found is not None:
+            vendor = identity.vendor_of(entity) if entity else None
+            self.lines.record(PO, write.doc_id, found, vendor_id=vendor)
 
     # --- one write ----------------------------------------------------------------------
 
@@ -161,13 +201,13 @@ class POWriter:
         action, desired = write.action, write.desired
         if write.adopting is not None:
             assert payload is not None
-            return self._update(begun, payload, request_id)
+            return self._update(begun, self._update_body(write, payload), request_id)
         if isinstance(action, plan.Create):
             assert payload is not None and desired is not None
             return self._create(desired, begun, payload, request_id)
         if isinstance(action, plan.Delete):
             return self._delete(desired, begun, payload, request_id)
-        body = payload if payload is not None else {}
+        body = self._update_body(write, payload) if payload is not None else {}
         if isinstance(action, plan.Close):
             body = {**body, "POStatus": "Closed"}
         return self._update(begun, body, request_id)

@@ -8,6 +8,7 @@ with `cursor.advance(..., ceiling=result.safe_ceiling)`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -97,10 +98,12 @@ def pull_changes(
     extra_cost_fields: Iterable[tuple[str, str]] = (),
     local_now: datetime | None = None,
     tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
+    parse: Callable[[Any], Any] | None = None,
 ) -> PullResult:
     """Fix the window from the server clock and ours now; read and parse lazily as records
     are taken. With `local_now`, the POs stamped past our clock + `tolerance` come in
-    `future` (the same request that reads the server's clock finds them)."""
+    `future` (the same request that reads the server's clock finds them). `parse`: another
+    list's parser (bills, receiving reports), raw record -> its record or RejectedRecord."""
     future_after = local_now + tolerance if local_now is not None else None
     server_now, future_rows = client.probe(future_after)
     window = pull_window(
@@ -113,13 +116,13 @@ def pull_changes(
         tolerance=tolerance,
     )
     stats = PullStats()
-    costs = tuple(extra_cost_fields)
+    parse = parse or functools.partial(parse_or_reject, extra_cost_fields=tuple(extra_cost_fields))
 
     def records() -> Iterator[SourcePO | RejectedRecord]:
         if not window.empty:
             for raw in client.iter_changed(window.since, window.ceiling):
                 stats.read += 1
-                record = parse_or_reject(raw, extra_cost_fields=costs)
+                record = parse(raw)
                 po_id = record.id
                 if (
                     po_id is not None
@@ -128,14 +131,14 @@ def pull_changes(
                 ):
                     stats.skipped_handled += 1
                     continue
-                if isinstance(record, SourcePO):
+                if not isinstance(record, RejectedRecord):
                     stats.parsed += 1
                 else:
                     stats.rejected += 1
                 yield record
         stats.finished = True
 
-    future = [parse_or_reject(raw, extra_cost_fields=costs) for raw in future_rows]
+    future = [parse(raw) for raw in future_rows]
     return PullResult(
         window=window,
         records=records(),

@@ -15,7 +15,11 @@ from reconciler.outcomes import Record, anonymous_reject
 from reconciler.report import PAST_TENSE, PassReport
 from reconciler.state import Ledger
 
-CHECKPOINT_NAMES = {DocKind.PURCHASE_ORDER: "luminous", DocKind.BILL: "luminous_bills"}
+CHECKPOINT_NAMES = {
+    DocKind.PURCHASE_ORDER: "luminous",
+    DocKind.BILL: "luminous_bills",
+    DocKind.RECEIPT: "luminous_receipts",
+}
 
 
 class Recorder:
@@ -38,12 +42,14 @@ class Recorder:
         self.trackers: dict[DocKind, CheckpointTracker] = {}
         self.handled: set[DocKey] = set()
 
-    def handled_before(self, po_id: int, updated_at: datetime) -> bool:
+    def handled_before(
+        self, po_id: int, updated_at: datetime, kind: DocKind = DocKind.PURCHASE_ORDER
+    ) -> bool:
         """Recorded by an earlier pass at this version (a crash came between the outcome and
         the checkpoint move): skipped, and counted towards this read's checkpoint."""
-        if not self.ledger.is_handled(po_id, updated_at):
+        if not self.ledger.is_handled(po_id, updated_at, kind):
             return False
-        tracker = self.trackers.get(DocKind.PURCHASE_ORDER)
+        tracker = self.trackers.get(kind)
         if tracker is not None:
             tracker.settled_before((updated_at, po_id))
         return True

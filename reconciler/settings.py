@@ -213,6 +213,24 @@ def _lookup(
 
 
 @dataclass(frozen=True)
+class BillsSettings:
+    """Luminous bills, or receiving reports, as QBO Bills linked to the QBO PO's lines."""
+
+    from_: str = _opt("off", choices=("off", "bills", "receipts"), key="from")
+    unpushed_po: str = _opt("park", choices=("park", "unlinked"))  # a PO that will not be pushed
+    on_void: str = _opt("void", choices=("void", "delete"))
+    on_delete: str = _opt("void", choices=("void", "delete"))
+    freight_account: str = ""  # empty: accounts.shipping
+    fees_account: str = ""  # empty: accounts.other_costs
+    receipt_number_prefix: str = "RR-"
+
+
+def toml_key(spec: Any) -> str:
+    """The key a field has in the file and the environment (`from_` is written `from`)."""
+    return spec.metadata.get("key", spec.name)
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     health_host: str = _opt("127.0.0.1", required=True)
     health_port: int = _opt(8787, min=0, max=65535)
@@ -344,6 +362,7 @@ class Settings:
     classes: ClassesSettings = ClassesSettings()
     locations: LocationsSettings = LocationsSettings()
     tax: TaxSettings = TaxSettings()
+    bills: BillsSettings = BillsSettings()
     daemon: DaemonSettings = DaemonSettings()
     status_page: StatusPageSettings = StatusPageSettings()
     alerts: AlertsSettings = AlertsSettings()

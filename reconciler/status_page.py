@@ -30,9 +30,13 @@ QBO_APP = {
     "production": "https://app.qbo.intuit.com",
     "sandbox": "https://app.sandbox.qbo.intuit.com",
 }
-QBO_PAGE = {DocKind.PURCHASE_ORDER: "purchaseorder", DocKind.BILL: "bill"}
+QBO_PAGE = {DocKind.PURCHASE_ORDER: "purchaseorder", DocKind.BILL: "bill", DocKind.RECEIPT: "bill"}
 REASON_IN_LIST = 300  # characters
-KIND_NAMES = {DocKind.PURCHASE_ORDER: "Purchase orders", DocKind.BILL: "Bills"}
+KIND_NAMES = {
+    DocKind.PURCHASE_ORDER: "Purchase orders",
+    DocKind.BILL: "Bills",
+    DocKind.RECEIPT: "Bills from receipts",
+}
 STATUS_ORDER = (
     SyncStatus.FAILED,
     SyncStatus.RETRYING,

@@ -87,7 +87,7 @@ def table(entries: Sequence[LedgerEntry], *, total: int | None = None) -> str:
         for e in entries
     ]
     if not rows:
-        return "no purchase orders recorded yet"
+        return "no purchase orders or bills recorded yet"
     columns = _MIXED if mixed else _COLUMNS
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from reconciler import cursor, sources
 from reconciler.luminous_parse import parse_or_reject
 from reconciler.model import DocKind, Lifecycle
 from reconciler.pull import pull_changes, sweep_ids
@@ -21,6 +22,21 @@ if TYPE_CHECKING:
     from reconciler.engine import Pass
 
 PO = DocKind.PURCHASE_ORDER
+
+
+def due(p: Pass) -> bool:
+    """Whether the interval since the last sweep has passed (the first pass starts it)."""
+    last = p.d.store.get_meta("last_full_sweep_at")
+    if last is None:  # the first pass reads everything anyway: the interval starts now
+        p.d.store.set_meta("last_full_sweep_at", p.d.clock().isoformat())
+    return cursor.sweep_due(last, p.d.clock(), p.s.luminous.full_sweep_interval)
+
+
+def run_all(p: Pass) -> None:
+    """Every PO, then the documents of every other source (bills) gone from Luminous."""
+    run(p)
+    for source in p.sources[1:]:
+        sources.sweep_vanished(p, source)
 
 
 def run(p: Pass) -> None:

@@ -79,7 +79,9 @@ class DocumentWriter(Protocol):
         self, creates: Sequence[tuple[Write, Mapping[str, Any]]]
     ) -> list[identity.Identity]: ...
     def differs(self, payload: Mapping[str, Any], entity: Mapping[str, Any]) -> bool: ...
-    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> None: ...
+    # QBO's answer, to learn from; a reason when the document landed but is not what was
+    # asked for (a bill without a link it asked for): it is then recorded failed, with its Id.
+    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> str | None: ...
 
 
 class Recorder(Protocol):
@@ -162,13 +164,19 @@ class WriteSender:
         creates = [(w, payload) for w, _, payload in ready if w.is_create]
         if not creates:
             return ready, []
-        found = iter(self.writer(creates[0][0]).identify(creates))
+        by_kind: dict[DocKind, list[tuple[Write, dict[str, Any]]]] = {}
+        for create in creates:  # a retry phase may mix POs and bills in one group
+            by_kind.setdefault(create[0].kind, []).append(create)
+        found: dict[DocKey, identity.Identity] = {}
+        for kind, group in by_kind.items():
+            answers = self._writers[kind].identify(group)
+            found.update((w.key, a) for (w, _), a in zip(group, answers, strict=True))
         to_send, settled = [], []
         for write, pending, payload in ready:
             if not write.is_create:
                 to_send.append((write, pending, payload))
                 continue
-            answer = next(found)
+            answer = found[write.key]
             if isinstance(answer, identity.Conflict):
                 error = errors.DuplicateDocNumberFault(answer.reason, code="6140")
                 settled.append(self.after_error(Fate.PARK, write, pending, error))
@@ -205,7 +213,7 @@ class WriteSender:
         tid: str | None,
     ) -> Record:
         writer = self.writer(write)
-        writer.confirmed(write, entity)
+        problem = writer.confirmed(write, entity)
         record = outcomes.synced(
             begun,
             writer.lifecycle_after(write),
@@ -214,6 +222,8 @@ class WriteSender:
             request_id=request_id,
             intuit_tid=tid,
         )
+        if problem:
+            record = outcomes.landed_wrong(record, problem)
         if write.adopting is not None:
             record = replace(record, entry=replace(record.entry, adopted=True))
         return replace(record, started=write.started)

@@ -2,7 +2,8 @@
 
     LuminousClient
     ├── http      GETs with retries, the server clock, page walks that trust only data
-    └── keyed     the changed records of a list in a window, by key (`keyed.KeyedReader`)
+    ├── keyed     the changed records of a list in a window, by key (`keyed.KeyedReader`)
+    └── documents the same for bills and receiving reports (`documents(kind)`)
 
 Every Luminous field name we read is in `reconciler.luminous_parse` (the one adapter).
 """
@@ -18,8 +19,10 @@ from typing import Any
 import requests
 
 from reconciler.errors import LuminousUnavailable
+from reconciler.luminous import documents
+from reconciler.luminous.documents import DocumentReader
 from reconciler.luminous.http import MAX_PER_PAGE, LuminousHTTP, LuminousRequestError, int_or_none
-from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant, stamp_of
+from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant
 from reconciler.luminous_parse import PO_FIELDS
 
 __all__ = [
@@ -71,6 +74,7 @@ class LuminousClient:
             self.http, PO_PATH, complete=self._complete, max_rewalks=max_rewalks
         )
         self._cache: dict[str, dict[Any, Any]] = {}
+        self._documents: dict[str, DocumentReader] = {}
 
     @property
     def per_page(self) -> int:
@@ -98,19 +102,9 @@ class LuminousClient:
         """The server's clock (its `Date` header) and, in the same request, the POs stamped
         after `future_after` (in the future, by our clock): a pass gives them an outcome
         instead of reading past them."""
-        self.http.last_date = None
-        if future_after is None:
-            self.http.get(PO_PATH, {"page": "1", "per_page": "1"})
-            rows: list[dict[str, Any]] = []
-        else:
-            params = {"updated_at[gt]": format_instant(future_after), "sort": "updated_at:asc"}
-            found = self.http.rows(PO_PATH, {**params, "page": "1"})
-            rows = [self._complete(r) for r in found if _after(r, future_after)]
-        if self.http.last_date is not None:
-            return self.http.last_date, rows
-        if self.clock is not None:
-            return self.clock(), rows
-        raise LuminousRequestError("Luminous sent no Date header; cannot fix the pull ceiling")
+        return documents.probe(
+            self.http, PO_PATH, future_after, complete=self._complete, clock=self.clock
+        )
 
     def get_po(self, po_id: int) -> dict[str, Any] | None:
         """One PO with its lines and ship-to filled in; None when Luminous has no such PO."""
@@ -130,31 +124,15 @@ class LuminousClient:
 
     def iter_all_ids(self) -> Iterator[int]:
         """Every PO id Luminous lists, ascending when the server honours `id[gt]`+`sort`."""
-        last = 0
-        while True:
-            rows = self.http.rows(
-                PO_PATH,
-                {
-                    "id[gt]": str(last),
-                    "sort": "id:asc",
-                    "page": "1",
-                    "per_page": str(self.per_page),
-                },
-            )
-            ids = [int_or_none(r.get(PO_FIELDS["id"])) for r in rows]
-            if any(i is None for i in ids) or ids != sorted(set(ids)) or (ids and ids[0] <= last):
-                break  # the server ignored the filter or the sort: walk every page instead
-            yield from ids  # type: ignore[misc]
-            if len(ids) < self.per_page:
-                return
-            last = ids[-1]  # type: ignore[assignment]
-        seen: set[int] = set()
-        for body in self.http.walk(PO_PATH, {"sort": "id:asc"}):
-            for row in body["data"]:
-                po_id = int_or_none(row.get(PO_FIELDS["id"]))
-                if po_id is not None and po_id > last and po_id not in seen:
-                    seen.add(po_id)
-                    yield po_id
+        return documents.all_ids(self.http, PO_PATH, PO_FIELDS["id"])
+
+    def documents(self, kind: str) -> DocumentReader:
+        """The reader of another list: "bills" or "receipts" (receiving reports), sharing this
+        client's connection, retries and request count."""
+        if kind not in self._documents:
+            path = documents.BILLS_PATH if kind == "bills" else documents.RECEIPTS_PATH
+            self._documents[kind] = DocumentReader(self.http, path, clock=self.clock)
+        return self._documents[kind]
 
     # --- filling in what a list row may leave out ----------------------------------------
 
@@ -190,10 +168,3 @@ class LuminousClient:
             data = body.get("data", body) if isinstance(body, dict) else None
             cache[ident] = data if isinstance(data, dict) else None
         return cache[ident]
-
-
-def _after(row: dict[str, Any], instant: datetime) -> bool:
-    """Stamped after `instant`, or not usably stamped at all (a server that ignores the
-    filter sends anything): either way the pass must give it an outcome."""
-    stamp = stamp_of(row)
-    return stamp is None or stamp > instant

@@ -48,6 +48,9 @@ FILTERABLE_FIELDS: dict[str, frozenset[str]] = {
     "Department": _COMMON_FIELDS | {"Name", "FullyQualifiedName", "Active"},
     "TaxCode": _COMMON_FIELDS | {"Name", "Active"},
     "Preferences": _COMMON_FIELDS,
+    # Intuit's Bill reference marks these filterable.
+    "Bill": _COMMON_FIELDS
+    | {"DocNumber", "TxnDate", "DueDate", "VendorRef", "TotalAmt", "Balance"},
 }
 
 

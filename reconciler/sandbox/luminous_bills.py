@@ -16,6 +16,8 @@ reopen: posted/closed -> draft; void: any but void -> void); a payment turns a b
 partially_paid or paid; a void bill stays listed, a deleted one is gone (404); vendor ids are
 supplier ids; bills do not change the PO (neither its totals nor its `updated_at`).
 
+Test controls also serve raw values over a rendered bill (`set_raw`, hostile-data tests).
+
 Stored bill: id, bill_number, vendor_id, status, bill_date, due_date, payment_terms, currency,
 memo, items [{id, bill_id, purchase_order_id, purchase_order_item_id, product_id, description,
 quantity, unit_price, tax, amount}], extra_costs [{id, bill_id, name, quantity, unit_price,
@@ -381,6 +383,13 @@ class BillBook:
         with self.emu._lock:
             self._record(bill_id)["updated_at"] = value.astimezone(UTC)
 
+    def set_raw(self, bill_id: int, **fields: Any) -> None:
+        """Serve these top-level values exactly as given, over what the bill renders (hostile
+        data tests: a status nobody knows, items that are not a list, an id that is not one);
+        the stored bill, its totals and its stamp stay as they are."""
+        with self.emu._lock:
+            self._record(bill_id).setdefault("_raw", {}).update(fields)
+
     def get(self, bill_id: int) -> dict[str, Any]:
         with self.emu._lock:
             return self.render(self._record(bill_id))
@@ -407,6 +416,7 @@ class BillBook:
         out["purchase_order_ids"] = purchase_order_ids(record)
         for key, value in bill_totals(record).items():
             out.setdefault(key, render_money(value, style, bid))
+        out.update(record.get("_raw") or {})
         return out
 
     def _render_item(self, item: dict[str, Any], style: str, bid: int) -> dict[str, Any]:

@@ -819,6 +819,14 @@ class QBOEmulator:
             )
         if operation == "delete":
             return self.company.delete(entity, body)
+        if operation not in (None, "", "create", "update"):
+            # e.g. void: Intuit offers it for Invoice, Payment, SalesReceipt and BillPayment,
+            # none of which this emulator writes; the Bill reference lists no void at all.
+            raise QBOFault(
+                "500",
+                "Unsupported Operation",
+                f"Operation {operation} is not supported for {entity}.",
+            )
         if operation == "update" or body.get("Id") not in (None, ""):
             return self.company.update(entity, body, allow_duplicate_docnum=allow_duplicate_docnum)
         return self.company.create(entity, body, allow_duplicate_docnum=allow_duplicate_docnum)

@@ -3,6 +3,7 @@
     StateStore
     ├── ledger   per-document rows, history, checkpoints   (state/ledger.py)
     ├── refs     vendor, item and account ids by name      (state/refs.py)
+    ├── lines    QBO line Ids of the documents written     (state/lines.py)
     ├── runs     one row per pass                          (state/runs.py)
     ├── drift    snapshots of our writes, drift found in QBO  (state/drift.py, snapshots.py)
     └── meta     small key/value facts (realm, sweep and drift times)
@@ -21,11 +22,13 @@ from reconciler.errors import Fatal
 from reconciler.state.db import StateDB, StateFileError
 from reconciler.state.drift import DriftDetail, DriftRecords
 from reconciler.state.ledger import SETTLED_STATUSES, HistoryRow, Ledger
+from reconciler.state.lines import DocLines
 from reconciler.state.refs import ReferenceMaps, name_key
 from reconciler.state.runs import Runs
 
 __all__ = [
     "SETTLED_STATUSES",
+    "DocLines",
     "DriftDetail",
     "DriftRecords",
     "HistoryRow",
@@ -45,6 +48,7 @@ class StateStore:
         self.db = db
         self.ledger = Ledger(db, clock)
         self.refs = ReferenceMaps(db)
+        self.lines = DocLines(db)
         self.runs = Runs(db)
         self.drift = DriftRecords(db, self.ledger, clock)
 

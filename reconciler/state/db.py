@@ -143,6 +143,40 @@ def m006_drift(db: Database) -> None:
     db["qbo_snapshot"].create_index(["qbo_updated_at"])
 
 
+@migrations()
+def m007_bills(db: Database) -> None:
+    """The QBO line Ids of each document written (a bill links to a PO line by its Id; an
+    update keeps its lines by theirs), and per document what was last seen of it in QBO."""
+    db["doc_lines"].create(
+        {
+            "kind": str,
+            "doc_id": int,
+            "line_key": str,
+            "qbo_line_id": str,
+            "detail_type": str,
+            "target_id": str,
+            "qty": str,
+            "unit_price": str,
+            "amount": str,
+            "linked_txn_id": str,
+            "linked_line_id": str,
+        },
+        pk=("kind", "doc_id", "line_key"),
+    )
+    db["doc_lines"].create_index(["kind", "line_key"])
+    db["doc_facts"].create(
+        {
+            "kind": str,
+            "doc_id": int,
+            "vendor_id": str,
+            "qbo_status": str,
+            "closed_seen_at": str,
+            "waits_for": str,
+        },
+        pk=("kind", "doc_id"),
+    )
+
+
 class StateFileError(Fatal):
     """The state file cannot be used as it is: a person must act (exit 2), and the message
     says what to do."""

@@ -220,6 +220,23 @@ class Ledger:
                 [str(kind), doc_id],
             )
 
+    def note(self, key: DocKey, action: str | None, message: str | None = None, **kw: Any) -> None:
+        """A history line (none when `action` is None) about a document that no write of its
+        own made: a bill linked to a PO, QBO closing it. `kw`: run_id, qbo_id, and sync_token,
+        QBO's token as that change left it."""
+        entry = self.entry(key[1], key[0])
+        if entry is None:
+            return
+        with self._db.atomic():
+            if kw.get("sync_token") is not None:
+                self._db.execute(
+                    "update ledger set sync_token = ? where kind = ? and doc_id = ?",
+                    [kw["sync_token"], str(key[0]), key[1]],
+                )
+            if action is not None:
+                run_id, qbo_id = kw.get("run_id"), kw.get("qbo_id")
+                self._history(entry, run_id, action, entry.status, qbo_id, None, message)
+
     def begin(
         self, entries: Sequence[LedgerEntry], *, run_id: str | None, verbs: Sequence[str]
     ) -> list[LedgerEntry]:

@@ -228,3 +228,29 @@ def test_cdc_reports_the_po_a_bill_closed(qbo):
     [po_row] = parts[0]["PurchaseOrder"]
     assert po_row["Id"] == po["Id"] and po_row["POStatus"] == "Closed"
     assert len(parts[1]["Bill"]) == 1
+
+
+def test_bill_has_no_void_operation_so_a_void_is_an_update_to_zero(qbo):
+    """Intuit's Bill reference offers create, read, update and delete: no void (void exists for
+    BillPayment with `include=void`, QuickBooks-V3-DotNET-SDK #261, and for Invoice, Payment
+    and SalesReceipt). `operation=void` on a bill is refused; zeroing the lines (what QBO's
+    own Void does) frees the PO lines, and a PO its bills had closed opens again (qbo-api.md:
+    QBO closes a PO whose quantities are all accounted for by linked bills)."""
+    po = po_with_lines(qbo)
+    full = _bill(qbo, po, [("1", 10), ("2", 2)])
+    assert read(qbo, "purchaseorder", po["Id"])["POStatus"] == "Closed"
+    attempt = qbo.post("bill", {"Id": full["Id"], "SyncToken": full["SyncToken"]}, operation="void")
+    assert attempt.status_code == 400 and fault(attempt)["code"] == "500"
+    zeroed = [
+        {
+            "Id": line["Id"],
+            "Amount": 0,
+            "DetailType": line["DetailType"],
+            line["DetailType"]: {**line[line["DetailType"]], "Qty": 0},
+        }
+        for line in full["Line"]
+    ]
+    body = {"Id": full["Id"], "SyncToken": full["SyncToken"], "sparse": True, "Line": zeroed}
+    voided = qbo.create("bill", body | {"PrivateNote": "Voided"})
+    assert voided["TotalAmt"] == 0 and [len(x["LinkedTxn"]) for x in voided["Line"]] == [1, 1]
+    assert read(qbo, "purchaseorder", po["Id"])["POStatus"] == "Open"

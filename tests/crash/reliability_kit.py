@@ -145,6 +145,20 @@ class Source:
         items = [{"product_id": prod["id"], "quantity": qty, "unit_price": price}]
         return self.edit(po_id, items=items)
 
+    def bill(self, po: dict[str, Any], qty: str, number: str, **fields: Any) -> dict[str, Any]:
+        """A posted Luminous bill for `qty` of the PO's first line."""
+        line = self.lum.get_po(po["id"])["items"][0]  # type: ignore[index]
+        item = {
+            "purchase_order_id": po["id"],
+            "purchase_order_item_id": line["id"],
+            "quantity": qty,
+        }
+        record = {"bill_number": number, "status": "posted", "items": [item], **fields}
+        return self.lum.bills.create(record, updated_at=self.stamps.next())
+
+    def edit_bill(self, bill_id: int, **changes: Any) -> dict[str, Any]:
+        return self.lum.bills.edit(bill_id, changes, updated_at=self.stamps.next())
+
     def delete(self, po_id: int) -> None:
         po = self.lum.get_po(po_id)
         if po is not None:
@@ -368,6 +382,57 @@ def check_invariants(
     v.problems += [f"vendor {n!r} exists {c} times" for n, c in vendors.items() if c > 1]
     v.problems += [f"item {n!r} exists {c} times" for n, c in items.items() if c > 1]
     return v
+
+
+def check_bill_invariants(qbo: QBOEmulator, lum: LuminousEmulator, state_path: Path) -> Verdict:
+    """Every posted Luminous bill once in QBO (by number and vendor), with its latest total, each
+    line linked to its PO's line, its ledger row synced and pointing at it; no other bill."""
+    from reconciler.model import DocKind
+
+    v = Verdict()
+    bills = qbo.objects("Bill")
+    store = StateStore.open(state_path)
+    try:
+        if not store.integrity_ok():
+            v.problems.append("PRAGMA integrity_check is not ok")
+        wanted = 0
+        for raw in [lum.bills.get(i) for i in sorted(lum.bills.records)]:
+            if raw["status"] in ("draft", "on_hold", "void"):
+                continue
+            wanted += 1
+            found = [b for b in bills if b.get("DocNumber") == raw["bill_number"]]
+            entry = store.ledger.entry(raw["id"], DocKind.BILL)
+            if len(found) != 1:
+                v.problems.append(f"bill {raw['bill_number']} is {len(found)} times in QBO")
+                continue
+            v.in_qbo += 1
+            qbill = found[0]
+            if Decimal(str(qbill["TotalAmt"])) != Decimal(str(raw["total"])):
+                v.problems.append(
+                    f"bill {raw['bill_number']}: {qbill['TotalAmt']} != {raw['total']}"
+                )
+            unlinked = [x for x in qbill["Line"] if not x.get("LinkedTxn")]
+            if unlinked:
+                v.problems.append(f"bill {raw['bill_number']}: {len(unlinked)} line(s) unlinked")
+            if (
+                entry is None
+                or entry.status is not SyncStatus.SYNCED
+                or entry.qbo_id != qbill["Id"]
+            ):
+                v.problems.append(
+                    f"bill {raw['bill_number']}: ledger {entry} is not QBO {qbill['Id']}"
+                )
+        if len(bills) != wanted:
+            v.problems.append(f"{len(bills)} bills in QBO for {wanted} posted in Luminous")
+    finally:
+        store.close()
+    return v
+
+
+def assert_bill_invariants(w: World) -> Verdict:
+    verdict = check_bill_invariants(w.qbo, w.lum, w.state_path)
+    assert verdict.ok(), "\n".join(verdict.problems)
+    return verdict
 
 
 def assert_invariants(w: World) -> Verdict:

@@ -12,7 +12,14 @@ import time
 from datetime import datetime
 
 import pytest
-from reliability_kit import InProcessDaemon, assert_invariants, connect, scaled, world
+from reliability_kit import (
+    InProcessDaemon,
+    assert_bill_invariants,
+    assert_invariants,
+    connect,
+    scaled,
+    world,
+)
 
 from reconciler.sandbox.luminous import LuminousFault
 from reconciler.sandbox.qbo import FaultRule
@@ -172,3 +179,32 @@ def test_throttle_storm_costs_at_most_max_attempts_per_call(tmp_path):
 
 def _seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+BILL_SWEEP = [("qbo", "503", 3), ("qbo", "reset", 3), ("qbo", "drop_after_commit", 3)]
+BILL_SWEEP += [("luminous", "500", 3)]
+
+
+@pytest.mark.parametrize(
+    ("api", "kind", "times"), BILL_SWEEP, ids=[f"{a}-{k}-x{n}" for a, k, n in BILL_SWEEP]
+)
+def test_fault_sweep_on_bills_delays_but_never_loses_or_doubles(tmp_path, api, kind, times):
+    """Faults while bills are created (four, one /batch) and again while one is edited and
+    one added: every bill once in QBO, linked to its PO line, with its latest total."""
+    with world(tmp_path) as w:
+        connect(w)
+        env = {**w.env, "RECONCILER_BILLS__FROM": "bills"}
+        daemon = InProcessDaemon(w, env=env, qbo_timeout=(2.0, 0.2), lum_timeout=0.2)
+        pos = [w.source.po(SUPPLIERS[i % 3], f"Product {i}", "10", "12.50") for i in range(5)]
+        daemon.settle()
+        bills = [w.source.bill(po, "4", f"INV-{n}") for n, po in enumerate(pos[:4])]
+        _inject(w, api, kind, times)
+        daemon.settle(max_passes=8 + times)
+        assert_bill_invariants(w)
+
+        w.source.edit_bill(bills[0]["id"], memo="edited under faults")
+        w.source.bill(pos[4], "2", "INV-LATE")
+        _inject(w, api, kind, times)
+        daemon.settle(max_passes=8 + times)
+        assert assert_bill_invariants(w).in_qbo == 5
+        assert assert_invariants(w).in_qbo == 5

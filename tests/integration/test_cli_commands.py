@@ -250,7 +250,7 @@ def test_status_needs_only_the_state_path(tmp_path, monkeypatch, capsys):
             monkeypatch.delenv(key)
     monkeypatch.setenv("RECONCILER_STATE__PATH", str(tmp_path / "state.sqlite"))
     assert main(["status"]) == 0
-    assert "no purchase orders recorded yet" in capsys.readouterr().out
+    assert "no purchase orders or bills recorded yet" in capsys.readouterr().out
     assert main(["run", "--once"]) == 2  # but a pass needs the rest
     assert "luminous.base_url is required" in capsys.readouterr().err
 
@@ -267,3 +267,27 @@ def test_auth_status_reads_the_wall_clock_for_expiry(env, capsys):
     out = capsys.readouterr().out
     assert "(expired; refreshed on next use)" in out
     assert "EXPIRED" not in out  # the refresh token lives ~100 days
+
+
+def test_status_lists_bills_beside_pos_and_tells_one_bills_and_one_pos_story(
+    env, capsys, monkeypatch
+):
+    """With `[bills] from = "bills"` on the sample company: `status` lists bills with POs,
+    `status NC-INV-1001` is that bill's history, and its PO's history names the bill and says
+    QBO closed the PO (the seed's PO 12 is billed in full)."""
+    monkeypatch.setenv("RECONCILER_BILLS__FROM", "bills")
+    _connect_directly(env)
+    main(["run", "--once"])
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    table = capsys.readouterr().out
+    assert "KIND" in table and "NC-INV-1001" in table and "PO-00001" in table
+    assert main(["status", "NC-INV-1012"]) == 0
+    bill = capsys.readouterr().out
+    assert bill.startswith("bill NC-INV-1012") and "create" in bill and "synced" in bill
+    assert main(["status", "PO-00012"]) == 0
+    po = capsys.readouterr().out
+    assert "billed" in po and "NC-INV-1012" in po and "QBO closed this PO" in po
+    assert main(["status", "--json", "--failed"]) == 0
+    kinds = {r["kind"] for r in json.loads(capsys.readouterr().out)}
+    assert kinds == {"po", "bill"}

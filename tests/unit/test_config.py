@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -24,7 +25,7 @@ from reconciler.config import (
 from reconciler.errors import ConfigError
 from reconciler.mapping import FIELD_SOURCES
 from reconciler.model import ItemKind
-from reconciler.settings import free_form_sections, typed_sections
+from reconciler.settings import free_form_sections, toml_key, typed_sections
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "reconciler.example.toml"
 SECRETS = {
@@ -71,7 +72,8 @@ def test_example_file_documents_every_key():
     assert len(typed_sections()) >= 7 and set(free_form_sections()) >= {"fields", "custom_fields"}
     for section in typed_sections():
         assert f"[{section}]" in text
-        for key in vars(getattr(settings, section)):
+        for spec in dataclasses.fields(getattr(settings, section)):
+            key = toml_key(spec)
             assert re.search(rf"^#?\s*{key}\b", text, re.M), f"{section}.{key} not in the example"
     for section in free_form_sections():
         assert f"[{section}]" in text, f"free-form section [{section}] not in the example"
@@ -494,3 +496,17 @@ def test_classes_and_tax_problems_are_reported_together(tmp_path):
     assert any("tax.calculation" in p and "TaxExcluded, TaxInclusive" in p for p in problems)
     assert any("classes.field must name the product attribute" in p for p in problems)
     assert any("'twenty' is not a rate" in p for p in problems)
+
+
+def test_bills_are_off_by_default_and_from_is_read_from_file_and_environment(tmp_path):
+    """`[bills] from` (a Python keyword, so the field is `from_`) from the file and from
+    RECONCILER_BILLS__FROM; an unknown source is one problem naming the choices."""
+    assert load_settings(None, MINIMAL).bills.from_ == "off"
+    path = write(tmp_path, '[bills]\nfrom = "receipts"\nunpushed_po = "unlinked"\n')
+    settings = load_settings(path, MINIMAL)
+    assert (settings.bills.from_, settings.bills.unpushed_po) == ("receipts", "unlinked")
+    assert (
+        load_settings(path, {**MINIMAL, "RECONCILER_BILLS__FROM": "bills"}).bills.from_ == "bills"
+    )
+    problems = problems_of(write(tmp_path, '[bills]\nfrom = "invoices"\n'), MINIMAL)
+    assert any("bills.from" in p and "off, bills, receipts" in p for p in problems), problems

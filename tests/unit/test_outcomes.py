@@ -19,7 +19,7 @@ POLICY = make_policy()
     "fault,is_update,fate",
     [
         (None, False, Fate.SYNCED),
-        (errors.DuplicateDocNumberFault("dup", code="6140"), False, Fate.PARK),
+        (errors.DuplicateDocNumberFault("dup", code="6140"), False, Fate.RETRY),  # look again
         (errors.QBOParkedFault("bad", code="2020"), False, Fate.PARK),
         (errors.ObjectNotFoundFault("gone", code="610"), False, Fate.RESEND_REFS),
         (errors.ObjectNotFoundFault("gone", code="2500"), True, Fate.RESEND_REFS),

@@ -392,3 +392,30 @@ def test_qbos_own_duplicate_number_answer_is_looked_up_again_not_parked(parts):
             pipeline.submit(write(n))
     assert recorder.outcome_of(2)[-1].entry.status is SyncStatus.RETRYING
     assert recorder.outcome_of(1)[-1].entry.status is SyncStatus.SYNCED
+
+
+def test_creates_of_two_kinds_in_one_group_are_each_looked_up_by_their_own_writer():
+    """The retries can put a PO and a bill in one batch: each kind's creates are looked up by
+    that kind's writer (a bill among bills, by number and vendor), never by the other's."""
+    po_writer, bill_writer = FakeWriter(), FakeWriter(entity="Bill")
+    bill_writer.in_qbo[2] = identity.Adopt({"Id": "b2", "SyncToken": "0", "n": 2})
+    recorder, batch = FakeRecorder(), FakeBatch()
+    pipeline = WritePipeline(
+        {PO: po_writer, DocKind.BILL: bill_writer},
+        recorder,
+        batch,
+        policy=policy(),
+        clock=lambda: T,
+        rng=random.Random(1),
+    )
+    with pipeline:
+        pipeline.submit(write(1))
+        bill = write(2)
+        pipeline.submit(
+            replace(bill, kind=DocKind.BILL, base=replace(bill.base, kind=DocKind.BILL))
+        )
+        pipeline.submit(write(3))
+    assert po_writer.lookups == [[1, 3]] and bill_writer.lookups == [[2]]
+    assert batch.calls == [[1, 3]]  # the bill was found in QBO: adopted, nothing sent
+    adopted = recorder.outcome_of(2)[0]
+    assert adopted.entry.qbo_id == "b2" and adopted.entry.kind is DocKind.BILL

@@ -66,6 +66,7 @@ def test_reopen_keeps_data_and_applies_no_migration_twice(tmp_path):
         "m004_vendor_and_adoption",
         "m005_preview_history_by_run",
         "m006_drift",
+        "m007_bills",
     ]
     assert s2.integrity_ok()
 

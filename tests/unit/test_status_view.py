@@ -41,7 +41,7 @@ def test_long_reason_is_cut_in_the_table_but_not_in_detail():
 
 def test_empty_ledger_says_so():
     """An empty ledger gets a sentence, not an empty table."""
-    assert status_view.table([]) == "no purchase orders recorded yet"
+    assert status_view.table([]) == "no purchase orders or bills recorded yet"
 
 
 def test_detail_lists_history_in_order():

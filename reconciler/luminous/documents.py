@@ -1,0 +1,154 @@
+"""Any Luminous list the sync reads by key: the server clock, the changed records, one record,
+every id. POs (`LuminousClient`) and bills and receiving reports (`DocumentReader`) share it, so
+a bill is read with the same keyed paging, probes, fallback walk and retries as a PO.
+
+A bill list row is completed before it is handed on: its items when the list left them out
+(`GET /bills/{id}`), and its allocations when an item names no PO line of its own
+(`GET /bills/{id}/allocations`). A receiving report without its items is read in full. The
+field names come from `luminous_parse_bills` (the adapter's tables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from reconciler.errors import LuminousUnavailable
+from reconciler.luminous.http import LuminousHTTP, LuminousRequestError, int_or_none
+from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant, stamp_of
+from reconciler.luminous_parse_bills import BILL_FIELDS, BILL_ITEM_FIELDS, RECEIPT_FIELDS
+
+Row = dict[str, Any]
+BILLS_PATH = "/bills"
+RECEIPTS_PATH = "/receiving-reports"
+
+
+def probe(
+    http: LuminousHTTP,
+    path: str,
+    future_after: datetime | None,
+    *,
+    complete: Callable[[Row], Row],
+    clock: Callable[[], datetime] | None,
+) -> tuple[datetime, list[Row]]:
+    """The server's clock (its `Date` header) and, in the same request, the records stamped
+    after `future_after` (in the future, by our clock)."""
+    http.last_date = None
+    if future_after is None:
+        http.get(path, {"page": "1", "per_page": "1"})
+        rows: list[Row] = []
+    else:
+        params = {"updated_at[gt]": format_instant(future_after), "sort": "updated_at:asc"}
+        found = http.rows(path, {**params, "page": "1"})
+        rows = [complete(r) for r in found if _after(r, future_after)]
+    if http.last_date is not None:
+        return http.last_date, rows
+    if clock is not None:
+        return clock(), rows
+    raise LuminousRequestError("Luminous sent no Date header; cannot fix the pull ceiling")
+
+
+def all_ids(http: LuminousHTTP, path: str, id_field: str = "id") -> Iterator[int]:
+    """Every id the list holds, ascending when the server honours `id[gt]` and `sort`; else
+    every page walked."""
+    last = 0
+    while True:
+        rows = http.rows(
+            path,
+            {"id[gt]": str(last), "sort": "id:asc", "page": "1", "per_page": str(http.per_page)},
+        )
+        ids = [int_or_none(r.get(id_field)) for r in rows]
+        if any(i is None for i in ids) or ids != sorted(set(ids)) or (ids and ids[0] <= last):
+            break  # the server ignored the filter or the sort: walk every page instead
+        yield from ids  # type: ignore[misc]
+        if len(ids) < http.per_page:
+            return
+        last = ids[-1]  # type: ignore[assignment]
+    seen: set[int] = set()
+    for body in http.walk(path, {"sort": "id:asc"}):
+        for row in body["data"]:
+            doc_id = int_or_none(row.get(id_field))
+            if doc_id is not None and doc_id > last and doc_id not in seen:
+                seen.add(doc_id)
+                yield doc_id
+
+
+def one(http: LuminousHTTP, path: str, doc_id: int) -> Row | None:
+    """`GET path/{id}`: the record, or None when Luminous has no such record (404)."""
+    body = http.get(f"{path}/{int(doc_id)}", {}, allow_404=True)
+    if body is None:
+        return None
+    data = body.get("data", body) if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise LuminousUnavailable(f"unexpected body for {path}/{doc_id}", status=200)
+    return data
+
+
+def _after(row: Row, instant: datetime) -> bool:
+    """Stamped after `instant`, or not usably stamped at all: either way it needs an outcome."""
+    stamp = stamp_of(row)
+    return stamp is None or stamp > instant
+
+
+class DocumentReader:
+    """One list of documents (bills or receiving reports), as the pull needs it."""
+
+    def __init__(
+        self,
+        http: LuminousHTTP,
+        path: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        max_rewalks: int = 2,
+    ) -> None:
+        self.http = http
+        self.path = path
+        self.clock = clock
+        self.last_read = ReadReport()
+        self._complete = self._complete_bill if path == BILLS_PATH else self._complete_receipt
+        self._reader = KeyedReader(http, path, complete=self._complete, max_rewalks=max_rewalks)
+
+    def server_now(self) -> datetime:
+        return self.probe(None)[0]
+
+    def probe(self, future_after: datetime | None) -> tuple[datetime, list[Row]]:
+        return probe(self.http, self.path, future_after, complete=self._complete, clock=self.clock)
+
+    def iter_changed(self, since: datetime, ceiling: datetime) -> Iterator[Row]:
+        self.last_read = ReadReport()
+        return self._reader.changed(since, ceiling, self.last_read)
+
+    def get(self, doc_id: int) -> Row | None:
+        found = one(self.http, self.path, doc_id)
+        return self._complete(found) if found is not None else None
+
+    get_po = get  # the name `pull.ChangeSource` asks for
+
+    def iter_all_ids(self) -> Iterator[int]:
+        return all_ids(self.http, self.path)
+
+    # --- filling in what a list row may leave out ----------------------------------------
+
+    def _complete_bill(self, row: Row) -> Row:
+        f, i = BILL_FIELDS, BILL_ITEM_FIELDS
+        bill_id = int_or_none(row.get(f["id"]))
+        if f["items"] not in row and bill_id is not None:
+            row = one(self.http, self.path, bill_id) or row
+        items = row.get(f["items"])
+        unplaced = isinstance(items, list) and any(
+            isinstance(item, dict) and item.get(i["po_line_id"]) is None for item in items
+        )
+        if unplaced and f["allocations"] not in row and bill_id is not None:
+            found: list[Row] = []
+            for body in self.http.walk(f"{self.path}/{bill_id}/{f['allocations']}", {}):
+                found.extend(body["data"])
+            row = {**row, f["allocations"]: found}
+        return row
+
+    def _complete_receipt(self, row: Row) -> Row:
+        f = RECEIPT_FIELDS
+        report_id = int_or_none(row.get(f["id"]))
+        if f["items"] not in row and report_id is not None:
+            row = one(self.http, self.path, report_id) or row
+        return row
