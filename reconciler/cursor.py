@@ -83,10 +83,16 @@ def latest_trusted(
 
 def brought_back(checkpoint: Checkpoint | None, trusted: datetime) -> Checkpoint | None:
     """A checkpoint ahead of both clocks (left by a clock that jumped, or a bad restore): the
-    one to put in its place; None when it is where it may be."""
+    one to put in its place; None when it is where it may be.
+
+    It vouches for nothing: nobody knows since when it has been wrong, and the POs stamped
+    meanwhile were never read. So it goes back to the start, not to `trusted` (which would
+    claim them): the next read takes every PO again, the ledger skips each one it holds at
+    that version (Luminous reads only, no QBO request), and outcomes carry the checkpoint up
+    to where it is true."""
     if checkpoint is None or checkpoint.updated_at <= trusted:
         return None
-    return Checkpoint(updated_at=trusted, doc_id=0)
+    return Checkpoint(updated_at=EPOCH, doc_id=0)
 
 
 def advance(

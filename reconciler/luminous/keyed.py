@@ -19,6 +19,7 @@ yielded (ints only).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -217,14 +218,16 @@ class _Frontier:
     def __init__(self) -> None:
         self.instant: datetime | None = None
         self.ids: set[int] = set()
-        self.unplaced: set[Any] = set()
+        self.unplaced: set[str] = set()
 
     def unstamped(self, row: Row) -> bool:
-        """A record without a usable stamp, not yet yielded in this read: it still needs an
-        outcome (the parser rejects it with the reason), whatever the order says."""
-        if stamp_of(row) is not None:
+        """A record that cannot be placed by key (no usable stamp, or an id that is not a
+        number), not yet yielded in this read: it still needs an outcome (the parser rejects
+        it with the reason, the pass counts it), whatever the order says. Known by its whole
+        text, since its id may not tell it apart."""
+        if stamp_of(row) is not None and int_or_none(row.get("id")) is not None:
             return False
-        key = int_or_none(row.get("id")) or repr(row.get("id"))
+        key = json.dumps(row, sort_keys=True, default=str)
         if key in self.unplaced:
             return False
         self.unplaced.add(key)

@@ -65,7 +65,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from reconciler.sandbox import luminous_bills_http
 from reconciler.sandbox.luminous_bills import BillBook
-from reconciler.sandbox.luminous_common import ZERO, cents, guarded, to_decimal
+from reconciler.sandbox.luminous_common import ZERO, cents, guarded, id_order, to_decimal
 from reconciler.sandbox.luminous_receiving import QUANTITY_TOTALS, ReceivingBook, po_quantity_totals
 from reconciler.sandbox.luminous_seed_billing import seed_billing
 from reconciler.sandbox.luminous_shipments import ShipmentBook
@@ -437,6 +437,12 @@ class LuminousEmulator:
         with self._lock:
             self._pos[po_id].update(fields)
 
+    def drop_fields(self, po_id: int, *names: str) -> None:
+        """Leave keys out of a PO as served (a record with `updated_at` or `id` missing)."""
+        with self._lock:
+            for name in names:
+                self._pos[po_id].pop(name, None)
+
     def set_updated_at(self, po_id: int, value: datetime) -> None:
         """Change only the stamp: ties, backdated late commits."""
         with self._lock:
@@ -650,23 +656,35 @@ class LuminousEmulator:
     # --- rendering -----------------------------------------------------------------------
 
     def _render_po(self, record: dict[str, Any], *, embed_items: bool | None = None) -> dict:
+        """A stored PO as the API shows it; values stored raw (`set_raw`) are served as they
+        are, whatever their type (a server does not fall over on the data it holds)."""
         out = {k: v for k, v in record.items() if k != "items"}
         if "supplier" not in record:
-            supplier = self._suppliers.get(record.get("supplier_id"))  # type: ignore[arg-type]
+            supplier = _by_id(self._suppliers, record.get("supplier_id"))
             out["supplier"] = dict(supplier) if supplier else None
         if "warehouse" not in record and self.embed_warehouse:
-            warehouse = self._warehouses.get(record.get("warehouse_id"))  # type: ignore[arg-type]
+            warehouse = _by_id(self._warehouses, record.get("warehouse_id"))
             out["warehouse"] = dict(warehouse) if warehouse else None
-        for key, value in po_quantity_totals(record.get("items") or []).items():
+        items = record.get("items") or []
+        lines = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+        try:
+            totals = po_quantity_totals(lines)
+        except ArithmeticError:  # raw quantities such as Infinity: no totals to show
+            totals = {}
+        for key, value in totals.items():
             out.setdefault(key, value)
         if self.embed_items if embed_items is None else embed_items:
-            out["items"] = [self._render_item(i) for i in record.get("items") or []]
+            out["items"] = (
+                [self._render_item(i) for i in items] if isinstance(items, list) else items
+            )
         return out
 
-    def _render_item(self, item: dict[str, Any]) -> dict[str, Any]:
+    def _render_item(self, item: Any) -> Any:
+        if not isinstance(item, dict):
+            return item  # stored raw
         out = {k: v for k, v in item.items() if k != "product_id"}
         if "product" not in item:
-            product = self._products.get(item.get("product_id"))  # type: ignore[arg-type]
+            product = _by_id(self._products, item.get("product_id"))
             out["product"] = dict(product) if product else None
             out["product_id"] = item.get("product_id")
         if out.get("source_sku") is None and out.get("product"):
@@ -787,10 +805,12 @@ class LuminousEmulator:
             records = [r for r in records if str(r["id"]) == wanted]
         rows = []
         for record in records:
-            for item in record.get("items") or []:
+            items = record.get("items") or []
+            for item in items if isinstance(items, list) else []:
                 rendered = self._render_item(item)
-                rendered.setdefault("purchase_order_id", record["id"])
-                rows.append(rendered)
+                if isinstance(rendered, dict):
+                    rendered.setdefault("purchase_order_id", record.get("id"))
+                    rows.append(rendered)
         return 200, {}, self.list_envelope(rows, query)
 
     def _filter_sort(
@@ -815,15 +835,13 @@ class LuminousEmulator:
                     rows = [r for r in rows if test(r.get(field_name))]
                 else:
                     rows = [r for r in rows if test(lookup(r, field_name))]
-        rows.sort(key=lambda r: r.get("id") or 0)
+        rows.sort(key=lambda r: id_order(r.get("id") or 0))
         if self.honour_sort and params.get("sort"):
             for spec in reversed(params["sort"].split(",")):
                 field_name, _, direction = spec.partition(":")
                 descending = direction.strip().lower() == "desc"
                 if plain and field_name in TIMESTAMP_FIELDS:
-                    rows.sort(
-                        key=lambda r, f=field_name: r.get(f) or MIN_INSTANT, reverse=descending
-                    )
+                    rows.sort(key=lambda r, f=field_name: _instant(r.get(f)), reverse=descending)
                 else:
                     rows.sort(
                         key=lambda r, f=field_name: _sort_key(lookup(r, f)), reverse=descending
@@ -905,6 +923,16 @@ class LuminousEmulator:
 
 
 # --- filters, sort, paging ---------------------------------------------------------------
+
+
+def _by_id(table: dict[int, dict[str, Any]], ident: Any) -> dict[str, Any] | None:
+    """A reference record by a stored id of any type (a raw list or dict finds nothing)."""
+    return table.get(ident) if isinstance(ident, int | str) else None
+
+
+def _instant(value: Any) -> datetime:
+    """Sort key of a stored timestamp: one that is not a datetime (stored raw) sorts first."""
+    return value if isinstance(value, datetime) else MIN_INSTANT
 
 
 def _lookup(row: dict[str, Any], dotted: str) -> Any:
@@ -1003,7 +1031,7 @@ def _general_predicate(operand: _Operand, positive: str, negated: bool) -> Calla
                 "lt": left < right,
                 "lte": left <= right,
             }[positive]
-        except (TypeError, KeyError):
+        except (TypeError, KeyError, ArithmeticError):  # NaN compares with nothing
             return False
 
     def test(value: Any) -> bool:

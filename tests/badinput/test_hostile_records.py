@@ -8,12 +8,13 @@ in QBO) and nothing doubled.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from reliability_kit import InProcessDaemon, World, check_invariants, connect, world
+from reliability_kit import CAPTURED, InProcessDaemon, World, check_invariants, connect, world
 
 from reconciler.model import SyncStatus
 from reconciler.state import StateStore
@@ -277,3 +278,44 @@ def test_hostile_record_gets_a_clear_outcome_and_the_pass_goes_on(tmp_path, case
             verdict = check_invariants(w.qbo, w.lum, w.state_path)
             assert verdict.ok(), verdict.problems
         assert report.exit_code() == (1 if case.status is FAILED else 0)
+
+
+# --- a PO id no ledger row can be keyed on -----------------------------------------------------
+
+UNKEYABLE_IDS = [
+    ("po-id-2-to-the-63", 2**63),  # one past SQLite's INTEGER
+    ("po-id-2-to-the-64", 2**64),
+    ("po-id-json-infinity", float("inf")),
+    ("po-id-negative", -7),
+    ("po-id-text", "PO-7"),
+]
+
+
+@pytest.mark.parametrize("served", [c[1] for c in UNKEYABLE_IDS], ids=[c[0] for c in UNKEYABLE_IDS])
+def test_a_po_id_out_of_range_fails_that_record_alone(tmp_path, served):
+    """No ledger row can hold it: the pass counts it as failed (exit 1) and logs
+    `source_record_without_id` with its number; the good POs around it sync; no crash."""
+    with world(tmp_path) as w:
+        connect(w)
+        before = w.source.po("Good Supplier", "Good Item", "1", "10.00")
+        hostile = w.source.po("Unkeyable Supplier", "Unkeyable Item", "1", "10.00")
+        w.lum.set_raw(hostile["id"], id=served)
+        after = w.source.po("Good Supplier", "Good Item", "2", "10.00")
+        report = InProcessDaemon(w).run()
+        assert report is not None and report.crashed is None and report.aborted is None
+        assert report.fatal is None
+        store = StateStore.open(w.state_path)
+        try:
+            good = [store.ledger.entry(before["id"]), store.ledger.entry(after["id"])]
+            assert store.ledger.entry(hostile["id"]) is None
+        finally:
+            store.close()
+        assert all(g is not None and g.status is SYNCED for g in good)
+        assert report.counts["failed"] >= 1 and report.exit_code() == 1
+        events = [json.loads(line) for line in CAPTURED.outputs[-1][1].splitlines()]
+        without = [e for e in events if e["event"] == "source_record_without_id"]
+        assert without and without[0]["po_number"] == hostile["order_numbers"][0]
+        assert all(
+            p.get("DocNumber") != hostile["order_numbers"][0]
+            for p in w.qbo.objects("PurchaseOrder")
+        )

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.cursor import EPOCH, PullWindow, advance, pull_window
+from reconciler.cursor import EPOCH, PullWindow, advance, brought_back, latest_trusted, pull_window
 from reconciler.model import Checkpoint
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -25,6 +25,24 @@ def test_window_without_a_checkpoint_starts_at_initial_or_epoch():
     """A first pass reads from the configured start, or from the epoch."""
     assert pull_window(None, T).since == EPOCH
     assert pull_window(None, T, initial=T - 10 * S).since == T - 10 * S
+
+
+def test_the_ceiling_is_the_earlier_of_the_server_clock_and_ours_plus_the_tolerance():
+    """A server clock a year ahead does not carry the ceiling; one behind ours sets it."""
+    year = timedelta(days=365)
+    assert latest_trusted(T + year, T, 300 * S) == T + 300 * S
+    assert latest_trusted(T - 3600 * S, T, 300 * S) == T - 3600 * S
+    window = pull_window(Checkpoint(T), T + year, settle_lag=30 * S, local_now=T, tolerance=300 * S)
+    assert window.ceiling == T + 270 * S
+
+
+def test_a_checkpoint_ahead_of_both_clocks_goes_back_to_the_start():
+    """It vouches for nothing (POs stamped while it was wrong were never read): the next read
+    starts from the epoch, not from the trusted instant, which would claim them."""
+    ahead = Checkpoint(T + 3600 * S, 9)
+    assert brought_back(ahead, T) == Checkpoint(EPOCH, 0)
+    assert brought_back(Checkpoint(T, 9), T) is None  # at the trusted instant: where it may be
+    assert brought_back(None, T) is None
 
 
 def test_window_defaults_are_five_minutes_and_thirty_seconds():
