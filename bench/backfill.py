@@ -374,6 +374,18 @@ def idle_figures(run: Measured) -> dict[str, Any]:
     }
 
 
+def rebuild_figures(run: Measured) -> dict[str, Any]:
+    """A pass on an empty ledger against the company the backfill filled: adopted, not made."""
+    counts = run.reports[0].counts
+    return {
+        "rebuild_qbo_reads": run.meter.reads,
+        "rebuild_qbo_writes": run.meter.write_requests,
+        "rebuild_adopted": counts.get("adopted", 0),
+        "rebuild_created": counts.get("created", 0),
+        "rebuild_wall_s": round(run.wall, 2),
+    }
+
+
 def first_check_figures(run: Measured) -> dict[str, Any]:
     """The first drift check after the backfill: CDC returns every PO the backfill wrote."""
     report = run.reports[0]
@@ -408,6 +420,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             first_check = measure(emu, args, workdir, log, passes=1, ahead=interval)
             admin(emu, "POST", "clock", {"advance": interval.total_seconds()})
             idle = measure(emu, args, workdir, log, passes=1, ahead=2 * interval)
+            rebuilt = None
+            if args.rebuild:  # the state file lost: QBO, not the ledger, says what exists
+                (workdir / "state.sqlite").rename(workdir / "state.sqlite.lost")
+                rebuilt = measure(emu, args, workdir, log, passes=1, ahead=2 * interval)
             peak_py = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
             rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             # the work's references: the vendors and items the backfill had to create
@@ -430,6 +446,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ),
                 **first_check_figures(first_check),
                 **idle_figures(idle),
+                **(rebuild_figures(rebuilt) if rebuilt is not None else {}),
                 "qbo_purchase_orders": object_count(emu, "PurchaseOrder"),
                 "qbo_vendors_created": vendors,
                 "qbo_items_created": items,
@@ -460,6 +477,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tracemalloc", action="store_true", help="also trace Python allocations (slower)"
+    )
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="then lose the state file and run once more (a first connection to a full company)",
     )
     parser.add_argument("--log-file", default=os.devnull, help="the daemon's JSON log lines")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
