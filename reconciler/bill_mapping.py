@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from reconciler import mapping
+from reconciler import coding, mapping
 from reconciler.bill_model import (
     BillLink,
     DesiredBill,
@@ -69,6 +69,9 @@ class BillRules:
     tax_account: str
     freight_account: str
     fees_account: str
+    # classes, locations and tax codes of this company (`reconciler.coding`); a linked line
+    # takes its PO line's, the bill its PO's location
+    line_coding: coding.CodingRules = dataclasses.field(default_factory=coding.CodingRules)
 
 
 def bill_rules(settings: Settings) -> BillRules:
@@ -87,6 +90,7 @@ def bill_rules(settings: Settings) -> BillRules:
         tax_account=a.tax,
         freight_account=b.freight_account or a.shipping,
         fees_account=b.fees_account or a.other_costs,
+        line_coding=settings.coding_rules(),
     )
 
 
@@ -112,6 +116,14 @@ def desired_bill(
     if sum((line.amount for line in lines), Decimal("0")) < 0:
         raise InvalidSourceRecord("bill total is negative", po_id=bill.id)
     number, note = _doc_number(bill, rules)
+    header = next(
+        (
+            standings[line.link.po_id]
+            for line in lines
+            if line.link is not None and line.link.po_id in standings
+        ),
+        None,
+    )
     numbers = tuple(
         (po_id, standing.number or str(po_id))
         for po_id, standing in sorted(standings.items())
@@ -129,6 +141,8 @@ def desired_bill(
         currency=currency,
         ap_account=rules.ap_account,
         po_numbers=numbers,
+        department_id=header.department_id if header is not None else None,
+        tax_calculation=_tax_calculation(header, rules),
     )
     return dataclasses.replace(desired, content_hash=mapping.content_hash(desired))  # type: ignore[arg-type]
 
@@ -162,18 +176,40 @@ def bill_line(
     linkable = standing is not None and standing.state is POState.IN_QBO and po_line is not None
     if linkable:
         link = BillLink(line.po_id, line.po_line_id)  # type: ignore[arg-type]
+        assert po_line is not None
         return DesiredBillLine(
-            LineKind.ITEM, amount, key, description, qty=qty, unit_price=price, link=link
-        )
+            LineKind.ITEM, amount, key, description, qty=qty, unit_price=price, link=link,
+            class_id=po_line.class_id, tax_code_id=po_line.tax_code_id,
+        )  # fmt: skip
     if line.product is None:
         raise InvalidSourceRecord(
             f"{where} names no product, and its PO line cannot be linked", po_id=bill_id
         )
     item = _item(line, rules, bill_id, where)
     why = standing.reason if standing is not None and line.po_line_id is not None else None
+    facts = coding.LineFacts(taxable=amount, tax=mapping.cents(line.tax))
+    coded = _coded(facts, rules, where, bill_id)
     return DesiredBillLine(
-        LineKind.ITEM, amount, key, description, item, qty, price, unlinked_because=why
-    )
+        LineKind.ITEM, amount, key, description, item, qty, price, unlinked_because=why,
+        class_name=coded.class_name, tax_code=coded.tax_code,
+    )  # fmt: skip
+
+
+def _coded(
+    facts: coding.LineFacts, rules: BillRules, where: str, bill_id: int
+) -> coding.LineCoding:
+    """An unlinked line's class and tax code, by the PO rules (a bill has no warehouse or
+    custom fields of its own: only rules that read the line apply)."""
+    try:
+        return coding.code_line(facts, coding.DocFacts(), rules.line_coding)
+    except InvalidSourceRecord as exc:
+        raise InvalidSourceRecord(f"{where}: {exc.message}", po_id=bill_id) from None
+
+
+def _tax_calculation(header: POStanding | None, rules: BillRules) -> str | None:
+    if header is not None and header.tax_calculation:
+        return header.tax_calculation
+    return rules.line_coding.global_tax
 
 
 def line_key(line: SourceBillLine, n: int) -> str:
@@ -213,7 +249,7 @@ def _cost_lines(bill: SourceBill, rules: BillRules) -> list[DesiredBillLine]:
     tax = sum((mapping.cents(line.tax) for line in bill.lines), Decimal("0"))
     if tax < 0:
         raise InvalidSourceRecord(f"negative tax {tax}", po_id=bill.id)
-    if tax:
+    if tax and rules.line_coding.tax is None:  # outside the US QBO computes it from the codes
         lines.append(
             DesiredBillLine(LineKind.ACCOUNT, tax, "tax", "Tax", account=rules.tax_account)
         )
@@ -225,7 +261,13 @@ def _cost_lines(bill: SourceBill, rules: BillRules) -> list[DesiredBillLine]:
         account = rules.freight_account if freight else rules.fees_account
         key = f"cost:{cost.id}" if cost.id is not None else f"cost#{n}"
         text = mapping.clean_text(cost.name)
-        lines.append(DesiredBillLine(LineKind.ACCOUNT, amount, key, text, account=account))
+        coded = _coded(coding.LineFacts(charge=True), rules, f"extra cost {n}", bill.id)
+        lines.append(
+            DesiredBillLine(
+                LineKind.ACCOUNT, amount, key, text, account=account,
+                class_name=coded.class_name, tax_code=coded.tax_code,
+            )
+        )  # fmt: skip
     return lines
 
 

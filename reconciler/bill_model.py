@@ -116,6 +116,8 @@ class QBOLine:
     amount: Decimal | None = None
     linked_txn_id: str | None = None  # bill lines: the PO (QBO Id) it is linked to
     linked_line_id: str | None = None  # bill lines: the PO line (QBO line Id)
+    class_id: str | None = None  # its ClassRef: a bill line linked to it takes the same
+    tax_code_id: str | None = None  # its TaxCodeRef (outside the US)
 
 
 def answered_lines(
@@ -161,6 +163,8 @@ def qbo_line(key: str, line: Mapping[str, Any]) -> QBOLine:
         amount=_decimal(line.get("Amount")),
         linked_txn_id=_text(link.get("TxnId")) if link else None,
         linked_line_id=_text(link.get("TxnLineId")) if link else None,
+        class_id=_ref(detail.get("ClassRef")),
+        tax_code_id=_ref(detail.get("TaxCodeRef")),
     )
 
 
@@ -201,6 +205,8 @@ class POStanding:
     reason: str = ""
     qbo_id: str | None = None
     lines: Mapping[str, QBOLine] = field(default_factory=dict)  # key -> line
+    department_id: str | None = None  # its DepartmentRef (location): its bills take it
+    tax_calculation: str | None = None  # its GlobalTaxCalculation, outside the US
 
 
 # --- the desired QBO Bill ------------------------------------------------------------------
@@ -231,6 +237,12 @@ class DesiredBillLine:
     link: BillLink | None = None
     # Why a line allocated to a PO line goes unlinked ([bills] unpushed_po = "unlinked").
     unlinked_because: str | None = None
+    # An unlinked line's class and tax code by name (`reconciler.coding`, resolved like a
+    # PO's); a linked line takes its PO line's ids instead, as QBO's copy to bill does.
+    class_name: str | None = None
+    tax_code: str | None = None
+    class_id: str | None = None
+    tax_code_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +261,8 @@ class DesiredBill:
     currency: str | None = None
     ap_account: str | None = None
     po_numbers: tuple[tuple[int, str], ...] = ()  # (Luminous PO id, its number): for history
+    department_id: str | None = None  # its PO's location in QBO (DepartmentRef)
+    tax_calculation: str | None = None  # its PO's GlobalTaxCalculation
     content_hash: str = ""
 
     @property

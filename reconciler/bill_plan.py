@@ -24,7 +24,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from reconciler import bill_mapping, outcomes, plan
 from reconciler.bill_model import NOT_YET, BillStatus, POStanding, POState, QBOLine, SourceBill
@@ -65,9 +65,14 @@ class BillDecision:
     waits_for: tuple[int, ...] = ()  # the Luminous POs that will wake it
 
 
-def standing_of(po_id: int, entry: LedgerEntry | None, lines: Mapping[str, QBOLine]) -> POStanding:
-    """Where a PO stands for the bills that pay for it, from its ledger row and its lines as
-    QBO last showed them."""
+def standing_of(
+    po_id: int,
+    entry: LedgerEntry | None,
+    lines: Mapping[str, QBOLine],
+    facts: Mapping[str, Any] | None = None,
+) -> POStanding:
+    """Where a PO stands for the bills that pay for it, from its ledger row, and its lines and
+    header (`facts`: location, tax calculation) as QBO last showed them."""
     name = f"PO {entry.number}" if entry is not None and entry.number else f"Luminous PO {po_id}"
     number = entry.number if entry is not None else None
     if entry is None:
@@ -77,7 +82,11 @@ def standing_of(po_id: int, entry: LedgerEntry | None, lines: Mapping[str, QBOLi
             why = f"the QBO line ids of {name} are not known yet; learnt on its next write"
             return POStanding(POState.WAITING, number, why, entry.qbo_id)
         # closed in QBO (by the sync, or by its bills): the writer reopens it for the link
-        return POStanding(POState.IN_QBO, number, "", entry.qbo_id, lines)
+        facts = facts or {}
+        return POStanding(
+            POState.IN_QBO, number, "", entry.qbo_id, lines,
+            facts.get("department_id"), facts.get("tax_calculation"),
+        )  # fmt: skip
     if entry.lifecycle is Lifecycle.DELETED and entry.status is SyncStatus.SYNCED:
         return POStanding(POState.NEVER, number, f"{name} was deleted in QBO")
     if entry.status is SyncStatus.SKIPPED:

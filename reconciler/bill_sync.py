@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from reconciler import bill_plan, outcomes, plan
-from reconciler.bill_mapping import bill_rules
+from reconciler.bill_mapping import BillRules, bill_rules
 from reconciler.bill_model import POStanding, SourceBill
 from reconciler.config import Settings
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, RejectedRecord, SyncStatus
@@ -26,6 +26,7 @@ from reconciler.pipeline import Write, WritePipeline
 from reconciler.recorder import Recorder
 
 if TYPE_CHECKING:
+    from reconciler.resolve.company import CompanyContext
     from reconciler.state import DocLines, Ledger
 
 PO = DocKind.PURCHASE_ORDER
@@ -46,6 +47,7 @@ class BillSync:
         kind: DocKind,
         clock: Callable[[], datetime],
         on_event: Callable[..., None],
+        company: CompanyContext | None = None,
     ) -> None:
         self.ledger = ledger
         self.lines = lines
@@ -54,11 +56,23 @@ class BillSync:
         self.kind = kind
         self.realm_id = settings.qbo.realm_id
         self.rules = bill_rules(settings)
+        self._company = company  # its country and edition decide classes and tax codes
+        self._coded: BillRules | None = None
         base = settings.plan_policy()
         self.policy = bill_plan.bill_policy(base, settings.bills.on_delete)
         self.void_policy = bill_plan.bill_policy(base, settings.bills.on_void)
         self._clock = clock
         self._event = on_event
+
+    def _rules(self) -> BillRules:
+        """The bill rules with this company's classes, locations and tax codes (known once the
+        pass has read the company)."""
+        if self._coded is None:
+            if self._company is None:
+                return self.rules
+            coding = self._company.rules().line_coding
+            self._coded = replace(self.rules, line_coding=coding)
+        return self._coded
 
     # --- the phase ----------------------------------------------------------------------
 
@@ -130,12 +144,13 @@ class BillSync:
                 po_lines = self.lines.of(PO, po_id)
                 if po is not None and po.qbo_id and not po_lines and not po.force_retry:
                     self.ledger.request_retry(po_id, PO)  # read again: its line Ids are learnt
-                standings[po_id] = bill_plan.standing_of(po_id, po, po_lines)
+                facts = self.lines.fact(PO, po_id)
+                standings[po_id] = bill_plan.standing_of(po_id, po, po_lines, facts)
         return bill_plan.decide_bill(
             record,
             entry,
             standings,
-            rules=self.rules,
+            rules=self._rules(),
             policy=self.policy,
             void_policy=self.void_policy,
             realm_id=self.realm_id,

@@ -53,6 +53,7 @@ class _RefsView:
     vendor: DesiredVendor
     lines: tuple[DesiredBillLine, ...]
     ap_account: str | None
+    location: None = None  # a bill takes its PO's DepartmentRef as an id: nothing to resolve
 
 
 def _refs_view(desired: DesiredBill) -> Any:

@@ -106,7 +106,9 @@ class POWriter:
         keys = [line.key for line in desired.lines]
         found = matched_lines(keys, payload["Line"], held.get("Line") or [])
         assert self.lines is not None
-        self.lines.record(PO, desired.source_id, found, vendor_id=identity.vendor_of(held))
+        self.lines.record(
+            PO, desired.source_id, found, vendor_id=identity.vendor_of(held), header=held
+        )
         return {line.key: line for line in found}
 
     def _update_body(self, write: Write, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -191,7 +193,7 @@ class POWriter:
         found = answered_lines([line.key for line in write.desired.lines], entity)
         if found is not None:
             vendor = identity.vendor_of(entity) if entity else None
-            self.lines.record(PO, write.doc_id, found, vendor_id=vendor)
+            self.lines.record(PO, write.doc_id, found, vendor_id=vendor, header=entity)
 
     # --- one write ----------------------------------------------------------------------
 

@@ -61,7 +61,15 @@ def bill_sources(p: Pass, refs: Any) -> list[Source]:
     )
     p.writers[kind] = writer
     sync = BillSync(
-        p.s, p.ledger, d.store.lines, p.recorder, writer, kind=kind, clock=d.clock, on_event=p.event
+        p.s,
+        p.ledger,
+        d.store.lines,
+        p.recorder,
+        writer,
+        kind=kind,
+        clock=d.clock,
+        on_event=p.event,
+        company=p.company,
     )
     client = d.luminous.documents(p.s.bills.from_)
     parse = bill_or_reject if kind is DocKind.BILL else receipt_or_reject

@@ -27,7 +27,7 @@ from reconciler.bill_model import DesiredBill, DesiredBillLine, QBOLine, qbo_lin
 from reconciler.errors import ConfigError, Parked
 from reconciler.mapping import clean_text, item_key
 from reconciler.model import LineKind
-from reconciler.qbo.bodies import ResolvedRefs
+from reconciler.qbo.bodies import ResolvedRefs, coded_detail
 
 ITEM_DETAIL = "ItemBasedExpenseLineDetail"
 ACCOUNT_DETAIL = "AccountBasedExpenseLineDetail"
@@ -59,6 +59,9 @@ def bill_line_payload(
             detail = {"ItemRef": target, "Qty": line.qty, "UnitPrice": line.unit_price}
         else:
             detail = {"AccountRef": target}
+        for ref, value in (("ClassRef", line.class_id), ("TaxCodeRef", line.tax_code_id)):
+            if value is not None:  # the PO line's, as QBO's copy to bill takes them
+                detail[ref] = {"value": value}
         body["DetailType"] = detail_type
         body[detail_type] = detail
         body["LinkedTxn"] = [
@@ -69,7 +72,8 @@ def bill_line_payload(
         if line.account is None or line.account not in refs.account_ids:
             raise ConfigError([f"account {line.account!r} was not found in QuickBooks"])
         body["DetailType"] = ACCOUNT_DETAIL
-        body[ACCOUNT_DETAIL] = {"AccountRef": {"value": refs.account_ids[line.account]}}
+        account = {"AccountRef": {"value": refs.account_ids[line.account]}}
+        body[ACCOUNT_DETAIL] = coded_detail(line, refs, account)  # type: ignore[arg-type]
         return body
     assert line.item is not None
     item_id = refs.item_ids.get(item_key(line.item))
@@ -79,16 +83,15 @@ def bill_line_payload(
             f"{text}: {line.description}" if line.description else text
         )
         body["DetailType"] = ACCOUNT_DETAIL
-        body[ACCOUNT_DETAIL] = {"AccountRef": {"value": refs.missing_item_account_id}}
+        account = {"AccountRef": {"value": refs.missing_item_account_id}}
+        body[ACCOUNT_DETAIL] = coded_detail(line, refs, account)  # type: ignore[arg-type]
         return body
     if item_id is None:
         raise Parked(f"item {line.item.name!r} has no QBO id", code="unresolved_item")
     body["DetailType"] = ITEM_DETAIL
-    body[ITEM_DETAIL] = {
-        "ItemRef": {"value": item_id, "name": line.item.name},
-        "Qty": line.qty,
-        "UnitPrice": line.unit_price,
-    }
+    item = {"ItemRef": {"value": item_id, "name": line.item.name}, "Qty": line.qty,
+            "UnitPrice": line.unit_price}  # fmt: skip
+    body[ITEM_DETAIL] = coded_detail(line, refs, item)  # type: ignore[arg-type]
     return body
 
 
@@ -116,6 +119,10 @@ def bill_payload(
     body["PrivateNote"] = desired.private_note or ""
     if desired.currency:
         body["CurrencyRef"] = {"value": desired.currency}
+    if desired.department_id:  # its PO's location
+        body["DepartmentRef"] = {"value": desired.department_id}
+    if desired.tax_calculation:
+        body["GlobalTaxCalculation"] = desired.tax_calculation
     return body
 
 

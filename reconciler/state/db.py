@@ -160,6 +160,8 @@ def m007_bills(db: Database) -> None:
             "amount": str,
             "linked_txn_id": str,
             "linked_line_id": str,
+            "class_id": str,
+            "tax_code_id": str,
         },
         pk=("kind", "doc_id", "line_key"),
     )
@@ -172,6 +174,8 @@ def m007_bills(db: Database) -> None:
             "qbo_status": str,
             "closed_seen_at": str,
             "waits_for": str,
+            "department_id": str,
+            "tax_calculation": str,
         },
         pk=("kind", "doc_id"),
     )

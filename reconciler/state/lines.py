@@ -10,7 +10,7 @@ A cache of QBO like the rest of the file: lost, a PO's map comes back with its n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -31,6 +31,8 @@ _LINE_COLUMNS = (
     "amount",
     "linked_txn_id",
     "linked_line_id",
+    "class_id",
+    "tax_code_id",
 )
 
 
@@ -45,7 +47,21 @@ def _line(row: dict[str, Any]) -> QBOLine:
         amount=_dec(row["amount"]),
         linked_txn_id=row["linked_txn_id"],
         linked_line_id=row["linked_line_id"],
+        class_id=row["class_id"],
+        tax_code_id=row["tax_code_id"],
     )
+
+
+def _header_facts(entity: Mapping[str, Any] | None) -> dict[str, Any]:
+    if entity is None:
+        return {}
+    ref = entity.get("DepartmentRef")
+    department = ref.get("value") if isinstance(ref, Mapping) else None
+    calculation = entity.get("GlobalTaxCalculation")
+    return {
+        "department_id": str(department) if department is not None else None,
+        "tax_calculation": str(calculation) if calculation else None,
+    }
 
 
 def _dec(value: str | None) -> Decimal | None:
@@ -66,9 +82,16 @@ class DocLines:
     # --- lines --------------------------------------------------------------------------
 
     def record(
-        self, kind: DocKind, doc_id: int, lines: Sequence[QBOLine], *, vendor_id: str | None
+        self,
+        kind: DocKind,
+        doc_id: int,
+        lines: Sequence[QBOLine],
+        *,
+        vendor_id: str | None,
+        header: Mapping[str, Any] | None = None,
     ) -> None:
-        """What QBO answered for this document's lines, in place of what was known."""
+        """What QBO answered for this document's lines, in place of what was known; `header`:
+        the answer itself, whose location and tax calculation the PO's bills take."""
         with self._db.atomic():
             self._db.execute(
                 "delete from doc_lines where kind = ? and doc_id = ?", [str(kind), doc_id]
@@ -89,9 +112,11 @@ class DocLines:
                         _text(line.amount),
                         line.linked_txn_id,
                         line.linked_line_id,
+                        line.class_id,
+                        line.tax_code_id,
                     ],
                 )
-            self._upsert_fact(kind, doc_id, vendor_id=vendor_id)
+            self._upsert_fact(kind, doc_id, vendor_id=vendor_id, **_header_facts(header))
 
     def forget(self, kind: DocKind, doc_id: int) -> None:
         """The document is gone from QBO: its lines with it."""
