@@ -12,7 +12,7 @@ needs a request of its own (a reference to resolve again, a SyncToken to re-read
 the same `writes.WriteSender` a single write does.
 
 Groups: while the engine reads a backlog, batchable writes wait in a buffer of up to
-`LOOKAHEAD` (300). A full buffer is prepared at once: the references all its documents need
+`LOOKAHEAD` (1,020). A full buffer is prepared at once: the references all its documents need
 are found or created together (full batches of vendor and item creates, not a part-filled one
 per 30 POs), its creates are looked up by DocNumber in a few `IN (...)` queries (100 numbers
 each), and it goes out in groups of 30 on worker threads, up to `in_flight` groups at once.
@@ -43,7 +43,10 @@ from reconciler.writes import DocumentWriter, Recorder, Write, WriteSender
 __all__ = ["DocumentWriter", "Recorder", "Write", "WritePipeline"]
 
 BATCHES_IN_FLIGHT = 4
-LOOKAHEAD = 10 * batching.MAX_BATCH_ITEMS
+# 34 groups: a 1,000-PO backlog is prepared as one, so its references are all created before its
+# first PO goes (at 300, later windows found new items and their creates held the POs back:
+# 1,000 POs took 30.3 s instead of 27.6 s); about 5 MB more at the peak of a 10,000-PO backlog
+LOOKAHEAD = 34 * batching.MAX_BATCH_ITEMS
 
 
 @dataclass
