@@ -209,7 +209,7 @@ class BillWriter:
             self.lookup.remember(desired.doc_number, str(entity.get("Id")))
         found = answered_lines([line.key for line in desired.lines], entity)
         if found is not None:
-            self.lines.record(self.kind, write.doc_id, found, vendor_id=identity.vendor_of(entity))
+            self.lines.stage(self.kind, write.doc_id, found, vendor_id=identity.vendor_of(entity))
         links = self._links.get(write.doc_id, {})
         missing = bill_bodies.missing_links(links, entity)
         note = write.is_create or write.adopting is not None

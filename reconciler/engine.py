@@ -82,8 +82,9 @@ class Pass:
         self.ledger = deps.store.ledger
         fields = drift.snapshot_fields(self.s.mapping_rules())  # what a write's snapshot keeps
         self.recorder = Recorder(
-            self.ledger, self.report, deps.log, run_id=self.run_id, snapshot_fields=fields
-        )
+            self.ledger, self.report, deps.log, run_id=self.run_id, snapshot_fields=fields,
+            lines=deps.store.lines,
+        )  # fmt: skip
         self.policy = self.s.plan_policy()
         # The QBO company's country and edition decide the mapping rules (read in `run`).
         self.company = CompanyContext(
@@ -234,6 +235,7 @@ class Pass:
         self.d.log.info(event, run_id=self.run_id, **kw)
 
     def _finish(self) -> None:
+        self.d.store.lines.flush()  # the line Ids of answers whose outcome a crash left out
         r = report.close(
             self.report,
             finished_at=self.d.clock(),

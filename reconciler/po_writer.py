@@ -193,7 +193,7 @@ class POWriter:
         found = answered_lines([line.key for line in write.desired.lines], entity)
         if found is not None:
             vendor = identity.vendor_of(entity) if entity else None
-            self.lines.record(PO, write.doc_id, found, vendor_id=vendor, header=entity)
+            self.lines.stage(PO, write.doc_id, found, vendor_id=vendor, header=entity)
 
     # --- one write ----------------------------------------------------------------------
 

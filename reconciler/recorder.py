@@ -13,7 +13,7 @@ from reconciler.checkpoint import CheckpointTracker
 from reconciler.model import DocKey, DocKind, LedgerEntry, Outcome, RejectedRecord, SyncStatus
 from reconciler.outcomes import Record, anonymous_reject
 from reconciler.report import PAST_TENSE, PassReport
-from reconciler.state import Ledger
+from reconciler.state import DocLines, Ledger
 
 CHECKPOINT_NAMES = {
     DocKind.PURCHASE_ORDER: "luminous",
@@ -33,8 +33,10 @@ class Recorder:
         *,
         run_id: str,
         snapshot_fields: Mapping[DocKind, tuple[str, ...]] | None = None,
+        lines: DocLines | None = None,
     ) -> None:
         self.ledger = ledger
+        self.lines = lines  # the line Ids writers staged: committed with the outcomes
         self.snapshot_fields = snapshot_fields or {}  # what a write's snapshot keeps, by kind
         self.report = report
         self.log = log
@@ -74,6 +76,7 @@ class Recorder:
             run_id=self.run_id,
             checkpoints={CHECKPOINT_NAMES[kind]: moved for kind, moved in moves.items()},
             snapshots=self._snapshots(records),
+            also=self.lines.write_staged if self.lines is not None else None,
         )
         for kind, moved in moves.items():
             self.trackers[kind].committed_to(moved)

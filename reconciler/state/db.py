@@ -292,6 +292,10 @@ class StateDB:
         with self.lock, guarded(self.path):
             self.db.execute(sql, params)
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.lock, guarded(self.path):
+            self.db.conn.executemany(sql, rows)
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
         with self.lock, guarded(self.path), self.db.atomic():

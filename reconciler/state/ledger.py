@@ -8,7 +8,7 @@ fault body) is redacted before it is written (`reconciler.redact`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -204,11 +204,8 @@ class Ledger:
 
     def status_counts(self, kind: DocKind | None = None) -> dict[str, int]:
         where, params = _where(kind=kind)
-        rows = self._db.rows(
-            f"select status, count(*) as n from ledger{where} group by status",  # noqa: S608
-            params,
-        )
-        return {r["status"]: r["n"] for r in rows}
+        sql = f"select status, count(*) as n from ledger{where} group by status"  # noqa: S608
+        return {r["status"]: r["n"] for r in self._db.rows(sql, params)}
 
     # --- writing ------------------------------------------------------------------------
 
@@ -259,10 +256,13 @@ class Ledger:
         run_id: str | None,
         checkpoints: Mapping[str, Checkpoint] | None = None,
         snapshots: Sequence[tuple[DocKey, Snapshot]] = (),
+        also: Callable[[], None] | None = None,
     ) -> None:
         """Outcomes, their history lines, the checkpoint moves they allow (by checkpoint
-        name) and the snapshots of what QBO answered (`state.snapshots`), together."""
+        name), the snapshots of what QBO answered (`state.snapshots`) and `also`, together."""
         with self._db.atomic():
+            if also is not None:
+                also()
             for record in records:
                 self._upsert(record.entry, keep_force_retry=False)
                 if record.history:
