@@ -70,17 +70,14 @@ class Meter(RequestCounter):
     def __init__(self) -> None:
         super().__init__()
         self.batches = 0
-        self.reads = 0
-        self.write_requests = 0
+
+    @property
+    def write_requests(self) -> int:
+        return self.writes
 
     def __call__(self, info: dict[str, Any]) -> None:
-        super().__call__(info)
-        entity = str(info.get("entity") or "")
-        if request_log.is_read(str(info.get("method") or ""), entity):
-            self.reads += 1
-        else:
-            self.write_requests += 1
-        if entity == "batch":
+        super().__call__(info)  # reads and writes as Intuit meters them (`report.metered_kind`)
+        if str(info.get("entity") or "") == "batch":
             self.batches += 1
 
 
