@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -193,6 +194,15 @@ def qbo_log(emu: Emulators) -> list[dict[str, Any]]:
     return admin(emu, "GET", "requests")["requests"]
 
 
+def luminous_requests(emu: Emulators) -> int:
+    """How many requests the Luminous emulator has answered (its admin routes aside)."""
+    parts = urllib.parse.urlsplit(emu.luminous_url)
+    url = f"{parts.scheme}://{parts.netloc}/__admin/requests"
+    answer = requests.get(url, timeout=30)
+    answer.raise_for_status()
+    return sum(1 for r in answer.json()["requests"] if "__admin" not in r["path"])
+
+
 def object_count(emu: Emulators, entity: str) -> int:
     return len(admin(emu, "GET", f"objects/{entity}")[entity])
 
@@ -291,7 +301,7 @@ def measure(
     """Passes until nothing is pending or retrying (at most `passes`), with fresh wiring."""
     meter = Meter()
     deps, limiter = build_deps(emu, args, workdir, meter, log, ahead)
-    log_start = len(qbo_log(emu))
+    log_start, luminous_start = len(qbo_log(emu)), luminous_requests(emu)
     cpu0, wall0, mono0 = time.process_time(), time.perf_counter(), time.monotonic()
     reports: list[PassReport] = []
     try:
@@ -308,6 +318,7 @@ def measure(
     entries = qbo_log(emu)[log_start:]
     per_second = request_log.PER_SECOND if args.limits == "real" else None
     server = request_log.summarize(entries, mono0, per_second)
+    server["luminous_requests"] = luminous_requests(emu) - luminous_start
     return Measured(meter, limiter, reports, status, wall, cpu, server, entries, mono0)
 
 
@@ -357,6 +368,7 @@ def idle_figures(run: Measured) -> dict[str, Any]:
     meter, server = run.meter, run.server
     return {
         "idle_qbo_requests": meter.requests,
+        "idle_luminous_requests": server["luminous_requests"],
         "idle_qbo_reads": meter.reads,
         "idle_qbo_writes": meter.write_requests,
         "idle_throttled_429_client": meter.throttled,
