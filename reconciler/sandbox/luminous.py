@@ -802,7 +802,7 @@ class LuminousEmulator:
         wanted = params.get("purchase_order_id")
         records = self._pos.values()
         if wanted is not None:
-            records = [r for r in records if str(r["id"]) == wanted]
+            records = [r for r in records if str(r.get("id")) == wanted]
         rows = []
         for record in records:
             items = record.get("items") or []
