@@ -679,7 +679,7 @@ class LuminousEmulator:
             product = _by_id(self._products, item.get("product_id"))
             out["product"] = dict(product) if product else None
             out["product_id"] = item.get("product_id")
-        if out.get("source_sku") is None and out.get("product"):
+        if out.get("source_sku") is None and isinstance(out.get("product"), dict):
             out["source_sku"] = out["product"].get("sku")
         return out
 

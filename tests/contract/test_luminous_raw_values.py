@@ -32,6 +32,18 @@ def test_the_lines_of_other_pos_are_served_while_one_po_has_no_id(emu):
     assert answer.json()["data"] and all(i["purchase_order_id"] == 3 for i in answer.json()["data"])
 
 
+@pytest.mark.parametrize("embed", [True, False], ids=["embedded", "items-endpoint"])
+def test_a_line_stored_with_a_product_that_is_no_object_is_served_as_stored(emu, embed):
+    """A raw line whose `product` is a list (or text): the PO and its lines are still served
+    (the rendering called .get on it and the connection closed without an answer)."""
+    emu.embed_items = embed
+    emu.set_raw(3, items=[{"product": [1, "x"], "quantity": "2", "unit_price": "3.50"}])
+    listed = get(emu, "/purchase-orders", per_page=100)
+    assert listed.status_code == 200
+    lines = get(emu, "/purchase-orders/items", purchase_order_id=3)
+    assert lines.status_code == 200 and lines.json()["data"][0]["product"] == [1, "x"]
+
+
 def _ids(emu, **params) -> list:
     return [po["id"] for po in get(emu, "/purchase-orders", per_page=100, **params).json()["data"]]
 
