@@ -141,7 +141,15 @@ def parse_po(
 
 
 def rejected(raw: Any, reason: str) -> RejectedRecord:
-    """The outcome for a record `parse_po` refused, with whatever identity can be salvaged."""
+    """The outcome for a record `parse_po` refused, with whatever identity can be salvaged
+    (none, if even the salvage meets something it cannot read: the record still fails alone)."""
+    try:
+        return _salvaged(raw, reason)
+    except Exception:
+        return RejectedRecord(doc_id=None, updated_at=None, reason=reason)
+
+
+def _salvaged(raw: Any, reason: str) -> RejectedRecord:
     if not isinstance(raw, Mapping):
         return RejectedRecord(doc_id=None, updated_at=None, reason=reason)
     po_id = whole_id(raw.get(PO_FIELDS["id"]))
@@ -198,7 +206,7 @@ def whole_id(value: Any) -> int | None:
     """An id as the ledger can key it: a whole number 1..2**63-1 (int or digits), else None."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         return None
-    if isinstance(value, str) and not value.strip().isdigit():
+    if isinstance(value, str) and not value.strip().isdecimal():  # "²" is a digit, no number
         return None
     number = int(value)
     return number if 1 <= number <= MAX_ID else None

@@ -151,6 +151,14 @@ def _or_reject(raw: Any, kind: DocKind) -> SourceBill | RejectedRecord:
 
 
 def _rejected(raw: Any, reason: str, kind: DocKind) -> RejectedRecord:
+    """The refusal, with whatever identity can be salvaged (none if the salvage breaks too)."""
+    try:
+        return _salvaged(raw, reason, kind)
+    except Exception:
+        return RejectedRecord(doc_id=None, updated_at=None, reason=reason, kind=kind)
+
+
+def _salvaged(raw: Any, reason: str, kind: DocKind) -> RejectedRecord:
     if not isinstance(raw, Mapping):
         return RejectedRecord(doc_id=None, updated_at=None, reason=reason, kind=kind)
     try:

@@ -187,6 +187,18 @@ def render(cases: list[Case], *, mode: str, seconds: float, commit: str, exit_co
         f"{len(records) + len(configs)} hostile inputs.",
         "",
     ]
+    fuzz, lookalikes = by_file["test_fuzz_pass"], by_file["test_lookalike_ids"]
+    out += [
+        "Whole-pass fuzz: raw PO records bent by Hypothesis (ids of any type, lookalikes of a "
+        "good PO's id, tied and odd stamps, huge numbers, wrong types, missing keys) among good "
+        "POs, one real pass per example; every served PO gets an outcome, good POs are in QBO "
+        "once, the checkpoint passes no PO without a row. Result: "
+        f"**{_verdict([c.outcome for c in fuzz])}** "
+        f"({'3 explicit + 16 examples' if mode == 'bounded' else '3 explicit + 150 examples'}, "
+        f"{sum(c.seconds for c in fuzz):.0f} s). Ids that read as another PO's at its instant: "
+        f"{len(lookalikes)}, **{_verdict([c.outcome for c in lookalikes])}**.",
+        "",
+    ]
     out += _table(
         ("input", "result"),
         [(f"record `{c.params}`", c.outcome) for c in records]

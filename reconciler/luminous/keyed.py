@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.luminous.http import LuminousHTTP, int_or_none, total_of
-from reconciler.luminous_parse import parse_timestamp
+from reconciler.luminous_parse import parse_timestamp, whole_id
 
 Row = dict[str, Any]
 
@@ -128,7 +128,7 @@ class KeyedReader:
                     "per_page": str(self.http.per_page),
                 },
             )
-            ids = [int_or_none(r.get("id")) for r in rows]
+            ids = [doc_id_of(r) for r in rows]
             if (
                 any(i is None or i <= last for i in ids)
                 or ids != sorted(set(ids))  # type: ignore[type-var]
@@ -194,7 +194,7 @@ class KeyedReader:
                     started, first_total = self.http.last_date, total_of(body)
                 last_total = total_of(body)
                 for row in body["data"]:
-                    stamp, doc_id = stamp_of(row), int_or_none(row.get("id"))
+                    stamp, doc_id = stamp_of(row), doc_id_of(row)
                     if state.unstamped(row):
                         yield self.complete(row)  # the parser says why it cannot be read
                     if stamp is None or doc_id is None:
@@ -221,11 +221,11 @@ class _Frontier:
         self.unplaced: set[str] = set()
 
     def unstamped(self, row: Row) -> bool:
-        """A record that cannot be placed by key (no usable stamp, or an id that is not a
-        number), not yet yielded in this read: it still needs an outcome (the parser rejects
-        it with the reason, the pass counts it), whatever the order says. Known by its whole
-        text, since its id may not tell it apart."""
-        if stamp_of(row) is not None and int_or_none(row.get("id")) is not None:
+        """A record that cannot be placed by key (no usable stamp, or no id a ledger row can
+        be keyed on), not yet yielded in this read: it still needs an outcome (the parser
+        rejects it with the reason, the pass counts it), whatever the order says. Known by its
+        whole text, since its id may not tell it apart."""
+        if stamp_of(row) is not None and doc_id_of(row) is not None:
             return False
         key = json.dumps(row, sort_keys=True, default=str)
         if key in self.unplaced:
@@ -234,7 +234,7 @@ class _Frontier:
         return True
 
     def admit(self, row: Row, stamp: datetime | None) -> bool:
-        doc_id = int_or_none(row.get("id"))
+        doc_id = doc_id_of(row)
         if stamp is None or doc_id is None:
             return False
         if self.already_yielded(doc_id, stamp):
@@ -251,6 +251,13 @@ class _Frontier:
         return stamp < self.instant or (stamp == self.instant and doc_id in self.ids)
 
 
+def doc_id_of(row: Row) -> int | None:
+    """The id a ledger row keys the record on (`luminous_parse.whole_id`); None: the record is
+    read apart (`_Frontier.unstamped`), never as another's: "+3", 3.0 and 3.9 are not PO 3
+    (read as 3, such a record at PO 3's instant hid PO 3 from the read, or PO 3 hid it)."""
+    return whole_id(row.get("id"))
+
+
 def stamp_of(row: Row) -> datetime | None:
     try:
         return parse_timestamp(row.get("updated_at"))
@@ -265,7 +272,7 @@ def _page_fits(rows: list[Row], lower: datetime, ceiling: datetime, *, inclusive
         stamp = stamp_of(row)
         if stamp is None:
             continue  # cannot be placed in time; yielded apart (`_Frontier.unstamped`)
-        if int_or_none(row.get("id")) is None:
+        if doc_id_of(row) is None:
             return False
         if stamp > ceiling or stamp < lower or (not inclusive and stamp == lower):
             return False

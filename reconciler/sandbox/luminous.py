@@ -65,7 +65,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from reconciler.sandbox import luminous_bills_http
 from reconciler.sandbox.luminous_bills import BillBook
-from reconciler.sandbox.luminous_common import ZERO, cents, guarded, id_order, to_decimal
+from reconciler.sandbox.luminous_common import ZERO, cents, guarded, to_decimal
+from reconciler.sandbox.luminous_order import parse_timestamp, rank
 from reconciler.sandbox.luminous_receiving import QUANTITY_TOTALS, ReceivingBook, po_quantity_totals
 from reconciler.sandbox.luminous_seed_billing import seed_billing
 from reconciler.sandbox.luminous_shipments import ShipmentBook
@@ -80,7 +81,6 @@ STATUSES = ("active", "completed", "closed", "cancelled", "draft")
 APPROVALS = ("approved", "pending_approval", None)
 TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at"})
 FAST_FIELDS = TIMESTAMP_FIELDS | {"id", "order_status", "approval_status", "supplier_id"}
-MIN_INSTANT = datetime.min.replace(tzinfo=UTC)
 FILTER_RE = re.compile(r"^([A-Za-z0-9_.]+)\[([a-z]+)\]$")
 SHORTHAND_RE = re.compile(r"^[A-Za-z0-9_.]+$")  # field=value means field[eq]=value
 NOT_FILTERS = frozenset({"page", "per_page", "sort"})
@@ -123,14 +123,6 @@ def line_tax(item: dict[str, Any]) -> Decimal:
 def format_timestamp(value: datetime) -> str:
     """Render an instant the way Laravel-style APIs do: UTC, microseconds, `Z`."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_timestamp(text: str) -> datetime:
-    """Parse an ISO-8601 instant; naive means UTC."""
-    parsed = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _json_default(value: Any) -> Any:
@@ -687,7 +679,7 @@ class LuminousEmulator:
             product = _by_id(self._products, item.get("product_id"))
             out["product"] = dict(product) if product else None
             out["product_id"] = item.get("product_id")
-        if out.get("source_sku") is None and out.get("product"):
+        if out.get("source_sku") is None and isinstance(out.get("product"), dict):
             out["source_sku"] = out["product"].get("sku")
         return out
 
@@ -802,7 +794,7 @@ class LuminousEmulator:
         wanted = params.get("purchase_order_id")
         records = self._pos.values()
         if wanted is not None:
-            records = [r for r in records if str(r["id"]) == wanted]
+            records = [r for r in records if str(r.get("id")) == wanted]
         rows = []
         for record in records:
             items = record.get("items") or []
@@ -835,17 +827,15 @@ class LuminousEmulator:
                     rows = [r for r in rows if test(r.get(field_name))]
                 else:
                     rows = [r for r in rows if test(lookup(r, field_name))]
-        rows.sort(key=lambda r: id_order(r.get("id") or 0))
+        rows.sort(key=lambda r: rank(r.get("id") or 0))  # one order: `luminous_order`
         if self.honour_sort and params.get("sort"):
             for spec in reversed(params["sort"].split(",")):
                 field_name, _, direction = spec.partition(":")
                 descending = direction.strip().lower() == "desc"
-                if plain and field_name in TIMESTAMP_FIELDS:
-                    rows.sort(key=lambda r, f=field_name: _instant(r.get(f)), reverse=descending)
+                if plain and field_name in FAST_FIELDS:
+                    rows.sort(key=lambda r, f=field_name: rank(r.get(f)), reverse=descending)
                 else:
-                    rows.sort(
-                        key=lambda r, f=field_name: _sort_key(lookup(r, f)), reverse=descending
-                    )
+                    rows.sort(key=lambda r, f=field_name: rank(lookup(r, f)), reverse=descending)
         return rows
 
     # --- admin (out-of-process control) --------------------------------------------------
@@ -930,11 +920,6 @@ def _by_id(table: dict[int, dict[str, Any]], ident: Any) -> dict[str, Any] | Non
     return table.get(ident) if isinstance(ident, int | str) else None
 
 
-def _instant(value: Any) -> datetime:
-    """Sort key of a stored timestamp: one that is not a datetime (stored raw) sorts first."""
-    return value if isinstance(value, datetime) else MIN_INSTANT
-
-
 def _lookup(row: dict[str, Any], dotted: str) -> Any:
     value: Any = row
     for part in dotted.split("."):
@@ -957,6 +942,7 @@ class _Operand:
             self.number: Decimal | None = Decimal(text)
         except InvalidOperation:
             self.number = None
+        self.rank = rank(text)
 
     def pair(self, value: Any) -> tuple[Any, Any] | None:
         if isinstance(value, datetime):
@@ -989,16 +975,6 @@ def _predicate(op: str, text: str) -> Callable[[Any], bool]:
     operand = _Operand(text)
     negated = op in ("neq", "notcontains")
     positive = {"neq": "eq", "notcontains": "contains"}.get(op, op)
-    if operand.instant is not None and positive in _COMPARE:
-        compare, instant = _COMPARE[positive], operand.instant
-        general = _general_predicate(operand, positive, negated)
-
-        def on_instant(value: Any) -> bool:
-            if isinstance(value, datetime):
-                return compare(value, instant) != negated
-            return general(value)
-
-        return on_instant
     return _general_predicate(operand, positive, negated)
 
 
@@ -1017,38 +993,22 @@ def _general_predicate(operand: _Operand, positive: str, negated: bool) -> Calla
     def scalar(value: Any) -> bool:
         if value is None:
             return False
+        if positive != "contains":  # in the order `sort` sorts by (`luminous_order`)
+            compare = _COMPARE.get(positive)
+            return compare is not None and compare(rank(value), operand.rank)
         pair = operand.pair(value)
         if pair is None:
             return False
         left, right = pair
-        if positive == "contains":
-            return str(right).lower() in str(left).lower()
-        try:
-            return {
-                "eq": left == right,
-                "gt": left > right,
-                "gte": left >= right,
-                "lt": left < right,
-                "lte": left <= right,
-            }[positive]
-        except (TypeError, KeyError, ArithmeticError):  # NaN compares with nothing
-            return False
+        return str(right).lower() in str(left).lower()
 
     def test(value: Any) -> bool:
-        hit = any(scalar(v) for v in value) if isinstance(value, list) else scalar(value)
+        # a list matches by its entries (order_numbers); compared by order it is one value
+        entrywise = isinstance(value, list) and positive in ("eq", "contains")
+        hit = any(scalar(v) for v in value) if entrywise else scalar(value)
         return not hit if negated else hit
 
     return test
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    if value is None:
-        return (0, 0)
-    if isinstance(value, datetime):
-        return (1, value.timestamp())
-    if isinstance(value, int | float | Decimal):
-        return (1, float(value))
-    return (2, str(value))
 
 
 def _page(rows: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
