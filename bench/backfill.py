@@ -478,11 +478,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--group-size",
         type=int,
-        default=30,
-        help="the bound's PO creates per DocNumber look-up (0: no look-ups)",
+        default=0,
+        help="the bound's PO creates per DocNumber look-up (0: none, the default: the company "
+        "starts empty, so the first connection's index answers every look-up)",
     )
     parser.add_argument(
-        "--account-queries", type=int, default=3, help="the bound's account look-ups"
+        "--account-queries",
+        type=int,
+        default=6,
+        help="the bound's other reads: 3 account look-ups and the first connection's index "
+        "(2 counts and 1 page)",
     )
     parser.add_argument(
         "--tracemalloc", action="store_true", help="also trace Python allocations (slower)"
