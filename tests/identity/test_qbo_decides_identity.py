@@ -169,7 +169,7 @@ def _start(env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def test_two_processes_at_once_one_runs_and_the_other_stops_naming_it(tmp_path):
-    """A timer and the daemon, or `--full` by hand: started at the same moment, 10 times. No
+    """A timer and the daemon, or `--full` by hand: started at the same moment, 20 times. No
     traceback, no duplicate, the ledger intact; the one that did not run says who holds it."""
     with strict_world(tmp_path) as w:
         connect(w)
@@ -177,7 +177,7 @@ def test_two_processes_at_once_one_runs_and_the_other_stops_naming_it(tmp_path):
         # of one starts a second later than the other's on a loaded machine
         w.lum.latency = 0.15
         held = 0
-        for trial in range(10):
+        for trial in range(20):
             _backlog(w, 2)
             first, second = _start(w.env), _start(w.env)
             results = [(p, *p.communicate(timeout=120)) for p in (first, second)]
@@ -193,7 +193,7 @@ def test_two_processes_at_once_one_runs_and_the_other_stops_naming_it(tmp_path):
                 assert f"process {other.pid}" in err
             held += len(locked)
             assert len(locked) <= 1
-        assert held >= 5  # they really did meet, most of the time
+        assert held >= 10  # they really did meet, most of the time
         w.lum.latency = 0
         settle(w.env)
         assert_invariants(w)
