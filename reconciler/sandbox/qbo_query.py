@@ -424,23 +424,18 @@ def _in(field_name: str, value: Any, values: tuple[Any, ...]) -> bool:
     numbers, other_texts, texts = _in_sets(values)
     if name == "id" or isinstance(value, int | Decimal):
         number = _as_decimal(value)
-        if number is not None:
-            return (number.is_finite() and number in numbers) or str(
+        if number is not None:  # NaN equals nothing, sNaN raises: neither is in `numbers`
+            return (not number.is_nan() and number in numbers) or str(
                 value
             ).casefold() in other_texts
     return str(value).casefold() in texts
 
 
-def _number(value: Any) -> Decimal | None:
-    number = _as_decimal(value)
-    return number if number is not None and number.is_finite() else None
-
-
 @functools.lru_cache(maxsize=256)
 def _in_sets(values: tuple[Any, ...]) -> tuple[frozenset, frozenset, frozenset]:
     """(the literals as numbers, the folded text of those that are not numbers, all folded)."""
-    numbers = {n for v in values if (n := _as_decimal(v)) is not None and n.is_finite()}
-    other = {str(v).casefold() for v in values if _number(v) is None}
+    numbers = {n for v in values if (n := _as_decimal(v)) is not None and not n.is_nan()}
+    other = {str(v).casefold() for v in values if _as_decimal(v) is None}
     return frozenset(numbers), frozenset(other), frozenset(str(v).casefold() for v in values)
 
 
