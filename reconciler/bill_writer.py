@@ -27,7 +27,12 @@ from reconciler import errors, identity, plan
 from reconciler.bill_links import POLinks
 from reconciler.bill_model import DesiredBill, DesiredBillLine, answered_lines
 from reconciler.config import Settings
-from reconciler.lookup import DocNumberLookup, number_key, prefetch_alongside
+from reconciler.lookup import (
+    DocNumberLookup,
+    create_looking_first,
+    number_key,
+    prefetch_alongside,
+)
 from reconciler.model import DesiredVendor, DocKind, LedgerEntry, Lifecycle
 from reconciler.pipeline import Write
 from reconciler.qbo import bill_bodies, compare
@@ -274,18 +279,14 @@ class BillWriter:
     def _create(
         self, write: Write, begun: LedgerEntry, payload: dict[str, Any], request_id: str
     ) -> tuple[Mapping[str, Any] | None, str | None]:
-        """Looked up already (`identify`); a lost answer is looked up again before resending."""
-        try:
-            result = self.qbo.create(ENTITY, payload, request_id=request_id, resend_unclear=False)
-        except (errors.UnclearOutcome, errors.QBORetryableFault) as exc:
-            if isinstance(exc, errors.ThrottledFault):
-                raise
-            existing = self.landed_create(write.desired, begun, payload)
-            if existing is not None:
-                adopted = replace(begun, qbo_id=existing["Id"], sync_token=existing["SyncToken"])
-                return self._update(adopted, payload, plan.derive_request_id(request_id, "adopt"))
-            result = self.qbo.create(ENTITY, payload, request_id=request_id)
-        return result.entity, result.intuit_tid
+        def adopt(existing: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, str | None]:
+            adopted = replace(begun, qbo_id=existing["Id"], sync_token=existing["SyncToken"])
+            return self._update(adopted, payload, plan.derive_request_id(request_id, "adopt"))
+
+        return create_looking_first(
+            self.qbo, ENTITY, payload, request_id,
+            landed=lambda: self.landed_create(write.desired, begun, payload), adopt=adopt,
+        )  # fmt: skip
 
     def landed_create(
         self, desired: DesiredBill, begun: LedgerEntry, payload: dict[str, Any]

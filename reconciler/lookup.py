@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -141,3 +141,28 @@ class DocNumberLookup:
 
 def _id_order(qbo_id: str) -> tuple[int, str]:
     return (int(qbo_id), "") if qbo_id.isdigit() else (0, qbo_id)
+
+
+def create_looking_first(
+    qbo: Any,
+    entity: str,
+    payload: Mapping[str, Any],
+    request_id: str,
+    *,
+    landed: Callable[[], Mapping[str, Any] | None],
+    adopt: Callable[[Mapping[str, Any]], tuple[Mapping[str, Any] | None, str | None]],
+) -> tuple[Mapping[str, Any] | None, str | None]:
+    """A create already looked up (`identity`), sent once; after a lost answer or a 5xx it may
+    have landed, so QBO is asked (`landed`) before it goes again: what landed is adopted
+    (QBO's requestid replay would cover it too, for as long as QBO remembers the id).
+    (the entity, intuit_tid)."""
+    try:
+        result = qbo.create(entity, payload, request_id=request_id, resend_unclear=False)
+    except (errors.UnclearOutcome, errors.QBORetryableFault) as exc:
+        if isinstance(exc, errors.ThrottledFault):
+            raise
+        existing = landed()
+        if existing is not None:
+            return adopt(existing)
+        result = qbo.create(entity, payload, request_id=request_id)
+    return result.entity, result.intuit_tid

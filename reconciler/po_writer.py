@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 from reconciler import batching, errors, identity, plan
 from reconciler.bill_model import answered_lines, matched_lines
 from reconciler.config import Settings
-from reconciler.lookup import DocNumberLookup, number_key, prefetch_alongside
+from reconciler.lookup import (
+    DocNumberLookup,
+    create_looking_first,
+    number_key,
+    prefetch_alongside,
+)
 from reconciler.model import DesiredPO, DocKind, LedgerEntry, Lifecycle
 from reconciler.outcomes import lifecycle_after
 from reconciler.pipeline import Write
@@ -221,19 +226,11 @@ class POWriter:
     def _create(
         self, desired: DesiredPO, begun: LedgerEntry, payload: dict[str, Any], request_id: str
     ) -> tuple[Mapping[str, Any] | None, str | None]:
-        """Looked up already (`identify`); a lost answer is looked up again before resending."""
-        try:
-            result = self.qbo.create(ENTITY, payload, request_id=request_id, resend_unclear=False)
-        except (errors.UnclearOutcome, errors.QBORetryableFault) as exc:
-            if isinstance(exc, errors.ThrottledFault):
-                raise
-            # The create may have landed: look before sending it again (QBO's requestid
-            # replay would cover it too, for as long as QBO remembers the id).
-            existing = self.landed_create(desired, begun, payload)
-            if existing is not None:
-                return self._adopt(existing, begun, payload, request_id)
-            result = self.qbo.create(ENTITY, payload, request_id=request_id)
-        return result.entity, result.intuit_tid
+        return create_looking_first(
+            self.qbo, ENTITY, payload, request_id,
+            landed=lambda: self.landed_create(desired, begun, payload),
+            adopt=lambda existing: self._adopt(existing, begun, payload, request_id),
+        )  # fmt: skip
 
     def _delete(
         self,
