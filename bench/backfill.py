@@ -215,7 +215,12 @@ def bound_figures(
         qbo_bound.Limits() if args.limits == "real" else qbo_bound.Limits(None, None, None, None)
     )
     work = qbo_bound.Work.cold_backfill(
-        args.pos, vendors, items, account_queries=args.account_queries, group_size=args.group_size
+        args.pos,
+        vendors,
+        items,
+        account_queries=args.account_queries,
+        group_size=args.group_size,
+        item_listing=True,  # the company starts with a handful of items: a count, one page
     )
     schedule = qbo_bound.min_makespan(work, args.latency, limits)
     binding = qbo_bound.binding_limits(work, args.latency, limits)

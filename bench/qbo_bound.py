@@ -11,8 +11,10 @@ windows slide: no span of 1 s (60 s) admits more than its limit.
 The work of a cold backfill (`Work.cold_backfill`): N POs, S suppliers and P products, none of
 them in QBO at start (the accounts exist):
 
-- reference look-ups, one read request each: ceil(S/100) vendor queries and 2 ceil(P/100)
-  item queries (by SKU and by name; an `IN (...)` takes up to 100 values), a few account queries;
+- reference look-ups, one read request each: ceil(S/100) vendor queries; for the items the
+  cheaper of 2 ceil(P/100) `IN (...)` queries (by SKU and by name; up to 100 values each) and
+  a count with one page of the whole item table (a company with under 1,000 items:
+  `reconciler/resolve/listing.py`); a few account queries;
 - S + P reference creates (writes);
 - ceil(N/g) DocNumber look-ups, one read request each (one `IN (...)` query per group of g
   creates: the client's group size, 30 by default; g = 0 for none);
@@ -89,9 +91,14 @@ class Work:
         *,
         account_queries: int = 3,
         group_size: int = 30,
+        item_listing: bool = False,
     ) -> Work:
-        """N POs, S suppliers and P products, all missing in QBO (the accounts exist)."""
-        lookups = math.ceil(suppliers / IN_VALUES) + 2 * math.ceil(products / IN_VALUES)
+        """N POs, S suppliers and P products, all missing in QBO (the accounts exist).
+        `item_listing`: the company holds under 1,000 items, so one page lists them all."""
+        item_lookups = 2 * math.ceil(products / IN_VALUES)
+        if item_listing:  # a count and one page, when that is fewer
+            item_lookups = min(item_lookups, 2)
+        lookups = math.ceil(suppliers / IN_VALUES) + item_lookups
         return cls(lookups + account_queries, suppliers + products, pos, group_size)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -86,6 +87,7 @@ class Pass:
             lines=deps.store.lines,
         )  # fmt: skip
         self.policy = self.s.plan_policy()
+        self._company_known: Callable[[], Any] = lambda: None  # (set by `run`)
         # The QBO company's country and edition decide the mapping rules (read in `run`).
         self.company = CompanyContext(
             deps.qbo, deps.store, self.s, clock=deps.clock, on_event=self.event
@@ -94,7 +96,7 @@ class Pass:
             self.s, self.ledger, self.recorder, clock=deps.clock, on_event=self.event,
             company=self.company,
         )  # fmt: skip
-        refs = References(
+        self.refs = refs = References(
             deps.qbo, deps.store.refs, self.s, today=deps.clock().date(), on_event=self.event
         )
         # No PO in the ledger (a new install, a lost state file): index what QBO holds first.
@@ -116,11 +118,15 @@ class Pass:
         d.store.runs.start(self.run_id, self.report.started_at)
         self.event("pass_started", full_sweep=full_sweep)
         try:
-            self.company.load()
-            for source in self.sources:
-                if not d.stop_requested():
-                    source.before()
-                    self._read_changes(source)
+            # The company is read while Luminous is first asked; it is needed from the first
+            # document on (`_read_changes`).
+            with ThreadPoolExecutor(1, thread_name_prefix="company") as pool:
+                self._company_known = pool.submit(self.company.load).result
+                for source in self.sources:
+                    if not d.stop_requested():
+                        source.before()
+                        self._read_changes(source)
+                self._company_known()
             if not d.stop_requested():
                 self._retry_due()
             for source in self.sources[1:]:
@@ -148,6 +154,7 @@ class Pass:
         end of a full read."""
         d, kind = self.d, source.kind
         result, checkpoint = self._pull(source)
+        self._company_known()
         tracker = CheckpointTracker(checkpoint, result.window.ceiling)
         self.recorder.trackers[kind] = tracker
         read_all = False
@@ -160,11 +167,14 @@ class Pass:
                 if record.id is not None:
                     pipeline.settle((kind, record.id))  # an earlier version still out: first
                 tracker.read(record.key, in_key_order=source.client.last_read.mode == "key")
+                if count == 1:  # how many there are decides how reference creates go
+                    self.refs.expect(getattr(source.client.last_read, "expected", None) or 0)
                 source.sync.take(record, pipeline)
                 if count % PROGRESS_EVERY == 0:
                     self.event("pass_progress", processed=count, kind=str(kind))
             else:
                 read_all = True
+        self.refs.expect(0)
         if read_all:
             crash_point("before_checkpoint")
             moved = tracker.at_end_of_read(result.safe_ceiling)

@@ -11,16 +11,21 @@ Names QBO's query lexer cannot take (see `reconciler.qbo.query`) are not given u
 resolver asks with `LIKE 'prefix%'` on the part before the first such character and compares
 full names itself; with no usable prefix it lists the entity once per pass and matches in
 memory. Either way the result lands in the map, so it happens once per name.
+
+A prefetch may run on the pipeline's prefetch thread while the engine is still reading (see
+`pipeline`); one lock makes a resolve wait for a prefetch in progress, so no name is looked up
+or created twice by two threads at once.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
-from reconciler import errors
+from reconciler import batching, errors
 from reconciler.config import Settings
 from reconciler.mapping import item_key
 from reconciler.model import DesiredItem, DesiredPO, DesiredVendor, LineKind
@@ -60,6 +65,9 @@ class References:
         self._settings = settings
         self._event = on_event
         self._send_group = getattr(qbo, "send_group", None)
+        self._lock = threading.RLock()
+        self._expected = 0  # documents in the read under way (`expect`)
+        self._groups_sent = 0  # groups of reference creates sent during that read
         sync, realm = settings.sync, settings.qbo.realm_id
         self.accounts = AccountResolver(qbo, maps)
         self.vendors = VendorResolver(
@@ -93,8 +101,17 @@ class References:
             on_event=on_event,
         )
 
+    def expect(self, documents: int) -> None:
+        """How many documents the read under way holds (Luminous's estimate): whether QBO's
+        batch budget will bind decides how a part-filled group of creates goes (`bulk`)."""
+        self._expected, self._groups_sent = max(0, documents), 0
+
     def for_po(self, desired: DesiredPO) -> ResolvedRefs:
         """Every id one PO's body needs (found or created now if not cached)."""
+        with self._lock:
+            return self._for_po(desired)
+
+    def _for_po(self, desired: DesiredPO) -> ResolvedRefs:
         class_ids, department_id, tax_code_ids = self.coded.ids(CodedNames.of([desired]))
         vendor_id = self.vendors.resolve(desired.vendor)
         item_ids: dict[str, str] = {}
@@ -121,6 +138,10 @@ class References:
 
     def forget(self, desired: DesiredPO) -> None:
         """QBO said a cached reference is gone or inactive: the next resolve asks again."""
+        with self._lock:
+            self._forget(desired)
+
+    def _forget(self, desired: DesiredPO) -> None:
         self._maps.forget_vendor(desired.vendor.display_name)
         for line in desired.lines:
             if line.item is not None:
@@ -135,7 +156,10 @@ class References:
         realm's concurrency; the maps are written here, on the calling thread, in a fixed
         order). A reference that fails here is left alone: the document's own resolve meets
         the failure again and records it for that document."""
-        desired = list(desired)
+        with self._lock:
+            self._prefetch(list(desired))
+
+    def _prefetch(self, desired: list[DesiredPO]) -> None:
         self.coded.prefetch(CodedNames.of(desired))
         items = {
             item_key(line.item): line.item
@@ -154,7 +178,7 @@ class References:
         missing = [i for k, i in items.items() if self._maps.item_id(k) is None]
         if len(vendors) + len(missing) < 2:  # one alone: the document's own resolve does it
             return
-        vendors, missing = self._create_in_groups(vendors, missing)
+        vendors, missing = self._create_in_groups(vendors, missing, documents=len(desired))
         if vendors or missing:
             self._fetch_concurrently(vendors, missing)
 
@@ -166,7 +190,7 @@ class References:
         return names
 
     def _create_in_groups(
-        self, vendors: list[DesiredVendor], items: list[DesiredItem]
+        self, vendors: list[DesiredVendor], items: list[DesiredItem], *, documents: int
     ) -> tuple[list[DesiredVendor], list[DesiredItem]]:
         """The references just found missing, created 30 to a group (`bulk`); returns the
         rest (inactive ones, odd names, duplicates) for the one-by-one path."""
@@ -180,8 +204,13 @@ class References:
             bulk.RefCreate("Vendor", *self.vendors.create_request(v), v) for v in new_vendors
         ]
         creates += [bulk.RefCreate("Item", *self.items.create_request(i), i) for i in new_items]
+        size, documents = batching.MAX_BATCH_ITEMS, max(documents, self._expected)
+        groups = -(-len(creates) // size)
+        needed = -(-documents // size) + self._groups_sent + groups
+        binds = needed > self._settings.qbo.batches_per_minute
+        self._groups_sent += groups
         done: set[int] = set()
-        for outcome in bulk.create_all(self._send_group, creates):
+        for outcome in bulk.create_all(self._send_group, creates, tail_alone=binds):
             subject = outcome.create.subject
             if outcome.entity is not None:
                 resolver = self.vendors if outcome.create.entity == "Vendor" else self.items

@@ -4,9 +4,12 @@ A backlog's first POs need most of its vendors and items, none of them in QBO ye
 request each they would take the request budget for tens of seconds (350 references at 10 a
 second); 30 to a `/batch` they take a dozen requests (`qbo.groups` sends a group alone when
 the batch budget is spent). Vendors and items share groups: neither depends on the other.
-When there are more than 30, the part-filled last group goes alone: in a backlog the POs
-behind it need every batch slot (a slot carries 30 POs; the tail's k creates alone cost k
-requests, fewer than the 29 that slot saves).
+When QBO's batch budget will bind (the documents waiting for these references need more
+groups than the budget's 40 a minute leaves), the part-filled last group goes alone: the
+documents behind it need every batch slot (a slot carries 30 POs; the tail's k creates alone
+cost k requests, fewer than the 29 that slot saves). The caller knows the backlog and says so
+(`tail_alone`); a backlog's later windows find a few new references each, which go alone for
+the same reason. A small backlog's part-filled group goes as one batch (one request).
 
 Only references `prefetch` has just found missing are created here, under the same requestid
 a single create would carry. A create QBO refuses as a duplicate name (6240: someone made it
@@ -44,14 +47,17 @@ class Created:
     duplicate: bool = False  # 6240: the single path settles it by policy
 
 
-def create_all(send_group: Callable[..., Any], creates: Sequence[RefCreate]) -> list[Created]:
+def create_all(
+    send_group: Callable[..., Any], creates: Sequence[RefCreate], *, tail_alone: bool = False
+) -> list[Created]:
     """Every create, in groups of up to 30, up to four groups at once; one outcome each.
-    A Fatal (authorization) is raised; anything else is an outcome."""
+    `tail_alone`: a part-filled last group goes alone (the batch budget binds). A Fatal
+    (authorization) is raised; anything else is an outcome."""
     size = batching.MAX_BATCH_ITEMS
     groups = [list(creates[i : i + size]) for i in range(0, len(creates), size)]
     if not groups:
         return []
-    tail_alone = len(groups) > 1 and len(groups[-1]) < size
+    tail_alone = tail_alone and len(groups[-1]) < size
     with ThreadPoolExecutor(min(GROUPS_IN_FLIGHT, len(groups)), thread_name_prefix="refs") as pool:
         answers = [
             pool.submit(_send, send_group, group, tail_alone and n == len(groups) - 1)

@@ -22,6 +22,7 @@ from reconciler.resolve.common import (
     ref_request_id,
     unqueryable_candidates,
 )
+from reconciler.resolve.listing import TableListing
 from reconciler.state import ReferenceMaps, name_key
 
 
@@ -54,6 +55,7 @@ class ItemResolver:
         self._account_names = account_names  # role ("expense", "income", "asset") -> name
         self._inv_start_date = inv_start_date
         self._all: list[dict[str, Any]] | None = None
+        self._listing = TableListing(client, "Item", ("Name", "Sku", "Active"))
         self._absent: set[str] = set()  # item keys `prefetch` found under neither SKU nor name
         self._on_event = on_event or (lambda *a, **k: None)
 
@@ -105,22 +107,23 @@ class ItemResolver:
             key = item_key(item)
             if key not in pending and self._maps.item_id(key) is None:
                 pending[key] = item
-        sent = 0
+        sent, reads_before = 0, self._listing.reads
+        needed = sum(len(in_chunks(_values(pending, f).values())) for f in ("Sku", "Name"))
+        listed = self._listing.rows_for(needed) if needed else None
         for field in ("Sku", "Name"):
             wanted: dict[str, list[str]] = {}  # name_key(value) -> item keys asking for it
-            values: dict[str, str] = {}
             for key, item in pending.items():
                 value = item.sku if field == "Sku" else item.name
-                if not value or not q.is_queryable(value):
-                    continue
-                vkey = name_key(value)
-                wanted.setdefault(vkey, []).append(key)
-                values.setdefault(vkey, value)
-            for chunk in in_chunks(values.values()):
-                found = self._client.query(
-                    q.select("Item", [q.in_(field, chunk), q.in_("Active", (True, False))])
-                )
-                sent += 1
+                if value and q.is_queryable(value):
+                    wanted.setdefault(name_key(value), []).append(key)
+            for chunk in in_chunks(_values(pending, field).values()):
+                if listed is not None:
+                    found = self._listing.matching(listed, field, chunk)
+                else:
+                    found = self._client.query(
+                        q.select("Item", [q.in_(field, chunk), q.in_("Active", (True, False))])
+                    )
+                    sent += 1
                 first: dict[str, dict[str, Any]] = {}
                 for candidate in found:
                     first.setdefault(name_key(candidate.get(field) or ""), candidate)
@@ -139,7 +142,7 @@ class ItemResolver:
             if all(q.is_queryable(v) for v in (item.sku, item.name) if v)
         }
         self._absent.update(asked)
-        return sent
+        return sent + self._listing.reads - reads_before
 
     def _lookup(self, field: str, value: str) -> dict[str, Any] | None:
         try:
@@ -218,3 +221,13 @@ class ItemResolver:
         created = entity_of(result)
         self._on_event("item_created", qbo_id=created["Id"], name=created.get("Name"))
         return created
+
+
+def _values(pending: dict[str, DesiredItem], field: str) -> dict[str, str]:
+    """The distinct queryable values of `field` ("Sku" or "Name") the pending items have."""
+    values: dict[str, str] = {}
+    for item in pending.values():
+        value = item.sku if field == "Sku" else item.name
+        if value and q.is_queryable(value):
+            values.setdefault(name_key(value), value)
+    return values

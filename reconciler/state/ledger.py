@@ -70,6 +70,10 @@ _UPSERT = _upsert_sql(_COLUMNS)
 # A write being begun leaves `force_retry` as it is: a user's `reconciler retry` from another
 # process may have set it since the row was read.
 _UPSERT_KEEP_FORCE = _upsert_sql([c for c in _COLUMNS if c != "force_retry"])
+_INSERT_HISTORY = (
+    "insert into history (kind, doc_id, run_id, at, action, status, qbo_id, error_code,"
+    " message) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _entry(row: dict[str, Any]) -> LedgerEntry:
@@ -243,10 +247,14 @@ class Ledger:
             raise ValueError("one verb per entry")
         now = self._clock()
         begun = [replace(e, status=SyncStatus.PENDING, request_sent_at=now) for e in entries]
+        rows = [self._row(entry, keep_force_retry=True) for entry in begun]
+        history = [
+            self._history_row(entry, run_id, verb, SyncStatus.PENDING, None, None, None)
+            for entry, verb in zip(begun, verbs, strict=True)
+        ]
         with self._db.atomic():
-            for entry, verb in zip(begun, verbs, strict=True):
-                self._upsert(entry, keep_force_retry=True)
-                self._history(entry, run_id, verb, SyncStatus.PENDING, None, None, None)
+            self._db.executemany(_UPSERT_KEEP_FORCE, rows)
+            self._db.executemany(_INSERT_HISTORY, history)
         return begun
 
     def record(
@@ -260,21 +268,28 @@ class Ledger:
     ) -> None:
         """Outcomes, their history lines, the checkpoint moves they allow (by checkpoint
         name), the snapshots of what QBO answered (`state.snapshots`) and `also`, together."""
+        rows = [self._row(record.entry, keep_force_retry=False) for record in records]
+        history = [
+            self._history_row(
+                r.entry, run_id, o.action, o.status, o.qbo_id, o.error_code, o.message
+            )
+            for r in records
+            if r.history and (o := r.outcome) is not None
+        ]
         with self._db.atomic():
             if also is not None:
                 also()
-            for record in records:
-                self._upsert(record.entry, keep_force_retry=False)
-                if record.history:
-                    o = record.outcome
-                    self._history(
-                        record.entry, run_id, o.action, o.status, o.qbo_id, o.error_code, o.message
-                    )
+            self._db.executemany(_UPSERT, rows)  # (in order: a document twice ends as its last)
+            self._db.executemany(_INSERT_HISTORY, history)
             for name, checkpoint in (checkpoints or {}).items():
                 self._write_checkpoint(checkpoint, name)
             snapshot_rows.write(self._db, snapshots)
 
     def _upsert(self, entry: LedgerEntry, *, keep_force_retry: bool) -> None:
+        sql = _UPSERT_KEEP_FORCE if keep_force_retry else _UPSERT
+        self._db.execute(sql, self._row(entry, keep_force_retry=keep_force_retry))
+
+    def _row(self, entry: LedgerEntry, *, keep_force_retry: bool) -> list[Any]:
         values: list[Any] = [
             str(entry.kind),
             entry.doc_id,
@@ -298,9 +313,7 @@ class Ledger:
         ]
         if keep_force_retry:
             del values[_COLUMNS.index("force_retry")]
-            self._db.execute(_UPSERT_KEEP_FORCE, values)
-        else:
-            self._db.execute(_UPSERT, values)
+        return values
 
     def _history(
         self,
@@ -313,20 +326,31 @@ class Ledger:
         message: str | None,
     ) -> None:
         self._db.execute(
-            "insert into history (kind, doc_id, run_id, at, action, status, qbo_id, error_code,"
-            " message) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                str(entry.kind),
-                entry.doc_id,
-                run_id,
-                iso(self._clock()),
-                action,
-                str(status),
-                qbo_id,
-                error_code,
-                scrub(message),
-            ],
+            _INSERT_HISTORY,
+            self._history_row(entry, run_id, action, status, qbo_id, error_code, message),
         )
+
+    def _history_row(
+        self,
+        entry: LedgerEntry,
+        run_id: str | None,
+        action: str,
+        status: SyncStatus,
+        qbo_id: str | None,
+        error_code: str | None,
+        message: str | None,
+    ) -> list[Any]:
+        return [
+            str(entry.kind),
+            entry.doc_id,
+            run_id,
+            iso(self._clock()),
+            action,
+            str(status),
+            qbo_id,
+            error_code,
+            scrub(message),
+        ]
 
     # --- checkpoints --------------------------------------------------------------------
 

@@ -36,19 +36,28 @@ def encode(value: Any) -> str:
 
 def write(db: StateDB, snapshots: Sequence[tuple[DocKey, Snapshot]]) -> None:
     """Our writes' snapshots (call inside the caller's transaction)."""
+    if not any(snap.deleted for _, snap in snapshots):  # (the usual case: two statements)
+        db.executemany(_UPSERT, [_row(key, snap) for key, snap in snapshots])
+        db.executemany(
+            "update ledger set drift = ? where kind = ? and doc_id = ?",
+            [[str(s.state) if s.state else None, str(k), i] for (k, i), s in snapshots],
+        )
+        return
     for (kind, doc_id), snap in snapshots:
         key = [str(kind), doc_id]
         if snap.deleted:
             db.execute("delete from qbo_snapshot where kind = ? and doc_id = ?", key)
             db.execute("update ledger set drift = null where kind = ? and doc_id = ?", key)
             continue
-        fields = encode(snap.fields) if snap.fields is not None else None
-        db.execute(
-            _UPSERT,
-            [*key, snap.qbo_id, snap.sync_token, fields, iso(snap.updated_at), snap.note or None],
-        )
+        db.execute(_UPSERT, _row((kind, doc_id), snap))
         state = str(snap.state) if snap.state else None
         db.execute("update ledger set drift = ? where kind = ? and doc_id = ?", [state, *key])
+
+
+def _row(key: DocKey, snap: Snapshot) -> list[Any]:
+    fields = encode(snap.fields) if snap.fields is not None else None
+    return [str(key[0]), key[1], snap.qbo_id, snap.sync_token, fields, iso(snap.updated_at),
+            snap.note or None]  # fmt: skip
 
 
 def seen(

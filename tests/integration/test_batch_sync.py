@@ -278,3 +278,43 @@ def test_a_reference_the_group_create_cannot_make_is_settled_by_the_naming_polic
     assert names.count("Nutricost") == 1 and names.count("O'Brien & Sons") == 1
     assert _count(h, "/vendor") >= 1  # the suffixed one went alone
     assert all(h.entry(po["id"]).status is SyncStatus.SYNCED for po in pos)
+
+
+def test_a_cold_backlog_lists_a_small_item_table_once_instead_of_many_in_lookups(h):
+    """120 new products are four `IN (...)` look-ups by SKU and name (long ones, sent as
+    POST); a company with a few items answers them all with a count and one page. What the
+    listing finds is used: an item QBO already holds under the SKU is not created again, an
+    inactive one is reactivated by policy, and every other product is created once."""
+    expense = {"value": h.qbo.objects("Account")[0]["Id"]}
+    old = {"Type": "NonInventory", "ExpenseAccountRef": expense}
+    h.qbo.seed("Item", {**old, "Name": "Old Name For CP-0", "Sku": "CP-0"})
+    h.qbo.seed("Item", {**old, "Name": "Cold Product 1", "Active": False})
+    products = [
+        h.product(f"Cold Product {i}", f"CP-{i}" if i % 2 == 0 else None) for i in range(120)
+    ]
+    pairs = [(products[2 * i], products[2 * i + 1]) for i in range(60)]
+    pos = [
+        h.po(supplier=SUPPLIERS[i % 3], lines=[(a, "1", "2.00"), (b, "3", "1.25")])
+        for i, (a, b) in enumerate(pairs)
+    ]
+    h.qbo.reset_log()
+    report = h.run()
+    assert report.counts["created"] == 60
+    assert all(h.entry(po["id"]).status is SyncStatus.SYNCED for po in pos)
+    item_reads = [
+        e["query"]["query"]
+        for e in h.qbo.request_log
+        if e["path"].endswith("/query") and "FROM Item" in e["query"].get("query", "")
+    ]
+    # the count, the page of names and SKUs (QBO adds the Id), then the inactive one's own
+    # read for its reactivation (its full body and SyncToken)
+    assert len(item_reads) == 3, item_reads
+    assert "COUNT(*)" in item_reads[0] and "SELECT Name, Sku, Active FROM" in item_reads[1]
+    assert "Name = 'Cold Product 1'" in item_reads[2]
+    assert _count(h, "/query", "POST") == 0  # no long IN list of names went
+    items = h.qbo.objects("Item")
+    names = [i["Name"] for i in items]
+    assert names.count("Old Name For CP-0") == 1 and "Cold Product 0" not in names
+    reactivated = [i for i in items if i["Name"] == "Cold Product 1"]
+    assert len(reactivated) == 1 and reactivated[0]["Active"] is True
+    assert all(names.count(f"Cold Product {i}") == 1 for i in range(1, 120))

@@ -14,7 +14,7 @@ from support import policy
 
 from reconciler import errors, identity, plan
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, SyncStatus
-from reconciler.pipeline import Write, WritePipeline
+from reconciler.pipeline import PREPARE_EVERY, Write, WritePipeline
 from reconciler.qbo.wire import BatchItemResult, GroupAnswer
 
 T = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -356,6 +356,65 @@ def test_a_full_lookahead_resolves_and_looks_up_once_then_sends_groups_of_30():
     assert batch.calls == [list(range(1, 31)), list(range(31, 61)), list(range(61, 76))]
     assert recorder.order == list(range(1, 76))
     assert pipeline.batches_sent == 3 and pipeline.groups_alone == 0
+
+
+class GatedWriter(FakeWriter):
+    """Its prefetch waits at a gate, so a test can see what runs while it is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.threads: list[str] = []
+
+    def prefetch(self, desired, creating=()):
+        self.threads.append(threading.current_thread().name)
+        if not self.gate.wait(5):
+            raise AssertionError("the gate was never opened")
+        super().prefetch(desired, creating)
+
+    def payload(self, desired):
+        assert not self.threads or self.gate.is_set(), "a body built while a prefetch ran"
+        return super().payload(desired)
+
+
+def test_every_150_buffered_writes_are_prepared_ahead_while_the_engine_reads_on():
+    """The 150th submit hands those 150 to the prepare thread and returns at once (the
+    engine reads on, QBO is not idle); the flush waits for it, then prepares the whole
+    buffer (what was prepared ahead is cached), and only then builds a body."""
+    assert PREPARE_EVERY == 150
+    writer, recorder, batch = GatedWriter(), FakeRecorder(), FakeBatch()
+    pipeline = WritePipeline(
+        {PO: writer}, recorder, batch, policy=policy(), clock=lambda: T, rng=random.Random(1),
+        lookahead=1020,
+    )  # fmt: skip
+    with pipeline:
+        for n in range(1, 351):
+            pipeline.submit(write(n))  # returns while the first preparation waits at its gate
+        assert writer.threads and writer.threads[0].startswith("prepare")
+        assert batch.calls == [] and writer.prefetched == []
+        writer.gate.set()
+    assert writer.prefetched[:2] == [list(range(1, 151)), list(range(151, 301))]
+    assert writer.prefetched[2] == list(range(1, 351))  # the flush: all of the buffer
+    assert recorder.order == list(range(1, 351))
+
+
+def test_a_fatal_in_a_preparation_ahead_stops_the_pass_with_nothing_begun():
+    """An authorization failure on the prepare thread is raised on the engine's thread at
+    the next flush; nothing of the buffer was begun or sent."""
+
+    class Refused(FakeWriter):
+        def prefetch(self, desired, creating=()):
+            raise errors.AuthorizationLost("refresh token expired")
+
+    writer, recorder, batch = Refused(), FakeRecorder(), FakeBatch()
+    pipeline = WritePipeline(
+        {PO: writer}, recorder, batch, policy=policy(), clock=lambda: T, rng=random.Random(1),
+        lookahead=1020,
+    )  # fmt: skip
+    with pytest.raises(errors.AuthorizationLost), pipeline:
+        for n in range(1, 400):
+            pipeline.submit(write(n))
+    assert recorder.begun == [] and batch.calls == []
 
 
 def test_a_group_whose_writes_went_alone_is_counted_apart_and_recorded_the_same():

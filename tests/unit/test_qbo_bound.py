@@ -231,3 +231,12 @@ def test_every_schedule_is_feasible_and_never_beats_the_bound(
     schedule = min_makespan(work, latency)
     check_feasible(schedule, work, latency, REAL)
     assert schedule.makespan_s >= lower_bound(work, latency) - 1e-9
+
+
+def test_a_small_item_table_listed_costs_two_reads_however_many_products():
+    """300 products: six `IN (...)` look-ups, or a count and one page of the item table."""
+    looked_up = Work.cold_backfill(1000, 50, 300, account_queries=6, group_size=0)
+    listed = Work.cold_backfill(1000, 50, 300, account_queries=6, group_size=0, item_listing=True)
+    assert (looked_up.reads, listed.reads) == (1 + 6 + 6, 1 + 2 + 6)
+    few = Work.cold_backfill(10, 3, 40, account_queries=0, group_size=0, item_listing=True)
+    assert few.reads == 1 + 2  # 2 look-ups (SKU, name) are no dearer than count and page

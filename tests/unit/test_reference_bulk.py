@@ -39,8 +39,9 @@ def creates(n):
 
 
 def test_a_backlog_of_references_goes_in_full_groups_and_its_tail_alone():
+    """The batch budget binds: the part-filled last group goes alone."""
     groups = FakeGroups()
-    outcomes = create_all(groups, creates(65))
+    outcomes = create_all(groups, creates(65), tail_alone=True)
     calls = sorted(groups.calls, key=lambda c: c[2][0])
     assert [(len(names), alone) for names, alone, _ in calls] == [
         (30, False),
@@ -56,6 +57,20 @@ def test_a_few_references_go_in_one_group():
     groups = FakeGroups()
     create_all(groups, creates(20))
     assert [(len(names), alone) for names, alone, _ in groups.calls] == [(20, False)]
+
+
+def test_a_few_references_in_a_backlog_go_alone():
+    """A later window of a large backlog: the POs behind these creates need every slot."""
+    groups = FakeGroups()
+    create_all(groups, creates(14), tail_alone=True)
+    assert [(len(names), alone) for names, alone, _ in groups.calls] == [(14, True)]
+
+
+def test_a_small_backlog_sends_its_part_filled_group_as_a_batch():
+    """The budget does not bind: 35 creates are two batches, not a batch and 5 requests."""
+    groups = FakeGroups()
+    create_all(groups, creates(35))
+    assert sorted((len(n), alone) for n, alone, _ in groups.calls) == [(5, False), (30, False)]
 
 
 def test_a_duplicate_name_is_handed_back_and_other_refusals_are_left():

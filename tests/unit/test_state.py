@@ -85,7 +85,7 @@ def test_failed_write_rolls_back_checkpoint(store, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store.ledger, "_history", boom)
+    monkeypatch.setattr(store.ledger, "_history_row", boom)
     with pytest.raises(RuntimeError):
         record(
             store,
