@@ -6,18 +6,16 @@
         nothing to send  -> recorder.record(row)           ledger + checkpoint, in one commit
         a write          -> pipeline.submit(write)         requestid first, batches, answers
 
-`checkpoint.CheckpointTracker` says where the checkpoint may go as outcomes are recorded, and
-where it goes once the read is over. A document's failure is its own: `Retryable` schedules a
-retry, `Parked` and `BadInput` wait for a change or `reconciler retry`. Only `Fatal`
-(authorization, configuration, wrong company) stops the pass, leaving the write in hand
-`pending` so the next pass takes it up with the same requestid.
+`checkpoint.CheckpointTracker` says where the checkpoint may go as outcomes are recorded and
+once the read is over. A document's failure is its own (`Retryable` retries later, `Parked`
+and `BadInput` wait for a change or `reconciler retry`); only `Fatal` (authorization,
+configuration, wrong company) stops the pass, its write left `pending` for the next pass.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,7 +85,6 @@ class Pass:
             lines=deps.store.lines,
         )  # fmt: skip
         self.policy = self.s.plan_policy()
-        self._company_known: Callable[[], Any] = lambda: None  # (set by `run`)
         # The QBO company's country and edition decide the mapping rules (read in `run`).
         self.company = CompanyContext(
             deps.qbo, deps.store, self.s, clock=deps.clock, on_event=self.event
@@ -118,15 +115,12 @@ class Pass:
         d.store.runs.start(self.run_id, self.report.started_at)
         self.event("pass_started", full_sweep=full_sweep)
         try:
-            # The company is read while Luminous is first asked; it is needed from the first
-            # document on (`_read_changes`).
-            with ThreadPoolExecutor(1, thread_name_prefix="company") as pool:
-                self._company_known = pool.submit(self.company.load).result
-                for source in self.sources:
-                    if not d.stop_requested():
-                        source.before()
-                        self._read_changes(source)
-                self._company_known()
+            self.company.load_meanwhile()  # while Luminous is first asked (`_read_changes`)
+            for source in self.sources:
+                if not d.stop_requested():
+                    source.before()
+                    self._read_changes(source)
+            self.company.loaded()
             if not d.stop_requested():
                 self._retry_due()
             for source in self.sources[1:]:
@@ -154,7 +148,7 @@ class Pass:
         end of a full read."""
         d, kind = self.d, source.kind
         result, checkpoint = self._pull(source)
-        self._company_known()
+        self.company.loaded()  # the company decides the mapping rules of every document
         tracker = CheckpointTracker(checkpoint, result.window.ceiling)
         self.recorder.trackers[kind] = tracker
         read_all = False
@@ -168,13 +162,12 @@ class Pass:
                     pipeline.settle((kind, record.id))  # an earlier version still out: first
                 tracker.read(record.key, in_key_order=source.client.last_read.mode == "key")
                 if count == 1:  # how many there are decides how reference creates go
-                    self.refs.expect(getattr(source.client.last_read, "expected", None) or 0)
+                    self.refs.expect(source.client.last_read.expected or 0)
                 source.sync.take(record, pipeline)
                 if count % PROGRESS_EVERY == 0:
                     self.event("pass_progress", processed=count, kind=str(kind))
             else:
                 read_all = True
-        self.refs.expect(0)
         if read_all:
             crash_point("before_checkpoint")
             moved = tracker.at_end_of_read(result.safe_ceiling)

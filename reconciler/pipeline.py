@@ -12,7 +12,7 @@ needs a request of its own (a reference to resolve again, a SyncToken to re-read
 the same `writes.WriteSender` a single write does.
 
 Groups: while the engine reads a backlog, batchable writes wait in a buffer of up to
-`LOOKAHEAD` (1,020). A full buffer is prepared at once: the references all its documents need
+`LOOKAHEAD` (510). A full buffer is prepared at once: the references all its documents need
 are found or created together (full batches of vendor and item creates, not a part-filled one
 per 30 POs), its creates are looked up by DocNumber in a few `IN (...)` queries (100 numbers
 each), and it goes out in groups of 30 on worker threads, up to `in_flight` groups at once.
@@ -47,10 +47,11 @@ from reconciler.writes import DocumentWriter, Recorder, Write, WriteSender
 __all__ = ["DocumentWriter", "Recorder", "Write", "WritePipeline"]
 
 BATCHES_IN_FLIGHT = 4
-# 34 groups: a 1,000-PO backlog is prepared as one, so its references are all created before its
-# first PO goes (at 300, later windows found new items and their creates held the POs back:
-# 1,000 POs took 30.3 s instead of 27.6 s); about 5 MB more at the peak of a 10,000-PO backlog
-LOOKAHEAD = 34 * batching.MAX_BATCH_ITEMS
+# 17 groups (510 writes). Before the preparation ahead (below) a window had to hold a 1,000-PO
+# backlog whole (34 groups), or later windows found new items whose creates held their POs back;
+# with it, 510 is as fast for 1,000 POs (24.6 s), and a 10,000-PO backlog peaks 3.4 MB lower
+# (65.0 MB) and comes closer to QBO's bound (0.965 against 0.960)
+LOOKAHEAD = 17 * batching.MAX_BATCH_ITEMS
 # Ahead of a full buffer: the first 150 of a backlog name most of its vendors and items, so
 # their look-ups and creates overlap the reading of the rest (1,000 POs: the first PO went
 # 9.3 s into the pass, all of it waiting for the read and then for the references; at 300
@@ -66,6 +67,32 @@ class _Batch:
     begun: list[LedgerEntry]
     wire_ids: list[str]
     answer: Future[Any]
+
+
+class _PreparedAhead:
+    """Preparations handed to the prepare thread, one after another; `join` waits for them
+    and raises what one raised (a Fatal stops the pass there)."""
+
+    def __init__(self, prepare: Callable[[list[Write]], None]) -> None:
+        self._prepare = prepare
+        self._pool: ThreadPoolExecutor | None = None
+        self._running: list[Future[None]] = []
+
+    def submit(self, writes: list[Write]) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="prepare")
+        self._running.append(self._pool.submit(self._prepare, list(writes)))
+
+    def join(self) -> None:
+        running, self._running = self._running, []
+        for future in running:
+            future.result()
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._running = []
 
 
 class WritePipeline:
@@ -94,9 +121,8 @@ class WritePipeline:
         self._out: deque[_Batch] = deque()
         self._out_keys: set[DocKey] = set()
         self._pool: ThreadPoolExecutor | None = None
-        self._ahead_pool: ThreadPoolExecutor | None = None
-        self._ahead: list[Future[None]] = []  # preparations ahead still running
-        self._prepared = 0  # how many of the buffer's writes were handed to them
+        self._ahead = _PreparedAhead(self._prefetch)
+        self._prepared = 0  # how many of the buffer's writes were handed to it
         self.batches_sent = 0
         self.groups_alone = 0  # groups whose writes went alone (the batch budget was spent)
 
@@ -110,8 +136,8 @@ class WritePipeline:
             self._buffered.add(write.key)
             if len(self._buffer) >= self._lookahead:
                 self.flush()
-            elif len(self._buffer) - self._prepared >= PREPARE_EVERY:
-                self._prepare_ahead(self._buffer[self._prepared :])
+            elif len(self._buffer) - self._prepared >= PREPARE_EVERY:  # (see the docstring)
+                self._ahead.submit(self._buffer[self._prepared :])
                 self._prepared = len(self._buffer)
             return
         self._send_alone(write)
@@ -126,7 +152,7 @@ class WritePipeline:
 
     def flush(self) -> None:
         """Send what the buffer holds: one write alone, more in groups of up to 30."""
-        self._join_ahead()
+        self._ahead.join()
         writes, self._buffer, self._prepared = self._buffer, [], 0
         self._buffered.clear()
         if len(writes) == 1:
@@ -136,7 +162,7 @@ class WritePipeline:
 
     def drain(self) -> None:
         """Take every batch answer still out, oldest first."""
-        self._join_ahead()
+        self._ahead.join()
         while self._out:
             self._take_oldest()
 
@@ -187,20 +213,9 @@ class WritePipeline:
 
     # --- batches ------------------------------------------------------------------------
 
-    def _prepare_ahead(self, writes: list[Write]) -> None:
-        """Their references and look-ups now, on the prepare thread, while the engine reads
-        on; what a failure there means is met again when the buffer is sent."""
-        if self._ahead_pool is None:
-            self._ahead_pool = ThreadPoolExecutor(1, thread_name_prefix="prepare")
-        self._ahead.append(self._ahead_pool.submit(self._prefetch, list(writes)))
-
-    def _join_ahead(self) -> None:
-        """Wait for the preparations ahead (a Fatal in one stops the pass here)."""
-        ahead, self._ahead = self._ahead, []
-        for future in ahead:
-            future.result()
-
     def _prefetch(self, writes: list[Write]) -> None:
+        """Their references and look-ups (the prepare thread runs this ahead; a failure
+        there is met again when the buffer is sent)."""
         for kind, writer in self._writers.items():
             desired = [w.desired for w in writes if w.kind is kind]
             if desired:
@@ -318,10 +333,7 @@ class WritePipeline:
             self._recorder.record([self._sender.attempt(write, row, None, wire_id, fault)])
 
     def _shutdown(self) -> None:
-        if self._ahead_pool is not None:
-            self._ahead_pool.shutdown(wait=True, cancel_futures=True)
-            self._ahead_pool = None
-        self._ahead = []
+        self._ahead.shutdown()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

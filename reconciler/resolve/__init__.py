@@ -102,8 +102,9 @@ class References:
         )
 
     def expect(self, documents: int) -> None:
-        """How many documents the read under way holds (Luminous's estimate): whether QBO's
-        batch budget will bind decides how a part-filled group of creates goes (`bulk`)."""
+        """How many documents the read under way holds (Luminous's estimate; it stands for
+        the rest of the pass, until a later read says its own): whether QBO's batch budget
+        will bind decides how a part-filled group of creates goes (`bulk`)."""
         self._expected, self._groups_sent = max(0, documents), 0
 
     def for_po(self, desired: DesiredPO) -> ResolvedRefs:

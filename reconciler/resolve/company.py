@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,7 @@ class CompanyContext:
         self._event = on_event or (lambda *a, **k: None)
         self.profile: CompanyProfile | None = None
         self._rules: MappingRules | None = None
+        self._loading: Future[CompanyProfile] | None = None
 
     def load(self, *, fresh: bool = False) -> CompanyProfile:
         """The profile, from the state file while it is recent, else from QBO; ConfigError when
@@ -73,6 +75,18 @@ class CompanyContext:
         self.profile = profile
         self._rules = self._settings.mapping_rules(profile)
         return profile
+
+    def load_meanwhile(self) -> None:
+        """`load` on a thread of its own (the pass asks Luminous meanwhile); `loaded` waits
+        for it and raises what it raised."""
+        pool = ThreadPoolExecutor(1, thread_name_prefix="company")
+        self._loading = pool.submit(self.load)
+        pool.shutdown(wait=False)
+
+    def loaded(self) -> None:
+        loading, self._loading = self._loading, None
+        if loading is not None:
+            loading.result()
 
     def rules(self) -> MappingRules:
         """The mapping rules for this company; only once `load` has told which it is."""

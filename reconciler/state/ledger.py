@@ -289,68 +289,15 @@ class Ledger:
         sql = _UPSERT_KEEP_FORCE if keep_force_retry else _UPSERT
         self._db.execute(sql, self._row(entry, keep_force_retry=keep_force_retry))
 
+    def _history(self, entry: LedgerEntry, run_id: str | None, *outcome: Any) -> None:
+        """One history line now; `outcome`: action, status, qbo_id, error_code, message."""
+        self._db.execute(_INSERT_HISTORY, self._history_row(entry, run_id, *outcome))
+
     def _row(self, entry: LedgerEntry, *, keep_force_retry: bool) -> list[Any]:
-        values: list[Any] = [
-            str(entry.kind),
-            entry.doc_id,
-            entry.number,
-            str(entry.status),
-            entry.qbo_id,
-            entry.sync_token,
-            entry.content_hash,
-            iso(entry.source_updated_at),
-            str(entry.lifecycle) if entry.lifecycle else None,
-            entry.request_id,
-            iso(entry.request_sent_at),
-            entry.attempts,
-            entry.last_error_code,
-            scrub(entry.last_error_message),
-            iso(entry.next_retry_at),
-            int(entry.force_retry),
-            iso(self._clock()),
-            entry.vendor,
-            int(entry.adopted),
-        ]
-        if keep_force_retry:
-            del values[_COLUMNS.index("force_retry")]
-        return values
+        return _ledger_row(entry, iso(self._clock()), keep_force_retry=keep_force_retry)
 
-    def _history(
-        self,
-        entry: LedgerEntry,
-        run_id: str | None,
-        action: str,
-        status: SyncStatus,
-        qbo_id: str | None,
-        error_code: str | None,
-        message: str | None,
-    ) -> None:
-        self._db.execute(
-            _INSERT_HISTORY,
-            self._history_row(entry, run_id, action, status, qbo_id, error_code, message),
-        )
-
-    def _history_row(
-        self,
-        entry: LedgerEntry,
-        run_id: str | None,
-        action: str,
-        status: SyncStatus,
-        qbo_id: str | None,
-        error_code: str | None,
-        message: str | None,
-    ) -> list[Any]:
-        return [
-            str(entry.kind),
-            entry.doc_id,
-            run_id,
-            iso(self._clock()),
-            action,
-            str(status),
-            qbo_id,
-            error_code,
-            scrub(message),
-        ]
+    def _history_row(self, entry: LedgerEntry, run_id: str | None, *outcome: Any) -> list[Any]:
+        return _history_row(entry, run_id, iso(self._clock()), *outcome)
 
     # --- checkpoints --------------------------------------------------------------------
 
@@ -393,3 +340,45 @@ def _where(
         clauses.append("kind = ?")
         params.append(str(kind))
     return (" where " + " and ".join(clauses) if clauses else ""), params
+
+
+def _ledger_row(entry: LedgerEntry, now: str | None, *, keep_force_retry: bool) -> list[Any]:
+    """The ledger columns of an entry, in `_COLUMNS` order (without force_retry if kept)."""
+    values: list[Any] = [
+        str(entry.kind),
+        entry.doc_id,
+        entry.number,
+        str(entry.status),
+        entry.qbo_id,
+        entry.sync_token,
+        entry.content_hash,
+        iso(entry.source_updated_at),
+        str(entry.lifecycle) if entry.lifecycle else None,
+        entry.request_id,
+        iso(entry.request_sent_at),
+        entry.attempts,
+        entry.last_error_code,
+        scrub(entry.last_error_message),
+        iso(entry.next_retry_at),
+        int(entry.force_retry),
+        now,
+        entry.vendor,
+        int(entry.adopted),
+    ]
+    if keep_force_retry:
+        del values[_COLUMNS.index("force_retry")]
+    return values
+
+
+def _history_row(
+    entry: LedgerEntry,
+    run_id: str | None,
+    now: str | None,
+    action: str,
+    status: SyncStatus,
+    qbo_id: str | None,
+    error_code: str | None,
+    message: str | None,
+) -> list[Any]:
+    return [str(entry.kind), entry.doc_id, run_id, now, action, str(status), qbo_id, error_code,
+            scrub(message)]  # fmt: skip

@@ -358,6 +358,14 @@ def test_a_full_lookahead_resolves_and_looks_up_once_then_sends_groups_of_30():
     assert pipeline.batches_sent == 3 and pipeline.groups_alone == 0
 
 
+def _backlog_pipeline(writer, recorder, batch) -> WritePipeline:
+    """A pipeline with a window of 1,020: writes stay buffered, prepared ahead, until close."""
+    return WritePipeline(
+        {PO: writer}, recorder, batch, policy=policy(), clock=lambda: T, rng=random.Random(1),
+        lookahead=1020,
+    )  # fmt: skip
+
+
 class GatedWriter(FakeWriter):
     """Its prefetch waits at a gate, so a test can see what runs while it is under way."""
 
@@ -383,10 +391,7 @@ def test_every_150_buffered_writes_are_prepared_ahead_while_the_engine_reads_on(
     buffer (what was prepared ahead is cached), and only then builds a body."""
     assert PREPARE_EVERY == 150
     writer, recorder, batch = GatedWriter(), FakeRecorder(), FakeBatch()
-    pipeline = WritePipeline(
-        {PO: writer}, recorder, batch, policy=policy(), clock=lambda: T, rng=random.Random(1),
-        lookahead=1020,
-    )  # fmt: skip
+    pipeline = _backlog_pipeline(writer, recorder, batch)
     with pipeline:
         for n in range(1, 351):
             pipeline.submit(write(n))  # returns while the first preparation waits at its gate
@@ -407,10 +412,7 @@ def test_a_fatal_in_a_preparation_ahead_stops_the_pass_with_nothing_begun():
             raise errors.AuthorizationLost("refresh token expired")
 
     writer, recorder, batch = Refused(), FakeRecorder(), FakeBatch()
-    pipeline = WritePipeline(
-        {PO: writer}, recorder, batch, policy=policy(), clock=lambda: T, rng=random.Random(1),
-        lookahead=1020,
-    )  # fmt: skip
+    pipeline = _backlog_pipeline(writer, recorder, batch)
     with pytest.raises(errors.AuthorizationLost), pipeline:
         for n in range(1, 400):
             pipeline.submit(write(n))
