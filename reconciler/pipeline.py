@@ -50,7 +50,7 @@ BATCHES_IN_FLIGHT = 4
 # 17 groups (510 writes). Before the preparation ahead (below) a window had to hold a 1,000-PO
 # backlog whole (34 groups), or later windows found new items whose creates held their POs back;
 # with it, 510 is as fast for 1,000 POs (24.6 s), and a 10,000-PO backlog peaks 3.4 MB lower
-# (65.0 MB) and comes closer to QBO's bound (0.965 against 0.960)
+# (65.0 MB) and comes closer to QBO's bound (0.965 against 0.960; 600 gave 0.957, 65.6 MB)
 LOOKAHEAD = 17 * batching.MAX_BATCH_ITEMS
 # Ahead of a full buffer: the first 150 of a backlog name most of its vendors and items, so
 # their look-ups and creates overlap the reading of the rest (1,000 POs: the first PO went
