@@ -108,15 +108,11 @@ class ItemResolver:
             if key not in pending and self._maps.item_id(key) is None:
                 pending[key] = item
         sent, reads_before = 0, self._listing.reads
-        needed = sum(len(in_chunks(_values(pending, f).values())) for f in ("Sku", "Name"))
+        needed = sum(len(in_chunks(_values(pending, f)[0].values())) for f in ("Sku", "Name"))
         listed = self._listing.rows_for(needed) if needed else None
         for field in ("Sku", "Name"):
-            wanted: dict[str, list[str]] = {}  # name_key(value) -> item keys asking for it
-            for key, item in pending.items():
-                value = item.sku if field == "Sku" else item.name
-                if value and q.is_queryable(value):
-                    wanted.setdefault(name_key(value), []).append(key)
-            for chunk in in_chunks(_values(pending, field).values()):
+            values, wanted = _values(pending, field)
+            for chunk in in_chunks(values.values()):
                 if listed is not None:
                     found = self._listing.matching(listed, field, chunk)
                 else:
@@ -223,11 +219,16 @@ class ItemResolver:
         return created
 
 
-def _values(pending: dict[str, DesiredItem], field: str) -> dict[str, str]:
-    """The distinct queryable values of `field` ("Sku" or "Name") the pending items have."""
+def _values(
+    pending: dict[str, DesiredItem], field: str
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The distinct queryable values of `field` ("Sku" or "Name") the pending items have, and
+    for each (by name key) the item keys asking for it."""
     values: dict[str, str] = {}
-    for item in pending.values():
+    wanted: dict[str, list[str]] = {}
+    for key, item in pending.items():
         value = item.sku if field == "Sku" else item.name
         if value and q.is_queryable(value):
             values.setdefault(name_key(value), value)
-    return values
+            wanted.setdefault(name_key(value), []).append(key)
+    return values, wanted
