@@ -64,13 +64,20 @@ class GroupSender:
                 return self._alone(items, item_request_ids, resend_unclear)
         patience = batching.batch_patience(len(items), limiter.per_second) if limiter else None
         while True:
-            try:
-                results = client.batch(
-                    items, request_id=request_id, resend_unclear=resend_unclear, patience=patience
-                )
-                return GroupAnswer(results, as_batch=True)
-            except BatchWindowFull as full:
-                until_close_enough = min(max(full.wait - patience, 0.01), LOOK_AGAIN_S)
+            # the body is built (and encoded) only when a slot is close enough, not each look
+            wait = limiter.batch_budget_wait() if limiter else 0.0
+            if patience is None or wait <= patience:
+                try:
+                    results = client.batch(
+                        items,
+                        request_id=request_id,
+                        resend_unclear=resend_unclear,
+                        patience=patience,
+                    )
+                    return GroupAnswer(results, as_batch=True)
+                except BatchWindowFull as full:  # another group took the slot meanwhile
+                    wait = full.wait
+            until_close_enough = min(max(wait - (patience or 0.0), 0.01), LOOK_AGAIN_S)
             if self._turns.acquire(timeout=until_close_enough):
                 try:
                     return self._alone(items, item_request_ids, resend_unclear)

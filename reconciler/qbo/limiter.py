@@ -112,6 +112,13 @@ class RealmLimiter:
         with self._lock:
             return self._wait(self._clock(), batch=True)
 
+    def batch_budget_wait(self) -> float:
+        """Seconds until the batch window (or a throttle hold) lets a batch go: what
+        `patience` is held against. A sender waiting for a slot asks this, not `slot`, so it
+        builds its request only once the window is close enough."""
+        with self._lock:
+            return self._batch_budget_wait(self._clock())
+
     def hold(self, seconds: float) -> None:
         """QBO throttled us anyway: no new request of this realm for `seconds`."""
         with self._lock:
@@ -121,6 +128,9 @@ class RealmLimiter:
         with self._slot_free:
             self._in_flight -= 1
             self._slot_free.notify()
+
+    def _batch_budget_wait(self, now: float) -> float:
+        return max(self._held_until - now, self._batches.wait_needed(now))
 
     def _wait(self, now: float, *, batch: bool) -> float:
         windows = (*self._requests, self._batches) if batch else self._requests
@@ -134,7 +144,7 @@ class RealmLimiter:
             with self._slot_free:
                 now = self._clock()
                 if batch and patience is not None:
-                    batch_wait = max(self._held_until - now, self._batches.wait_needed(now))
+                    batch_wait = self._batch_budget_wait(now)
                     if batch_wait > patience:
                         raise BatchWindowFull(batch_wait)
                 wait = self._wait(now, batch=batch)
