@@ -181,8 +181,8 @@ class POWriter:
         return bool(compare.differences(payload, entity))
 
     def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> str | None:
-        if write.is_create and entity and write.desired is not None and write.desired.doc_number:
-            self.lookup.remember(write.desired.doc_number, str(entity.get("Id")))
+        # (no `lookup.remember`: a number created in this pass is in `_numbers_taken`, which
+        # refuses it before the look-up is asked)
         self._learn_lines(write, entity)
         return None
 

@@ -22,6 +22,27 @@ CHECKPOINT_NAMES = {
 }
 
 
+class HandledDocs:
+    """The documents this pass recorded an outcome for, as a set of ids per kind: a backlog of
+    10,000 POs holds all of them until the pass ends, and a tuple per key doubled that."""
+
+    def __init__(self) -> None:
+        self._ids: dict[DocKind, set[int]] = {}
+
+    def add(self, key: DocKey) -> None:
+        kind, doc_id = key
+        self._ids.setdefault(kind, set()).add(doc_id)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        kind, doc_id = key
+        return doc_id in self._ids.get(kind, ())
+
+    def ids(self, kind: DocKind) -> frozenset[int]:
+        return frozenset(self._ids.get(kind, ()))
+
+
 class Recorder:
     """Records outcomes for one pass; the pipeline's `Recorder`."""
 
@@ -42,7 +63,7 @@ class Recorder:
         self.log = log
         self.run_id = run_id
         self.trackers: dict[DocKind, CheckpointTracker] = {}
-        self.handled: set[DocKey] = set()
+        self.handled = HandledDocs()
 
     def handled_before(
         self, po_id: int, updated_at: datetime, kind: DocKind = DocKind.PURCHASE_ORDER

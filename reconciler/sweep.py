@@ -63,7 +63,7 @@ def run(p: Pass) -> None:
             if d.stop_requested():
                 return
             p.pos.take(record, pipeline)
-        unseen = sorted(listed - {e.doc_id for e in entries} - {i for _, i in p.recorder.handled})
+        unseen = sorted(listed - {e.doc_id for e in entries} - p.recorder.handled.ids(PO))
         for doc_id in unseen:
             raw = d.luminous.get_po(doc_id)
             if d.stop_requested():
