@@ -22,7 +22,10 @@ reads back what the backfill wrote, is measured apart as `first_drift_check_*`):
   QBO; `--group-size` and `--account-queries` set the rest of the work), which limit binds,
   and `bound_ratio` = that bound / the measured wall time;
   next to it, `mix_bound_s`: what the limits permit for the request mix the client actually
-  sent (a poor mix makes that one look close, which is why the ratio uses the work's bound).
+  sent (a poor mix makes that one look close, which is why the ratio uses the work's bound);
+- peak RSS in MiB (KiB / 1024, as `ru_maxrss` counts): each run's own peak, from the start of
+  its passes to their end (`peak_rss_backfill_mb` for the backfill, `peak_rss_mb` the highest
+  of all runs); the bench's fetch of the emulator's request log afterwards is not in it.
 """
 
 from __future__ import annotations
@@ -292,6 +295,9 @@ class Measured:
     server: dict[str, Any]  # request_log.summarize of the requests these passes sent
     requests: list[dict[str, Any]]
     started_at: float  # time.monotonic(), the clock of the log's admitted_at
+    # this process's peak RSS (KiB) when the passes ended: before the bench fetches and
+    # parses the emulator's request log, which is the bench's memory, not the daemon's
+    peak_rss_kb: int
 
 
 def measure(
@@ -306,6 +312,7 @@ def measure(
     """Passes until nothing is pending or retrying (at most `passes`), with fresh wiring."""
     meter = Meter()
     deps, limiter = build_deps(emu, args, workdir, meter, log, ahead)
+    reset_peak_rss()
     log_start, luminous_start = len(qbo_log(emu)), luminous_requests(emu)
     cpu0, wall0, mono0 = time.process_time(), time.perf_counter(), time.monotonic()
     reports: list[PassReport] = []
@@ -317,6 +324,7 @@ def measure(
                 break
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
+        peak_rss_kb = peak_rss()
         status = deps.store.ledger.status_counts()
     finally:
         deps.store.close()
@@ -324,7 +332,23 @@ def measure(
     per_second = request_log.PER_SECOND if args.limits == "real" else None
     server = request_log.summarize(entries, mono0, per_second)
     server["luminous_requests"] = luminous_requests(emu) - luminous_start
-    return Measured(meter, limiter, reports, status, wall, cpu, server, entries, mono0)
+    return Measured(meter, limiter, reports, status, wall, cpu, server, entries, mono0, peak_rss_kb)
+
+
+def reset_peak_rss() -> None:
+    """Start this process's peak RSS afresh (Linux: /proc/self/clear_refs), so each measured
+    run's peak is its own, not the bench's parsing of an earlier run's request log."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss() -> int:
+    """Peak RSS in KiB since `reset_peak_rss` (VmHWM); ru_maxrss where /proc is missing."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def backfill_figures(run: Measured, latency: float) -> dict[str, Any]:
@@ -418,12 +442,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp, emulators(args) as emu:
             workdir = Path(tmp)
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            rss_before = peak_rss()
             if args.tracemalloc:
                 tracemalloc.start()
             before = {e: object_count(emu, e) for e in ("Vendor", "Item")}
             backfill = measure(emu, args, workdir, log, passes=MAX_BACKFILL_PASSES)
-            rss_backfill = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             peak_py_backfill = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
             if args.dump_log:
                 dump = {"started_at": backfill.started_at, "requests": backfill.requests}
@@ -439,7 +462,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 (workdir / "state.sqlite").rename(workdir / "state.sqlite.lost")
                 rebuilt = measure(emu, args, workdir, log, passes=1, ahead=2 * interval)
             peak_py = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
-            rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            runs = (backfill, first_check, idle, *([rebuilt] if rebuilt is not None else []))
+            rss_peak = max(r.peak_rss_kb for r in runs)
             # the work's references: the vendors and items the backfill had to create
             vendors = object_count(emu, "Vendor") - before["Vendor"]
             items = object_count(emu, "Item") - before["Item"]
@@ -452,7 +476,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 **backfill_figures(backfill, args.latency),
                 **bound_figures(args, vendors, items, backfill.wall, backfill.server),
                 "peak_rss_mb": round(rss_peak / 1024, 1),
-                "peak_rss_backfill_mb": round(rss_backfill / 1024, 1),  # before the drift check
+                # MiB (ru_maxrss / 1024), at the end of the passes; before the drift check:
+                "peak_rss_backfill_mb": round(backfill.peak_rss_kb / 1024, 1),
                 "rss_before_mb": round(rss_before / 1024, 1),
                 "tracemalloc_peak_mb": round(peak_py / 2**20, 1) if peak_py is not None else None,
                 "tracemalloc_backfill_peak_mb": (
