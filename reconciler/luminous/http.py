@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -81,6 +82,7 @@ class LuminousHTTP:
         self.last_date: datetime | None = None
         self.last_total: int | None = None  # the last list page's `meta.total`, if it had one
         self.requests = 0
+        self._counting = threading.Lock()  # (two probes of a key read go at once)
 
     def rows(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
         return self.list(path, params)["data"]
@@ -122,7 +124,8 @@ class LuminousHTTP:
         url = self.base_url + path
         failure: LuminousUnavailable
         for attempt in range(1, self.max_attempts + 1):
-            self.requests += 1
+            with self._counting:
+                self.requests += 1
             try:
                 response = self.session.get(
                     url, params=params, headers=self._auth, timeout=self.timeout

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -164,8 +165,11 @@ class KeyedReader:
             "page": "1",
             "per_page": "1",
         }
-        newest = self.http.rows(self.path, {**bounds, "sort": "updated_at:desc"})
-        highest = self.http.rows(self.path, {**bounds, "sort": "id:desc"})
+        # both at once: a backlog's first documents wait for them
+        with ThreadPoolExecutor(1, thread_name_prefix="luminous-probe") as pool:
+            asked = pool.submit(self.http.rows, self.path, {**bounds, "sort": "id:desc"})
+            newest = self.http.rows(self.path, {**bounds, "sort": "updated_at:desc"})
+            highest = asked.result()
         if not newest or not highest:
             return False
         newest_stamp = stamp_of(newest[0])

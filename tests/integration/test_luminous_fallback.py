@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -130,3 +131,23 @@ def test_key_pager_yields_each_po_in_the_window_exactly_once(shared_emu, offsets
     assert sorted(got) == sorted(i for i, t in stamps.items() if since <= t <= ceiling)
     assert [stamps[i] for i in got] == sorted(stamps[i] for i in got)
     assert client.last_read.mode == "key" and client.last_read.complete
+
+
+def test_a_full_first_page_is_vouched_for_by_two_probes_sent_at_once():
+    """A full first page is trusted as the lowest keys only if the window's other end agrees
+    (the newest stamp, the highest id): two requests a backlog's first document waits for.
+    They go together, so the wait is one round trip, not two (here 0.8 s each)."""
+    with _emulator(True, True) as emu:
+        for i in range(150):
+            add_po(emu, T0 + timedelta(seconds=i))
+        client = make_client(emu)
+        emu.latency = 0.8
+        since, ceiling = T0 - timedelta(seconds=1), NOW - timedelta(minutes=5)
+        started = time.monotonic()
+        rows = client.iter_changed(since, ceiling)
+        next(rows)  # the first page, then the probes
+        waited = time.monotonic() - started
+        asked = emu.count()
+        assert client.last_read.mode == "key"
+        assert asked == 3  # the page and both probes
+        assert waited < 2.0, waited  # two round trips (1.6 s), not three (2.4 s)
