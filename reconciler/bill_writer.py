@@ -18,6 +18,7 @@ from receiving reports), beside `po_writer.POWriter`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -96,6 +97,11 @@ class BillWriter:
         self._links: dict[int, dict[int, POLinkRef]] = {}  # doc id -> line number -> link
 
     # --- bodies -------------------------------------------------------------------------
+
+    def warm(self) -> None:
+        """The first connection's index of bill numbers, while Luminous is read."""
+        with contextlib.suppress(errors.Retryable, errors.Parked):  # met again where needed
+            self.lookup.warm()
 
     def prefetch(
         self, desired: Sequence[DesiredBill], creating: Sequence[DesiredBill] = ()

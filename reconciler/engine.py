@@ -86,9 +86,8 @@ class Pass:
         )  # fmt: skip
         self.policy = self.s.plan_policy()
         # The QBO company's country and edition decide the mapping rules (read in `run`).
-        self.company = CompanyContext(
-            deps.qbo, deps.store, self.s, clock=deps.clock, on_event=self.event
-        )
+        self.company = CompanyContext(deps.qbo, deps.store, self.s, clock=deps.clock,
+                                      on_event=self.event)  # fmt: skip
         self.pos = POSync(
             self.s, self.ledger, self.recorder, clock=deps.clock, on_event=self.event,
             company=self.company,
@@ -96,14 +95,10 @@ class Pass:
         self.refs = refs = References(
             deps.qbo, deps.store.refs, self.s, today=deps.clock().date(), on_event=self.event
         )
-        # No PO in the ledger (a new install, a lost state file): index what QBO holds first.
-        first = self.ledger.count(kind=PO) == 0
-        self.writers: dict[DocKind, Any] = {
-            PO: POWriter(
-                deps.qbo, self.ledger, refs, self.s, first_connection=first,
-                company=self.company, lines=deps.store.lines,
-            )
-        }  # fmt: skip
+        first = self.ledger.count(kind=PO) == 0  # a new install, a lost state file: index QBO
+        self.writers: dict[DocKind, Any] = {PO: POWriter(
+            deps.qbo, self.ledger, refs, self.s, first_connection=first, company=self.company,
+            lines=deps.store.lines)}  # fmt: skip
         if self.s.bills.from_ != "off":  # bills link to PO lines by Id: know them
             self.pos.learn_lines = self.writers[PO].learn_lines
         self.sources = [Source(PO, deps.luminous, parse_or_reject, self.pos)]
@@ -148,11 +143,14 @@ class Pass:
         end of a full read."""
         d, kind = self.d, source.kind
         result, checkpoint = self._pull(source)
-        self.company.loaded()  # the company decides the mapping rules of every document
         tracker = CheckpointTracker(checkpoint, result.window.ceiling)
         self.recorder.trackers[kind] = tracker
         read_all = False
         with self.pipeline() as pipeline:
+            if checkpoint is None and not result.window.empty:  # a first read: a backlog
+                pipeline.warm(kind)  # (its index and accounts, while it is read)
+            if result.future:  # (else once the first page is in, below)
+                self.company.loaded()
             source.sync.hold_future(result.future, pipeline)
             for count, record in enumerate(result.records, start=1):
                 if d.stop_requested():
@@ -161,7 +159,8 @@ class Pass:
                 if record.id is not None:
                     pipeline.settle((kind, record.id))  # an earlier version still out: first
                 tracker.read(record.key, in_key_order=source.client.last_read.mode == "key")
-                if count == 1:  # how many there are decides how reference creates go
+                if count == 1:  # (the company decides the mapping rules; the count, how
+                    self.company.loaded()  # reference creates go)
                     self.refs.expect(source.client.last_read.expected or 0)
                 source.sync.take(record, pipeline)
                 if count % PROGRESS_EVERY == 0:

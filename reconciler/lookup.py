@@ -17,6 +17,7 @@ Two ways, both at most one read for a whole group of creates:
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -60,9 +61,16 @@ class DocNumberLookup:
         self.entity = entity
         self.index_first = index_first
         self._index: dict[str, list[str]] | None = None  # number key -> QBO Ids
+        self._indexing = threading.Lock()  # (`warm` builds it on another thread)
         self._ahead: dict[str, list[dict[str, Any]]] = {}  # asked by `prefetch`, not yet used
         self.counted = 0
         self.indexed = 0
+
+    def warm(self) -> None:
+        """The first connection's index, before any document asks (it needs no Luminous data,
+        so it is read while Luminous is)."""
+        if self.index_first:
+            self._indexed()
 
     def prefetch(self, numbers: Iterable[str]) -> None:
         """Ask now for creates about to be sent (while their references are resolved, on
@@ -91,7 +99,7 @@ class DocNumberLookup:
         return {**ahead, **{key: found.get(key, []) for key, _ in wanted}}
 
     def _from_index(self, numbers: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-        index = self._index if self._index is not None else self._build_index()
+        index = self._indexed()
         ids = sorted({i for n in numbers for i in index.get(number_key(n), [])}, key=_id_order)
         full: dict[str, dict[str, Any]] = {}
         for chunk in in_chunks(ids):
@@ -101,6 +109,10 @@ class DocNumberLookup:
             number_key(n): [full[i] for i in index.get(number_key(n), []) if i in full]
             for n in numbers
         }
+
+    def _indexed(self) -> dict[str, list[str]]:
+        with self._indexing:
+            return self._index if self._index is not None else self._build_index()
 
     def _build_index(self) -> dict[str, list[str]]:
         count = q.select(self.entity, count=True)

@@ -1,5 +1,6 @@
 """The write path every QBO document takes, whatever its kind (PurchaseOrder, Bill).
 
+    warm(kind)      let that kind's writer read what needs no document yet (index, accounts)
     submit(write)   hand over one planned write: buffered for a batch, or sent alone
     settle(key)     the document was seen again: make sure its write has an outcome first
     close()         send what is buffered and take every answer (the context manager does it)
@@ -29,6 +30,7 @@ single write never forces a part-filled group out).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -75,15 +77,14 @@ class _PreparedAhead:
     """Preparations handed to the prepare thread, one after another; `join` waits for them
     and raises what one raised (a Fatal stops the pass there)."""
 
-    def __init__(self, prepare: Callable[[list[Write]], None]) -> None:
-        self._prepare = prepare
+    def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
         self._running: list[Future[None]] = []
 
-    def submit(self, writes: list[Write]) -> None:
+    def submit(self, task: Callable[[], None]) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="prepare")
-        self._running.append(self._pool.submit(self._prepare, list(writes)))
+        self._running.append(self._pool.submit(task))
 
     def join(self) -> None:
         running, self._running = self._running, []
@@ -123,7 +124,7 @@ class WritePipeline:
         self._out: deque[_Batch] = deque()
         self._out_keys: set[DocKey] = set()
         self._pool: ThreadPoolExecutor | None = None
-        self._ahead = _PreparedAhead(self._prefetch)
+        self._ahead = _PreparedAhead()
         self._prepared = 0  # how many of the buffer's writes were handed to it
         self.batches_sent = 0
         self.groups_alone = 0  # groups whose writes went alone (the batch budget was spent)
@@ -139,10 +140,16 @@ class WritePipeline:
             if len(self._buffer) >= self._lookahead:
                 self.flush()
             elif len(self._buffer) - self._prepared >= PREPARE_EVERY:  # (see the docstring)
-                self._ahead.submit(self._buffer[self._prepared :])
+                self._ahead.submit(
+                    functools.partial(self._prefetch, self._buffer[self._prepared :])
+                )
                 self._prepared = len(self._buffer)
             return
         self._send_alone(write)
+
+    def warm(self, kind: DocKind) -> None:
+        """The writer's reads that need no document (`DocumentWriter.warm`), done ahead."""
+        self._ahead.submit(self._writers[kind].warm)
 
     def settle(self, key: DocKey) -> None:
         """A document seen again while its write is buffered or out: finish that write first,

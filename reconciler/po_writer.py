@@ -77,6 +77,17 @@ class POWriter:
 
     # --- bodies -------------------------------------------------------------------------
 
+    def warm(self) -> None:
+        """What the pass reads from QBO whatever Luminous holds (the first connection's index
+        of PO numbers, the configured accounts), read while Luminous is: the first seconds of
+        a backlog otherwise leave QBO's budget idle. A failure here is met again, and
+        recorded, where the documents need them."""
+        try:
+            self.lookup.warm()
+            self.refs.warm()
+        except (errors.Retryable, errors.Parked):
+            return
+
     def prefetch(self, desired: Sequence[DesiredPO], creating: Sequence[DesiredPO] = ()) -> None:
         numbers = [d.doc_number for d in creating if d.doc_number]
         prefetch_alongside(self.lookup, numbers, lambda: self.refs.prefetch(desired))

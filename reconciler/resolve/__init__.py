@@ -19,6 +19,7 @@ or created twice by two threads at once.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -150,6 +151,12 @@ class References:
         self.accounts.forget_all()
         self.coded.forget()
         self._event("references_forgotten", po_id=desired.source_id)
+
+    def warm(self) -> None:
+        """The configured accounts, before any document names them: one `IN (...)` while
+        Luminous is first read, when QBO's budget would idle."""
+        with self._lock:
+            self.accounts.prefetch(n for n in dataclasses.astuple(self._settings.accounts) if n)
 
     def prefetch(self, desired: Iterable[DesiredPO]) -> None:
         """Vendors and items not yet in the maps: looked up with a few `IN (...)` queries, and

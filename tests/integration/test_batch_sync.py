@@ -318,3 +318,26 @@ def test_a_cold_backlog_lists_a_small_item_table_once_instead_of_many_in_lookups
     reactivated = [i for i in items if i["Name"] == "Cold Product 1"]
     assert len(reactivated) == 1 and reactivated[0]["Active"] is True
     assert all(names.count(f"Cold Product {i}") == 1 for i in range(1, 120))
+
+
+def test_a_first_read_asks_qbo_for_the_po_index_and_the_accounts_while_luminous_answers(h):
+    """A backlog's first read (a new install, a lost state file): QBO's PO index and the
+    configured accounts need no Luminous data, so they are read while Luminous is still
+    answering (here 1 s a request: the window's probe, then the page), not after the page
+    is decided; and each only once."""
+    _backlog(h, 40)
+    h.lum.latency = 1.0
+    h.qbo.reset_log()
+    started = time.monotonic()
+    report = h.run()
+    assert report.counts["created"] == 40
+    queries = [
+        (e["admitted_at"] - started, e["query"].get("query", ""))
+        for e in h.qbo.request_log
+        if e["path"].endswith("/query")
+    ]
+    index = [at for at, q in queries if "FROM PurchaseOrder" in q]
+    accounts = [at for at, q in queries if "FROM Account" in q]
+    assert len(accounts) == 1 and len(index) == 3, queries  # (count, page, count again)
+    # the probe is answered at 1 s and the page at 2 s; before, the index waited for both
+    assert max(index + accounts) < 1.8, queries

@@ -58,6 +58,9 @@ class FakeWriter:
     def prefetch(self, desired, creating=()):
         self.prefetched.append([d.n for d in desired])
 
+    def warm(self):
+        self.prefetched.append(["warm"])
+
     def payload(self, desired):
         if desired.n in self.payload_failures:
             raise self.payload_failures[desired.n]
@@ -401,6 +404,46 @@ def test_every_150_buffered_writes_are_prepared_ahead_while_the_engine_reads_on(
     assert writer.prefetched[:2] == [list(range(1, 151)), list(range(151, 301))]
     assert writer.prefetched[2] == list(range(1, 351))  # the flush: all of the buffer
     assert recorder.order == list(range(1, 351))
+
+
+def test_warm_reads_on_the_prepare_thread_before_the_first_preparation():
+    """`warm` (the index, the accounts: nothing a document decides) goes to the prepare
+    thread and returns at once, so the engine reads Luminous meanwhile; the preparations
+    queue behind it, in order, and the flush waits for all of them."""
+    writer, recorder, batch = GatedWriter(), FakeRecorder(), FakeBatch()
+    warmed: list[str] = []
+
+    def warm():
+        warmed.append(threading.current_thread().name)
+        if not writer.gate.wait(5):
+            raise AssertionError("the gate was never opened")
+        writer.prefetched.append(["warm"])
+
+    writer.warm = warm
+    pipeline = _backlog_pipeline(writer, recorder, batch)
+    with pipeline:
+        pipeline.warm(PO)  # returns while warm waits at the gate
+        for n in range(1, 151):
+            pipeline.submit(write(n))
+        assert warmed and warmed[0].startswith("prepare") and writer.prefetched == []
+        writer.gate.set()
+    assert writer.prefetched[0] == ["warm"]
+    assert writer.prefetched[1] == list(range(1, 151))  # the preparation ahead, after it
+    assert recorder.order == list(range(1, 151))
+
+
+def test_a_fatal_while_warming_stops_the_pass_at_the_flush_with_nothing_begun():
+    class Refused(FakeWriter):
+        def warm(self):
+            raise errors.AuthorizationLost("refresh token expired")
+
+    writer, recorder, batch = Refused(), FakeRecorder(), FakeBatch()
+    pipeline = _backlog_pipeline(writer, recorder, batch)
+    with pytest.raises(errors.AuthorizationLost), pipeline:
+        pipeline.warm(PO)
+        for n in range(1, 40):
+            pipeline.submit(write(n))
+    assert recorder.begun == [] and batch.calls == []
 
 
 def test_a_fatal_in_a_preparation_ahead_stops_the_pass_with_nothing_begun():
