@@ -20,7 +20,8 @@ each), and it goes out in groups of 30 on worker threads, up to `in_flight` grou
 So that QBO is not idle while the buffer fills, every `PREPARE_EVERY` (150) writes buffered
 are prepared ahead on a thread of their own (references and look-ups only, nothing of the
 documents is sent); the pipeline waits for that before it uses a writer itself, and
-`References` holds a lock, so a resolve never races a prefetch.
+`References` holds a lock, so a resolve never races a prefetch. `warm` puts what a writer reads
+whatever the documents (its first connection's index, the accounts) first on that thread.
 Each group goes as one `/batch`, or, when QBO's batch budget is spent for longer than the
 writes would take alone, each write alone (`qbo.groups`: both budgets in use). Answers are
 taken in the order the groups were sent, on the caller's thread. A write that cannot go in a
