@@ -208,6 +208,8 @@ class Transport:
                         request.method, request.url, params=params, headers=headers,
                         data=request.data, timeout=self._timeout,
                     )  # fmt: skip
+                    if response.status_code == 429:  # held before the slot frees: no other
+                        self._limiter.hold(self._throttle_hold(response))  # thread slips in
             else:
                 response = self._session.request(
                     request.method, request.url, params=params, headers=headers,
@@ -252,7 +254,7 @@ class Transport:
         if isinstance(fault, errors.ThrottledFault):
             # A throttled request did nothing: it goes again as it is, after the wait QBO
             # asks for, and no other request of the realm jumps in meanwhile.
-            wait = retry_after if retry_after is not None else self._throttle_wait
+            wait = self._throttle_hold(response)
             if self._limiter is not None:
                 self._limiter.hold(wait)
             self._sleep(wait)
@@ -260,6 +262,11 @@ class Transport:
         if not request.repeatable:
             raise fault
         self._sleep(retry_after if retry_after is not None else self._backoff(attempts))
+
+    def _throttle_hold(self, response: requests.Response) -> float:
+        """How long QBO asked us to stop after a 429: `Retry-After`, else Intuit's 60 s."""
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return retry_after if retry_after is not None else self._throttle_wait
 
     def _backoff(self, attempt: int) -> float:
         """Capped exponential backoff with 'equal jitter': half fixed, half random."""
