@@ -81,8 +81,11 @@ class POWriter:
         """What the pass reads from QBO whatever Luminous holds (the first connection's index
         of PO numbers, the configured accounts), read while Luminous is: the first seconds of
         a backlog otherwise leave QBO's budget idle. A failure here is met again, and
-        recorded, where the documents need them."""
+        recorded, where the documents need them. It waits for the company: a company QBO is
+        throttling or refusing gets no reads on top of that read's own attempts."""
         try:
+            if self._company is not None:
+                self._company.loaded()
             self.lookup.warm()
             self.refs.warm()
         except (errors.Retryable, errors.Parked):

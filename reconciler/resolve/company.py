@@ -84,9 +84,10 @@ class CompanyContext:
         pool.shutdown(wait=False)
 
     def loaded(self) -> None:
-        loading, self._loading = self._loading, None
-        if loading is not None:
-            loading.result()
+        """Wait for `load_meanwhile` and raise what it raised (from any thread, as often as
+        asked: a writer's warm-up waits for it too)."""
+        if self._loading is not None:
+            self._loading.result()
 
     def rules(self) -> MappingRules:
         """The mapping rules for this company; only once `load` has told which it is."""
