@@ -78,11 +78,9 @@ class POWriter:
     # --- bodies -------------------------------------------------------------------------
 
     def warm(self) -> None:
-        """What the pass reads from QBO whatever Luminous holds (the first connection's index
-        of PO numbers, the configured accounts), read while Luminous is: the first seconds of
-        a backlog otherwise leave QBO's budget idle. A failure here is met again, and
-        recorded, where the documents need them. It waits for the company: a company QBO is
-        throttling or refusing gets no reads on top of that read's own attempts."""
+        """What the pass reads from QBO whatever Luminous holds (the first connection's index,
+        the configured accounts), while Luminous is read; after the company (one QBO throttles
+        gets no reads on top). A failure is met again where the documents need them."""
         try:
             if self._company is not None:
                 self._company.loaded()

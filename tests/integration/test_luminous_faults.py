@@ -81,8 +81,16 @@ def test_mid_pass_outage_keeps_the_checkpoint_behind_the_unread(emu):
     ids = [add_po(emu, T0 + timedelta(seconds=i)) for i in range(250)]
     client, ledger = make_client(emu, max_attempts=2), Ledger()
     outage = LuminousFault(r"/purchase-orders$", times=None)
-    # the last request before page 2 is the sort probe; everything after it fails
-    emu.after_page(lambda e, q, n: q.get("sort") == "id:desc" and e.add_fault(outage))
+    # the last requests before page 2 are the two probes (sent together); after both, all fail
+    probed: set[str] = set()
+
+    def outage_after_the_probes(e, q, n):
+        if q.get("per_page") == "1":
+            probed.add(str(q.get("sort")))
+        if {"updated_at:desc", "id:desc"} <= probed:
+            e.add_fault(outage)
+
+    emu.after_page(outage_after_the_probes)
     handled = []
     with pytest.raises(LuminousUnavailable):
         run_pass(client, ledger, None, on_record=handled.append)
