@@ -141,7 +141,7 @@ class DocNumberLookup:
         """A document this pass created: the index must know it too, where the writer refuses
         a repeated number per look-up (bills), not per pass. The PO writer refuses any number
         another PO took in the pass (`identity.number_refused`) before it asks, so it does not
-        call this: at 10,000 POs those entries were 2.4 MB that nothing read."""
+        call this: at 10,000 POs those entries were about 2 MB that nothing read."""
         if self._index is not None:
             self._index.setdefault(number_key(doc_number), []).append(qbo_id)
 
