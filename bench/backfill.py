@@ -183,7 +183,7 @@ def build_deps(
         else None
     )
     deps.qbo = QBOClient(
-        wiring.session(QBO_CONCURRENCY),
+        wiring.session(QBO_CONCURRENCY, for_url=settings.qbo.base_url),
         settings.qbo.base_url,
         settings.qbo.realm_id,
         wiring.token_source(settings),

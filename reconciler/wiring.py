@@ -3,10 +3,16 @@
 The one place that turns configuration into objects; the CLI, the daemon, the demo and the
 integration tests all build through here, so they run the same code. TLS verification is
 requests' default and is never turned off: the emulators are plain http on 127.0.0.1.
+
+A session reads the environment once, when it is built (`session`), not at every request as
+requests does by default: that re-read (proxies, `no_proxy`, `~/.netrc`) was about a tenth of
+the CPU a single QBO write costs, and a `.netrc` entry for the host would have replaced the
+bearer token with Basic credentials.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -33,12 +39,20 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def session(pool_size: int = 10) -> requests.Session:
+def session(pool_size: int = 10, *, for_url: str) -> requests.Session:
+    """A session for requests to `for_url`'s host, with the environment's proxy for it (after
+    `no_proxy`) and CA bundle (`REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`) read now, once: what
+    requests would read at every request, without `~/.netrc`."""
     s = requests.Session()
     adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 2))
     s.mount("https://", adapter)
     s.mount("http://", adapter)
     s.headers["User-Agent"] = USER_AGENT
+    s.trust_env = False
+    s.proxies = dict(requests.utils.get_environ_proxies(for_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        s.verify = bundle
     return s
 
 
@@ -112,7 +126,7 @@ def qbo_client(
     q = settings.qbo
     timeout = q.timeout.total_seconds()
     return QBOClient(
-        http or session(q.max_concurrent),
+        http or session(q.max_concurrent, for_url=q.base_url),
         q.base_url,
         q.realm_id,
         tokens,
@@ -149,7 +163,7 @@ def realm_limiter(settings: Settings) -> RealmLimiter:
 def luminous_client(settings: Settings, *, http: requests.Session | None = None) -> LuminousClient:
     lum = settings.luminous
     return LuminousClient(
-        http or session(),
+        http or session(for_url=lum.base_url),
         lum.base_url,
         lum.api_token.reveal() if lum.api_token else "",
         per_page=lum.per_page,
@@ -201,7 +215,7 @@ def pass_alerts(settings: Settings, store: StateStore, log: Any) -> Any:
         timeout=config.timeout.total_seconds(),
         max_attempts=config.max_attempts,
         give_up_after=config.give_up_after.total_seconds(),
-        session=session(2),
+        session=session(2, for_url=config.webhook_url.reveal()),  # (never logged)
     )
     return PassAlerts(
         sender,

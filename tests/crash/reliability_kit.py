@@ -462,7 +462,7 @@ def in_process_deps(settings, *, log, clock, store, qbo_timeout, sleep):
     counter = RequestCounter()
     deps = wiring.build_deps(settings, log=log, clock=clock, store=store, tokens=tokens)
     deps.qbo = QBOClient(
-        wiring.session(),
+        wiring.session(for_url=settings.qbo.base_url),
         settings.qbo.base_url,
         settings.qbo.realm_id,
         tokens,
@@ -516,7 +516,7 @@ class InProcessDaemon:
             sleep=self.sleep,
         )
         deps.luminous = LuminousClient(
-            wiring.session(),
+            wiring.session(for_url=self.settings.luminous.base_url),
             self.settings.luminous.base_url,
             LUMINOUS_TOKEN,
             per_page=self.settings.luminous.per_page,
