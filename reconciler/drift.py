@@ -206,16 +206,11 @@ def assess(
 ) -> Sighting | None:
     """What QBO's current `held` (a CDC object) says happened; None when it is our own write
     or a version already seen."""
-    if entry.status is SyncStatus.PENDING:
-        return None  # a write of ours is out: its answer decides
+    if not is_news(entry, snap, held):
+        return None
     if held.get("status") == "Deleted":
-        if entry.lifecycle is Lifecycle.DELETED:
-            return None  # we deleted it, or a check already recorded it
         return Sighting(None, Drift.DELETED, note="deleted in QBO by someone else")
     token = str(held.get("SyncToken") or "")
-    known = [entry.sync_token, *((snap.sync_token, snap.seen_token) if snap else ())]
-    if entry.lifecycle is Lifecycle.DELETED or not _newer(token, [t for t in known if t]):
-        return None
     closure = ENTITIES[kind].closure
     ended = closure(held) if closure else None
     if snap is None or snap.fields is None:
@@ -231,6 +226,19 @@ def assess(
     if ended:
         return Sighting(token, ended[0], note=ended[1], ended=True)
     return Sighting(token, None)
+
+
+def is_news(entry: LedgerEntry, snap: Snapshot | None, held: Mapping[str, Any]) -> bool:
+    """Whether a CDC object (raw or held form) can tell `assess` anything: only its status and
+    SyncToken are read, so a check passes over its own writes before `held_form`'s work."""
+    if entry.status is SyncStatus.PENDING:
+        return False  # a write of ours is out: its answer decides
+    if entry.lifecycle is Lifecycle.DELETED:
+        return False  # we deleted it, or a check already recorded it
+    if held.get("status") == "Deleted":
+        return True
+    known = [entry.sync_token, *((snap.sync_token, snap.seen_token) if snap else ())]
+    return _newer(str(held.get("SyncToken") or ""), [t for t in known if t])
 
 
 def _newer(token: str, known: Sequence[str]) -> bool:

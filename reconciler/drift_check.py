@@ -125,6 +125,8 @@ class DriftCheck:
                 if owner is None:
                     continue  # not a document the sync wrote
                 entry, snap = owner
+                if not drift.is_news(entry, snap, row):
+                    continue  # our own write, or a version already assessed
                 held = drift.held_form(kind, row, self.fields[kind])
                 sighting = drift.assess(kind, entry, snap, held)
                 if sighting is not None:

@@ -124,6 +124,19 @@ def test_our_own_write_is_never_drift():
     assert drift.assess(PO, row(), seen, held(Memo="changed")) is None  # already assessed
 
 
+def test_is_news_reads_only_the_token_and_status_of_the_raw_object():
+    """What a check asks before the work of `held_form`: the raw CDC object will do."""
+    raw = copy.deepcopy(ANSWER)
+    assert not drift.is_news(row(), ours(), raw)  # the SyncToken we wrote
+    assert drift.is_news(row(), ours(), {**raw, "SyncToken": "1"})
+    assert drift.is_news(row(), ours(), {"Id": "130", "status": "Deleted"})
+    assert not drift.is_news(
+        row(lifecycle=Lifecycle.DELETED), ours(), {"Id": "130", "status": "Deleted"}
+    )
+    assert not drift.is_news(row(status=SyncStatus.PENDING), ours(), {**raw, "SyncToken": "1"})
+    assert drift.is_news(row(sync_token=None), None, raw)  # nothing known: look
+
+
 def test_a_change_to_a_field_we_do_not_sync_only_refreshes_the_token():
     seen = drift.assess(PO, row(), ours(), held(ShipMethodRef={"value": "UPS"}))
     assert seen == Sighting("1", None)
