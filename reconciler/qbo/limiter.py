@@ -107,11 +107,6 @@ class RealmLimiter:
     def per_second(self) -> int:
         return self._requests[1].limit
 
-    def batch_wait(self) -> float:
-        """Seconds until a batch request could start (0: now); a scheduler's hint."""
-        with self._lock:
-            return self._wait(self._clock(), batch=True)
-
     def batch_budget_wait(self) -> float:
         """Seconds until the batch window (or a throttle hold) lets a batch go: what
         `patience` is held against. A sender waiting for a slot asks this, not `slot`, so it
