@@ -224,16 +224,31 @@ def _user() -> str:
         return str(os.geteuid())
 
 
-@contextmanager
-def guarded(path: str | Path) -> Iterator[None]:
+def guarded(path: str | Path) -> _Guarded:
     """Turn a damaged or unwritable state file into a clear StateFileError."""
-    try:
-        yield
-    except (sqlite3.DatabaseError, OSError) as exc:
-        explained = explain(exc, path)
-        if explained is None:
-            raise
-        raise explained from None
+    return _Guarded(path)
+
+
+class _Guarded:
+    """`guarded` as a plain context manager: it wraps every statement, and a generator-based
+    one costs several times as much to enter and leave."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> bool:
+        if isinstance(exc, sqlite3.DatabaseError | OSError):
+            explained = explain(exc, self.path)
+            if explained is not None:
+                raise explained from None
+        return False
 
 
 def iso(value: datetime | None) -> str | None:

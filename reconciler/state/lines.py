@@ -119,10 +119,11 @@ class DocLines:
                 self.write_staged()
 
     def write_staged(self) -> None:
-        """The staged lines, inside the caller's transaction."""
+        """The staged lines, inside the caller's transaction: three statements for them all
+        (a pass's outcomes come thirty at a time)."""
         staged, self._staged = self._staged, {}
-        for (kind, doc_id), (lines, vendor_id, header) in staged.items():
-            self._write(kind, doc_id, lines, vendor_id, header)
+        if staged:
+            self._write_all(staged)
 
     def _write(
         self,
@@ -132,30 +133,24 @@ class DocLines:
         vendor_id: str | None,
         header: Mapping[str, Any] | None,
     ) -> None:
-        self._db.execute("delete from doc_lines where kind = ? and doc_id = ?", [str(kind), doc_id])
+        self._write_all({(kind, doc_id): (tuple(lines), vendor_id, header)})
+
+    def _write_all(
+        self, docs: Mapping[tuple[DocKind, int], tuple[Sequence[QBOLine], str | None, Any]]
+    ) -> None:
+        keys = [[str(kind), doc_id] for kind, doc_id in docs]
+        self._db.executemany("delete from doc_lines where kind = ? and doc_id = ?", keys)
         self._db.executemany(
-            f"insert or replace into doc_lines ({', '.join(_LINE_COLUMNS)})"  # noqa: S608
-            f" values ({', '.join('?' * len(_LINE_COLUMNS))})",
-            [
-                [
-                    str(kind),
-                    doc_id,
-                    line.key,
-                    line.qbo_line_id,
-                    line.detail_type,
-                    line.target_id,
-                    _text(line.qty),
-                    _text(line.unit_price),
-                    _text(line.amount),
-                    line.linked_txn_id,
-                    line.linked_line_id,
-                    line.class_id,
-                    line.tax_code_id,
-                ]
-                for line in lines
-            ],
-        )
-        self._upsert_fact(kind, doc_id, vendor_id=vendor_id, **_header_facts(header))
+            _INSERT_LINE,
+            [_line_row(key, line) for key, (lines, _, _) in zip(keys, docs.values(), strict=True)
+             for line in lines],
+        )  # fmt: skip
+        facts: dict[tuple[str, ...], list[list[Any]]] = {}
+        for key, (_, vendor_id, header) in zip(keys, docs.values(), strict=True):
+            values = {"vendor_id": vendor_id, **_header_facts(header)}
+            facts.setdefault(tuple(values), []).append([*key, *values.values()])
+        for names, rows in facts.items():
+            self._db.executemany(_fact_sql(names), rows)
 
     def forget(self, kind: DocKind, doc_id: int) -> None:
         """The document is gone from QBO: its lines with it."""
@@ -240,16 +235,31 @@ class DocLines:
     def _upsert_fact(self, kind: DocKind, doc_id: int, **values: Any) -> None:
         if "closed_seen_at" in values:
             values["closed_seen_at"] = iso(values["closed_seen_at"])
-        names = list(values)
-        self._db.execute(
-            f"insert into doc_facts (kind, doc_id, {', '.join(names)})"  # noqa: S608
-            f" values (?, ?, {', '.join('?' * len(names))})"
-            f" on conflict(kind, doc_id) do update set "
-            + ", ".join(
-                f"{n} = coalesce(excluded.{n}, doc_facts.{n})"
-                if n == "vendor_id"
-                else f"{n} = excluded.{n}"
-                for n in names
-            ),
-            [str(kind), doc_id, *values.values()],
+        self._db.execute(_fact_sql(tuple(values)), [str(kind), doc_id, *values.values()])
+
+
+_INSERT_LINE = (
+    f"insert or replace into doc_lines ({', '.join(_LINE_COLUMNS)})"  # noqa: S608
+    f" values ({', '.join('?' * len(_LINE_COLUMNS))})"
+)
+
+
+def _line_row(key: list[Any], line: QBOLine) -> list[Any]:
+    return [*key, line.key, line.qbo_line_id, line.detail_type, line.target_id,
+            _text(line.qty), _text(line.unit_price), _text(line.amount), line.linked_txn_id,
+            line.linked_line_id, line.class_id, line.tax_code_id]  # fmt: skip
+
+
+def _fact_sql(names: Sequence[str]) -> str:
+    """Upsert these `doc_facts` columns; a vendor already known is kept over a None."""
+    return (
+        f"insert into doc_facts (kind, doc_id, {', '.join(names)})"  # noqa: S608
+        f" values (?, ?, {', '.join('?' * len(names))})"
+        " on conflict(kind, doc_id) do update set "
+        + ", ".join(
+            f"{n} = coalesce(excluded.{n}, doc_facts.{n})"
+            if n == "vendor_id"
+            else f"{n} = excluded.{n}"
+            for n in names
         )
+    )
