@@ -95,7 +95,7 @@ class DocLines:
         """What QBO answered for this document's lines, in place of what was known; `header`:
         the answer itself, whose location and tax calculation the PO's bills take."""
         with self._db.atomic():
-            self._write(kind, doc_id, lines, vendor_id, header)
+            self._write_all({(kind, doc_id): (tuple(lines), vendor_id, header)})
 
     def stage(
         self,
@@ -125,30 +125,20 @@ class DocLines:
         if staged:
             self._write_all(staged)
 
-    def _write(
-        self,
-        kind: DocKind,
-        doc_id: int,
-        lines: Sequence[QBOLine],
-        vendor_id: str | None,
-        header: Mapping[str, Any] | None,
-    ) -> None:
-        self._write_all({(kind, doc_id): (tuple(lines), vendor_id, header)})
-
     def _write_all(
         self, docs: Mapping[tuple[DocKind, int], tuple[Sequence[QBOLine], str | None, Any]]
     ) -> None:
-        keys = [[str(kind), doc_id] for kind, doc_id in docs]
-        self._db.executemany("delete from doc_lines where kind = ? and doc_id = ?", keys)
-        self._db.executemany(
-            _INSERT_LINE,
-            [_line_row(key, line) for key, (lines, _, _) in zip(keys, docs.values(), strict=True)
-             for line in lines],
-        )  # fmt: skip
-        facts: dict[tuple[str, ...], list[list[Any]]] = {}
-        for key, (_, vendor_id, header) in zip(keys, docs.values(), strict=True):
+        keys: list[list[Any]] = []
+        line_rows: list[list[Any]] = []
+        facts: dict[tuple[str, ...], list[list[Any]]] = {}  # (rows by the columns they set)
+        for (kind, doc_id), (lines, vendor_id, header) in docs.items():
+            key = [str(kind), doc_id]
+            keys.append(key)
+            line_rows.extend(_line_row(key, line) for line in lines)
             values = {"vendor_id": vendor_id, **_header_facts(header)}
             facts.setdefault(tuple(values), []).append([*key, *values.values()])
+        self._db.executemany("delete from doc_lines where kind = ? and doc_id = ?", keys)
+        self._db.executemany(_INSERT_LINE, line_rows)
         for names, rows in facts.items():
             self._db.executemany(_fact_sql(names), rows)
 
