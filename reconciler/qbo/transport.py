@@ -255,7 +255,7 @@ class Transport:
             # A throttled request did nothing: it goes again as it is, after the wait QBO
             # asks for, and no other request of the realm jumps in meanwhile.
             wait = self._throttle_hold(response)
-            if self._limiter is not None:
+            if self._limiter is not None and status != 429:  # (a 429 was held in its slot)
                 self._limiter.hold(wait)
             self._sleep(wait)
             return
