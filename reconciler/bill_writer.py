@@ -19,6 +19,7 @@ from receiving reports), beside `po_writer.POWriter`.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -28,6 +29,7 @@ from reconciler import errors, identity, plan
 from reconciler.bill_links import POLinks
 from reconciler.bill_model import DesiredBill, DesiredBillLine, answered_lines
 from reconciler.config import Settings
+from reconciler.idset import KeyOwners
 from reconciler.lookup import (
     DocNumberLookup,
     create_looking_first,
@@ -95,6 +97,7 @@ class BillWriter:
         self.links = POLinks(qbo, ledger, lines, run_id=run_id, clock=clock)
         self.reads = 0
         self._links: dict[int, dict[int, POLinkRef]] = {}  # doc id -> line number -> link
+        self._numbers_taken = KeyOwners()  # (number, vendor) -> first document (as POWriter)
 
     # --- bodies -------------------------------------------------------------------------
 
@@ -150,7 +153,7 @@ class BillWriter:
         """What QBO holds under each create's number, among that vendor's bills; one look-up.
         A bill found paid that differs from Luminous is not taken over (it is not edited)."""
         found = self.lookup.find([w.desired.doc_number for w, _ in creates], fresh=fresh)
-        first_with: dict[tuple[str, str], int] = {}
+        first_with = self._numbers_taken
         answers: list[identity.Identity] = []
         label = self.kind.label
         for write, payload in creates:
@@ -159,11 +162,12 @@ class BillWriter:
             if not q.is_queryable(number):
                 answers.append(identity.Conflict(f"{label} number {number!r} cannot be searched"))
                 continue
-            if first_with.setdefault(key, write.doc_id) != write.doc_id:
+            owner = first_with.claim(json.dumps(key), write.doc_id)
+            if owner != write.doc_id:
                 answers.append(
                     identity.Conflict(
                         f"{label} number {number!r} of this vendor is also Luminous {label} "
-                        f"{first_with[key]}'s: one of them is a duplicate; fix it in Luminous"
+                        f"{owner}'s: one of them is a duplicate; fix it in Luminous"
                     )
                 )
                 continue

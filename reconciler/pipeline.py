@@ -64,6 +64,9 @@ LOOKAHEAD = 17 * batching.MAX_BATCH_ITEMS
 PREPARE_EVERY = 5 * batching.MAX_BATCH_ITEMS
 
 
+_Ready = tuple[Write, LedgerEntry, dict[str, Any]]  # a write, its pending row, its body
+
+
 @dataclass
 class _Batch:
     """A group sent and not yet answered: its writes, their begun rows, the answer to come."""
@@ -227,17 +230,19 @@ class WritePipeline:
         """Their references and look-ups (the prepare thread runs this ahead; a failure
         there is met again when the buffer is sent)."""
         for kind, writer in self._writers.items():
-            desired = [w.desired for w in writes if w.kind is kind]
-            if desired:
-                writer.prefetch(
-                    desired, [w.desired for w in writes if w.kind is kind and w.is_create]
-                )
+            if mine := [w for w in writes if w.kind is kind]:
+                writer.prefetch([w.desired for w in mine], [w.desired for w in mine if w.is_create])
 
     def _prepare_batch(self, writes: list[Write]) -> None:
-        """References for all at once (what was prepared ahead is cached), then each body;
-        a write whose body cannot be built is recorded at once and left out."""
+        """References and look-ups for all at once, then each group's bodies as it leaves."""
         self._prefetch(writes)
-        ready: list[tuple[Write, LedgerEntry, dict[str, Any]]] = []
+        for start in range(0, len(writes), batching.MAX_BATCH_ITEMS):
+            if ready := self._bodies(writes[start : start + batching.MAX_BATCH_ITEMS]):
+                self._send(ready)
+
+    def _bodies(self, writes: list[Write]) -> list[_Ready]:
+        """Bodies and identities; one without a body, or settled by identity, is recorded."""
+        ready: list[_Ready] = []
         failed: list[Record] = []
         for write in writes:
             pending = self._sender.pending(write)
@@ -252,11 +257,9 @@ class WritePipeline:
             ready, settled = [], []
         if failed or settled:
             self._recorder.record([*failed, *settled])
-        size = batching.MAX_BATCH_ITEMS
-        for start in range(0, len(ready), size):
-            self._send(ready[start : start + size])
+        return ready
 
-    def _send(self, ready: list[tuple[Write, LedgerEntry, dict[str, Any]]]) -> None:
+    def _send(self, ready: list[_Ready]) -> None:
         """Every item `pending` (one transaction), then the group leaves on a worker thread."""
         writes = [w for w, _, _ in ready]
         begun = self._recorder.begin([p for _, p, _ in ready], [w.verb for w in writes])

@@ -44,6 +44,7 @@ class FakeWriter:
     in_qbo: dict[int, Any] = field(default_factory=dict)  # doc -> what QBO holds for it
     lookups: list[list[int]] = field(default_factory=list)
     confirmed_docs: list[int] = field(default_factory=list)
+    built: list[int] = field(default_factory=list)  # the documents whose body was built
 
     def identify(self, creates):
         self.lookups.append([w.doc_id for w, _ in creates])
@@ -64,6 +65,7 @@ class FakeWriter:
     def payload(self, desired):
         if desired.n in self.payload_failures:
             raise self.payload_failures[desired.n]
+        self.built.append(desired.n)
         return {"n": desired.n}
 
     def batchable(self, write):
@@ -343,9 +345,32 @@ def test_a_conflict_in_qbo_is_a_failure_never_a_create(parts):
     assert "QBO PurchaseOrder 9" in failed.outcome.message
 
 
+def test_a_group_s_bodies_are_built_just_before_it_is_sent():
+    """A full buffer holds 510 writes: their bodies are built a group at a time, as each
+    group is begun, so the ones still waiting for room in flight hold no payload yet."""
+    writer, batch = FakeWriter(), FakeBatch()
+    built_when_begun: list[int] = []
+
+    class Watching(FakeRecorder):
+        def begin(self, entries, verbs):
+            built_when_begun.append(len(writer.built))
+            return super().begin(entries, verbs)
+
+    pipeline = WritePipeline(
+        {PO: writer}, Watching(), batch, policy=policy(), clock=lambda: T, rng=random.Random(1),
+        lookahead=90, in_flight=1,
+    )  # fmt: skip
+    with pipeline:
+        for n in range(1, 91):
+            pipeline.submit(write(n))
+    assert built_when_begun == [30, 60, 90]
+    assert batch.calls == [list(range(1, 31)), list(range(31, 61)), list(range(61, 91))]
+
+
 def test_a_full_lookahead_resolves_and_looks_up_once_then_sends_groups_of_30():
-    """The buffer's documents share one reference prefetch and one identity look-up (the
-    look-up chunks its IN lists itself), then go out 30 to a group, in order."""
+    """The buffer's documents share one reference prefetch (which asks QBO for their
+    DocNumbers too, in the look-up's own IN lists); then each group of 30 has its bodies built
+    and its identities decided (from what the prefetch asked) just before it goes, in order."""
     writer, recorder, batch = FakeWriter(), FakeRecorder(), FakeBatch()
     pipeline = WritePipeline(
         {PO: writer}, recorder, batch, policy=policy(), clock=lambda: T, rng=random.Random(1),
@@ -355,8 +380,9 @@ def test_a_full_lookahead_resolves_and_looks_up_once_then_sends_groups_of_30():
         for n in range(1, 76):
             pipeline.submit(write(n))
         assert writer.prefetched == [list(range(1, 76))]  # the 75th submit flushed them all
-    assert writer.lookups == [list(range(1, 76))]
-    assert batch.calls == [list(range(1, 31)), list(range(31, 61)), list(range(61, 76))]
+    groups = [list(range(1, 31)), list(range(31, 61)), list(range(61, 76))]
+    assert writer.lookups == groups
+    assert batch.calls == groups
     assert recorder.order == list(range(1, 76))
     assert pipeline.batches_sent == 3 and pipeline.groups_alone == 0
 
