@@ -378,3 +378,31 @@ def test_content_hashes_do_not_change_across_versions():
     )
     assert plain.content_hash == "c947ebb889f35647684510a429968945"
     assert edited.content_hash == "b77e8f7c2ed9d084236f7d1ba6213697"
+
+
+def test_pos_of_one_supplier_and_product_share_their_vendor_item_and_address():
+    """A backlog's POs waiting in the pipeline hold one mapped vendor, item and address per
+    supplier and product, not a copy each (the mappings are cached: they are pure)."""
+    rules = make_rules()
+    first = desired_po(make_po(id=1, order_numbers=("PO-1",)), rules)
+    # parsed again from JSON: equal, not the same objects
+    again = make_po(id=2, order_numbers=("PO-2",), lines=(make_line(1),))
+    second = desired_po(
+        dataclasses.replace(again, supplier=dataclasses.replace(again.supplier)), rules
+    )
+    assert second.vendor is first.vendor
+    assert second.vendor_addr is first.vendor_addr
+    assert second.lines[0].item is first.lines[0].item
+    assert second.lines[0] is not first.lines[0]  # a line is the PO's own
+
+
+def test_a_cached_item_keeps_the_digits_of_its_own_cost():
+    """Decimal("1.0") == Decimal("1.00") (same hash too): the cache must not hand one
+    product's item to the other, whose cost was written with other digits."""
+    rules = make_rules()
+    costs = []
+    for n, cost in enumerate(("1.0", "1.00"), start=1):
+        product = SourceProduct(id=1, name="Creatine 1", sku="SKU-1", unit_cost=D(cost))
+        po = make_po(id=n, order_numbers=(f"PO-{n}",), lines=(make_line(1, product=product),))
+        costs.append(str(desired_po(po, rules).lines[0].item.unit_cost))
+    assert costs == ["1.0", "1.00"]
