@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.idset import KeyOwners
 from reconciler.qbo import query as q
 
 
@@ -89,16 +90,17 @@ def identify(
     return Adopt(found)
 
 
-def number_refused(number: str, doc_id: int, taken: dict[str, int], what: str) -> Conflict | None:
+def number_refused(number: str, doc_id: int, taken: KeyOwners, what: str) -> Conflict | None:
     """A number no look-up can vouch for: none, one QBO's query lexer cannot take, or one
     another Luminous document took earlier in this pass (`taken`: number key -> document; its
     create may still be in flight, unseen by the look-up). None: look it up."""
     if not number or not q.is_queryable(number):
         return Conflict(f"{what} number {number!r} cannot be searched in QBO")
     key = number.strip().casefold()  # as lookup.number_key: QBO compares without case
-    if taken.setdefault(key, doc_id) != doc_id:
+    owner = taken.claim(key, doc_id)
+    if owner != doc_id:
         return Conflict(
-            f"{what} number {number!r} is also Luminous {what} {taken[key]}'s; "
+            f"{what} number {number!r} is also Luminous {what} {owner}'s; "
             f"{what} numbers must be unique: renumber one in Luminous"
         )
     return None

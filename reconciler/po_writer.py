@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler import batching, errors, identity, plan
 from reconciler.bill_model import answered_lines, matched_lines
 from reconciler.config import Settings
+from reconciler.idset import KeyOwners
 from reconciler.lookup import (
     DocNumberLookup,
     create_looking_first,
@@ -69,7 +70,7 @@ class POWriter:
         self.lookup = DocNumberLookup(qbo, ENTITY, index_first=first_connection)
         # number key -> the Luminous PO that first took it this pass: a create of another
         # may still be in flight, unseen by the look-up, so the pass itself remembers
-        self._numbers_taken: dict[str, int] = {}
+        self._numbers_taken = KeyOwners()
 
     @property
     def rules(self) -> MappingRules:
