@@ -23,7 +23,9 @@ reads back what the backfill wrote, is measured apart as `first_drift_check_*`):
   and `bound_ratio` = that bound / the measured wall time;
   next to it, `mix_bound_s`: what the limits permit for the request mix the client actually
   sent (a poor mix makes that one look close, which is why the ratio uses the work's bound);
-- peak RSS in MiB (KiB / 1024, as `ru_maxrss` counts): each run's own peak, from the start of
+- peak RSS in MiB, with MALLOC_ARENA_MAX as the systemd units and the image set it (the bench
+  re-executes itself with it; `--malloc-arena-max ""` for glibc's default of 8 per core)
+  (KiB / 1024, as `ru_maxrss` counts): each run's own peak, from the start of
   its passes to their end (`peak_rss_backfill_mb` for the backfill, `peak_rss_mb` the highest
   of all runs); the bench's fetch of the emulator's request log afterwards is not in it.
 """
@@ -473,6 +475,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "products": args.products,
                 "latency_s": args.latency,
                 "limits": args.limits,
+                "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX", ""),
                 **backfill_figures(backfill, args.latency),
                 **bound_figures(args, vendors, items, backfill.wall, backfill.server),
                 "peak_rss_mb": round(rss_peak / 1024, 1),
@@ -492,6 +495,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
     finally:
         log_stream.close()
+
+
+MALLOC_ARENA_MAX = "2"  # as systemd/*.service and the Dockerfile set it
+
+
+def with_malloc_arenas(value: str) -> None:
+    """Re-execute with MALLOC_ARENA_MAX as asked: glibc reads it when the process starts."""
+    if os.environ.get("MALLOC_ARENA_MAX", "") == value:
+        return
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    if value:
+        env["MALLOC_ARENA_MAX"] = value
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -532,7 +548,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dump-log", default=None, help="write the backfill's QBO request log here (JSON)"
     )
+    parser.add_argument(
+        "--malloc-arena-max",
+        default=MALLOC_ARENA_MAX,
+        help='glibc malloc arenas (default: as the service runs; "" for glibc\'s own)',
+    )
     args = parser.parse_args(argv)
+    if argv is None:
+        with_malloc_arenas(args.malloc_arena_max)
     # a stopped benchmark still stops its emulators (the `finally` in `emulators`)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = run(args)
