@@ -13,7 +13,12 @@ second. So:
   threads);
 - while it waits for a turn it keeps watching the batch window, and takes a batch slot the
   moment one is close enough: slots free a minute after they were taken, in bursts, and a
-  slot not taken at once drifts every later minute's slots later.
+  slot not taken at once drifts every later minute's slots later;
+- when the batch window has fewer free slots than groups want them, they go to the groups in
+  the order they were sent (`BatchLine`). The last group of a
+  pipeline buffer is part-filled; when it raced the full groups before it for the minute's
+  last slot and won, a full group of 30 went alone instead of 10 (1,000 POs: 170 single
+  writes instead of 150, 25.9 s instead of 23.6, in two runs of seven).
 
 The bench (`bench/qbo_bound.py`) shows this greedy rule is what the fastest schedule does.
 Either way the answer has the batch's shape (one `BatchItemResult` per item, faults returned,
@@ -23,7 +28,9 @@ requestid (`item_request_ids`), the one it would carry as a single write.
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -44,6 +51,7 @@ class GroupSender:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._turns = threading.BoundedSemaphore(ALONE_AT_ONCE)
+        self._line = BatchLine()
 
     def send(
         self,
@@ -63,26 +71,34 @@ class GroupSender:
             with self._turns:
                 return self._alone(items, item_request_ids, resend_unclear)
         patience = batching.batch_patience(len(items), limiter.per_second) if limiter else None
-        while True:
-            # the body is built (and encoded) only when a slot is close enough, not each look
-            wait = limiter.batch_budget_wait() if limiter else 0.0
-            if patience is None or wait <= patience:
-                try:
-                    results = client.batch(
-                        items,
-                        request_id=request_id,
-                        resend_unclear=resend_unclear,
-                        patience=patience,
-                    )
-                    return GroupAnswer(results, as_batch=True)
-                except BatchWindowFull as full:  # another group took the slot meanwhile
-                    wait = full.wait
-            until_close_enough = min(max(wait - (patience or 0.0), 0.01), LOOK_AGAIN_S)
-            if self._turns.acquire(timeout=until_close_enough):
-                try:
-                    return self._alone(items, item_request_ids, resend_unclear)
-                finally:
-                    self._turns.release()
+        ticket = self._line.join()
+        try:
+            while True:
+                # the body is built (and encoded) only when a slot is close enough
+                wait = limiter.batch_budget_wait() if limiter else 0.0
+                if patience is None or wait <= patience:
+                    free = limiter.batch_slots_free() if limiter else None
+                    if free is not None and not self._line.may_batch(ticket, free, LOOK_AGAIN_S):
+                        continue  # groups sent earlier have the first claim to the slots
+                    try:
+                        results = client.batch(
+                            items,
+                            request_id=request_id,
+                            resend_unclear=resend_unclear,
+                            patience=patience,
+                        )
+                        return GroupAnswer(results, as_batch=True)
+                    except BatchWindowFull as full:  # another batch took the slot meanwhile
+                        wait = full.wait
+                until_close_enough = min(max(wait - (patience or 0.0), 0.01), LOOK_AGAIN_S)
+                if self._turns.acquire(timeout=until_close_enough):
+                    self._line.leave(ticket)  # going alone: the groups behind may batch
+                    try:
+                        return self._alone(items, item_request_ids, resend_unclear)
+                    finally:
+                        self._turns.release()
+        finally:
+            self._line.leave(ticket)
 
     def _alone(
         self, items: Sequence[BatchOp], request_ids: Sequence[str], resend_unclear: bool
@@ -101,6 +117,40 @@ class GroupSender:
                 workers = limiter.max_concurrent if limiter is not None else 1
                 self._pool = ThreadPoolExecutor(workers, thread_name_prefix="qbo-alone")
             return self._pool
+
+
+class BatchLine:
+    """The groups that may still batch, in the order they were sent: while the batch window
+    has room for all of them they batch at once; the last slots go to the first in line (a
+    group leaves once its batch is answered or it goes alone)."""
+
+    def __init__(self) -> None:
+        self._moved = threading.Condition()
+        self._line: deque[int] = deque()
+        self._tickets = itertools.count()
+
+    def join(self) -> int:
+        with self._moved:
+            ticket = next(self._tickets)
+            self._line.append(ticket)
+            return ticket
+
+    def may_batch(self, ticket: int, free: int, timeout: float) -> bool:
+        """True if the window's `free` slots reach this group past those sent before it (the
+        first may always wait for the next slot); else False once the line has moved (or
+        after `timeout`): the window is to be looked at again."""
+        with self._moved:
+            ahead = self._line.index(ticket)
+            if ahead == 0 or ahead < free:
+                return True
+            self._moved.wait_for(lambda: self._line.index(ticket) < ahead, timeout)
+            return False
+
+    def leave(self, ticket: int) -> None:
+        with self._moved:
+            if ticket in self._line:
+                self._line.remove(ticket)
+                self._moved.notify_all()
 
 
 def _alone(client: Any, op: BatchOp, request_id: str, resend_unclear: bool) -> BatchItemResult:

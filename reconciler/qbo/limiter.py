@@ -64,6 +64,10 @@ class _Window:
             return 0.0
         return self.starts[0][0] + self.span - now
 
+    def room(self, now: float) -> int:
+        self.wait_needed(now)  # (drops what has left the window)
+        return max(0, self.limit - len(self.starts))
+
     def record(self, now: float) -> list[float]:
         entry = [now]
         self.starts.append(entry)
@@ -113,6 +117,12 @@ class RealmLimiter:
         builds its request only once the window is close enough."""
         with self._lock:
             return self._batch_budget_wait(self._clock())
+
+    def batch_slots_free(self) -> int:
+        """Batches the window would take now (none during a throttle hold)."""
+        with self._lock:
+            now = self._clock()
+            return 0 if self._held_until > now else self._batches.room(now)
 
     def hold(self, seconds: float) -> None:
         """QBO throttled us anyway: no new request of this realm for `seconds`."""

@@ -92,3 +92,83 @@ def test_budget_wait_is_what_patience_is_held_against():
     assert limiter.batch_budget_wait() == 0.0  # per-second window full, batch window not
     limiter.hold(7.5)
     assert limiter.batch_budget_wait() == pytest.approx(7.5)
+
+
+class BatchOrAloneClient(BatchOnlyClient):
+    """Also sends single creates (each answered at once), as `QBOClient.create` does."""
+
+    def create(self, entity: str, body: Any, **_: Any) -> Any:
+        return type("Result", (), {"entity": dict(body), "intuit_tid": "tid"})()
+
+
+def test_the_minute_s_last_batch_slot_goes_to_the_group_sent_first():
+    """A pipeline buffer's last group is part-filled. When it reached the minute's last batch
+    slot before the full group sent ahead of it, 30 writes went alone instead of 10 (1,000
+    POs: 170 single writes, not 150). Here the group sent first is slow to look at the window;
+    the one sent after it sees the free slot first, and still leaves it to the first."""
+    fake = FakeTime()
+    limiter = RealmLimiter(batches_per_minute=1, clock=fake.clock, sleep=time.sleep)
+    client = BatchOrAloneClient(limiter)
+    sender = groups.GroupSender(client)
+    full = [BatchOp(str(i), "create", "PurchaseOrder", {"n": i}) for i in range(30)]
+    tail = [BatchOp(str(i), "create", "PurchaseOrder", {"n": i}) for i in range(10)]
+    first_may_look, second_looked = threading.Event(), threading.Event()
+    real_wait = limiter.batch_budget_wait
+
+    def watched_wait() -> float:
+        if threading.current_thread().name == "first":
+            assert first_may_look.wait(10)
+        else:
+            second_looked.set()
+        return real_wait()
+
+    limiter.batch_budget_wait = watched_wait  # type: ignore[method-assign]
+    answers: dict[str, Any] = {}
+
+    def send(name: str, items: list[BatchOp]) -> None:
+        answers[name] = sender.send(
+            items,
+            request_id=name,
+            item_request_ids=[f"{name}-{op.bid}" for op in items],
+            resend_unclear=True,
+        )
+
+    first = threading.Thread(target=send, args=("first", full), name="first", daemon=True)
+    first.start()
+    deadline = time.monotonic() + 10
+    while not sender._line._line and time.monotonic() < deadline:  # its place is taken
+        time.sleep(0.001)
+    second = threading.Thread(target=send, args=("second", tail), name="second", daemon=True)
+    second.start()
+    assert second_looked.wait(10)
+    time.sleep(0.05)  # the second has seen the free slot (and, without the line, taken it)
+    first_may_look.set()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert not first.is_alive() and not second.is_alive()
+    assert answers["first"].as_batch and len(answers["first"].results) == 30
+    assert not answers["second"].as_batch and len(answers["second"].results) == 10
+    assert client.batches_built == 1
+
+
+def test_groups_in_line_batch_at_once_while_the_window_has_room_for_them():
+    line = groups.BatchLine()
+    first, second, third = line.join(), line.join(), line.join()
+    assert all(line.may_batch(t, 3, 0.01) for t in (first, second, third))
+    assert line.may_batch(first, 0, 0.01)  # the first waits for the next slot itself
+    assert line.may_batch(second, 2, 0.01) and not line.may_batch(third, 2, 0.01)
+    line.leave(first)
+    assert line.may_batch(third, 2, 0.01)  # one ahead of it now
+
+
+def test_batch_slots_free_counts_the_window_and_a_hold():
+    fake = FakeTime()
+    limiter = RealmLimiter(batches_per_minute=3, clock=fake.clock)
+    assert limiter.batch_slots_free() == 3
+    with limiter.slot(batch=True):
+        pass
+    assert limiter.batch_slots_free() == 2
+    limiter.hold(5.0)
+    assert limiter.batch_slots_free() == 0
+    fake.now += 61.0
+    assert limiter.batch_slots_free() == 3
