@@ -153,7 +153,6 @@ class BillWriter:
         """What QBO holds under each create's number, among that vendor's bills; one look-up.
         A bill found paid that differs from Luminous is not taken over (it is not edited)."""
         found = self.lookup.find([w.desired.doc_number for w, _ in creates], fresh=fresh)
-        first_with = self._numbers_taken
         answers: list[identity.Identity] = []
         label = self.kind.label
         for write, payload in creates:
@@ -162,7 +161,7 @@ class BillWriter:
             if not q.is_queryable(number):
                 answers.append(identity.Conflict(f"{label} number {number!r} cannot be searched"))
                 continue
-            owner = first_with.claim(json.dumps(key), write.doc_id)
+            owner = self._numbers_taken.claim(json.dumps(key), write.doc_id)
             if owner != write.doc_id:
                 answers.append(
                     identity.Conflict(

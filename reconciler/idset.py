@@ -64,18 +64,22 @@ class KeyOwners:
         self._lo = array("Q")
         self._doc = array("q")
         self._recent: dict[tuple[int, int], int] = {}
+        self._wide: dict[tuple[int, int], int] = {}  # owners outside 64 bits
 
     def claim(self, key: str, doc_id: int) -> int:
         """The key's owner: the document that claimed it first, `doc_id` if none did."""
         digest = _digest(key)
-        owner = self._recent.get(digest)
+        owner = self._recent.get(digest, self._wide.get(digest))
         if owner is None:
             owner = self._merged_owner(digest)
         if owner is not None:
             return owner
-        self._recent[digest] = doc_id
-        if len(self._recent) >= MERGE_AT and all(_LOW <= d < _HIGH for d in self._recent.values()):
-            self._merge()
+        if not _LOW <= doc_id < _HIGH:
+            self._wide[digest] = doc_id
+        else:
+            self._recent[digest] = doc_id
+            if len(self._recent) >= MERGE_AT:
+                self._merge()
         return doc_id
 
     def _merged_owner(self, digest: tuple[int, int]) -> int | None:
@@ -100,7 +104,7 @@ class KeyOwners:
         self._recent.clear()
 
     def __len__(self) -> int:
-        return len(self._hi) + len(self._recent)
+        return len(self._hi) + len(self._recent) + len(self._wide)
 
 
 def _digest(key: str) -> tuple[int, int]:

@@ -165,11 +165,10 @@ class POWriter:
         """What QBO holds under each create's DocNumber, decided by `identity`; one look-up."""
         numbers = [w.desired.doc_number for w, _ in creates if w.desired.doc_number]
         found = self.lookup.find(numbers, fresh=fresh)
-        first_with = self._numbers_taken
         answers: list[identity.Identity] = []
         for write, payload in creates:
             number = write.desired.doc_number or ""
-            refused = identity.number_refused(number, write.doc_id, first_with, "PO")
+            refused = identity.number_refused(number, write.doc_id, self._numbers_taken, "PO")
             if refused is not None:
                 answers.append(refused)
                 continue

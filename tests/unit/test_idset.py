@@ -51,3 +51,13 @@ def test_claims_merged_into_the_arrays_and_newer_ones_keep_their_owners():
     assert len(owners._hi) == 2 * MERGE_AT and len(owners) == len(keys)
     assert [owners.claim(key, 99_999) for key in keys] == list(range(1, len(keys) + 1))
     assert owners.claim("po-x", 99_999) == 99_999  # a new key: its claimant owns it
+
+
+def test_an_owner_outside_64_bits_keeps_its_key_through_merges():
+    owners = KeyOwners()
+    assert owners.claim("po-wide", 2**70) == 2**70
+    for doc_id in range(1, MERGE_AT + 2):  # merges around it
+        owners.claim(f"po-{doc_id}", doc_id)
+    assert len(owners._hi) == MERGE_AT
+    assert owners.claim("po-wide", 5) == 2**70
+    assert owners.claim("po-1", 5) == 1
