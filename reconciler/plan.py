@@ -296,12 +296,14 @@ def plan_po(
 def _plan_vanished(
     entry: LedgerEntry | None, *, realm_id: str, now: datetime, policy: PlanPolicy, force: bool
 ) -> Action:
-    if entry is None or (entry.qbo_id is None and entry.status is not SyncStatus.PENDING):
+    unsent = entry is None or entry.status not in (SyncStatus.PENDING, SyncStatus.RETRYING)
+    if entry is None or (entry.qbo_id is None and unsent):
         return Noop("not in Luminous and never synced")
     if entry.drift is Drift.DELETED:
         return Noop("deleted in QBO by someone else")
     if entry.qbo_id is None:
         return Hold(
+            # a retry keeps its requestid: the failed create may have landed (QBO decides)
             "deleted in Luminous while its create was unconfirmed; check QBO for DocNumber "
             f"{entry.number or '(none)'}",
             SyncStatus.FAILED,

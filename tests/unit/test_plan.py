@@ -335,6 +335,16 @@ def test_vanished_while_create_unconfirmed_is_parked_with_a_hint():
     assert "PO-1" in action.reason
 
 
+def test_vanished_while_create_waits_to_retry_is_parked_not_left_retrying():
+    """Deleted in Luminous while its create waited to retry: a Noop kept it "retrying" for
+    ever (re-read every pass, never settled; found by tests/crash), and the failed create may
+    have landed, so a person must look, as for an unconfirmed one."""
+    retrying = entry(status=SyncStatus.RETRYING, qbo_id=None, number="PO-1", request_id="r")
+    action = plan(None, retrying)
+    assert isinstance(action, Hold) and action.status is SyncStatus.FAILED
+    assert "PO-1" in action.reason
+
+
 def test_vanished_and_failed_stays_parked():
     """A failed close of a vanished PO waits for a user retry."""
     failed = entry(status=SyncStatus.FAILED)
