@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import policy as make_policy
 
+from reconciler import bill_plan
 from reconciler.model import (
     DesiredLine,
     DesiredPO,
@@ -24,6 +25,7 @@ from reconciler.model import (
     SyncStatus,
 )
 from reconciler.plan import (
+    UNSENT_RETRY_CODES,
     Close,
     Create,
     Delete,
@@ -343,6 +345,19 @@ def test_vanished_while_create_waits_to_retry_is_parked_not_left_retrying():
     action = plan(None, retrying)
     assert isinstance(action, Hold) and action.status is SyncStatus.FAILED
     assert "PO-1" in action.reason
+
+
+@pytest.mark.parametrize("code", sorted(UNSENT_RETRY_CODES))
+def test_vanished_while_waiting_unsent_is_skipped(code):
+    """A retry that never sent a write (a future updated_at, a bill waiting for its PO) is
+    skipped when its document goes: nothing of it can be in QBO."""
+    waiting = entry(status=SyncStatus.RETRYING, qbo_id=None, request_id="r")
+    action = plan(None, dataclasses.replace(waiting, last_error_code=code))
+    assert action == Hold("deleted in Luminous before it was sent to QBO", SyncStatus.SKIPPED)
+
+
+def test_unsent_retry_codes_are_the_codes_their_writers_use():
+    assert {bill_plan.WAIT_CODE, bill_plan.PARK_CODE, "future_updated_at"} == UNSENT_RETRY_CODES
 
 
 def test_vanished_and_failed_stays_parked():
