@@ -31,8 +31,7 @@ from reconciler.bill_model import NOT_YET, BillStatus, POStanding, POState, QBOL
 from reconciler.errors import InvalidSourceRecord
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, Outcome, RejectedRecord, SyncStatus
 
-WAIT_CODE = "po_not_in_qbo"
-PARK_CODE = "po_not_pushed"
+WAIT_CODE, PARK_CODE = plan.WAIT_CODE, plan.PARK_CODE  # (named once, in `plan`)
 NOT_YET_REASONS = {
     BillStatus.DRAFT: "draft in Luminous (not posted)",
     BillStatus.ON_HOLD: "on hold in Luminous",

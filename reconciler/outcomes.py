@@ -289,13 +289,13 @@ def waiting(
         entry,
         status=SyncStatus.RETRYING,
         source_updated_at=updated_at,
-        last_error_code="future_updated_at",
+        last_error_code=plan.FUTURE_CODE,
         last_error_message=reason,
         next_retry_at=now + policy.backoff_base,
         force_retry=False,
     )
     outcome = _outcome(
-        kept, SyncStatus.RETRYING, "wait", error_code="future_updated_at", message=reason
+        kept, SyncStatus.RETRYING, "wait", error_code=plan.FUTURE_CODE, message=reason
     )
     return Record(kept, outcome)
 

@@ -293,19 +293,23 @@ def plan_po(
     return Update(rid("update"))
 
 
-# Retries that never sent a write (`outcomes.waiting`, `bill_plan.WAIT_CODE` / `PARK_CODE`):
-# gone from Luminous, they are skipped; any other retry's create may have landed.
-UNSENT_RETRY_CODES = frozenset({"future_updated_at", "po_not_in_qbo", "po_not_pushed"})
+# Retries that never sent a write: a PO stamped in the future (`outcomes.waiting`), a bill
+# waiting for its PO or parked behind one never to be pushed (`bill_plan`). Gone from
+# Luminous, they are skipped; any other retry's create may have landed.
+FUTURE_CODE, WAIT_CODE, PARK_CODE = "future_updated_at", "po_not_in_qbo", "po_not_pushed"
+UNSENT_RETRY_CODES = frozenset({FUTURE_CODE, WAIT_CODE, PARK_CODE})
 
 
 def _plan_vanished(
     entry: LedgerEntry | None, *, realm_id: str, now: datetime, policy: PlanPolicy, force: bool
 ) -> Action:
-    unsent = entry is None or entry.status not in (SyncStatus.PENDING, SyncStatus.RETRYING)
-    if entry is None or (entry.qbo_id is None and unsent):
+    if entry is None:
         return Noop("not in Luminous and never synced")
-    if entry.qbo_id is None and entry.last_error_code in UNSENT_RETRY_CODES:
-        return Hold("deleted in Luminous before it was sent to QBO", SyncStatus.SKIPPED)
+    if entry.qbo_id is None:
+        if entry.status not in (SyncStatus.PENDING, SyncStatus.RETRYING):
+            return Noop("not in Luminous and never synced")
+        if entry.last_error_code in UNSENT_RETRY_CODES:
+            return Hold("deleted in Luminous before it was sent to QBO", SyncStatus.SKIPPED)
     if entry.drift is Drift.DELETED:
         return Noop("deleted in QBO by someone else")
     if entry.qbo_id is None:
