@@ -29,7 +29,6 @@ from reconciler import errors, identity, plan
 from reconciler.bill_links import POLinks
 from reconciler.bill_model import DesiredBill, DesiredBillLine, answered_lines
 from reconciler.config import Settings
-from reconciler.idset import KeyOwners
 from reconciler.lookup import (
     DocNumberLookup,
     create_looking_first,
@@ -43,6 +42,7 @@ from reconciler.qbo import query as q
 from reconciler.qbo.bill_bodies import POLinkRef
 from reconciler.resolve import References
 from reconciler.state import DocLines, Ledger
+from reconciler.state.scratch import KeyOwners, PassScratch
 
 ENTITY = "Bill"
 PO = DocKind.PURCHASE_ORDER
@@ -86,6 +86,7 @@ class BillWriter:
         run_id: str | None = None,
         first_connection: bool = False,
         clock: Callable[[], datetime],
+        scratch: PassScratch | None = None,
     ) -> None:
         self.qbo = qbo
         self.ledger = ledger
@@ -97,7 +98,7 @@ class BillWriter:
         self.links = POLinks(qbo, ledger, lines, run_id=run_id, clock=clock)
         self.reads = 0
         self._links: dict[int, dict[int, POLinkRef]] = {}  # doc id -> line number -> link
-        self._numbers_taken = KeyOwners()  # (number, vendor) -> first document (as POWriter)
+        self._numbers_taken = KeyOwners(scratch)  # (number, vendor) -> first document (as POWriter)
 
     # --- bodies -------------------------------------------------------------------------
 

@@ -80,9 +80,10 @@ class Pass:
         self.report = PassReport(run_id=self.run_id, started_at=deps.clock())
         self.ledger = deps.store.ledger
         fields = drift.snapshot_fields(self.s.mapping_rules())  # what a write's snapshot keeps
+        self.scratch = deps.store.pass_scratch()  # what it remembers per document, off the heap
         self.recorder = Recorder(
             self.ledger, self.report, deps.log, run_id=self.run_id, snapshot_fields=fields,
-            lines=deps.store.lines,
+            lines=deps.store.lines, scratch=self.scratch,
         )  # fmt: skip
         self.policy = self.s.plan_policy()
         # The QBO company's country and edition decide the mapping rules (read in `run`).
@@ -98,7 +99,7 @@ class Pass:
         first = self.ledger.count(kind=PO) == 0  # a new install, a lost state file: index QBO
         self.writers: dict[DocKind, Any] = {PO: POWriter(
             deps.qbo, self.ledger, refs, self.s, first_connection=first, company=self.company,
-            lines=deps.store.lines)}  # fmt: skip
+            lines=deps.store.lines, scratch=self.scratch)}  # fmt: skip
         if self.s.bills.from_ != "off":  # bills link to PO lines by Id: know them
             self.pos.learn_lines = self.writers[PO].learn_lines
         self.sources = [Source(PO, deps.luminous, parse_or_reject, self.pos)]
@@ -133,6 +134,7 @@ class Pass:
                 exc_info=crash)  # fmt: skip
         finally:
             self._finish()
+            self.scratch.close()
         return self.report
 
     # --- the three phases ---------------------------------------------------------------
@@ -218,15 +220,9 @@ class Pass:
     @contextmanager
     def pipeline(self) -> Iterator[WritePipeline]:
         """A write pipeline for one phase of the pass; its batches counted in the report."""
-        pipeline = WritePipeline(
-            self.writers,
-            self.recorder,
-            self.d.qbo.send_group,
-            policy=self.policy,
-            clock=self.d.clock,
-            rng=self.d.rng,
-            in_flight=self.s.qbo.max_concurrent,
-        )
+        pipeline = WritePipeline(self.writers, self.recorder, self.d.qbo.send_group,
+                                 policy=self.policy, clock=self.d.clock, rng=self.d.rng,
+                                 in_flight=self.s.qbo.max_concurrent)  # fmt: skip
         try:
             with pipeline:
                 yield pipeline

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.idset import KeyOwners
 from reconciler.qbo import query as q
+
+if TYPE_CHECKING:
+    from reconciler.state.scratch import KeyOwners
 
 
 @dataclass(frozen=True)

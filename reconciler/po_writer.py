@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from reconciler import batching, errors, identity, plan
 from reconciler.bill_model import answered_lines, matched_lines
 from reconciler.config import Settings
-from reconciler.idset import KeyOwners
 from reconciler.lookup import (
     DocNumberLookup,
     create_looking_first,
@@ -35,6 +34,7 @@ from reconciler.pipeline import Write
 from reconciler.qbo import bodies, compare
 from reconciler.resolve import References
 from reconciler.state import DocLines, Ledger
+from reconciler.state.scratch import KeyOwners, PassScratch
 
 if TYPE_CHECKING:
     from reconciler.mapping import MappingRules
@@ -59,6 +59,7 @@ class POWriter:
         first_connection: bool = False,
         company: CompanyContext | None = None,
         lines: DocLines | None = None,
+        scratch: PassScratch | None = None,
     ) -> None:
         self.qbo = qbo
         self.ledger = ledger
@@ -70,7 +71,7 @@ class POWriter:
         self.lookup = DocNumberLookup(qbo, ENTITY, index_first=first_connection)
         # number key -> the Luminous PO that first took it this pass: a create of another
         # may still be in flight, unseen by the look-up, so the pass itself remembers
-        self._numbers_taken = KeyOwners()
+        self._numbers_taken = KeyOwners(scratch)
 
     @property
     def rules(self) -> MappingRules:

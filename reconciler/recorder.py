@@ -10,11 +10,11 @@ from typing import Any
 
 from reconciler import drift
 from reconciler.checkpoint import CheckpointTracker
-from reconciler.idset import IdSet
 from reconciler.model import DocKey, DocKind, LedgerEntry, Outcome, RejectedRecord, SyncStatus
 from reconciler.outcomes import Record, anonymous_reject
 from reconciler.report import PAST_TENSE, PassReport
 from reconciler.state import DocLines, Ledger
+from reconciler.state.scratch import IdSet, PassScratch
 
 CHECKPOINT_NAMES = {
     DocKind.PURCHASE_ORDER: "luminous",
@@ -25,14 +25,17 @@ CHECKPOINT_NAMES = {
 
 class HandledDocs:
     """The documents this pass recorded an outcome for, as a set of ids per kind: a backlog of
-    10,000 POs holds all of them until the pass ends (an `IdSet`: 8 bytes an id)."""
+    10,000 POs holds all of them until the pass ends, so they live in the pass's scratch."""
 
-    def __init__(self) -> None:
+    def __init__(self, scratch: PassScratch | None = None) -> None:
+        self._scratch = scratch or PassScratch()
         self._ids: dict[DocKind, IdSet] = {}
 
     def add(self, key: DocKey) -> None:
         kind, doc_id = key
-        self._ids.setdefault(kind, IdSet()).add(doc_id)
+        if kind not in self._ids:
+            self._ids[kind] = IdSet(self._scratch)
+        self._ids[kind].add(doc_id)
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, tuple) or len(key) != 2:
@@ -56,6 +59,7 @@ class Recorder:
         run_id: str,
         snapshot_fields: Mapping[DocKind, tuple[str, ...]] | None = None,
         lines: DocLines | None = None,
+        scratch: PassScratch | None = None,
     ) -> None:
         self.ledger = ledger
         self.lines = lines  # the line Ids writers staged: committed with the outcomes
@@ -64,7 +68,7 @@ class Recorder:
         self.log = log
         self.run_id = run_id
         self.trackers: dict[DocKind, CheckpointTracker] = {}
-        self.handled = HandledDocs()
+        self.handled = HandledDocs(scratch)
 
     def handled_before(
         self, po_id: int, updated_at: datetime, kind: DocKind = DocKind.PURCHASE_ORDER

@@ -58,6 +58,7 @@ def bill_sources(p: Pass, refs: Any) -> list[Source]:
         run_id=p.run_id,
         first_connection=p.ledger.count(kind=kind) == 0,
         clock=d.clock,
+        scratch=p.scratch,
     )
     p.writers[kind] = writer
     sync = BillSync(

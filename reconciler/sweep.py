@@ -63,7 +63,8 @@ def run(p: Pass) -> None:
             if d.stop_requested():
                 return
             p.pos.take(record, pipeline)
-        unseen = sorted(listed - {e.doc_id for e in entries} - p.recorder.handled.ids(PO))
+        seen = {e.doc_id for e in entries}
+        unseen = sorted(i for i in listed - seen if (PO, i) not in p.recorder.handled)
         for doc_id in unseen:
             raw = d.luminous.get_po(doc_id)
             if d.stop_requested():

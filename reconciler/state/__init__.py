@@ -25,6 +25,7 @@ from reconciler.state.ledger import SETTLED_STATUSES, HistoryRow, Ledger
 from reconciler.state.lines import DocLines
 from reconciler.state.refs import ReferenceMaps, name_key
 from reconciler.state.runs import Runs
+from reconciler.state.scratch import PassScratch
 
 __all__ = [
     "SETTLED_STATUSES",
@@ -58,6 +59,11 @@ class StateStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def pass_scratch(self) -> PassScratch:
+        """Where one pass keeps what it remembers of each document: apart from this file,
+        which must fsync, and from the heap, which would grow with the backlog."""
+        return PassScratch()
 
     def get_meta(self, key: str) -> str | None:
         rows = self.db.rows("select value from meta where key = ?", [key])
