@@ -54,12 +54,13 @@ import qbo_bound  # (bench/ siblings: a script's own directory is on sys.path)
 import request_log
 import requests
 
-from reconciler import logs, wiring
-from reconciler.config import SyncSettings, demo_settings
-from reconciler.engine import PassReport, RequestCounter, run_pass
+from reconciler import logs
+from reconciler.app import wiring
+from reconciler.config.loader import SyncSettings, demo_settings
 from reconciler.qbo.auth import Tokens
 from reconciler.qbo.client import QBOClient
 from reconciler.qbo.limiter import RealmLimiter
+from reconciler.sync.engine import PassReport, RequestCounter, run_pass
 
 QBO_REQUESTS_PER_MINUTE = 500
 QBO_BATCHES_PER_MINUTE = 40

@@ -27,12 +27,13 @@ from typing import Any
 
 from backfill import Meter  # (bench/ siblings: a script's own directory is on sys.path)
 
-from reconciler import logs, wiring
-from reconciler.config import Settings, demo_settings
-from reconciler.demo import connect
-from reconciler.engine import run_pass
-from reconciler.sandbox.luminous import LuminousEmulator
-from reconciler.sandbox.qbo import QBOEmulator
+from reconciler import logs
+from reconciler.app import wiring
+from reconciler.app.demo import connect
+from reconciler.config.loader import Settings, demo_settings
+from reconciler.sandbox.luminous.server import LuminousEmulator
+from reconciler.sandbox.qbo.server import QBOEmulator
+from reconciler.sync.engine import run_pass
 
 TOKEN = "bench-token"
 MAX_PASSES = 6

@@ -3,7 +3,7 @@
 Pure (no clock, no I/O): `tests/unit/test_qbo_bound.py` checks it against hand-computed cases.
 
 The limits (Intuit, "API call limits and throttles"), all at once, as the emulator enforces them
-(`reconciler/sandbox/qbo_limits.py`): 10 requests a second, 500 a minute, at most 10 in flight,
+(`reconciler/sandbox/qbo/limits.py`): 10 requests a second, 500 a minute, at most 10 in flight,
 40 batch requests a minute (one app; 120 a minute per company over all apps), up to 30 items
 a batch; a batch request is one request toward the per-second and per-minute limits too. The
 windows slide: no span of 1 s (60 s) admits more than its limit.

@@ -279,7 +279,7 @@ class LedgerEntry:
     kind: DocKind = DocKind.PURCHASE_ORDER
     vendor: str | None = None  # the vendor's display name, as last written or planned
     adopted: bool = False  # its QBO document was found in QBO, not created by the sync
-    drift: Drift | None = None  # what someone else did to it in QBO (`reconciler.drift`)
+    drift: Drift | None = None  # what someone else did to it in QBO (`reconciler.documents.drift`)
 
     @property
     def key(self) -> DocKey:

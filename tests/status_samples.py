@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from reconciler.documents.outcomes import Record
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, Outcome, SyncStatus
-from reconciler.outcomes import Record
 from reconciler.state import StateStore
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

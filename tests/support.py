@@ -47,7 +47,7 @@ def rules(**changes: Any):
     """The mapping rules a default configuration gives, with `changes`."""
     import dataclasses
 
-    from reconciler.config import Settings
+    from reconciler.config.loader import Settings
 
     return dataclasses.replace(Settings().mapping_rules(), **changes)
 
@@ -56,6 +56,6 @@ def policy(**changes: Any):
     """The planning policy a default configuration gives, with `changes`."""
     import dataclasses
 
-    from reconciler.config import Settings
+    from reconciler.config.loader import Settings
 
     return dataclasses.replace(Settings().plan_policy(), **changes)

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from reconciler import __version__
-from reconciler.cli import main
+from reconciler.app.cli import main
 
 
 def test_help_lists_program_name(capsys):

@@ -9,62 +9,67 @@ PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
 PURE = {
     "reconciler.model",
     "reconciler.errors",
-    "reconciler.mapping",
-    "reconciler.cursor",
-    "reconciler.checkpoint",
-    "reconciler.plan",
-    "reconciler.outcomes",
-    "reconciler.settings",
+    "reconciler.documents.po.mapping",
+    "reconciler.sync.cursor",
+    "reconciler.sync.checkpoint",
+    "reconciler.documents.plan",
+    "reconciler.documents.outcomes",
+    "reconciler.config.settings",
     "reconciler.qbo.query",
     "reconciler.qbo.faults",
-    "reconciler.qbo.bodies",
+    "reconciler.documents.po.body",
     "reconciler.qbo.compare",
     "reconciler.qbo.cdc",
     "reconciler.qbo.wire",
-    "reconciler.luminous_parse",
-    "reconciler.luminous_parse_bills",
-    "reconciler.bill_model",
-    "reconciler.bill_mapping",
-    "reconciler.bill_plan",
-    "reconciler.qbo.bill_bodies",
-    "reconciler.batching",
+    "reconciler.documents.po.parse",
+    "reconciler.documents.bill.parse",
+    "reconciler.documents.bill.model",
+    "reconciler.documents.bill.mapping",
+    "reconciler.documents.bill.plan",
+    "reconciler.documents.bill.body",
+    "reconciler.write.batching",
     "reconciler.qbo.statement",
     "reconciler.redact",
-    "reconciler.preview_plan",
-    "reconciler.preview_view",
-    "reconciler.alert_message",
-    "reconciler.progress",
-    "reconciler.drift",
-    "reconciler.coding",
+    "reconciler.preview.plan",
+    "reconciler.preview.view",
+    "reconciler.alerts.message",
+    "reconciler.app.progress",
+    "reconciler.documents.drift",
+    "reconciler.documents.coding",
     "reconciler.qbo.company",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
 # module at the edges (the state file, the HTTP clients, logging setup, the scheduler).
 MIDDLE = {
-    "reconciler.writes",
-    "reconciler.pipeline",
-    "reconciler.po_sync",
-    "reconciler.bill_sync",
-    "reconciler.sources",
-    "reconciler.sweep",
-    "reconciler.engine",
-    "reconciler.preview_qbo",
-    "reconciler.drift_check",
+    "reconciler.write.writes",
+    "reconciler.write.pipeline",
+    "reconciler.sync.po_sync",
+    "reconciler.sync.bill_sync",
+    "reconciler.sync.sources",
+    "reconciler.sync.sweep",
+    "reconciler.sync.engine",
+    "reconciler.preview.qbo",
+    "reconciler.sync.drift_check",
 }
 EDGES = (
     "reconciler.state",
     "reconciler.qbo.client",
     "reconciler.qbo.transport",
-    "reconciler.wiring",
+    "reconciler.app.wiring",
 )
 # Which library may be imported where (a prefix of the importing module's name).
 LIBRARY_HOMES = {
     "sqlite3": ("reconciler.state",),
     "sqlite_utils": ("reconciler.state",),
-    "requests": ("reconciler.luminous", "reconciler.qbo", "reconciler.wiring", "reconciler.alerts"),
+    "requests": (
+        "reconciler.luminous",
+        "reconciler.qbo",
+        "reconciler.app.wiring",
+        "reconciler.alerts.webhook",
+    ),
     "structlog": ("reconciler.logs",),
-    "intuitlib": ("reconciler.wiring", "reconciler.qbo.auth", "reconciler.connect"),
-    "prometheus_client": ("reconciler.health",),
+    "intuitlib": ("reconciler.app.wiring", "reconciler.qbo.auth", "reconciler.app.connect"),
+    "prometheus_client": ("reconciler.web.health",),
 }
 STDLIB_ONLY_BANNED = ("requests", "sqlite_utils", "sqlite3", "structlog", "logging", "intuitlib")
 
@@ -131,7 +136,7 @@ def test_sandbox_imports_nothing_from_reconciler(module):
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_apscheduler_only_in_daemon(module):
     """APScheduler stays at one edge module."""
-    if module == "reconciler.daemon":
+    if module == "reconciler.app.daemon":
         return
     assert not any(n.split(".")[0] == "apscheduler" for n in _imports(MODULES[module]))
 

@@ -4,7 +4,7 @@ import argparse
 import re
 from pathlib import Path
 
-from reconciler.cli import build_parser
+from reconciler.app.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

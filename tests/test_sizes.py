@@ -25,7 +25,7 @@ def _definitions():
 
 
 def test_engine_reads_in_one_screen():
-    lines = len((PACKAGE / "engine.py").read_text().splitlines())
+    lines = len((PACKAGE / "sync" / "engine.py").read_text().splitlines())
     assert lines <= MAX_ENGINE_LINES, f"engine.py has {lines} lines"
 
 
@@ -46,4 +46,4 @@ def test_no_function_over_60_lines():
 def test_the_rules_see_the_code():
     """A rule that finds nothing to measure would pass for ever."""
     names = {where for where, _, _ in _definitions()}
-    assert "engine.py:run_pass" in names and "pipeline.py:WritePipeline" in names
+    assert "sync/engine.py:run_pass" in names and "write/pipeline.py:WritePipeline" in names

@@ -5,7 +5,7 @@
     ├── keyed     the changed records of a list in a window, by key (`keyed.KeyedReader`)
     └── documents the same for bills and receiving reports (`documents(kind)`)
 
-Every Luminous field name we read is in `reconciler.luminous_parse` (the one adapter).
+Every Luminous field name we read is in `reconciler.documents.po.parse` (the one adapter).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 
 import requests
 
+from reconciler.documents.po.parse import PO_FIELDS
 from reconciler.errors import LuminousUnavailable
 from reconciler.luminous import documents
 from reconciler.luminous.documents import DocumentReader
 from reconciler.luminous.http import MAX_PER_PAGE, LuminousHTTP, LuminousRequestError, int_or_none
 from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant
-from reconciler.luminous_parse import PO_FIELDS
 
 __all__ = [
     "MAX_PER_PAGE",

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.documents.po.parse import parse_timestamp, whole_id
 from reconciler.luminous.http import LuminousHTTP, int_or_none, total_of
-from reconciler.luminous_parse import parse_timestamp, whole_id
 
 Row = dict[str, Any]
 

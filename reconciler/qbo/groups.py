@@ -35,9 +35,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from reconciler import batching, errors
+from reconciler import errors
 from reconciler.qbo.limiter import BatchWindowFull
 from reconciler.qbo.wire import BatchItemResult, BatchOp, GroupAnswer
+from reconciler.write import batching
 
 ALONE_AT_ONCE = 2  # groups sending alone at once: one alone leaves gaps as its last ones end
 LOOK_AGAIN_S = 5.0  # the longest a group waits for a turn before it looks at the window again

@@ -26,11 +26,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
-from reconciler import batching, errors
-from reconciler.config import Settings
-from reconciler.mapping import item_key
+from reconciler import errors
+from reconciler.config.loader import Settings
+from reconciler.documents.po.body import ResolvedRefs
+from reconciler.documents.po.mapping import item_key
 from reconciler.model import DesiredItem, DesiredPO, DesiredVendor, LineKind
-from reconciler.qbo.bodies import ResolvedRefs
 from reconciler.resolve import bulk
 from reconciler.resolve.accounts import AccountResolver
 from reconciler.resolve.common import ref_request_id
@@ -38,6 +38,7 @@ from reconciler.resolve.items import ItemPolicy, ItemResolver
 from reconciler.resolve.named import CodedNames, CodedRefs
 from reconciler.resolve.vendors import VendorPolicy, VendorResolver
 from reconciler.state import ReferenceMaps, name_key
+from reconciler.write import batching
 
 __all__ = [
     "AccountResolver",

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reconciler import errors
-from reconciler.batching import in_chunks
 from reconciler.qbo import query as q
 from reconciler.resolve.common import QueryClient
 from reconciler.state import ReferenceMaps, name_key
+from reconciler.write.batching import in_chunks
 
 
 class AccountResolver:

@@ -24,8 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler import batching, errors
+from reconciler import errors
 from reconciler.qbo.wire import BatchOp
+from reconciler.write import batching
 
 GROUPS_IN_FLIGHT = 4
 

@@ -18,13 +18,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from reconciler import coding, errors
-from reconciler.mapping import MappingRules
+from reconciler import errors
+from reconciler.documents import coding
+from reconciler.documents.po.mapping import MappingRules
 from reconciler.qbo import query as q
 from reconciler.qbo.company import CompanyProfile, profile_from
 
 if TYPE_CHECKING:
-    from reconciler.config import Settings
+    from reconciler.config.loader import Settings
 
 CACHE_KEY = "qbo_company"
 REFRESH = timedelta(hours=24)

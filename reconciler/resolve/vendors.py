@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler import errors
-from reconciler.batching import in_chunks
 from reconciler.crashpoints import crash_point
-from reconciler.mapping import vendor_display_name_with_suffix
+from reconciler.documents.po.body import vendor_payload
+from reconciler.documents.po.mapping import vendor_display_name_with_suffix
 from reconciler.model import DesiredVendor
 from reconciler.qbo import query as q
-from reconciler.qbo.bodies import vendor_payload
 from reconciler.resolve.common import (
     QueryClient,
     entity_of,
@@ -27,6 +26,7 @@ from reconciler.resolve.common import (
     unqueryable_candidates,
 )
 from reconciler.state import ReferenceMaps, name_key
+from reconciler.write.batching import in_chunks
 
 
 @dataclass(frozen=True)

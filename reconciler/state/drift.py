@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler.drift import FieldDiff, Settled, Snapshot
+from reconciler.documents.drift import FieldDiff, Settled, Snapshot
+from reconciler.documents.outcomes import Record
 from reconciler.model import DocKind, Drift, LedgerEntry, SyncStatus
-from reconciler.outcomes import Record
 from reconciler.state import snapshots as snapshot_rows
 from reconciler.state.db import StateDB, instant, iso
 from reconciler.state.ledger import Ledger

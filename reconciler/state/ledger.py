@@ -2,7 +2,7 @@
 
 Every outcome and the checkpoint move that depends on it commit together (`record`), and a
 write's requestid is committed before the request leaves (`begin`). The row is a cache of what
-QBO holds; QBO stays the authority (see `reconciler.identity`). Error text (which may echo a
+QBO holds; QBO stays the authority (see `documents.identity`). Error text (which may echo a
 fault body) is redacted before it is written (`reconciler.redact`).
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from reconciler.drift import Snapshot
+from reconciler.documents.drift import Snapshot
+from reconciler.documents.outcomes import Record
 from reconciler.model import Checkpoint, DocKey, DocKind, LedgerEntry, Lifecycle, SyncStatus
-from reconciler.outcomes import Record
 from reconciler.redact import scrub
 from reconciler.state import snapshots as snapshot_rows
 from reconciler.state.db import StateDB, instant, iso

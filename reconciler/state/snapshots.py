@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from reconciler.drift import FieldDiff, Snapshot, field_diff
+from reconciler.documents.drift import FieldDiff, Snapshot, field_diff
 from reconciler.model import DocKey, Drift
 from reconciler.redact import scrub
 from reconciler.state.db import StateDB, instant, iso

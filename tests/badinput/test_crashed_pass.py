@@ -22,7 +22,7 @@ import requests
 from reliability_kit import CAPTURED, REPO, World, connect, daemon_env, run_once, world
 
 from reconciler.model import SyncStatus
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.qbo.server import FaultRule
 from reconciler.state import StateStore
 
 

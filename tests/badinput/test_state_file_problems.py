@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from reconciler.documents.outcomes import Record
 from reconciler.model import LedgerEntry, Outcome, SyncStatus
-from reconciler.outcomes import Record
 from reconciler.state import StateStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ NOBODY = 65534
 # interpreter itself lives under /root, which `nobody` cannot read).
 AS_NOBODY = """
 import os, runpy, sys
-import pwd, sqlite3, json, argparse, reconciler.cli, reconciler.wiring, reconciler.state
+import pwd, sqlite3, json, argparse, reconciler.app.cli, reconciler.app.wiring, reconciler.state
 os.setgid({uid}); os.setuid({uid})
 sys.argv = ["reconciler", *sys.argv[1:]]
 runpy.run_module("reconciler", run_name="__main__")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from reconciler.sandbox.qbo import QBOEmulator
+from reconciler.sandbox.qbo.server import QBOEmulator
 
 
 class QBOSession:

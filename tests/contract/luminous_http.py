@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from reconciler.sandbox.luminous import LuminousEmulator
+from reconciler.sandbox.luminous.server import LuminousEmulator
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # the frozen server clock; seed stamps follow it
 SEED_BASE = datetime(2026, 2, 27, 12, 0, tzinfo=UTC)  # T - 3 days: the first seed PO's stamp

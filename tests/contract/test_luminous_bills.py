@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from luminous_http import SEED_BASE, T, by_memo, seeded
 
-from reconciler.sandbox.luminous_seed_billing import BILL_NUMBERS
+from reconciler.sandbox.luminous.seed_billing import BILL_NUMBERS
 
 
 @pytest.fixture

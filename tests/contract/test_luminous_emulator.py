@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 import requests
 
-from reconciler.sandbox.luminous import LuminousEmulator, LuminousFault
+from reconciler.sandbox.luminous.server import LuminousEmulator, LuminousFault
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import requests
 
-from reconciler.sandbox.luminous import LuminousEmulator
+from reconciler.sandbox.luminous.server import LuminousEmulator
 
 
 @pytest.fixture

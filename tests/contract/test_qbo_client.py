@@ -31,7 +31,7 @@ from reconciler.qbo.auth import (
 )
 from reconciler.qbo.client import BatchOp, InvalidRequestId, QBOClient
 from reconciler.qbo.limiter import RealmLimiter
-from reconciler.sandbox.qbo import FaultRule, QBOEmulator
+from reconciler.sandbox.qbo.server import FaultRule, QBOEmulator
 
 REDIRECT = "http://localhost:8000/callback"
 ACME, OBRIEN = "1", "3"  # vendor ids of the default seed

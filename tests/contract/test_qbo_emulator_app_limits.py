@@ -22,7 +22,7 @@ import requests
 from reconciler import errors
 from reconciler.qbo.auth import StaticTokenSource
 from reconciler.qbo.client import QBOClient
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.qbo.server import FaultRule
 
 APP_B, SECRET_B = "emu-client-b", "emu-secret-b"
 BATCH = {"BatchItemRequest": [{"bId": "1", "Query": "select * from Vendor"}]}
@@ -233,7 +233,8 @@ def test_serve_no_limits_turns_every_limit_off():
         [
             sys.executable,
             "-c",
-            "from reconciler.sandbox.qbo import serve; raise SystemExit(serve(['--no-limits']))",
+            "from reconciler.sandbox.qbo.server import serve; "
+            "raise SystemExit(serve(['--no-limits']))",
         ],
         stdout=subprocess.PIPE,
         text=True,

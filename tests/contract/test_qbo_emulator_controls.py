@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 import requests
 
-from reconciler.sandbox.qbo import FaultRule, QBOEmulator
+from reconciler.sandbox.qbo.server import FaultRule, QBOEmulator
 
 
 def test_status_fault_answers_without_committing(qbo):
@@ -156,7 +156,7 @@ def test_serve_runs_standalone_and_stops_on_sigterm():
         [
             sys.executable,
             "-c",
-            "from reconciler.sandbox.qbo import serve; raise SystemExit(serve())",
+            "from reconciler.sandbox.qbo.server import serve; raise SystemExit(serve())",
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -16,7 +16,7 @@ from quickbooks.objects.detailline import ItemBasedExpenseLine, ItemBasedExpense
 from quickbooks.objects.purchaseorder import PurchaseOrder
 from quickbooks.objects.vendor import Vendor
 
-from reconciler.sandbox.qbo import QBOEmulator
+from reconciler.sandbox.qbo.server import QBOEmulator
 
 
 @pytest.fixture

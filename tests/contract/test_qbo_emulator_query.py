@@ -176,7 +176,7 @@ from decimal import Decimal  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from reconciler.sandbox import qbo_query  # noqa: E402
+from reconciler.sandbox.qbo import query as qbo_query  # noqa: E402
 
 _SCALARS = st.one_of(
     st.none(),

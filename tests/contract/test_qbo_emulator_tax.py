@@ -10,7 +10,7 @@ company in quickbooks-online-mcp-server #101 (6698.22 at HST 13%: TotalTax 870.7
 7568.99); a real AU company's TaxInclusive invoices in a public dump (line Amount stored net with
 TaxInclusiveAmt gross; 769.94 gross at GST 10% is Amount 699.95 and tax 69.99; seven lines of
 3951.63 gross: NetAmountTaxable 3592.39, TotalTax 359.24); quickbooks-ruby #346. The rules
-chosen from these are in reconciler/sandbox/qbo_tax.py.
+chosen from these are in reconciler/sandbox/qbo/tax.py.
 """
 
 from __future__ import annotations

@@ -30,10 +30,10 @@ from typing import Any
 
 from support import Clock, EventLog
 
-from reconciler.mapping import clean_text
+from reconciler.documents.po.mapping import clean_text
 from reconciler.model import SyncStatus
-from reconciler.sandbox.luminous import LuminousEmulator
-from reconciler.sandbox.qbo import QBOEmulator
+from reconciler.sandbox.luminous.server import LuminousEmulator
+from reconciler.sandbox.qbo.server import QBOEmulator
 from reconciler.state import StateStore, name_key
 
 SENTINEL = "SENTINEL-7f3a"
@@ -238,8 +238,8 @@ def daemon_env(w: World, **extra: str) -> dict[str, str]:
 
 def connect(w: World) -> None:
     """What `reconciler auth connect` stores, without the browser."""
-    from reconciler.config import load_settings
-    from reconciler.demo import connect as demo_connect
+    from reconciler.app.demo import connect as demo_connect
+    from reconciler.config.loader import load_settings
 
     tokens = demo_connect(w.qbo, load_settings(None, w.env))
     CAPTURED.secret(tokens.access_token, tokens.refresh_token)
@@ -453,10 +453,10 @@ def assert_invariants(w: World) -> Verdict:
 def in_process_deps(settings, *, log, clock, store, qbo_timeout, sleep):
     """`wiring.build_deps` with a QBO client that backs off in milliseconds, not seconds, and
     counts its requests; returns (deps, counter)."""
-    from reconciler import wiring
-    from reconciler.engine import RequestCounter
+    from reconciler.app import wiring
     from reconciler.qbo.client import QBOClient
     from reconciler.qbo.limiter import RealmLimiter
+    from reconciler.sync.engine import RequestCounter
 
     tokens = wiring.token_source(settings, clock=clock)
     counter = RequestCounter()
@@ -489,7 +489,7 @@ class InProcessDaemon:
         lum_timeout: float = 5.0,
         sleep=None,
     ) -> None:
-        from reconciler.config import load_settings
+        from reconciler.config.loader import load_settings
 
         self.w = w
         self.settings = load_settings(None, env or w.env)
@@ -502,9 +502,10 @@ class InProcessDaemon:
         self.aborted: list[str] = []
 
     def run(self, *, full_sweep: bool = False):
-        from reconciler import errors, wiring
-        from reconciler.engine import run_pass
+        from reconciler import errors
+        from reconciler.app import wiring
         from reconciler.luminous import LuminousClient
+        from reconciler.sync.engine import run_pass
 
         store = StateStore.open(self.w.state_path, clock=self.clock)
         deps, counter = in_process_deps(

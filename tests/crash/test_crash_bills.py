@@ -22,7 +22,7 @@ from reliability_kit import (
     world,
 )
 
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.qbo.server import FaultRule
 
 POINTS = ("ledger_pending", "qbo_no_reply", "qbo_answered")
 

@@ -33,12 +33,12 @@ from reliability_kit import (
 from support import Clock, EventLog
 
 from reconciler import crashpoints
-from reconciler.config import load_settings
+from reconciler.config.loader import load_settings
 from reconciler.crashpoints import POINTS
-from reconciler.engine import PassReport, run_pass
 from reconciler.model import SyncStatus
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.qbo.server import FaultRule
 from reconciler.state import StateStore
+from reconciler.sync.engine import PassReport, run_pass
 
 
 def _calling_crash_point() -> list[str]:

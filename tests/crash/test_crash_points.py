@@ -23,7 +23,7 @@ from reliability_kit import (
     world,
 )
 
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.qbo.server import FaultRule
 
 WRITES = r"/(purchaseorder|batch)"  # single PO writes and /batch requests
 # point -> (hit to die at while creating, hit to die at while updating)

@@ -25,7 +25,7 @@ from reliability_kit import (
     world,
 )
 
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.qbo.server import FaultRule
 
 SEEDS = range(scaled(3, 16))
 ROUNDS = scaled(2, 4)

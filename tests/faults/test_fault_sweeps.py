@@ -21,8 +21,8 @@ from reliability_kit import (
     world,
 )
 
-from reconciler.sandbox.luminous import LuminousFault
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.luminous.server import LuminousFault
+from reconciler.sandbox.qbo.server import FaultRule
 
 QBO_KINDS = ("429", "500", "503", "timeout", "reset", "drop_after_commit")
 LUMINOUS_KINDS = ("429", "500", "503", "timeout", "reset")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from reconciler.config import Settings
+from reconciler.config.loader import Settings
 from reconciler.model import DocKind
 
 

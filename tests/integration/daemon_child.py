@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler import logs
-from reconciler.daemon import Daemon
-from reconciler.engine import PassReport
-from reconciler.health import HealthState
-from reconciler.notify import Notifier
+from reconciler.app.daemon import Daemon
+from reconciler.app.notify import Notifier
+from reconciler.sync.engine import PassReport
+from reconciler.web.health import HealthState
 
 
 def Report(**fields) -> PassReport:

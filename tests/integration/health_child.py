@@ -20,8 +20,8 @@ from datetime import timedelta  # noqa: E402
 
 import requests  # noqa: E402
 
-from reconciler.health import HealthState, serve_health  # noqa: E402
 from reconciler.state import StateStore  # noqa: E402
+from reconciler.web.health import HealthState, serve_health  # noqa: E402
 
 
 def say(message: dict) -> None:

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from reconciler.cursor import advance
 from reconciler.luminous import LuminousClient
 from reconciler.model import Checkpoint, RejectedRecord, SourcePO
-from reconciler.pull import PullResult, pull_changes
-from reconciler.sandbox.luminous import LuminousEmulator
+from reconciler.sandbox.luminous.server import LuminousEmulator
+from reconciler.sync.cursor import advance
+from reconciler.sync.pull import PullResult, pull_changes
 
 T0 = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1)

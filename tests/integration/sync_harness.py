@@ -16,10 +16,10 @@ from typing import Any
 import structlog
 from support import Clock
 
-from reconciler import wiring
-from reconciler.config import Settings
-from reconciler.demo import Sandbox, sandbox
-from reconciler.engine import PassReport, RequestCounter, run_pass
+from reconciler.app import wiring
+from reconciler.app.demo import Sandbox, sandbox
+from reconciler.config.loader import Settings
+from reconciler.sync.engine import PassReport, RequestCounter, run_pass
 
 
 class Harness:

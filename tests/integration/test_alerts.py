@@ -17,9 +17,10 @@ import pytest
 from support import EventLog
 from sync_harness import harness
 
-from reconciler import logs, wiring
-from reconciler.alerts import QUEUE_SIZE, WebhookSender
-from reconciler.settings import Secret
+from reconciler import logs
+from reconciler.alerts.webhook import QUEUE_SIZE, WebhookSender
+from reconciler.app import wiring
+from reconciler.config.settings import Secret
 
 HOOK_PATH = "/services/T0000/B0000/hook-secret-part-XYZ123"
 

@@ -10,10 +10,10 @@ import pytest
 import structlog
 from sync_harness import harness
 
-from reconciler import wiring
-from reconciler.engine import RequestCounter, run_pass
+from reconciler.app import wiring
 from reconciler.model import SyncStatus
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.qbo.server import FaultRule
+from reconciler.sync.engine import RequestCounter, run_pass
 
 SUPPLIERS = ("Nutricost", "O'Brien & Sons", "Acme Supply")
 

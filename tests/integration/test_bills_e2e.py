@@ -11,7 +11,7 @@ from bill_fixtures import bill, bills_on, entry, history, links, qbo_bill, recei
 from sync_harness import harness
 
 from reconciler.model import DocKind, Lifecycle, SyncStatus
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.qbo.server import FaultRule
 
 PO = DocKind.PURCHASE_ORDER
 
@@ -238,7 +238,7 @@ def test_a_bill_of_another_vendor_is_refused_before_qbo_drops_its_links(tmp_path
 
 
 def test_extra_costs_become_account_lines_and_status_lists_bills(tmp_path, capsys):
-    from reconciler import status_view
+    from reconciler.app import status_table as status_view
 
     with harness(tmp_path, settings_hook=bills_on()) as h:
         po = two_line_po(h)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from reconciler.cli import main
-from reconciler.demo import connect
-from reconciler.sandbox.luminous import LuminousEmulator
-from reconciler.sandbox.qbo import QBOEmulator
+from reconciler.app.cli import main
+from reconciler.app.demo import connect
+from reconciler.sandbox.luminous.server import LuminousEmulator
+from reconciler.sandbox.qbo.server import QBOEmulator
 
 
 def _free_port() -> int:
@@ -57,7 +57,7 @@ def env(tmp_path, monkeypatch):
 
 
 def _connect_directly(env):
-    from reconciler.config import load_settings
+    from reconciler.config.loader import load_settings
 
     connect(env["qbo"], load_settings(None, os.environ))
 

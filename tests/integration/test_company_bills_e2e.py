@@ -13,8 +13,8 @@ from bill_fixtures import bill, bills_on, entry, qbo_bill, two_line_po
 from sync_harness import harness
 from test_company_e2e import UK_TAX, US_CLASSES, US_LOCATIONS, _money, _ref
 
+from reconciler.config.settings import Settings
 from reconciler.model import SyncStatus
-from reconciler.settings import Settings
 
 D = Decimal
 

@@ -15,9 +15,14 @@ from typing import Any
 import pytest
 from sync_harness import harness
 
+from reconciler.config.settings import (
+    ClassesSettings,
+    LocationsSettings,
+    Settings,
+    TaxSettings,
+)
 from reconciler.model import SyncStatus
-from reconciler.sandbox.qbo import FaultRule
-from reconciler.settings import ClassesSettings, LocationsSettings, Settings, TaxSettings
+from reconciler.sandbox.qbo.server import FaultRule
 
 D = Decimal
 ITEM, ACCOUNT = "ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail"

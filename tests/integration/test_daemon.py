@@ -16,10 +16,10 @@ import pytest
 import structlog
 
 from reconciler import errors, logs
-from reconciler.daemon import Daemon, job_options
-from reconciler.engine import PassReport
-from reconciler.health import HealthState
-from reconciler.notify import Notifier
+from reconciler.app.daemon import Daemon, job_options
+from reconciler.app.notify import Notifier
+from reconciler.sync.engine import PassReport
+from reconciler.web.health import HealthState
 
 CHILD = Path(__file__).with_name("daemon_child.py")
 REPO = Path(__file__).resolve().parents[2]

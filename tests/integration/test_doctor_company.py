@@ -8,11 +8,11 @@ import socket
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.config import load_settings
-from reconciler.demo import connect
-from reconciler.sandbox.luminous import LuminousEmulator
-from reconciler.sandbox.qbo import QBOEmulator
+from reconciler.app.cli import main
+from reconciler.app.demo import connect
+from reconciler.config.loader import load_settings
+from reconciler.sandbox.luminous.server import LuminousEmulator
+from reconciler.sandbox.qbo.server import QBOEmulator
 
 CONFIG = """
 [accounts]

@@ -20,15 +20,15 @@ import requests
 from support import EventLog
 from sync_harness import harness
 
-from reconciler import wiring
-from reconciler.cli import main
-from reconciler.config import Settings
-from reconciler.engine import PassReport, RequestCounter, run_pass
-from reconciler.health import HealthState
+from reconciler.app import wiring
+from reconciler.app.cli import main
+from reconciler.app.service import status_page
+from reconciler.config.loader import Settings
 from reconciler.model import Drift, Lifecycle, SyncStatus
 from reconciler.qbo.cdc import CDC_OVERLAP
 from reconciler.qbo.wire import encode_json
-from reconciler.service import status_page
+from reconciler.sync.engine import PassReport, RequestCounter, run_pass
+from reconciler.web.health import HealthState
 
 APP, SECRET = "accountant-app", "accountant-secret"
 PO_ENTITY = "PurchaseOrder"

@@ -12,7 +12,7 @@ import requests
 
 from reconciler.luminous import LuminousClient
 from reconciler.model import SourcePO
-from reconciler.pull import pull_changes
+from reconciler.sync.pull import pull_changes
 
 BACKLOG = 10_000
 SEEDED = 12  # serve() also loads the default seed
@@ -23,7 +23,7 @@ def _start_emulator() -> tuple[subprocess.Popen, str, str]:
         [
             sys.executable,
             "-m",
-            "reconciler.sandbox.luminous",
+            "reconciler.sandbox.luminous.server",
             "--port=0",
             f"--generate={BACKLOG}",
             "--max-lines=1",

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from luminous_fixtures import NOW, T0, Ledger, add_po, make_client, run_pass
 
-from reconciler.pull import sweep_vanished
-from reconciler.sandbox.luminous import LuminousEmulator
+from reconciler.sandbox.luminous.server import LuminousEmulator
+from reconciler.sync.pull import sweep_vanished
 
 MODES = [(False, True), (True, False), (False, False)]
 

@@ -8,7 +8,7 @@ import pytest
 from luminous_fixtures import T0, Ledger, add_po, emu, make_client, run_pass
 
 from reconciler.errors import Fatal, LuminousAuthError, LuminousUnavailable, Retryable
-from reconciler.sandbox.luminous import LuminousFault
+from reconciler.sandbox.luminous.server import LuminousFault
 
 __all__ = ["emu"]
 

@@ -21,8 +21,9 @@ import pytest
 from support import EventLog
 from sync_harness import harness
 
-from reconciler import preview, wiring
-from reconciler.preview_plan import category
+from reconciler.app import dry_run as preview
+from reconciler.app import wiring
+from reconciler.preview.plan import category
 from reconciler.qbo import compare
 from reconciler.state.run_lines import RunLines
 
@@ -266,7 +267,7 @@ def test_an_interrupted_preview_says_its_list_is_partial(h):
 def test_a_preview_sends_no_alert(h, tmp_path):
     from test_alerts import receiver
 
-    from reconciler.settings import Secret
+    from reconciler.config.settings import Secret
 
     h.po(items=[])  # would newly fail
     with receiver() as hook:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.demo import connect
-from reconciler.sandbox.luminous import LuminousEmulator
-from reconciler.sandbox.qbo import QBOEmulator
+from reconciler.app.demo import connect
+from reconciler.sandbox.luminous.server import LuminousEmulator
+from reconciler.sandbox.qbo.server import QBOEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 POS = 300
@@ -58,7 +58,7 @@ def env(tmp_path):
     }
     base = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
     environ = {**base, **values, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    from reconciler.config import load_settings
+    from reconciler.config.loader import load_settings
 
     connect(qbo, load_settings(None, environ))
     yield environ

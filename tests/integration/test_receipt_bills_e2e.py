@@ -9,7 +9,7 @@ from bill_fixtures import bills_on, entry, history, links, qbo_bill, receive, re
 from sync_harness import harness
 
 from reconciler.model import DocKind, SyncStatus
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.qbo.server import FaultRule
 
 RECEIPT = DocKind.RECEIPT
 

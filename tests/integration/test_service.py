@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from reconciler.demo import connect
-from reconciler.sandbox.luminous import LuminousEmulator
-from reconciler.sandbox.qbo import QBOEmulator
+from reconciler.app.demo import connect
+from reconciler.sandbox.luminous.server import LuminousEmulator
+from reconciler.sandbox.qbo.server import QBOEmulator
 
 
 def _free_port() -> int:
@@ -68,7 +68,7 @@ def _wait(predicate, timeout=20.0):
 def test_daemon_syncs_serves_health_and_stops_on_sigterm(emulators, tmp_path):
     """The daemon syncs on its schedule, /healthz goes green, SIGTERM exits 0 quickly."""
     qbo, lum = emulators
-    from reconciler.config import load_settings
+    from reconciler.config.loader import load_settings
 
     port = _free_port()
     env = _env(qbo, lum, tmp_path, port)
@@ -121,7 +121,7 @@ def test_daemon_syncs_serves_health_and_stops_on_sigterm(emulators, tmp_path):
 def test_revoked_connection_stops_with_exit_2_and_the_fix(emulators, tmp_path):
     """A revoked QBO connection stops the daemon before READY with a message naming the fix."""
     qbo, lum = emulators
-    from reconciler.config import load_settings
+    from reconciler.config.loader import load_settings
 
     env = _env(qbo, lum, tmp_path, _free_port())
     connect(qbo, load_settings(None, env))

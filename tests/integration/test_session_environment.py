@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from reconciler import wiring
+from reconciler.app import wiring
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 

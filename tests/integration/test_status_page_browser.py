@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from status_samples import BILL, HOSTILE_VENDOR, seed
 
-from reconciler.health import HealthState, serve_health
-from reconciler.settings import Secret
-from reconciler.status_app import StatusPage
+from reconciler.config.settings import Secret
+from reconciler.web.health import HealthState, serve_health
+from reconciler.web.routes import StatusPage
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from reconciler.config import load_settings
-from reconciler.demo import connect
-from reconciler.sandbox.luminous import LuminousEmulator
-from reconciler.sandbox.qbo import QBOEmulator
+from reconciler.app.demo import connect
+from reconciler.config.loader import load_settings
+from reconciler.sandbox.luminous.server import LuminousEmulator
+from reconciler.sandbox.qbo.server import QBOEmulator
 from reconciler.state import StateStore
 
 RETRY_TOKEN = "service-retry-token-0123456789"

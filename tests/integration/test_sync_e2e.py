@@ -7,7 +7,7 @@ import pytest
 from sync_harness import harness
 
 from reconciler.model import Lifecycle, SyncStatus
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.qbo.server import FaultRule
 
 
 @pytest.fixture
@@ -463,7 +463,7 @@ def test_a_field_turned_off_is_left_alone_in_qbo(h):
 
 def test_luminous_outage_aborts_the_pass_cleanly(h):
     """Luminous throttling for an hour: the pass ends 'aborted' (exit 1), nothing recorded wrong."""
-    from reconciler.sandbox.luminous import LuminousFault
+    from reconciler.sandbox.luminous.server import LuminousFault
 
     po = h.po()
     h.lum.add_fault(

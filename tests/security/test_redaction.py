@@ -20,8 +20,8 @@ from reliability_kit import (
     world,
 )
 
-from reconciler.sandbox.luminous import LuminousFault
-from reconciler.sandbox.qbo import FaultRule
+from reconciler.sandbox.luminous.server import LuminousFault
+from reconciler.sandbox.qbo.server import FaultRule
 
 FOREIGN = f"{SENTINEL}-foreign-token-0123456789"  # a token this process never held
 

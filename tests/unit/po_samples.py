@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from support import rules
 
-from reconciler.mapping import item_key
+from reconciler.documents.po.body import ResolvedRefs
+from reconciler.documents.po.mapping import item_key
 from reconciler.model import (
     Address,
     SourceLine,
@@ -16,7 +17,6 @@ from reconciler.model import (
     SourceStatus,
     SourceSupplier,
 )
-from reconciler.qbo.bodies import ResolvedRefs
 
 D = Decimal
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -1,6 +1,7 @@
 """The alert message: Slack's shape, escaped, capped, and never carrying a secret."""
 
-from reconciler import alert_message, logs
+from reconciler import logs
+from reconciler.alerts import message as alert_message
 from reconciler.model import DocKind
 from reconciler.state.run_lines import RunLine
 

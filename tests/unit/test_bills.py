@@ -9,8 +9,12 @@ from decimal import Decimal
 import pytest
 import support
 
-from reconciler import bill_mapping, bill_plan, plan
-from reconciler.bill_model import (
+from reconciler.config.loader import Settings
+from reconciler.documents import plan
+from reconciler.documents.bill import body as bill_bodies
+from reconciler.documents.bill import mapping as bill_mapping
+from reconciler.documents.bill import plan as bill_plan
+from reconciler.documents.bill.model import (
     BillStatus,
     POStanding,
     POState,
@@ -20,8 +24,8 @@ from reconciler.bill_model import (
     answered_lines,
     matched_lines,
 )
-from reconciler.config import Settings
-from reconciler.luminous_parse_bills import bill_or_reject, parse_bill, parse_receipt
+from reconciler.documents.bill.parse import bill_or_reject, parse_bill, parse_receipt
+from reconciler.documents.po.body import ResolvedRefs
 from reconciler.model import (
     DocKind,
     LedgerEntry,
@@ -30,8 +34,6 @@ from reconciler.model import (
     SourceProduct,
     SyncStatus,
 )
-from reconciler.qbo import bill_bodies
-from reconciler.qbo.bodies import ResolvedRefs
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 RULES = bill_mapping.bill_rules(Settings())

@@ -12,9 +12,15 @@ from hypothesis import strategies as st
 from po_samples import D, make_line, make_po, refs_for
 from support import rules as make_rules
 
-from reconciler import mapping
+from reconciler.documents.po import mapping
+from reconciler.documents.po.body import (
+    emptied_text_fields,
+    item_payload,
+    po_payload,
+    vendor_payload,
+)
+from reconciler.documents.po.mapping import desired_po
 from reconciler.errors import ConfigError, InvalidSourceRecord, Parked
-from reconciler.mapping import desired_po
 from reconciler.model import (
     Address,
     DesiredItem,
@@ -24,7 +30,6 @@ from reconciler.model import (
     SourceStatus,
     SourceSupplier,
 )
-from reconciler.qbo.bodies import emptied_text_fields, item_payload, po_payload, vendor_payload
 
 
 def test_po_payload_shape():

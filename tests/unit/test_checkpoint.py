@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.checkpoint import CheckpointTracker
 from reconciler.model import Checkpoint
+from reconciler.sync.checkpoint import CheckpointTracker
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 CEILING = T0 + timedelta(minutes=10)

@@ -1,4 +1,4 @@
-"""Coding: the class, location and tax code a purchase line gets (reconciler.coding), the
+"""Coding: the class, location and tax code a purchase line gets (reconciler.documents.coding), the
 company facts that decide it (reconciler.qbo.company), and the PO mapping that uses both."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from po_samples import D, make_line, make_po, refs_for
 from support import rules as make_rules
 
-from reconciler import coding
-from reconciler.coding import CodingRules, DocFacts, LineFacts, Lookup, TaxRules
+from reconciler.documents import coding
+from reconciler.documents.coding import CodingRules, DocFacts, LineFacts, Lookup, TaxRules
+from reconciler.documents.po.body import po_payload
+from reconciler.documents.po.mapping import desired_po
 from reconciler.errors import InvalidSourceRecord, Parked
-from reconciler.mapping import desired_po
 from reconciler.model import LineKind, SourceProduct
-from reconciler.qbo.bodies import po_payload
 from reconciler.qbo.company import CompanyProfile, profile_from
 from reconciler.qbo.compare import differences
 

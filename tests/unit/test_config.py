@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.config import (
+from reconciler.config.loader import (
     QBO_BASE_URLS,
     VALUE_TYPES,
     Secret,
@@ -22,10 +22,10 @@ from reconciler.config import (
     parse_duration,
     parse_money,
 )
+from reconciler.config.settings import free_form_sections, toml_key, typed_sections
+from reconciler.documents.po.mapping import FIELD_SOURCES
 from reconciler.errors import ConfigError
-from reconciler.mapping import FIELD_SOURCES
 from reconciler.model import ItemKind
-from reconciler.settings import free_form_sections, toml_key, typed_sections
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "reconciler.example.toml"
 SECRETS = {

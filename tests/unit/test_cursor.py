@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.cursor import EPOCH, PullWindow, advance, brought_back, latest_trusted, pull_window
 from reconciler.model import Checkpoint
+from reconciler.sync.cursor import (
+    EPOCH,
+    PullWindow,
+    advance,
+    brought_back,
+    latest_trusted,
+    pull_window,
+)
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 S = timedelta(seconds=1)

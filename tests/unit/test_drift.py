@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 from support import rules
 
-from reconciler import drift
-from reconciler.drift import Drift, FieldDiff, Sighting, Snapshot
+from reconciler.documents import drift
+from reconciler.documents.drift import Drift, FieldDiff, Sighting, Snapshot
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, SyncStatus
 from reconciler.qbo import cdc
 from reconciler.redact import SECRETS

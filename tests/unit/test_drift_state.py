@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from support import policy, rules
 
-from reconciler import drift, plan
+from reconciler.documents import drift, plan
+from reconciler.documents.outcomes import Record
 from reconciler.model import (
     DesiredLine,
     DesiredPO,
@@ -23,7 +24,6 @@ from reconciler.model import (
     Outcome,
     SyncStatus,
 )
-from reconciler.outcomes import Record
 from reconciler.state import StateStore
 
 PO = DocKind.PURCHASE_ORDER

@@ -4,7 +4,7 @@ full sweep ask it)."""
 from __future__ import annotations
 
 from reconciler.model import DocKind
-from reconciler.recorder import HandledDocs
+from reconciler.sync.recorder import HandledDocs
 
 PO, BILL = DocKind.PURCHASE_ORDER, DocKind.BILL
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.bounded_http import BoundedHTTPServer, BufferedRequestHandler, Request
-from reconciler.engine import PassReport
-from reconciler.health import HealthState, serve_health
+from reconciler.sync.engine import PassReport
+from reconciler.web.health import HealthState, serve_health
+from reconciler.web.server import BoundedHTTPServer, BufferedRequestHandler, Request
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -205,8 +205,8 @@ def test_server_binds_loopback_by_default(state):
 
 def test_action_labels_are_the_engines_count_keys():
     """The metric's action labels are exactly the keys a pass report counts actions under."""
-    from reconciler.health import PO_ACTIONS
-    from reconciler.report import PAST_TENSE
+    from reconciler.sync.report import PAST_TENSE
+    from reconciler.web.health import PO_ACTIONS
 
     assert set(PO_ACTIONS) == set(PAST_TENSE.values())
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler.documents.po.parse import parse_or_reject, parse_po, rejected
 from reconciler.errors import InvalidSourceRecord
-from reconciler.luminous_parse import parse_or_reject, parse_po, rejected
 from reconciler.model import Address, RejectedRecord, SourceStatus
 
 RAW = json.loads(

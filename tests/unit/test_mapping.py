@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from po_samples import T0, D, make_line, make_po, refs_for
 from support import rules as make_rules
 
-from reconciler.errors import ConfigError, InvalidSourceRecord
-from reconciler.mapping import (
+from reconciler.documents.po.body import po_payload
+from reconciler.documents.po.mapping import (
     content_hash,
     desired_po,
     item_key,
@@ -25,6 +25,7 @@ from reconciler.mapping import (
     vendor_display_name,
     vendor_display_name_with_suffix,
 )
+from reconciler.errors import ConfigError, InvalidSourceRecord
 from reconciler.model import (
     DesiredItem,
     Lifecycle,
@@ -33,7 +34,6 @@ from reconciler.model import (
     SourceStatus,
     SourceSupplier,
 )
-from reconciler.qbo.bodies import po_payload
 
 # --- names -------------------------------------------------------------------------------------
 
@@ -343,7 +343,7 @@ def test_content_hash_is_stable_across_processes():
     code = (
         "import sys; sys.path[:0] = ['tests/unit', 'tests']; "
         "from po_samples import make_po; from support import rules; "
-        "from reconciler.mapping import desired_po; "
+        "from reconciler.documents.po.mapping import desired_po; "
         "print(desired_po(make_po(), rules()).content_hash)"
     )
     out = subprocess.run(

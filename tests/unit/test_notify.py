@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import structlog
 
-from reconciler.daemon import Daemon
-from reconciler.health import HealthState
-from reconciler.notify import Notifier, one_line, socket_address
+from reconciler.app.daemon import Daemon
+from reconciler.app.notify import Notifier, one_line, socket_address
+from reconciler.web.health import HealthState
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

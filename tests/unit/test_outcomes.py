@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support import policy as make_policy
 
-from reconciler import errors, outcomes, plan
+from reconciler import errors
+from reconciler.documents import outcomes, plan
+from reconciler.documents.outcomes import Fate, fate_of
 from reconciler.model import LedgerEntry, Lifecycle, SyncStatus
-from reconciler.outcomes import Fate, fate_of
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 POLICY = make_policy()

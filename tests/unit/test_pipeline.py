@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from support import policy
 
-from reconciler import errors, identity, plan
+from reconciler import errors
+from reconciler.documents import identity, plan
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, SyncStatus
-from reconciler.pipeline import PREPARE_EVERY, Write, WritePipeline
 from reconciler.qbo.wire import BatchItemResult, GroupAnswer
+from reconciler.write.pipeline import PREPARE_EVERY, Write, WritePipeline
 
 T = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 PO = DocKind.PURCHASE_ORDER

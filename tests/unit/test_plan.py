@@ -11,20 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import policy as make_policy
 
-from reconciler import bill_plan
-from reconciler.model import (
-    DesiredLine,
-    DesiredPO,
-    DesiredVendor,
-    LedgerEntry,
-    Lifecycle,
-    LineKind,
-    SourcePO,
-    SourceStatus,
-    SourceSupplier,
-    SyncStatus,
-)
-from reconciler.plan import (
+from reconciler.documents.bill import plan as bill_plan
+from reconciler.documents.plan import (
     UNSENT_RETRY_CODES,
     Close,
     Create,
@@ -36,6 +24,18 @@ from reconciler.plan import (
     plan_po,
     request_id,
     skip_reason,
+)
+from reconciler.model import (
+    DesiredLine,
+    DesiredPO,
+    DesiredVendor,
+    LedgerEntry,
+    Lifecycle,
+    LineKind,
+    SourcePO,
+    SourceStatus,
+    SourceSupplier,
+    SyncStatus,
 )
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -407,7 +407,7 @@ def test_plan_is_total_deterministic_and_never_creates_twice_blindly(h, life, e,
 
 def test_action_names_and_vanished_lifecycle():
     """Outcome verbs come from the action; a vanished PO ends closed or deleted by policy."""
-    from reconciler.plan import action_name, vanished_lifecycle
+    from reconciler.documents.plan import action_name, vanished_lifecycle
 
     names = [
         action_name(a)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from reconciler import errors
-from reconciler.preview_plan import is_placeholder
-from reconciler.preview_qbo import PreviewQBO
+from reconciler.preview.plan import is_placeholder
+from reconciler.preview.qbo import PreviewQBO
 from reconciler.qbo import query as q
 from reconciler.qbo import statement as st
 from reconciler.qbo.wire import BatchItemResult, BatchOp

@@ -5,7 +5,7 @@ import io
 
 from support import EventLog
 
-from reconciler.progress import CLEAR, Progress, ProgressLog, on_terminal
+from reconciler.app.progress import CLEAR, Progress, ProgressLog, on_terminal
 
 
 class Clock:

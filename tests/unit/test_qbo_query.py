@@ -249,7 +249,7 @@ def test_every_entity_and_field_a_resolver_queries_is_in_the_filterable_table():
 def test_the_client_table_never_allows_what_qbo_refuses():
     """Every field our builder lets through is filterable in the emulator, which follows
     Intuit's list (PrimaryEmailAddr and AcctNum are refused with 4001)."""
-    from reconciler.sandbox.qbo_store import ALWAYS_FILTERABLE, FILTERABLE
+    from reconciler.sandbox.qbo.store import ALWAYS_FILTERABLE, FILTERABLE
 
     for entity, allowed in q.FILTERABLE_FIELDS.items():
         qbo_side = {f.lower() for f in FILTERABLE[entity] | ALWAYS_FILTERABLE}

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.luminous_parse import parse_or_reject, whole_id
-from reconciler.luminous_parse_bills import bill_or_reject, receipt_or_reject
+from reconciler.documents.bill.parse import bill_or_reject, receipt_or_reject
+from reconciler.documents.po.parse import parse_or_reject, whole_id
 from reconciler.model import RejectedRecord
 
 

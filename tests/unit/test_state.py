@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from reconciler.documents.outcomes import Record
 from reconciler.errors import Fatal
 from reconciler.model import Checkpoint, DocKind, LedgerEntry, Lifecycle, Outcome, SyncStatus
-from reconciler.outcomes import Record
 from reconciler.state import StateStore
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

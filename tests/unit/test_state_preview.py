@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from reconciler.documents.outcomes import Record
 from reconciler.model import LedgerEntry, Outcome, SyncStatus
-from reconciler.outcomes import Record
 from reconciler.state import StateStore
 from reconciler.state.lock import held_by, run_lock
 from reconciler.state.run_lines import RunLines

@@ -16,15 +16,14 @@ import pytest
 from status_samples import BILL, HOSTILE_REASON, HOSTILE_VENDOR, PO, StepClock, record, seed
 
 from reconciler import logs
-from reconciler.config import load_settings
+from reconciler.app.service import status_page
+from reconciler.config.loader import load_settings
+from reconciler.config.settings import Secret
 from reconciler.errors import ConfigError
-from reconciler.health import HealthState, serve_health
 from reconciler.model import LedgerEntry, SyncStatus
-from reconciler.service import status_page
-from reconciler.settings import Secret
 from reconciler.state import StateStore
-from reconciler.status_app import RetryAsked, StatusPage
-from reconciler.status_guard import (
+from reconciler.web.filters import ListFilter, page_of
+from reconciler.web.guard import (
     CsrfTokens,
     FailureThrottle,
     host_allowed,
@@ -32,8 +31,9 @@ from reconciler.status_guard import (
     split_host,
     token_matches,
 )
-from reconciler.status_page import CONTENT_SECURITY_POLICY, CSS_HASH, PALETTE, qbo_url
-from reconciler.status_query import ListFilter, page_of
+from reconciler.web.health import HealthState, serve_health
+from reconciler.web.pages import CONTENT_SECURITY_POLICY, CSS_HASH, PALETTE, qbo_url
+from reconciler.web.routes import RetryAsked, StatusPage
 
 TOKEN = "correct horse battery staple"
 HOST = "127.0.0.1:8787"

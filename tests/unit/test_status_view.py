@@ -3,7 +3,7 @@
 import json
 from datetime import UTC, datetime
 
-from reconciler import status_view
+from reconciler.app import status_table as status_view
 from reconciler.model import LedgerEntry, SyncStatus
 from reconciler.state import HistoryRow
 

@@ -1,0 +1,1 @@
+"""Alerts: what one pass says (`message`) and the bounded webhook sender (`webhook`)."""

@@ -1,0 +1,1 @@
+"""The settings: their registry (`settings`) and the loader (TOML, environment, secrets)."""

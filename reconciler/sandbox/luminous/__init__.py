@@ -1,0 +1,1 @@
+"""An emulator of Luminous's API, as a real HTTP server."""

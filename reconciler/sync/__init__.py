@@ -1,0 +1,1 @@
+"""One pass: read each source, decide each document, hand writes on, record every outcome."""

@@ -1,0 +1,252 @@
+"""What a write is, and how one write settles: the single request, its resends, its rows.
+
+A `Write` is one planned QBO write for one document. `WriteSender` sends it alone and keeps
+going until it settles: a vanished reference (610/2500) is resolved afresh and sent once more,
+a stale SyncToken (5010) is re-read and sent up to `STALE_RETRIES` more times, always under a
+new requestid (QBO would replay the first answer to the old one). What each answer means comes
+from `outcomes.fate_of`; the rows it ends in come from the `outcomes` builders.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from reconciler import errors
+from reconciler.crashpoints import crash_point
+from reconciler.documents import identity, outcomes, plan
+from reconciler.documents.outcomes import Fate, Record, fate_of
+from reconciler.model import DocKey, DocKind, LedgerEntry, Lifecycle
+
+STALE_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Write:
+    """One planned QBO write for one document, as the engine hands it over."""
+
+    kind: DocKind
+    doc_id: int
+    action: plan.WriteAction
+    desired: Any  # the desired document; None for a PO the full sweep found gone
+    base: LedgerEntry  # the ledger row before this write
+    updated_at: datetime | None
+    number: str | None
+    started: float = 0.0  # monotonic time the document was taken up (log duration)
+    adopting: Mapping[str, Any] | None = None  # a create found in QBO: this document instead
+
+    @property
+    def key(self) -> DocKey:
+        return (self.kind, self.doc_id)
+
+    @property
+    def verb(self) -> str:
+        return "adopt" if self.adopting is not None else self.action.operation
+
+    @property
+    def is_create(self) -> bool:
+        return isinstance(self.action, plan.Create) and self.adopting is None
+
+    @property
+    def is_update(self) -> bool:
+        return not self.is_create
+
+    @property
+    def content_hash(self) -> str | None:
+        return self.desired.content_hash if self.desired is not None else None
+
+
+class DocumentWriter(Protocol):
+    """How one kind of QBO document is written (`po_writer.POWriter` for PurchaseOrders)."""
+
+    entity: str
+
+    def warm(self) -> None: ...
+    def prefetch(self, desired: Sequence[Any], creating: Sequence[Any]) -> None: ...
+    def payload(self, desired: Any) -> dict[str, Any]: ...
+    def batchable(self, write: Write) -> bool: ...
+    def batch_item(
+        self, write: Write, begun: LedgerEntry, payload: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]: ...
+    def send(
+        self, write: Write, begun: LedgerEntry, payload: dict[str, Any] | None, request_id: str
+    ) -> tuple[Mapping[str, Any] | None, str | None]: ...
+    def forget_refs(self, desired: Any) -> None: ...
+    def fresh_sync_token(self, begun: LedgerEntry) -> str: ...
+    def lifecycle_after(self, write: Write) -> Lifecycle: ...
+    def identify(
+        self, creates: Sequence[tuple[Write, Mapping[str, Any]]]
+    ) -> list[identity.Identity]: ...
+    def differs(self, payload: Mapping[str, Any], entity: Mapping[str, Any]) -> bool: ...
+    # QBO's answer, to learn from; a reason when the document landed but is not what was
+    # asked for (a bill without a link it asked for): it is then recorded failed, with its Id.
+    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> str | None: ...
+
+
+class Recorder(Protocol):
+    """Where the pipeline writes the ledger (the engine adds the checkpoint and the report)."""
+
+    def begin(self, entries: Sequence[LedgerEntry], verbs: Sequence[str]) -> list[LedgerEntry]: ...
+    def record(self, records: Sequence[Record]) -> None: ...
+
+
+class WriteSender:
+    """Sends single writes until they settle, and builds the rows they end in."""
+
+    def __init__(
+        self,
+        writers: Mapping[DocKind, DocumentWriter],
+        *,
+        policy: plan.PlanPolicy,
+        clock: Callable[[], datetime],
+        rng: random.Random,
+    ) -> None:
+        self._writers = writers
+        self._policy = policy
+        self._clock = clock
+        self._rng = rng
+
+    def writer(self, write: Write) -> DocumentWriter:
+        return self._writers[write.kind]
+
+    def attempt(
+        self,
+        write: Write,
+        begun: LedgerEntry,
+        payload: dict[str, Any] | None,
+        request_id: str,
+        error: BaseException | None = None,
+    ) -> Record:
+        """Send (unless `error` says how the first send ended) until the write settles; the
+        body is built here when none is given."""
+        writer = self.writer(write)
+        refs_left, stale_left = 1, STALE_RETRIES
+        while True:
+            if error is None:
+                try:
+                    if payload is None and write.desired is not None:
+                        payload = writer.payload(write.desired)
+                    entity, tid = writer.send(write, begun, payload, request_id)
+                except Exception as exc:
+                    error = exc
+                else:
+                    crash_point("qbo_answered")
+                    return self.synced(write, begun, entity, request_id, tid)
+            fate = fate_of(error, is_update=write.is_update)
+            if fate is Fate.FATAL:
+                raise error
+            try:
+                if fate is Fate.RESEND_REFS and refs_left and write.desired is not None:
+                    refs_left -= 1
+                    writer.forget_refs(write.desired)
+                    request_id = plan.derive_request_id(request_id, "refs")
+                    payload, error = writer.payload(write.desired), None
+                    continue
+                if fate is Fate.RESEND_STALE and stale_left:
+                    stale_left -= 1
+                    token = writer.fresh_sync_token(begun)
+                    begun = replace(begun, sync_token=token)
+                    request_id = plan.derive_request_id(request_id, "stale", token)
+                    error = None
+                    continue
+            except Exception as exc:
+                error = exc
+                continue
+            return self.after_error(fate, write, begun, error)
+
+    def identify(
+        self, ready: list[tuple[Write, LedgerEntry, dict[str, Any]]]
+    ) -> tuple[list[tuple[Write, LedgerEntry, dict[str, Any]]], list[Record]]:
+        """QBO decides whether each create exists (`identity`): creates stay creates, a match
+        is adopted (an update when it differs, else recorded at once), a conflict fails. One
+        look-up for the whole group. Returns what still goes to QBO, and what settled here."""
+        creates = [(w, payload) for w, _, payload in ready if w.is_create]
+        if not creates:
+            return ready, []
+        by_kind: dict[DocKind, list[tuple[Write, dict[str, Any]]]] = {}
+        for create in creates:  # a retry phase may mix POs and bills in one group
+            by_kind.setdefault(create[0].kind, []).append(create)
+        found: dict[DocKey, identity.Identity] = {}
+        for kind, group in by_kind.items():
+            answers = self._writers[kind].identify(group)
+            found.update((w.key, a) for (w, _), a in zip(group, answers, strict=True))
+        to_send, settled = [], []
+        for write, pending, payload in ready:
+            if not write.is_create:
+                to_send.append((write, pending, payload))
+                continue
+            answer = found[write.key]
+            if isinstance(answer, identity.Conflict):
+                error = errors.DuplicateDocNumberFault(answer.reason, code="6140")
+                settled.append(self.after_error(Fate.PARK, write, pending, error))
+            elif isinstance(answer, identity.Adopt):
+                adopting = replace(write, adopting=answer.entity)
+                begun = self.pending(adopting)
+                if self.writer(write).differs(payload, answer.entity):
+                    to_send.append((adopting, begun, payload))
+                else:
+                    settled.append(
+                        self.synced(adopting, begun, answer.entity, begun.request_id, None)
+                    )
+            else:
+                to_send.append((write, pending, payload))
+        return to_send, settled
+
+    def pending(self, write: Write) -> LedgerEntry:
+        request_id = write.action.request_id
+        row = outcomes.pending(
+            write.base, write.content_hash, write.updated_at, request_id, write.number
+        )
+        if write.adopting is None:
+            return row
+        qbo_id, token = str(write.adopting.get("Id")), str(write.adopting.get("SyncToken"))
+        adopt_id = plan.derive_request_id(request_id, "adopt", qbo_id, token)
+        return replace(row, qbo_id=qbo_id, sync_token=token, request_id=adopt_id)
+
+    def synced(
+        self,
+        write: Write,
+        begun: LedgerEntry,
+        entity: Mapping[str, Any] | None,
+        request_id: str,
+        tid: str | None,
+    ) -> Record:
+        writer = self.writer(write)
+        problem = writer.confirmed(write, entity)
+        record = outcomes.synced(
+            begun,
+            writer.lifecycle_after(write),
+            entity,
+            verb=write.verb,
+            request_id=request_id,
+            intuit_tid=tid,
+        )
+        if problem:
+            record = outcomes.landed_wrong(record, problem)
+        if write.adopting is not None:
+            record = replace(record, entry=replace(record.entry, adopted=True))
+        return replace(record, started=write.started)
+
+    def after_error(
+        self, fate: Fate, write: Write, begun: LedgerEntry, error: BaseException
+    ) -> Record:
+        record = outcomes.after_error(
+            fate,
+            begun,
+            write.verb,
+            error,
+            now=self._clock(),
+            jitter=self._rng.random(),
+            policy=self._policy,
+        )
+        return replace(record, started=write.started)
+
+    def failed(self, write: Write, pending: LedgerEntry, error: BaseException) -> Record:
+        """Building the body failed: nothing was sent."""
+        fate = fate_of(error, is_update=write.is_update)
+        if fate is Fate.FATAL:
+            raise error
+        return self.after_error(fate, write, pending, error)
