@@ -35,11 +35,11 @@ from reconciler.preview.plan import (
 )
 from reconciler.preview.qbo import PreviewQBO
 from reconciler.qbo import query as q
+from reconciler.qbo.query import in_chunks
 from reconciler.state.lock import held_by
 from reconciler.state.run_lines import RunLines
 from reconciler.state.snapshot import in_memory_copy
 from reconciler.sync.engine import RequestCounter, run_pass
-from reconciler.write.batching import in_chunks
 
 
 def current_documents(

@@ -40,12 +40,12 @@ changed payload never reuses an old one.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
 from reconciler.documents.po import mapping
+from reconciler.documents.request_ids import request_id
 from reconciler.errors import InvalidSourceRecord
 from reconciler.model import (
     DesiredPO,
@@ -58,7 +58,6 @@ from reconciler.model import (
     SyncStatus,
 )
 
-REQUEST_ID_LENGTH = 36
 DELETED_IN_QBO = (
     "deleted in QBO by someone else; not recreated (drift = report): `reconciler retry` "
     "recreates it"
@@ -149,18 +148,6 @@ def vanished_lifecycle(policy: PlanPolicy) -> Lifecycle:
 
 
 # --- pieces ------------------------------------------------------------------------------------
-
-
-def request_id(realm_id: str, po_id: int, content_hash: str, operation: str) -> str:
-    """Deterministic requestid: the same realm, PO, content and operation give the same id."""
-    text = f"{realm_id}|{po_id}|{content_hash}|{operation}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:REQUEST_ID_LENGTH]
-
-
-def derive_request_id(base: str, *parts: str) -> str:
-    """A requestid tied to `base` and more state (a SyncToken, a retry reason), within 36."""
-    text = "|".join((base, *parts))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:REQUEST_ID_LENGTH]
 
 
 def backoff(attempts: int, *, base: timedelta, cap: timedelta, jitter: float) -> timedelta:

@@ -7,7 +7,7 @@ requests a minute. A backlog that only batches idles the first budget once the 4
 second. So:
 
 - a group goes as a batch when the batch window has room within the time its writes would
-  take alone (`batching.batch_patience`);
+  take alone (`batch_patience`);
 - otherwise it waits for a turn to send its writes alone; `ALONE_AT_ONCE` groups have one,
   which keeps the realm's 10 requests in flight (their writes share one pool of that many
   threads);
@@ -38,10 +38,20 @@ from typing import Any
 from reconciler import errors
 from reconciler.qbo.limiter import BatchWindowFull
 from reconciler.qbo.wire import BatchItemResult, BatchOp, GroupAnswer
-from reconciler.write import batching
 
 ALONE_AT_ONCE = 2  # groups sending alone at once: one alone leaves gaps as its last ones end
 LOOK_AGAIN_S = 5.0  # the longest a group waits for a turn before it looks at the window again
+
+
+def batch_patience(items: int, per_second: int) -> float:
+    """Seconds worth waiting for a batch slot: as long as the writes would take alone.
+
+    Alone, `items` writes spend `items` units of the request budget (10 a second); as a batch,
+    one unit and one of the 40 batch slots a minute. Waiting longer than the singles would take
+    lets the request budget idle; waiting less spends request units the batch would save."""
+    if items < 1 or per_second < 1:
+        raise ValueError("items and per_second must be positive")
+    return items / per_second
 
 
 class GroupSender:
@@ -71,7 +81,7 @@ class GroupSender:
         if len(items) == 1 or alone:
             with self._turns:
                 return self._alone(items, item_request_ids, resend_unclear)
-        patience = batching.batch_patience(len(items), limiter.per_second) if limiter else None
+        patience = batch_patience(len(items), limiter.per_second) if limiter else None
         ticket = self._line.join()
         try:
             while True:

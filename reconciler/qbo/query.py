@@ -23,7 +23,7 @@ Latin-1 letters (é, ü, ñ) are allowed; no report shows them failing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -237,3 +237,33 @@ def select(
         raise InvalidQuery(f"MAXRESULTS must be 1..{MAX_RESULTS_LIMIT}, got {max_results!r}")
     parts.append(f"STARTPOSITION {start} MAXRESULTS {max_results}")
     return " ".join(parts)
+
+
+# Intuit documents no limit on the length of a query statement or of an `IN` list (searched:
+# developer.intuit.com "Data queries", Intuit blog "Supercharge your queries"); we keep each
+# statement short anyway (at most 100 values and about 3,000 characters of values), so one
+# odd limit cannot fail a whole pass.
+IN_MAX_VALUES = 100
+IN_MAX_CHARS = 3000
+
+
+def in_chunks(
+    values: Iterable[str], *, max_values: int = IN_MAX_VALUES, max_chars: int = IN_MAX_CHARS
+) -> list[list[str]]:
+    """Split values into lists for `IN (...)`: each at most `max_values` values and, roughly,
+    `max_chars` characters once quoted (one value longer than that gets a list of its own)."""
+    if max_values < 1 or max_chars < 1:
+        raise ValueError("chunk limits must be positive")
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for value in values:
+        cost = len(value) + 4  # quotes, comma, space (escapes are rare and small)
+        if current and (len(current) >= max_values or size + cost > max_chars):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(value)
+        size += cost
+    if current:
+        chunks.append(current)
+    return chunks

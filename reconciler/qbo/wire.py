@@ -12,6 +12,9 @@ from typing import Any
 
 from reconciler import errors
 
+# QBO takes at most 30 items in one /batch request (Intuit's batch reference).
+MAX_BATCH_ITEMS = 30
+
 
 def encode_json(value: Any) -> str:
     """JSON text with Decimals written exactly as numbers; floats are refused (money)."""

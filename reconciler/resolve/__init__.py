@@ -31,6 +31,7 @@ from reconciler.config.loader import Settings
 from reconciler.documents.po.body import ResolvedRefs
 from reconciler.documents.po.mapping import item_key
 from reconciler.model import DesiredItem, DesiredPO, DesiredVendor, LineKind
+from reconciler.qbo.wire import MAX_BATCH_ITEMS
 from reconciler.resolve import bulk
 from reconciler.resolve.accounts import AccountResolver
 from reconciler.resolve.common import ref_request_id
@@ -38,7 +39,6 @@ from reconciler.resolve.items import ItemPolicy, ItemResolver
 from reconciler.resolve.named import CodedNames, CodedRefs
 from reconciler.resolve.vendors import VendorPolicy, VendorResolver
 from reconciler.state import ReferenceMaps, name_key
-from reconciler.write import batching
 
 __all__ = [
     "AccountResolver",
@@ -213,7 +213,7 @@ class References:
             bulk.RefCreate("Vendor", *self.vendors.create_request(v), v) for v in new_vendors
         ]
         creates += [bulk.RefCreate("Item", *self.items.create_request(i), i) for i in new_items]
-        size, documents = batching.MAX_BATCH_ITEMS, max(documents, self._expected)
+        size, documents = MAX_BATCH_ITEMS, max(documents, self._expected)
         groups = -(-len(creates) // size)
         needed = -(-documents // size) + self._groups_sent + groups
         binds = needed > self._settings.qbo.batches_per_minute

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from reconciler import errors
 from reconciler.qbo import query as q
+from reconciler.qbo.query import in_chunks
 from reconciler.resolve.common import QueryClient
 from reconciler.state import ReferenceMaps, name_key
-from reconciler.write.batching import in_chunks
 
 
 class AccountResolver:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler import errors
-from reconciler.qbo.wire import BatchOp
-from reconciler.write import batching
+from reconciler.documents.request_ids import batch_request_id
+from reconciler.qbo.wire import MAX_BATCH_ITEMS, BatchOp
 
 GROUPS_IN_FLIGHT = 4
 
@@ -54,7 +54,7 @@ def create_all(
     """Every create, in groups of up to 30, up to four groups at once; one outcome each.
     `tail_alone`: a part-filled last group goes alone (the batch budget binds). A Fatal
     (authorization) is raised; anything else is an outcome."""
-    size = batching.MAX_BATCH_ITEMS
+    size = MAX_BATCH_ITEMS
     groups = [list(creates[i : i + size]) for i in range(0, len(creates), size)]
     if not groups:
         return []
@@ -73,7 +73,7 @@ def _send(send_group: Callable[..., Any], group: list[RefCreate], alone: bool) -
     try:
         answer = send_group(
             ops,
-            request_id=batching.batch_request_id(ids),
+            request_id=batch_request_id(ids),
             item_request_ids=ids,
             resend_unclear=True,  # names are unique in QBO: a repeat is 6240, never a second
             alone=alone,

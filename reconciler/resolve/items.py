@@ -13,6 +13,7 @@ from reconciler.documents.po.body import item_payload
 from reconciler.documents.po.mapping import item_key
 from reconciler.model import DesiredItem
 from reconciler.qbo import query as q
+from reconciler.qbo.query import in_chunks
 from reconciler.resolve.accounts import AccountResolver
 from reconciler.resolve.common import (
     QueryClient,
@@ -23,7 +24,6 @@ from reconciler.resolve.common import (
 )
 from reconciler.resolve.listing import TableListing
 from reconciler.state import ReferenceMaps, name_key
-from reconciler.write.batching import in_chunks
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from typing import Any
 
 from reconciler import errors
 from reconciler.qbo import query as q
+from reconciler.qbo.query import in_chunks
 from reconciler.resolve.common import QueryClient, entity_of, iter_all, ref_request_id
 from reconciler.state import ReferenceMaps, name_key
-from reconciler.write.batching import in_chunks
 
 
 @dataclass(frozen=True)

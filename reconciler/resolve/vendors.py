@@ -18,6 +18,7 @@ from reconciler.documents.po.body import vendor_payload
 from reconciler.documents.po.mapping import vendor_display_name_with_suffix
 from reconciler.model import DesiredVendor
 from reconciler.qbo import query as q
+from reconciler.qbo.query import in_chunks
 from reconciler.resolve.common import (
     QueryClient,
     entity_of,
@@ -26,7 +27,6 @@ from reconciler.resolve.common import (
     unqueryable_candidates,
 )
 from reconciler.state import ReferenceMaps, name_key
-from reconciler.write.batching import in_chunks
 
 
 @dataclass(frozen=True)

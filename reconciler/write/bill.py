@@ -27,7 +27,7 @@ from typing import Any
 
 from reconciler import errors
 from reconciler.config.loader import Settings
-from reconciler.documents import identity, plan
+from reconciler.documents import identity, plan, request_ids
 from reconciler.documents.bill import body as bill_bodies
 from reconciler.documents.bill.body import POLinkRef
 from reconciler.documents.bill.model import DesiredBill, DesiredBillLine, answered_lines
@@ -293,7 +293,9 @@ class BillWriter:
     ) -> tuple[Mapping[str, Any] | None, str | None]:
         def adopt(existing: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, str | None]:
             adopted = replace(begun, qbo_id=existing["Id"], sync_token=existing["SyncToken"])
-            return self._update(adopted, payload, plan.derive_request_id(request_id, "adopt"))
+            return self._update(
+                adopted, payload, request_ids.derive_request_id(request_id, "adopt")
+            )
 
         return create_looking_first(
             self.qbo, ENTITY, payload, request_id,

@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from reconciler import errors
-from reconciler.documents import plan
+from reconciler.documents import request_ids
 from reconciler.documents.bill.body import POLinkRef
 from reconciler.documents.bill.model import DesiredBill
 from reconciler.model import DocKind, Lifecycle
 from reconciler.qbo import query as q
 from reconciler.state import DocLines, Ledger
-from reconciler.write import batching
 
 PO = DocKind.PURCHASE_ORDER
 
@@ -83,7 +82,7 @@ class POLinks:
             held = self.qbo.read("PurchaseOrder", ref.txn_id).entity
             if held.get("POStatus") == "Closed":
                 body = {"Id": ref.txn_id, "SyncToken": held["SyncToken"], "sparse": True}
-                rid = plan.derive_request_id("reopen", ref.txn_id, str(held["SyncToken"]))
+                rid = request_ids.derive_request_id("reopen", ref.txn_id, str(held["SyncToken"]))
                 held = self.qbo.update(
                     "PurchaseOrder", body | {"POStatus": "Open"}, request_id=rid
                 ).entity
@@ -135,7 +134,7 @@ class POLinks:
         pos = {**self.reclose, **self.touched}
         ids = sorted(pos, key=lambda i: (len(i), i))
         found: list[tuple[int, str | None, str | None]] = []
-        for chunk in batching.in_chunks(ids, max_values=30):
+        for chunk in q.in_chunks(ids, max_values=30):
             self.reads += 1
             statement = q.select(
                 "PurchaseOrder", [q.in_("Id", chunk)], fields=("Id", "POStatus", "SyncToken")
@@ -155,7 +154,7 @@ class POLinks:
         if status != "Open" or str(row.get("Id")) not in self.reclose:
             return po_doc_id, status, token
         body = {"Id": row["Id"], "SyncToken": token, "sparse": True, "POStatus": "Closed"}
-        rid = plan.derive_request_id("reclose", str(row["Id"]), str(token))
+        rid = request_ids.derive_request_id("reclose", str(row["Id"]), str(token))
         held = self.qbo.update("PurchaseOrder", body, request_id=rid).entity
         self.ledger.note(
             (PO, po_doc_id),

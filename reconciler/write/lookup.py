@@ -25,7 +25,7 @@ from typing import Any
 
 from reconciler import errors
 from reconciler.qbo import query as q
-from reconciler.write.batching import in_chunks
+from reconciler.qbo.query import in_chunks
 
 INDEX_FIELDS = ("Id", "DocNumber", "VendorRef", "SyncToken")
 MAX_INDEX_WALKS = 3

@@ -42,11 +42,10 @@ from typing import Any
 
 from reconciler import errors
 from reconciler.crashpoints import crash_point
-from reconciler.documents import plan
+from reconciler.documents import plan, request_ids
 from reconciler.documents.outcomes import Fate, Record, fate_of
 from reconciler.model import DocKey, DocKind, LedgerEntry
-from reconciler.qbo.wire import BatchOp, GroupAnswer
-from reconciler.write import batching
+from reconciler.qbo.wire import MAX_BATCH_ITEMS, BatchOp, GroupAnswer
 from reconciler.write.writes import DocumentWriter, Recorder, Write, WriteSender
 
 __all__ = ["DocumentWriter", "Recorder", "Write", "WritePipeline"]
@@ -56,14 +55,14 @@ BATCHES_IN_FLIGHT = 4
 # backlog whole (34 groups), or later windows found new items whose creates held their POs back;
 # with it, 510 is as fast for 1,000 POs (24.6 s), and a 10,000-PO backlog peaks 3.4 MB lower
 # (65.0 MB) and comes closer to QBO's bound (0.965 against 0.960; 600 gave 0.957, 65.6 MB)
-LOOKAHEAD = 17 * batching.MAX_BATCH_ITEMS
+LOOKAHEAD = 17 * MAX_BATCH_ITEMS
 # Ahead of a full buffer: the first 150 of a backlog name most of its vendors and items, so
 # their look-ups and creates overlap the reading of the rest (1,000 POs: the first PO went
 # 9.3 s into the pass, all of it waiting for the read and then for the references; at 300
 # the pass took 25.0 s, at 150 24.7 s, at 90 or 120 no less, with more vendor look-ups; at 200,
 # whose DocNumber look-ups fill two `IN (...)` of 100, 25.2 s and more often 27 s). At 150
 # they are two look-ups per 150 numbers: 1/75 of a read per create instead of 1/100.
-PREPARE_EVERY = 5 * batching.MAX_BATCH_ITEMS
+PREPARE_EVERY = 5 * MAX_BATCH_ITEMS
 
 
 _Ready = tuple[Write, LedgerEntry, dict[str, Any]]  # a write, its pending row, its body
@@ -223,7 +222,7 @@ class WritePipeline:
         write, pending, payload = ready[0]
         begun = self._recorder.begin([pending], [write.verb])[0]
         crash_point("ledger_pending")
-        wire_id = batching.wire_request_id(begun.request_id, write.base)
+        wire_id = request_ids.wire_request_id(begun.request_id, write.base)
         self._recorder.record([self._sender.attempt(write, begun, payload, wire_id)])
 
     # --- batches ------------------------------------------------------------------------
@@ -238,8 +237,8 @@ class WritePipeline:
     def _prepare_batch(self, writes: list[Write]) -> None:
         """References and look-ups for all at once, then each group's bodies as it leaves."""
         self._prefetch(writes)
-        for start in range(0, len(writes), batching.MAX_BATCH_ITEMS):
-            if ready := self._bodies(writes[start : start + batching.MAX_BATCH_ITEMS]):
+        for start in range(0, len(writes), MAX_BATCH_ITEMS):
+            if ready := self._bodies(writes[start : start + MAX_BATCH_ITEMS]):
                 self._send(ready)
 
     def _bodies(self, writes: list[Write]) -> list[_Ready]:
@@ -272,7 +271,7 @@ class WritePipeline:
             operation, body = writer.batch_item(write, row, payload)
             ops.append(BatchOp(str(index), operation, writer.entity, body))
         wire_ids = [
-            batching.wire_request_id(row.request_id, w.base)
+            request_ids.wire_request_id(row.request_id, w.base)
             for w, row in zip(writes, begun, strict=True)
         ]
         # Creates in a lost batch are looked up by DocNumber on their retry, not resent blind.
@@ -282,7 +281,7 @@ class WritePipeline:
         answer = self._pool.submit(
             self._send_group,
             ops,
-            request_id=batching.batch_request_id(wire_ids),
+            request_id=request_ids.batch_request_id(wire_ids),
             item_request_ids=wire_ids,
             resend_unclear=not has_creates,
         )

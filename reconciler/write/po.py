@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import errors
 from reconciler.config.loader import Settings
-from reconciler.documents import identity, plan
+from reconciler.documents import identity, plan, request_ids
 from reconciler.documents.bill.model import answered_lines, matched_lines
 from reconciler.documents.outcomes import lifecycle_after
 from reconciler.documents.po import body as bodies
@@ -296,4 +296,4 @@ class POWriter:
     ) -> tuple[Mapping[str, Any] | None, str | None]:
         """The earlier create did land: take that document and bring it up to date."""
         adopted = replace(begun, qbo_id=existing["Id"], sync_token=existing["SyncToken"])
-        return self._update(adopted, payload, plan.derive_request_id(rid, "adopt"))
+        return self._update(adopted, payload, request_ids.derive_request_id(rid, "adopt"))

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from reconciler import errors
 from reconciler.crashpoints import crash_point
-from reconciler.documents import identity, outcomes, plan
+from reconciler.documents import identity, outcomes, plan, request_ids
 from reconciler.documents.outcomes import Fate, Record, fate_of
 from reconciler.model import DocKey, DocKind, LedgerEntry, Lifecycle
 
@@ -142,14 +142,14 @@ class WriteSender:
                 if fate is Fate.RESEND_REFS and refs_left and write.desired is not None:
                     refs_left -= 1
                     writer.forget_refs(write.desired)
-                    request_id = plan.derive_request_id(request_id, "refs")
+                    request_id = request_ids.derive_request_id(request_id, "refs")
                     payload, error = writer.payload(write.desired), None
                     continue
                 if fate is Fate.RESEND_STALE and stale_left:
                     stale_left -= 1
                     token = writer.fresh_sync_token(begun)
                     begun = replace(begun, sync_token=token)
-                    request_id = plan.derive_request_id(request_id, "stale", token)
+                    request_id = request_ids.derive_request_id(request_id, "stale", token)
                     error = None
                     continue
             except Exception as exc:
@@ -203,7 +203,7 @@ class WriteSender:
         if write.adopting is None:
             return row
         qbo_id, token = str(write.adopting.get("Id")), str(write.adopting.get("SyncToken"))
-        adopt_id = plan.derive_request_id(request_id, "adopt", qbo_id, token)
+        adopt_id = request_ids.derive_request_id(request_id, "adopt", qbo_id, token)
         return replace(row, qbo_id=qbo_id, sync_token=token, request_id=adopt_id)
 
     def synced(
