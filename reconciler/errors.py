@@ -90,11 +90,11 @@ class UnclearOutcome(Retryable):
 
 
 class InvalidSourceRecord(BadInput):
-    """A Luminous record that cannot be turned into a PO."""
+    """A Luminous record that cannot be turned into its QBO document."""
 
-    def __init__(self, message: str, *, po_id: int | None = None) -> None:
+    def __init__(self, message: str, *, doc_id: int | None = None) -> None:
         super().__init__(message, code="invalid_source_record")
-        self.po_id = po_id
+        self.doc_id = doc_id
 
 
 # --- QBO faults ------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from reconciler import logs
 from reconciler.config.loader import Settings
-from reconciler.luminous import LuminousClient
+from reconciler.luminous.client import LuminousClient
 from reconciler.qbo.auth import FileTokenStore, OAuthTokenSource
 from reconciler.qbo.client import QBOClient
 from reconciler.qbo.limiter import RealmLimiter

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from reconciler.documents.bill.parse import BILL_FIELDS, BILL_ITEM_FIELDS, RECEIPT_FIELDS
 from reconciler.errors import LuminousUnavailable
+from reconciler.luminous.fields import BILL_FIELDS, BILL_ITEM_FIELDS, RECEIPT_FIELDS
 from reconciler.luminous.http import LuminousHTTP, LuminousRequestError, int_or_none
 from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant, stamp_of
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.documents.po.parse import parse_timestamp, whole_id
 from reconciler.luminous.http import LuminousHTTP, int_or_none, total_of
+from reconciler.luminous.values import parse_timestamp, whole_id
 
 Row = dict[str, Any]
 
@@ -256,7 +256,7 @@ class _Frontier:
 
 
 def doc_id_of(row: Row) -> int | None:
-    """The id a ledger row keys the record on (`luminous_parse.whole_id`); None: the record is
+    """The id a ledger row keys the record on (`luminous.values.whole_id`); None: the record is
     read apart (`_Frontier.unstamped`), never as another's: "+3", 3.0 and 3.9 are not PO 3
     (read as 3, such a record at PO 3's instant hid PO 3 from the read, or PO 3 hid it)."""
     return whole_id(row.get("id"))

@@ -41,7 +41,7 @@ from reconciler.write.pipeline import WritePipeline
 from reconciler.write.po import POWriter
 
 if TYPE_CHECKING:
-    from reconciler.luminous import LuminousClient
+    from reconciler.luminous.client import LuminousClient
     from reconciler.state import StateStore
 
 __all__ = ["Deps", "PassReport", "RequestCounter", "run_pass"]

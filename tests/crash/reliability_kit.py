@@ -504,7 +504,7 @@ class InProcessDaemon:
     def run(self, *, full_sweep: bool = False):
         from reconciler import errors
         from reconciler.app import wiring
-        from reconciler.luminous import LuminousClient
+        from reconciler.luminous.client import LuminousClient
         from reconciler.sync.engine import run_pass
 
         store = StateStore.open(self.w.state_path, clock=self.clock)

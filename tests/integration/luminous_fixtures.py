@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from reconciler.luminous import LuminousClient
+from reconciler.luminous.client import LuminousClient
 from reconciler.model import Checkpoint, RejectedRecord, SourcePO
 from reconciler.sandbox.luminous.server import LuminousEmulator
 from reconciler.sync.cursor import advance

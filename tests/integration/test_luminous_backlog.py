@@ -10,7 +10,7 @@ import tracemalloc
 
 import requests
 
-from reconciler.luminous import LuminousClient
+from reconciler.luminous.client import LuminousClient
 from reconciler.model import SourcePO
 from reconciler.sync.pull import pull_changes
 

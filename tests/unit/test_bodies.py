@@ -167,7 +167,7 @@ def test_hostile_text_never_breaks_the_body(name, note):
     try:
         desired = desired_po(make_po(supplier=supplier, private_note=note), make_rules())
     except InvalidSourceRecord as exc:
-        assert exc.po_id == 42
+        assert exc.doc_id == 42
         return
     body = po_payload(desired, refs_for(desired))
     assert len(body["VendorRef"]["name"]) <= 100

@@ -327,7 +327,7 @@ def test_a_po_with_a_line_no_code_fits_is_rejected_alone_with_the_reason():
         InvalidSourceRecord, match=r"line 2: tax 3\.57 on 21\.00 fits no rate"
     ) as exc:
         desired_po(po, make_rules(line_coding=_uk_rules()))
-    assert exc.value.po_id == po.id
+    assert exc.value.doc_id == po.id
 
 
 def test_classes_split_discounts_and_follow_the_warehouse():

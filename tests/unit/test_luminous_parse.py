@@ -129,7 +129,7 @@ def test_bad_records_are_refused_with_a_reason(changes, reason):
     """Each malformed shape raises InvalidSourceRecord naming the problem and the PO."""
     with pytest.raises(InvalidSourceRecord) as caught:
         parse_po(raw(**changes))
-    assert caught.value.message == reason and caught.value.po_id == 41
+    assert caught.value.message == reason and caught.value.doc_id == 41
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_missing_id_is_refused_without_an_id():
     record = raw(id=None)
     with pytest.raises(InvalidSourceRecord) as caught:
         parse_po(record)
-    assert caught.value.po_id is None
+    assert caught.value.doc_id is None
     assert rejected(record, "x") == RejectedRecord(
         doc_id=None,
         updated_at=datetime(2026, 3, 2, 8, 30, tzinfo=UTC),

@@ -203,7 +203,7 @@ def test_bad_records_raise_a_clear_per_po_error(changes, reason):
     """Each bad record names the PO and says why."""
     with pytest.raises(InvalidSourceRecord) as info:
         desired_po(make_po(**changes), make_rules())
-    assert info.value.po_id == 42
+    assert info.value.doc_id == 42
     assert reason in info.value.message
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from reconciler.documents.bill.parse import bill_or_reject, receipt_or_reject
-from reconciler.documents.po.parse import parse_or_reject, whole_id
+from reconciler.documents.po.parse import parse_or_reject
+from reconciler.luminous.values import whole_id
 from reconciler.model import RejectedRecord
 
 

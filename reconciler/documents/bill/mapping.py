@@ -102,20 +102,20 @@ def desired_bill(
     with the reason when it cannot be one. Lines whose PO will never be pushed are unlinked
     here (the caller parks such a bill instead, by `unpushed_po`)."""
     if not bill.lines and not bill.costs:
-        raise InvalidSourceRecord("bill has no lines (QBO needs at least one)", po_id=bill.id)
+        raise InvalidSourceRecord("bill has no lines (QBO needs at least one)", doc_id=bill.id)
     if not bill.vendor_name:
-        raise InvalidSourceRecord("bill names no vendor", po_id=bill.id)
+        raise InvalidSourceRecord("bill names no vendor", doc_id=bill.id)
     currency = _currency(bill, rules)
     try:
         vendor = mapping.desired_vendor(
             SourceSupplier(id=bill.vendor_id, name=bill.vendor_name), currency=currency
         )
     except InvalidSourceRecord as exc:
-        raise InvalidSourceRecord(exc.message, po_id=bill.id) from None
+        raise InvalidSourceRecord(exc.message, doc_id=bill.id) from None
     lines = [bill_line(line, n, standings, rules, bill.id) for n, line in enumerate(bill.lines, 1)]
     lines += _cost_lines(bill, rules)
     if sum((line.amount for line in lines), Decimal("0")) < 0:
-        raise InvalidSourceRecord("bill total is negative", po_id=bill.id)
+        raise InvalidSourceRecord("bill total is negative", doc_id=bill.id)
     number, note = _doc_number(bill, rules)
     header = next(
         (
@@ -163,14 +163,14 @@ def bill_line(
     if price is None:  # a receipt line: the PO's unit cost
         price = po_line.unit_price if po_line is not None else None
         if price is None:
-            raise InvalidSourceRecord(f"{where}: no unit cost known for PO line", po_id=bill_id)
+            raise InvalidSourceRecord(f"{where}: no unit cost known for PO line", doc_id=bill_id)
     qty = _checked(line.quantity, f"{where}: quantity", bill_id)
     price = _checked(price, f"{where}: unit price", bill_id)
     amount = mapping.line_amount(qty, price)
     if line.amount is not None and abs(mapping.cents(line.amount) - amount) > CENT:
         raise InvalidSourceRecord(
             f"{where}: amount {line.amount} is not quantity {qty} x unit price {price} ({amount})",
-            po_id=bill_id,
+            doc_id=bill_id,
         )
     key = line_key(line, n)
     description = mapping.clean_text(line.description)
@@ -184,7 +184,7 @@ def bill_line(
         )  # fmt: skip
     if line.product is None:
         raise InvalidSourceRecord(
-            f"{where} names no product, and its PO line cannot be linked", po_id=bill_id
+            f"{where} names no product, and its PO line cannot be linked", doc_id=bill_id
         )
     item = _item(line, rules, bill_id, where)
     why = standing.reason if standing is not None and line.po_line_id is not None else None
@@ -204,7 +204,7 @@ def _coded(
     try:
         return coding.code_line(facts, coding.DocFacts(), rules.line_coding)
     except InvalidSourceRecord as exc:
-        raise InvalidSourceRecord(f"{where}: {exc.message}", po_id=bill_id) from None
+        raise InvalidSourceRecord(f"{where}: {exc.message}", doc_id=bill_id) from None
 
 
 def _tax_calculation(header: POStanding | None, rules: BillRules) -> str | None:
@@ -225,7 +225,7 @@ def _item(line: SourceBillLine, rules: BillRules, bill_id: int, where: str) -> D
     try:
         name = mapping.item_name(product.name)
     except InvalidSourceRecord as exc:
-        raise InvalidSourceRecord(f"{where}: {exc.message}", po_id=bill_id) from None
+        raise InvalidSourceRecord(f"{where}: {exc.message}", doc_id=bill_id) from None
     sku = product.sku.strip() if product.sku else None
     return DesiredItem(
         name=name,
@@ -238,10 +238,10 @@ def _item(line: SourceBillLine, rules: BillRules, bill_id: int, where: str) -> D
 
 def _checked(value: Decimal, what: str, bill_id: int) -> Decimal:
     if not value.is_finite() or value < 0:
-        raise InvalidSourceRecord(f"{what} {value} is negative or not a number", po_id=bill_id)
+        raise InvalidSourceRecord(f"{what} {value} is negative or not a number", doc_id=bill_id)
     value = mapping.five_places(value)
     if abs(value) >= mapping.AMOUNT_LIMIT:
-        raise InvalidSourceRecord(f"{what} {value} is too large for QBO", po_id=bill_id)
+        raise InvalidSourceRecord(f"{what} {value} is too large for QBO", doc_id=bill_id)
     return value
 
 
@@ -249,7 +249,7 @@ def _cost_lines(bill: SourceBill, rules: BillRules) -> list[DesiredBillLine]:
     lines = []
     tax = sum((mapping.cents(line.tax) for line in bill.lines), Decimal("0"))
     if tax < 0:
-        raise InvalidSourceRecord(f"negative tax {tax}", po_id=bill.id)
+        raise InvalidSourceRecord(f"negative tax {tax}", doc_id=bill.id)
     if tax and rules.line_coding.tax is None:  # outside the US QBO computes it from the codes
         lines.append(
             DesiredBillLine(LineKind.ACCOUNT, tax, "tax", "Tax", account=rules.tax_account)
@@ -257,7 +257,7 @@ def _cost_lines(bill: SourceBill, rules: BillRules) -> list[DesiredBillLine]:
     for n, cost in enumerate(bill.costs, start=1):
         amount = mapping.cents(cost.amount)
         if amount < 0 or abs(amount) >= mapping.AMOUNT_LIMIT:
-            raise InvalidSourceRecord(f"extra cost {cost.name!r}: bad amount", po_id=bill.id)
+            raise InvalidSourceRecord(f"extra cost {cost.name!r}: bad amount", doc_id=bill.id)
         freight = FREIGHT_WORDS.search(cost.name) is not None
         account = rules.freight_account if freight else rules.fees_account
         key = f"cost:{cost.id}" if cost.id is not None else f"cost#{n}"
@@ -283,7 +283,7 @@ def _doc_number(bill: SourceBill, rules: BillRules) -> tuple[str, str | None]:
                 f"bill number {number!r} has {len(number)} characters; QBO DocNumber allows "
                 f'{mapping.DOC_NUMBER_MAX} (set sync.doc_number_too_long = "truncate" to keep '
                 f"the last {mapping.DOC_NUMBER_MAX})",
-                po_id=bill.id,
+                doc_id=bill.id,
             )
         return number[-mapping.DOC_NUMBER_MAX :].lstrip(), f"Supplier bill number: {number}"
     if number is not None and is_queryable(number):
@@ -293,7 +293,7 @@ def _doc_number(bill: SourceBill, rules: BillRules) -> tuple[str, str | None]:
         raise InvalidSourceRecord(
             f"bill {why} in QBO; the sync finds its bills by number (set "
             f'sync.doc_number_missing = "derive" to number it {rules.doc_number_prefix}B{bill.id})',
-            po_id=bill.id,
+            doc_id=bill.id,
         )
     derived = f"{rules.doc_number_prefix}B{bill.id}"[-mapping.DOC_NUMBER_MAX :]
     return derived, f"Supplier bill number: {number}" if number else None
@@ -316,5 +316,5 @@ def _currency(bill: SourceBill, rules: BillRules) -> str | None:
     if code is None or code == rules.home_currency.upper():
         return None
     if code not in mapping.ISO_4217:
-        raise InvalidSourceRecord(f"unknown currency {bill.currency!r}", po_id=bill.id)
+        raise InvalidSourceRecord(f"unknown currency {bill.currency!r}", doc_id=bill.id)
     return code

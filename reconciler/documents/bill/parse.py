@@ -1,8 +1,7 @@
 """Pure: one Luminous bill or receiving report -> `SourceBill`, or a reason it cannot be.
 
-The bill side of the Luminous adapter (`luminous_parse` reads POs, with the same rules for
-money, ids, timestamps and text). Every Luminous field name the bill side reads is in the
-tables below. Confirmed by the official CLI (LuminousInventory/luminous-cli,
+Field names come from `luminous.fields`, each field is read by `luminous.values` (the same
+rules as a PO's). Confirmed by the official CLI (LuminousInventory/luminous-cli,
 cli/resources/bills.py, receiving_reports.py, _input.py): the paths `/bills`,
 `/bills/{id}/allocations`, `/receiving-reports`; the bill columns `id`, `vendor_name`,
 `status`, `total`, `total_paid`, `total_due`, `bill_date`, `due_date`; the filter `vendor_id`;
@@ -35,169 +34,85 @@ from reconciler.documents.bill.model import (
     SourceBillCost,
     SourceBillLine,
 )
-from reconciler.documents.po.parse import (
+from reconciler.errors import InvalidSourceRecord
+from reconciler.luminous import values as v
+from reconciler.luminous.fields import (
+    ALLOCATION_FIELDS,
+    BILL_FIELDS,
+    BILL_ITEM_FIELDS,
+    EXTRA_COST_FIELDS,
     PO_FIELDS,
     PRODUCT_FIELDS,
+    RECEIPT_FIELDS,
+    RECEIPT_ITEM_FIELDS,
     SUPPLIER_FIELDS,
-    _Bad,
-    _date,
-    _money,
-    _optional_int,
-    _text,
-    _timestamp,
-    whole_id,
 )
-from reconciler.errors import InvalidSourceRecord
+from reconciler.luminous.values import UnreadableField
 from reconciler.model import DocKind, RejectedRecord, SourceProduct
 
-# --- the field-name tables --------------------------------------------------------------
-
-BILL_FIELDS = {
-    "id": "id",
-    "number": "bill_number",  # assumed
-    "status": "status",
-    "vendor_id": "vendor_id",
-    "vendor_name": "vendor_name",
-    "bill_date": "bill_date",
-    "due_date": "due_date",
-    "currency": "currency",  # assumed
-    "memo": "memo",  # assumed
-    "items": "items",  # assumed
-    "extra_costs": "extra_costs",
-    "allocations": "allocations",  # from GET /bills/{id}/allocations, attached by the client
-    "purchase_order_ids": "purchase_order_ids",  # assumed
-    "updated_at": "updated_at",  # assumed
-}
-BILL_ITEM_FIELDS = {
-    "id": "id",
-    "po_id": "purchase_order_id",
-    "po_line_id": "purchase_order_item_id",
-    "product": "product",
-    "description": "description",
-    "quantity": "quantity",
-    "unit_price": "unit_price",
-    "tax": "tax",
-    "amount": "amount",
-}
-EXTRA_COST_FIELDS = {
-    "id": "id",
-    "name": "name",
-    "quantity": "quantity",
-    "unit_price": "unit_price",
-    "line_total": "line_total",  # assumed
-}
-ALLOCATION_FIELDS = {
-    "bill_item_id": "bill_item_id",
-    "po_id": "purchase_order_id",
-    "po_line_id": "purchase_order_item_id",
-    "quantity": "quantity",
-}
-RECEIPT_FIELDS = {
-    "id": "id",
-    "po_id": "purchase_order_id",
-    "status": "status",
-    "received_date": "received_date",
-    "items": "items",
-    "purchase_orders": "purchase_orders",
-    "updated_at": "updated_at",
-}
-RECEIPT_ITEM_FIELDS = {
-    "id": "id",
-    "po_id": "purchase_order_id",
-    "po_line_id": "purchase_order_item_id",
-    "received_quantity": "received_quantity",
-    "quantity": "quantity",
-}
 BILL_STATUSES = frozenset(
     {"draft", "posted", "on_hold", "partially_paid", "paid", "closed", "void"}
 )
 RECEIPT_STATUSES = frozenset({"draft", "in_progress", "completed"})
 STATUS_ALIASES = {"voided": "void", "on hold": "on_hold", "held": "on_hold"}
-ZERO = Decimal("0")
 
 
 def parse_bill(raw: Mapping[str, Any]) -> SourceBill:
     """One Luminous bill; `InvalidSourceRecord` with the reason when it cannot be read."""
-    doc_id = _doc_id(raw, BILL_FIELDS["id"])
+    doc_id = v.document_id(raw, BILL_FIELDS["id"])
     try:
         return _bill(raw, doc_id)
-    except _Bad as bad:
-        raise InvalidSourceRecord(str(bad), po_id=doc_id) from None
+    except UnreadableField as bad:
+        raise InvalidSourceRecord(str(bad), doc_id=doc_id) from None
 
 
 def parse_receipt(raw: Mapping[str, Any]) -> SourceBill:
     """One Luminous receiving report, read as the bill it becomes."""
-    doc_id = _doc_id(raw, RECEIPT_FIELDS["id"])
+    doc_id = v.document_id(raw, RECEIPT_FIELDS["id"])
     try:
         return _receipt(raw, doc_id)
-    except _Bad as bad:
-        raise InvalidSourceRecord(str(bad), po_id=doc_id) from None
+    except UnreadableField as bad:
+        raise InvalidSourceRecord(str(bad), doc_id=doc_id) from None
 
 
 def bill_or_reject(raw: Any) -> SourceBill | RejectedRecord:
-    return _or_reject(raw, DocKind.BILL)
+    return v.read_or_reject(raw, parse_bill, _salvaged_bill, DocKind.BILL)
 
 
 def receipt_or_reject(raw: Any) -> SourceBill | RejectedRecord:
-    return _or_reject(raw, DocKind.RECEIPT)
+    return v.read_or_reject(raw, parse_receipt, _salvaged_receipt, DocKind.RECEIPT)
 
 
-def _or_reject(raw: Any, kind: DocKind) -> SourceBill | RejectedRecord:
-    """A record is the unit of failure: even an error nobody foresaw is that record's outcome."""
-    parse = parse_bill if kind is DocKind.BILL else parse_receipt
-    try:
-        if not isinstance(raw, Mapping):
-            raise InvalidSourceRecord(f"record is not an object: {type(raw).__name__}")
-        return parse(raw)
-    except InvalidSourceRecord as exc:
-        return _rejected(raw, exc.message, kind)
-    except Exception as exc:  # a bug meeting odd data: the record fails, the pass goes on
-        return _rejected(raw, f"cannot read this record ({type(exc).__name__}: {exc})"[:300], kind)
-
-
-def _rejected(raw: Any, reason: str, kind: DocKind) -> RejectedRecord:
-    """The refusal, with whatever identity can be salvaged (none if the salvage breaks too)."""
-    try:
-        return _salvaged(raw, reason, kind)
-    except Exception:
-        return RejectedRecord(doc_id=None, updated_at=None, reason=reason, kind=kind)
-
-
-def _salvaged(raw: Any, reason: str, kind: DocKind) -> RejectedRecord:
-    if not isinstance(raw, Mapping):
-        return RejectedRecord(doc_id=None, updated_at=None, reason=reason, kind=kind)
-    try:
-        updated_at = _timestamp(raw.get("updated_at"), "updated_at")
-    except _Bad:
-        updated_at = None
-    number = raw.get(BILL_FIELDS["number"]) if kind is DocKind.BILL else None
+def _salvaged_bill(raw: Mapping[str, Any], reason: str) -> RejectedRecord:
+    number = raw.get(BILL_FIELDS["number"])
     return RejectedRecord(
-        doc_id=whole_id(raw.get("id")),
-        updated_at=updated_at,
+        doc_id=v.whole_id(raw.get(BILL_FIELDS["id"])),
+        updated_at=v.stamp_or_none(raw.get(BILL_FIELDS["updated_at"])),
         reason=reason,
         number=str(number)[:60] if isinstance(number, str | int) else None,
-        kind=kind,
+        kind=DocKind.BILL,
+    )
+
+
+def _salvaged_receipt(raw: Mapping[str, Any], reason: str) -> RejectedRecord:
+    return RejectedRecord(
+        doc_id=v.whole_id(raw.get(RECEIPT_FIELDS["id"])),
+        updated_at=v.stamp_or_none(raw.get(RECEIPT_FIELDS["updated_at"])),
+        reason=reason,
+        kind=DocKind.RECEIPT,
     )
 
 
 # --- internals ---------------------------------------------------------------------------
 
 
-def _doc_id(raw: Mapping[str, Any], name: str) -> int:
-    value = raw.get(name)
-    doc_id = whole_id(value)
-    if doc_id is None:
-        raise InvalidSourceRecord(f"missing or bad id: {value!r:.60}")
-    return doc_id
-
-
 def _status(value: Any, allowed: frozenset[str]) -> BillStatus:
     if not isinstance(value, str) or not value.strip():
-        raise _Bad(f"missing status: {value!r:.40}")
+        raise UnreadableField(f"missing status: {value!r:.40}")
     word = value.strip().lower()
     word = STATUS_ALIASES.get(word, word.replace(" ", "_").replace("-", "_"))
     if word not in allowed:
-        raise _Bad(f"unknown status {value!r:.40}")
+        raise UnreadableField(f"unknown status {value!r:.40}")
     return BillStatus(word)
 
 
@@ -205,29 +120,27 @@ def _bill(raw: Mapping[str, Any], doc_id: int) -> SourceBill:
     f = BILL_FIELDS
     allocations = _allocations(raw.get(f["allocations"]))
     lines: list[SourceBillLine] = []
-    for n, item in enumerate(_list(raw.get(f["items"]), "items"), start=1):
+    for n, item in enumerate(v.list_of(raw.get(f["items"]), "items"), start=1):
         lines.extend(_bill_lines(item, n, allocations))
-    costs = [_cost(c, n) for n, c in enumerate(_list(raw.get(f["extra_costs"]), "extra_costs"), 1)]
+    costs = [
+        _cost(c, n) for n, c in enumerate(v.list_of(raw.get(f["extra_costs"]), "extra_costs"), 1)
+    ]
+    named = v.list_of(raw.get(f["purchase_order_ids"]), "purchase_order_ids")
     po_ids = tuple(
-        i
-        for i in (
-            _optional_int(v, "purchase_order_ids")
-            for v in _list(raw.get(f["purchase_order_ids"]), "purchase_order_ids")
-        )
-        if i is not None
+        po_id for value in named if (po_id := v.optional_id(value, "purchase_order_ids"))
     )
     return SourceBill(
         id=doc_id,
         origin=DocKind.BILL,
         status=_status(raw.get(f["status"]), BILL_STATUSES),
-        updated_at=_timestamp(raw.get(f["updated_at"]), "updated_at", required=True),  # type: ignore[arg-type]
-        number=_text(raw.get(f["number"]), f["number"]),
-        vendor_name=_text(raw.get(f["vendor_name"]), f["vendor_name"]),
-        vendor_id=_optional_int(raw.get(f["vendor_id"]), f["vendor_id"]),
-        bill_date=_date(raw.get(f["bill_date"]), f["bill_date"]),
-        due_date=_date(raw.get(f["due_date"]), f["due_date"]),
-        currency=_text(raw.get(f["currency"]), f["currency"]),
-        memo=_text(raw.get(f["memo"]), f["memo"], strip=False),
+        updated_at=v.required_timestamp(raw.get(f["updated_at"]), "updated_at"),
+        number=v.text(raw.get(f["number"]), f["number"]),
+        vendor_name=v.text(raw.get(f["vendor_name"]), f["vendor_name"]),
+        vendor_id=v.optional_id(raw.get(f["vendor_id"]), f["vendor_id"]),
+        bill_date=v.day(raw.get(f["bill_date"]), f["bill_date"]),
+        due_date=v.day(raw.get(f["due_date"]), f["due_date"]),
+        currency=v.text(raw.get(f["currency"]), f["currency"]),
+        memo=v.text(raw.get(f["memo"]), f["memo"], strip=False),
         lines=tuple(lines),
         costs=tuple(c for c in costs if c.amount),
         po_ids=po_ids,
@@ -239,19 +152,19 @@ def _bill_lines(
 ) -> list[SourceBillLine]:
     where = f"items[{n}]"
     if not isinstance(item, Mapping):
-        raise _Bad(f"{where} is not an object")
+        raise UnreadableField(f"{where} is not an object")
     i = BILL_ITEM_FIELDS
-    item_id = _optional_int(item.get(i["id"]), f"{where}.id")
+    item_id = v.optional_id(item.get(i["id"]), f"{where}.id")
     line = SourceBillLine(
         id=item_id,
-        quantity=_money(item.get(i["quantity"]), f"{where}.quantity", required=True),  # type: ignore[arg-type]
-        unit_price=_money(item.get(i["unit_price"]), f"{where}.unit_price", required=True),
+        quantity=v.required_money(item.get(i["quantity"]), f"{where}.quantity"),
+        unit_price=v.required_money(item.get(i["unit_price"]), f"{where}.unit_price"),
         product=_product(item.get(i["product"]), where),
-        description=_text(item.get(i["description"]), f"{where}.description"),
-        amount=_money(item.get(i["amount"]), f"{where}.amount"),
-        tax=_money(item.get(i["tax"]), f"{where}.tax", default=ZERO),  # type: ignore[arg-type]
-        po_id=_optional_int(item.get(i["po_id"]), f"{where}.purchase_order_id"),
-        po_line_id=_optional_int(item.get(i["po_line_id"]), f"{where}.purchase_order_item_id"),
+        description=v.text(item.get(i["description"]), f"{where}.description"),
+        amount=v.money(item.get(i["amount"]), f"{where}.amount"),
+        tax=v.amount(item.get(i["tax"]), f"{where}.tax"),
+        po_id=v.optional_id(item.get(i["po_id"]), f"{where}.purchase_order_id"),
+        po_line_id=v.optional_id(item.get(i["po_line_id"]), f"{where}.purchase_order_item_id"),
     )
     if line.po_line_id is not None or item_id not in allocations:
         return [line]
@@ -296,33 +209,33 @@ def _allocations(value: Any) -> dict[int, list[tuple[int | None, int, Decimal]]]
     """bill item id -> [(PO id, PO line id, quantity)] of its allocations to PO lines."""
     a = ALLOCATION_FIELDS
     found: dict[int, list[tuple[int | None, int, Decimal]]] = {}
-    for n, row in enumerate(_list(value, "allocations"), start=1):
+    for n, row in enumerate(v.list_of(value, "allocations"), start=1):
         where = f"allocations[{n}]"
         if not isinstance(row, Mapping):
-            raise _Bad(f"{where} is not an object")
-        item_id = _optional_int(row.get(a["bill_item_id"]), f"{where}.bill_item_id")
-        line_id = _optional_int(row.get(a["po_line_id"]), f"{where}.purchase_order_item_id")
+            raise UnreadableField(f"{where} is not an object")
+        item_id = v.optional_id(row.get(a["bill_item_id"]), f"{where}.bill_item_id")
+        line_id = v.optional_id(row.get(a["po_line_id"]), f"{where}.purchase_order_item_id")
         if item_id is None or line_id is None:
             continue  # an extra cost's allocation: money, not a PO line's quantity
-        qty = _money(row.get(a["quantity"]), f"{where}.quantity", required=True)
-        po_id = _optional_int(row.get(a["po_id"]), f"{where}.purchase_order_id")
-        found.setdefault(item_id, []).append((po_id, line_id, qty))  # type: ignore[arg-type]
+        qty = v.required_money(row.get(a["quantity"]), f"{where}.quantity")
+        po_id = v.optional_id(row.get(a["po_id"]), f"{where}.purchase_order_id")
+        found.setdefault(item_id, []).append((po_id, line_id, qty))
     return found
 
 
 def _cost(cost: Any, n: int) -> SourceBillCost:
     where = f"extra_costs[{n}]"
     if not isinstance(cost, Mapping):
-        raise _Bad(f"{where} is not an object")
+        raise UnreadableField(f"{where} is not an object")
     c = EXTRA_COST_FIELDS
-    amount = _money(cost.get(c["line_total"]), f"{where}.line_total")
+    amount = v.money(cost.get(c["line_total"]), f"{where}.line_total")
     if amount is None:
-        qty = _money(cost.get(c["quantity"]), f"{where}.quantity", default=Decimal("1"))
-        price = _money(cost.get(c["unit_price"]), f"{where}.unit_price", default=ZERO)
-        amount = qty * price  # type: ignore[operator]
+        qty = v.money(cost.get(c["quantity"]), f"{where}.quantity", default=Decimal("1"))
+        price = v.amount(cost.get(c["unit_price"]), f"{where}.unit_price")
+        amount = (qty or Decimal(0)) * price
     return SourceBillCost(
-        id=_optional_int(cost.get(c["id"]), f"{where}.id"),
-        name=_text(cost.get(c["name"]), f"{where}.name") or "Extra cost",
+        id=v.optional_id(cost.get(c["id"]), f"{where}.id"),
+        name=v.text(cost.get(c["name"]), f"{where}.name") or "Extra cost",
         amount=amount,
     )
 
@@ -331,49 +244,49 @@ def _product(value: Any, where: str) -> SourceProduct | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise _Bad(f"{where}.product is not an object")
+        raise UnreadableField(f"{where}.product is not an object")
     p = PRODUCT_FIELDS
-    name = _text(value.get(p["name"]), f"{where}.product.name")
+    name = v.text(value.get(p["name"]), f"{where}.product.name")
     if not name:
         return None
     return SourceProduct(
-        id=_optional_int(value.get(p["id"]), f"{where}.product.id"),
+        id=v.optional_id(value.get(p["id"]), f"{where}.product.id"),
         name=name,
-        sku=_text(value.get(p["sku"]), f"{where}.product.sku"),
-        description=_text(value.get(p["description"]), f"{where}.product.description"),
-        unit_cost=_money(value.get(p["unit_cost"]), f"{where}.product.unit_cost"),
+        sku=v.text(value.get(p["sku"]), f"{where}.product.sku"),
+        description=v.text(value.get(p["description"]), f"{where}.product.description"),
+        unit_cost=v.money(value.get(p["unit_cost"]), f"{where}.product.unit_cost"),
     )
 
 
 def _receipt(raw: Mapping[str, Any], doc_id: int) -> SourceBill:
     f, i = RECEIPT_FIELDS, RECEIPT_ITEM_FIELDS
-    po_id = _optional_int(raw.get(f["po_id"]), f["po_id"])
+    po_id = v.optional_id(raw.get(f["po_id"]), f["po_id"])
     lines = []
-    for n, item in enumerate(_list(raw.get(f["items"]), "items"), start=1):
+    for n, item in enumerate(v.list_of(raw.get(f["items"]), "items"), start=1):
         where = f"items[{n}]"
         if not isinstance(item, Mapping):
-            raise _Bad(f"{where} is not an object")
-        arrived = _money(item.get(i["received_quantity"]), f"{where}.received_quantity")
+            raise UnreadableField(f"{where} is not an object")
+        arrived = v.money(item.get(i["received_quantity"]), f"{where}.received_quantity")
         if arrived is None:
-            arrived = _money(item.get(i["quantity"]), f"{where}.quantity", required=True)
-        line_id = _optional_int(item.get(i["po_line_id"]), f"{where}.purchase_order_item_id")
+            arrived = v.required_money(item.get(i["quantity"]), f"{where}.quantity")
+        line_id = v.optional_id(item.get(i["po_line_id"]), f"{where}.purchase_order_item_id")
         if line_id is None:
-            raise _Bad(f"{where} names no PO line (purchase_order_item_id)")
+            raise UnreadableField(f"{where} names no PO line (purchase_order_item_id)")
         lines.append(
             SourceBillLine(
-                id=_optional_int(item.get(i["id"]), f"{where}.id"),
-                quantity=arrived,  # type: ignore[arg-type]
+                id=v.optional_id(item.get(i["id"]), f"{where}.id"),
+                quantity=arrived,
                 unit_price=None,
-                po_id=_optional_int(item.get(i["po_id"]), f"{where}.purchase_order_id") or po_id,
+                po_id=v.optional_id(item.get(i["po_id"]), f"{where}.purchase_order_id") or po_id,
                 po_line_id=line_id,
             )
         )
-    received = _timestamp(raw.get(f["received_date"]), f["received_date"])
+    received = v.timestamp(raw.get(f["received_date"]), f["received_date"])
     return SourceBill(
         id=doc_id,
         origin=DocKind.RECEIPT,
         status=_status(raw.get(f["status"]), RECEIPT_STATUSES),
-        updated_at=_timestamp(raw.get(f["updated_at"]), "updated_at", required=True),  # type: ignore[arg-type]
+        updated_at=v.required_timestamp(raw.get(f["updated_at"]), "updated_at"),
         vendor_name=_receipt_vendor(raw.get(f["purchase_orders"]), po_id),
         bill_date=received.date() if received else None,
         lines=tuple(line for line in lines if line.quantity != 0),
@@ -383,20 +296,12 @@ def _receipt(raw: Mapping[str, Any], doc_id: int) -> SourceBill:
 
 def _receipt_vendor(value: Any, po_id: int | None) -> str | None:
     """The supplier of the report's PO, from the embedded `purchase_orders`."""
-    for po in _list(value, "purchase_orders"):
+    for po in v.list_of(value, "purchase_orders"):
         if not isinstance(po, Mapping):
             continue
-        if po_id is not None and whole_id(po.get(PO_FIELDS["id"])) not in (po_id, None):
+        if po_id is not None and v.whole_id(po.get(PO_FIELDS["id"])) not in (po_id, None):
             continue
         supplier = po.get(PO_FIELDS["supplier"])
         if isinstance(supplier, Mapping):
-            return _text(supplier.get(SUPPLIER_FIELDS["name"]), "purchase_orders.supplier.name")
+            return v.text(supplier.get(SUPPLIER_FIELDS["name"]), "purchase_orders.supplier.name")
     return None
-
-
-def _list(value: Any, where: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _Bad(f"{where} is not a list: {type(value).__name__}")
-    return value

@@ -347,7 +347,7 @@ def _currency(code: str | None, po_id: int) -> str | None:
         return None
     normal = code.strip().upper()
     if normal not in ISO_4217:
-        raise InvalidSourceRecord(f"unknown currency {code!r} (not an ISO 4217 code)", po_id=po_id)
+        raise InvalidSourceRecord(f"unknown currency {code!r} (not an ISO 4217 code)", doc_id=po_id)
     return normal
 
 
@@ -387,7 +387,7 @@ def _desired_item_of(product: SourceProduct, _cost_text: str, kind: ItemKind) ->
 
 def _check_amount(amount: Decimal, what: str, po_id: int) -> Decimal:
     if abs(amount) >= AMOUNT_LIMIT:
-        raise InvalidSourceRecord(f"{what} {amount} is too large for QBO (10 digits)", po_id=po_id)
+        raise InvalidSourceRecord(f"{what} {amount} is too large for QBO (10 digits)", doc_id=po_id)
     return amount
 
 
@@ -396,17 +396,17 @@ def _item_lines(po: SourcePO, rules: MappingRules, doc: coding.DocFacts) -> list
     for number, line in enumerate(po.lines, start=1):
         where = f"line {number}"
         if not line.quantity.is_finite() or not line.unit_price.is_finite():
-            raise InvalidSourceRecord(f"{where}: quantity or price is not a number", po_id=po.id)
+            raise InvalidSourceRecord(f"{where}: quantity or price is not a number", doc_id=po.id)
         if line.quantity < 0:
-            raise InvalidSourceRecord(f"{where}: negative quantity {line.quantity}", po_id=po.id)
+            raise InvalidSourceRecord(f"{where}: negative quantity {line.quantity}", doc_id=po.id)
         if line.unit_price < 0:
             raise InvalidSourceRecord(
-                f"{where}: negative unit price {line.unit_price}", po_id=po.id
+                f"{where}: negative unit price {line.unit_price}", doc_id=po.id
             )
         try:
             item = _desired_item(line.product, rules.item_kind)
         except InvalidSourceRecord as exc:
-            raise InvalidSourceRecord(f"{where}: {exc.message}", po_id=po.id) from None
+            raise InvalidSourceRecord(f"{where}: {exc.message}", doc_id=po.id) from None
         qty, price = five_places(line.quantity), five_places(line.unit_price)
         amount = _check_amount(line_amount(qty, price), f"{where}: amount", po.id)
         facts = coding.LineFacts(
@@ -439,7 +439,7 @@ def _coded(
     try:
         return coding.code_line(facts, doc, rules.line_coding)
     except InvalidSourceRecord as exc:
-        raise InvalidSourceRecord(f"{where}: {exc.message}", po_id=po_id) from None
+        raise InvalidSourceRecord(f"{where}: {exc.message}", doc_id=po_id) from None
 
 
 def _account_line(
@@ -463,14 +463,14 @@ def _cost_lines(
     charge = coding.LineFacts(charge=True)
     tax = cents(po.total_tax) or sum((cents(line.tax) for line in po.lines), Decimal("0"))
     if tax < 0:
-        raise InvalidSourceRecord(f"negative tax {tax}", po_id=po.id)
+        raise InvalidSourceRecord(f"negative tax {tax}", doc_id=po.id)
     if tax and rules.line_coding.tax is None:  # outside the US QBO computes it from the codes
         amount = _check_amount(tax, "tax", po.id)
         coded = coding.LineCoding(coding.class_for(charge, doc, rules.line_coding.classes))
         lines.append(_account_line(amount, rules.tax_account, "Tax", coded, "tax"))
     shipping = cents(po.total_shipping_cost)
     if shipping < 0:
-        raise InvalidSourceRecord(f"negative shipping cost {shipping}", po_id=po.id)
+        raise InvalidSourceRecord(f"negative shipping cost {shipping}", doc_id=po.id)
     charges = []
     if shipping:
         charges.append(
@@ -497,7 +497,7 @@ def _discount_lines(
     code of the lines they discount (each part of the PO keeps its own)."""
     discounts = [cents(line.discount_amount) for line in po.lines]
     if any(d < 0 for d in discounts):
-        raise InvalidSourceRecord("negative line discount", po_id=po.id)
+        raise InvalidSourceRecord("negative line discount", doc_id=po.id)
     groups: dict[tuple[str | None, str | None], list[Decimal]] = {}
     for discount, item in zip(discounts, items, strict=True):
         if discount:
@@ -525,7 +525,7 @@ def _doc_number(po: SourcePO, rules: MappingRules) -> str:
                 f"PO number {number!r} has {len(number)} characters; QBO DocNumber allows "
                 f'{DOC_NUMBER_MAX} (set sync.doc_number_too_long = "truncate" to keep the last '
                 f"{DOC_NUMBER_MAX})",
-                po_id=po.id,
+                doc_id=po.id,
             )
         number = number[-DOC_NUMBER_MAX:].lstrip()
     unusable = _unusable_number(number)
@@ -537,7 +537,7 @@ def _doc_number(po: SourcePO, rules: MappingRules) -> str:
         f"{unusable}: the sync finds its POs in QBO by number and cannot create one it could "
         f'not find again (set sync.doc_number_missing = "derive" to number it '
         f'"{rules.doc_number_prefix}{po.id}")',
-        po_id=po.id,
+        doc_id=po.id,
     )
 
 
@@ -598,7 +598,7 @@ def _custom_value(po: SourcePO, source: str) -> str | None:
 def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
     """The QBO PurchaseOrder a source PO should be; InvalidSourceRecord when it cannot be one."""
     if not po.lines:
-        raise InvalidSourceRecord("PO has no lines (QBO needs at least one)", po_id=po.id)
+        raise InvalidSourceRecord("PO has no lines (QBO needs at least one)", doc_id=po.id)
     currency = None
     if rules.source_for("CurrencyRef") is not None:
         currency = _currency(po.currency, po.id) or _currency(po.supplier.currency, po.id)
@@ -607,13 +607,13 @@ def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
     try:
         vendor = desired_vendor(po.supplier, currency=currency)
     except InvalidSourceRecord as exc:
-        raise InvalidSourceRecord(exc.message, po_id=po.id) from None
+        raise InvalidSourceRecord(exc.message, doc_id=po.id) from None
     doc = coding.DocFacts(warehouse=po.warehouse_name, custom_fields=po.custom_fields)
     items = _item_lines(po, rules, doc)
     lines = items + _cost_lines(po, rules, doc, items)
     total = sum((line.amount for line in lines), Decimal("0"))
     if total < 0:
-        raise InvalidSourceRecord(f"PO total {total} is negative", po_id=po.id)
+        raise InvalidSourceRecord(f"PO total {total} is negative", doc_id=po.id)
     custom = tuple(
         (name, value)
         for name, source in rules.custom_fields
