@@ -1,4 +1,4 @@
-"""The plain data that flows through a pass: source POs in, desired QBO documents out.
+"""The plain data every document kind shares: kinds, ledger rows, outcomes, vendors, items.
 
 Everything here is frozen and free of I/O. Money is `Decimal`, instants are aware UTC
 `datetime`s, calendar days are `date`s. Sequences are tuples so values hash and compare.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 
@@ -45,7 +45,7 @@ class Address:
         )
 
 
-# --- source side (Luminous), source-neutral ---------------------------------------------
+# --- source side (Luminous), shared by every kind -------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -70,58 +70,6 @@ class SourceProduct:
     tax_class: str | None = None
     # (name, value): category, subcategory, variant attributes, custom fields, in that order
     attributes: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class SourceLine:
-    id: int | None
-    product: SourceProduct
-    quantity: Decimal
-    unit_price: Decimal
-    description: str | None = None
-    tax: Decimal = Decimal("0")
-    discount_amount: Decimal = Decimal("0")
-    line_total: Decimal | None = None
-    tax_rate: Decimal | None = None  # percent, when Luminous gives one
-
-
-class SourceStatus(enum.StrEnum):
-    """Luminous order_status values we understand; anything else is rejected by the parser."""
-
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-    DRAFT = "draft"
-
-
-@dataclass(frozen=True)
-class SourcePO:
-    id: int
-    order_numbers: tuple[str, ...]
-    status: SourceStatus
-    supplier: SourceSupplier
-    lines: tuple[SourceLine, ...]
-    created_at: datetime
-    updated_at: datetime
-    approval_status: str | None = None  # "approved", "pending_approval", None = not required
-    order_date: date | None = None
-    arrival_due_date: date | None = None
-    currency: str | None = None
-    ship_to: Address | None = None
-    ship_to_name: str | None = None
-    total_shipping_cost: Decimal = Decimal("0")
-    total_tax: Decimal = Decimal("0")
-    other_costs: tuple[tuple[str, Decimal], ...] = ()  # (label, amount) extra charges
-    public_note: str | None = None
-    private_note: str | None = None
-    custom_fields: tuple[tuple[str, str], ...] = ()  # (source field name, value)
-    warehouse_name: str | None = None
-
-    @property
-    def key(self) -> tuple[datetime, int]:
-        """The pull key: records are read in (updated_at, id) order."""
-        return (self.updated_at, self.id)
 
 
 @dataclass(frozen=True)
@@ -186,55 +134,12 @@ class LineKind(enum.StrEnum):
     ACCOUNT = "account"  # AccountBasedExpenseLineDetail
 
 
-@dataclass(frozen=True)
-class DesiredLine:
-    kind: LineKind
-    amount: Decimal
-    description: str | None = None
-    item: DesiredItem | None = None  # for ITEM lines
-    qty: Decimal | None = None  # for ITEM lines
-    unit_price: Decimal | None = None  # for ITEM lines
-    account: str | None = None  # configured account key/name, for ACCOUNT lines
-    class_name: str | None = None  # QBO Class (FullyQualifiedName), from [classes]
-    tax_code: str | None = None  # QBO TaxCode name, outside the US, from [tax]
-    # Which source line this is ("item:<Luminous line id>", "tax", ...): how its QBO line Id is
-    # found again on an update. Not content: left out of the content hash.
-    key: str | None = field(default=None, metadata={"hash": False})
-
-
 class Lifecycle(enum.StrEnum):
     """What the QBO document should be: open, closed, or gone."""
 
     OPEN = "open"
     CLOSED = "closed"
     DELETED = "deleted"
-
-
-@dataclass(frozen=True)
-class DesiredPO:
-    """The QBO PurchaseOrder a source PO should be, before references are resolved."""
-
-    source_id: int
-    doc_number: str | None
-    vendor: DesiredVendor
-    lines: tuple[DesiredLine, ...]
-    lifecycle: Lifecycle = Lifecycle.OPEN
-    txn_date: date | None = None
-    due_date: date | None = None
-    private_note: str | None = None
-    memo: str | None = None
-    ship_addr: Address | None = None
-    vendor_addr: Address | None = None
-    currency: str | None = None
-    ap_account: str | None = None
-    custom_fields: tuple[tuple[str, str], ...] = ()  # (QBO custom field name, value)
-    location: str | None = None  # QBO Department (FullyQualifiedName), from [locations]
-    tax_calculation: str | None = None  # GlobalTaxCalculation; None in a US company
-    content_hash: str = ""
-
-    @property
-    def total(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal("0"))
 
 
 # --- ledger ----------------------------------------------------------------------------

@@ -45,18 +45,10 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from reconciler.documents.po import mapping
+from reconciler.documents.po.model import DesiredPO, SourcePO, SourceStatus
 from reconciler.documents.request_ids import request_id
 from reconciler.errors import InvalidSourceRecord
-from reconciler.model import (
-    DesiredPO,
-    Drift,
-    LedgerEntry,
-    Lifecycle,
-    RejectedRecord,
-    SourcePO,
-    SourceStatus,
-    SyncStatus,
-)
+from reconciler.model import Drift, LedgerEntry, Lifecycle, RejectedRecord, SyncStatus
 
 DELETED_IN_QBO = (
     "deleted in QBO by someone else; not recreated (drift = report): `reconciler retry` "

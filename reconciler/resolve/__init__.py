@@ -28,9 +28,10 @@ from typing import Any
 
 from reconciler import errors
 from reconciler.config.loader import Settings
-from reconciler.documents.po.body import ResolvedRefs
 from reconciler.documents.po.mapping import item_key
-from reconciler.model import DesiredItem, DesiredPO, DesiredVendor, LineKind
+from reconciler.documents.po.model import DesiredPO
+from reconciler.documents.references import ResolvedRefs
+from reconciler.model import DesiredItem, DesiredVendor, LineKind
 from reconciler.qbo.wire import MAX_BATCH_ITEMS
 from reconciler.resolve import bulk
 from reconciler.resolve.accounts import AccountResolver

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from reconciler.documents.bill.model import QBOLine
+from reconciler.documents.lines import QBOLine
 from reconciler.model import DocKind
 from reconciler.state.db import StateDB, instant, iso
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from reconciler import errors
 from reconciler.config.loader import Settings
 from reconciler.documents import outcomes, plan
-from reconciler.model import DesiredPO, DocKind, LedgerEntry, RejectedRecord, SourcePO, SyncStatus
+from reconciler.documents.po.model import DesiredPO, SourcePO
+from reconciler.model import DocKind, LedgerEntry, RejectedRecord, SyncStatus
 from reconciler.sync.recorder import Recorder
 from reconciler.write.pipeline import Write, WritePipeline
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from reconciler.documents.po.model import SourcePO
 from reconciler.documents.po.parse import parse_or_reject
-from reconciler.model import Checkpoint, RejectedRecord, SourcePO
+from reconciler.model import Checkpoint, RejectedRecord
 from reconciler.sync.cursor import (
     DEFAULT_CLOCK_TOLERANCE,
     DEFAULT_OVERLAP,

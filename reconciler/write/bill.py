@@ -30,7 +30,8 @@ from reconciler.config.loader import Settings
 from reconciler.documents import identity, plan, request_ids
 from reconciler.documents.bill import body as bill_bodies
 from reconciler.documents.bill.body import POLinkRef
-from reconciler.documents.bill.model import DesiredBill, DesiredBillLine, answered_lines
+from reconciler.documents.bill.model import DesiredBill, DesiredBillLine
+from reconciler.documents.lines import answered_lines
 from reconciler.model import DesiredVendor, DocKind, LedgerEntry, Lifecycle
 from reconciler.qbo import compare
 from reconciler.qbo import query as q

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 from reconciler import errors
 from reconciler.config.loader import Settings
 from reconciler.documents import identity, plan, request_ids
-from reconciler.documents.bill.model import answered_lines, matched_lines
+from reconciler.documents.lines import answered_lines, matched_lines
 from reconciler.documents.outcomes import lifecycle_after
 from reconciler.documents.po import body as bodies
-from reconciler.model import DesiredPO, DocKind, LedgerEntry, Lifecycle
+from reconciler.documents.po.model import DesiredPO
+from reconciler.model import DocKind, LedgerEntry, Lifecycle
 from reconciler.qbo import compare
 from reconciler.resolve import References
 from reconciler.state import DocLines, Ledger

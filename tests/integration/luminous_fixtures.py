@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from reconciler.documents.po.model import SourcePO
 from reconciler.luminous.client import LuminousClient
-from reconciler.model import Checkpoint, RejectedRecord, SourcePO
+from reconciler.model import Checkpoint, RejectedRecord
 from reconciler.sandbox.luminous.server import LuminousEmulator
 from reconciler.sync.cursor import advance
 from reconciler.sync.pull import PullResult, pull_changes

@@ -10,8 +10,8 @@ import tracemalloc
 
 import requests
 
+from reconciler.documents.po.model import SourcePO
 from reconciler.luminous.client import LuminousClient
-from reconciler.model import SourcePO
 from reconciler.sync.pull import pull_changes
 
 BACKLOG = 10_000

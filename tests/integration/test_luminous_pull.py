@@ -7,7 +7,8 @@ from datetime import timedelta
 import requests
 from luminous_fixtures import LAG, NOW, OVERLAP, T0, Ledger, add_po, emu, make_client, run_pass
 
-from reconciler.model import RejectedRecord, SourcePO
+from reconciler.documents.po.model import SourcePO
+from reconciler.model import RejectedRecord
 from reconciler.sandbox.luminous.server import LuminousEmulator
 
 __all__ = ["emu"]  # the fixture, re-exported so pytest finds it

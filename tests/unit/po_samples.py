@@ -7,16 +7,10 @@ from decimal import Decimal
 
 from support import rules
 
-from reconciler.documents.po.body import ResolvedRefs
 from reconciler.documents.po.mapping import item_key
-from reconciler.model import (
-    Address,
-    SourceLine,
-    SourcePO,
-    SourceProduct,
-    SourceStatus,
-    SourceSupplier,
-)
+from reconciler.documents.po.model import SourceLine, SourcePO, SourceStatus
+from reconciler.documents.references import ResolvedRefs
+from reconciler.model import Address, SourceProduct, SourceSupplier
 
 D = Decimal
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -18,14 +18,12 @@ from reconciler.documents.bill.model import (
     BillStatus,
     POStanding,
     POState,
-    QBOLine,
     SourceBill,
     SourceBillLine,
-    answered_lines,
-    matched_lines,
 )
 from reconciler.documents.bill.parse import bill_or_reject, parse_bill, parse_receipt
-from reconciler.documents.po.body import ResolvedRefs
+from reconciler.documents.lines import QBOLine, answered_lines, matched_lines
+from reconciler.documents.references import ResolvedRefs
 from reconciler.model import (
     DocKind,
     LedgerEntry,

@@ -13,23 +13,12 @@ from po_samples import D, make_line, make_po, refs_for
 from support import rules as make_rules
 
 from reconciler.documents.po import mapping
-from reconciler.documents.po.body import (
-    emptied_text_fields,
-    item_payload,
-    po_payload,
-    vendor_payload,
-)
+from reconciler.documents.po.body import emptied_text_fields, po_payload
 from reconciler.documents.po.mapping import desired_po
+from reconciler.documents.po.model import DesiredPO, SourceStatus
+from reconciler.documents.references import item_payload, vendor_payload
 from reconciler.errors import ConfigError, InvalidSourceRecord, Parked
-from reconciler.model import (
-    Address,
-    DesiredItem,
-    DesiredPO,
-    DesiredVendor,
-    ItemKind,
-    SourceStatus,
-    SourceSupplier,
-)
+from reconciler.model import Address, DesiredItem, DesiredVendor, ItemKind, SourceSupplier
 
 
 def test_po_payload_shape():

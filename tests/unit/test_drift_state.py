@@ -12,9 +12,8 @@ from support import policy, rules
 
 from reconciler.documents import drift, plan
 from reconciler.documents.outcomes import Record
+from reconciler.documents.po.model import DesiredLine, DesiredPO
 from reconciler.model import (
-    DesiredLine,
-    DesiredPO,
     DesiredVendor,
     DocKind,
     Drift,

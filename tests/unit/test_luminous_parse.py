@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler.documents.po.model import SourceStatus
 from reconciler.documents.po.parse import parse_or_reject, parse_po, rejected
 from reconciler.errors import InvalidSourceRecord
-from reconciler.model import Address, RejectedRecord, SourceStatus
+from reconciler.model import Address, RejectedRecord
 
 RAW = json.loads(
     """

@@ -25,15 +25,9 @@ from reconciler.documents.po.mapping import (
     vendor_display_name,
     vendor_display_name_with_suffix,
 )
+from reconciler.documents.po.model import SourceStatus
 from reconciler.errors import ConfigError, InvalidSourceRecord
-from reconciler.model import (
-    DesiredItem,
-    Lifecycle,
-    LineKind,
-    SourceProduct,
-    SourceStatus,
-    SourceSupplier,
-)
+from reconciler.model import DesiredItem, Lifecycle, LineKind, SourceProduct, SourceSupplier
 
 # --- names -------------------------------------------------------------------------------------
 

@@ -25,15 +25,12 @@ from reconciler.documents.plan import (
     request_id,
     skip_reason,
 )
+from reconciler.documents.po.model import DesiredLine, DesiredPO, SourcePO, SourceStatus
 from reconciler.model import (
-    DesiredLine,
-    DesiredPO,
     DesiredVendor,
     LedgerEntry,
     Lifecycle,
     LineKind,
-    SourcePO,
-    SourceStatus,
     SourceSupplier,
     SyncStatus,
 )

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from reconciler.documents.bill.model import DesiredBill, DesiredBillLine, QBOLine, qbo_line
-from reconciler.documents.po.body import ResolvedRefs, coded_detail
+from reconciler.documents.bill.model import DesiredBill, DesiredBillLine
+from reconciler.documents.lines import QBOLine, qbo_line
 from reconciler.documents.po.mapping import clean_text, item_key
+from reconciler.documents.references import ResolvedRefs, coded_detail
 from reconciler.errors import ConfigError, Parked
 from reconciler.model import LineKind
 

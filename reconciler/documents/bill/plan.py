@@ -33,9 +33,9 @@ from reconciler.documents.bill.model import (
     BillStatus,
     POStanding,
     POState,
-    QBOLine,
     SourceBill,
 )
+from reconciler.documents.lines import QBOLine
 from reconciler.errors import InvalidSourceRecord
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, Outcome, RejectedRecord, SyncStatus
 

@@ -1,4 +1,4 @@
-"""Pure: a desired QBO document (`reconciler.model`) becomes the JSON body QBO takes.
+"""Pure: a desired PO (`documents.po.model`) becomes the PurchaseOrder JSON body QBO takes.
 
 The mapping (`documents.po.mapping`) decides what a document should be; this module only writes
 it in QBO's shape, with the ids `resolve` found for its references. Decimals stay Decimals (the
@@ -8,68 +8,16 @@ problem (accounts, custom fields) or a reference that could not be resolved (ite
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from reconciler.documents.po.mapping import MappingRules, clean_text, item_key
+from reconciler.documents.po.model import DesiredLine, DesiredPO
+from reconciler.documents.references import ResolvedRefs, address_payload, coded_detail
 from reconciler.errors import ConfigError, Parked
 from reconciler.model import (
-    Address,
-    DesiredItem,
-    DesiredLine,
-    DesiredPO,
-    DesiredVendor,
-    ItemKind,
     Lifecycle,
     LineKind,
 )
-
-
-@dataclass(frozen=True)
-class ResolvedRefs:
-    """QBO ids for everything a desired PO refers to, found (or created) by `resolve`."""
-
-    vendor_id: str
-    item_ids: Mapping[str, str] = field(default_factory=dict)  # item_key(item) -> Item.Id
-    account_ids: Mapping[str, str] = field(default_factory=dict)  # account name -> Account.Id
-    ap_account_id: str | None = None
-    custom_field_ids: Mapping[str, str] = field(default_factory=dict)  # name -> DefinitionId
-    # missing_item = "account_line": items without an id become lines on this account
-    missing_item_account_id: str | None = None
-    class_ids: Mapping[str, str] = field(default_factory=dict)  # class name -> Class.Id
-    department_id: str | None = None  # the PO's location
-    tax_code_ids: Mapping[str, str] = field(default_factory=dict)  # code name -> TaxCode.Id
-
-
-def coded_detail(line: DesiredLine, refs: ResolvedRefs, detail: dict[str, Any]) -> dict[str, Any]:
-    """The line detail with its ClassRef and TaxCodeRef (`documents.coding` chose them); for
-    any purchase line, a PO's or a bill's."""
-    for name, wanted, ids, ref in (
-        ("class", line.class_name, refs.class_ids, "ClassRef"),
-        ("tax code", line.tax_code, refs.tax_code_ids, "TaxCodeRef"),
-    ):
-        if wanted is None:
-            continue
-        if wanted not in ids:
-            raise Parked(f"{name} {wanted!r} has no QBO id", code="unresolved_reference")
-        detail[ref] = {"value": ids[wanted]}
-    return detail
-
-
-def address_payload(addr: Address) -> dict[str, str]:
-    """An Address as a QBO PhysicalAddress."""
-    pairs = (
-        ("Line1", addr.line1),
-        ("Line2", addr.line2),
-        ("City", addr.city),
-        ("CountrySubDivisionCode", addr.region),
-        ("PostalCode", addr.postal_code),
-        ("Country", addr.country),
-    )
-    return {key: value for key, value in pairs if value}
 
 
 def _account_id(refs: ResolvedRefs, name: str | None) -> str:
@@ -174,64 +122,3 @@ def emptied_text_fields(desired: DesiredPO, rules: MappingRules) -> tuple[str, .
     return tuple(
         name for name, value in values.items() if rules.source_for(name) is not None and not value
     )
-
-
-def vendor_payload(v: DesiredVendor) -> dict[str, Any]:
-    """The Vendor JSON body for a create (no Id/SyncToken)."""
-    body: dict[str, Any] = {"DisplayName": v.display_name}
-    if v.company_name:
-        body["CompanyName"] = v.company_name
-    if v.email:
-        body["PrimaryEmailAddr"] = {"Address": v.email}
-    if v.phone:
-        body["PrimaryPhone"] = {"FreeFormNumber": v.phone}
-    if v.address:
-        body["BillAddr"] = address_payload(v.address)
-    if v.currency:
-        body["CurrencyRef"] = {"value": v.currency}
-    if v.account_number:
-        body["AcctNum"] = v.account_number
-    return body
-
-
-def item_payload(
-    item: DesiredItem,
-    *,
-    expense_account_id: str,
-    income_account_id: str | None = None,
-    asset_account_id: str | None = None,
-    inv_start_date: date | None = None,
-) -> dict[str, Any]:
-    """The Item JSON body for a create; Inventory needs income, asset and a start date."""
-    body: dict[str, Any] = {
-        "Name": item.name,
-        "Type": item.kind.value,
-        "ExpenseAccountRef": {"value": expense_account_id},
-    }
-    if item.sku:
-        body["Sku"] = item.sku
-    if item.description:
-        body["Description"] = item.description
-        body["PurchaseDesc"] = item.description
-    if item.unit_cost is not None:
-        body["PurchaseCost"] = item.unit_cost
-    if income_account_id:
-        body["IncomeAccountRef"] = {"value": income_account_id}
-    if item.kind is ItemKind.INVENTORY:
-        missing = [
-            name
-            for name, value in (
-                ("income account", income_account_id),
-                ("inventory asset account", asset_account_id),
-                ("inventory start date", inv_start_date),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError([f"an Inventory item needs: {', '.join(missing)}"])
-        assert asset_account_id is not None and inv_start_date is not None
-        body["AssetAccountRef"] = {"value": asset_account_id}
-        body["TrackQtyOnHand"] = True
-        body["QtyOnHand"] = Decimal("0")
-        body["InvStartDate"] = inv_start_date.isoformat()
-    return body

@@ -85,19 +85,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from reconciler.documents import coding
+from reconciler.documents.po.model import DesiredLine, DesiredPO, SourcePO, SourceStatus
 from reconciler.errors import InvalidSourceRecord
 from reconciler.model import (
     Address,
     DesiredItem,
-    DesiredLine,
-    DesiredPO,
     DesiredVendor,
     ItemKind,
     Lifecycle,
     LineKind,
-    SourcePO,
     SourceProduct,
-    SourceStatus,
     SourceSupplier,
 )
 from reconciler.qbo.query import is_queryable

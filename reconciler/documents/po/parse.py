@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from reconciler.documents.po.model import SourceLine, SourcePO, SourceStatus
 from reconciler.errors import InvalidSourceRecord
 from reconciler.luminous import values as v
 from reconciler.luminous.fields import (
@@ -44,16 +45,7 @@ from reconciler.luminous.fields import (
     SUPPLIER_FIELDS,
 )
 from reconciler.luminous.values import UnreadableField
-from reconciler.model import (
-    Address,
-    DocKind,
-    RejectedRecord,
-    SourceLine,
-    SourcePO,
-    SourceProduct,
-    SourceStatus,
-    SourceSupplier,
-)
+from reconciler.model import Address, DocKind, RejectedRecord, SourceProduct, SourceSupplier
 
 STATUS_ALIASES = {"canceled": SourceStatus.CANCELLED}
 
