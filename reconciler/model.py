@@ -22,12 +22,49 @@ class DocKind(enum.StrEnum):
     @property
     def entity(self) -> str:
         """The QBO entity a document of this kind becomes."""
-        return "PurchaseOrder" if self is DocKind.PURCHASE_ORDER else "Bill"
+        return KIND_FACTS[self].entity
 
     @property
     def label(self) -> str:
         """How a person names one: "PO", "bill", "receipt"."""
-        return "PO" if self is DocKind.PURCHASE_ORDER else self.value
+        return KIND_FACTS[self].label
+
+    @property
+    def plural(self) -> str:
+        """How a page heads a list of them: "Purchase orders", "Bills"."""
+        return KIND_FACTS[self].plural
+
+    @property
+    def checkpoint(self) -> str:
+        """The name of its Luminous checkpoint in the state file."""
+        return KIND_FACTS[self].checkpoint
+
+    @property
+    def qbo_page(self) -> str:
+        """The page of QBO's web app that shows one (`/app/<page>?txnId=`)."""
+        return KIND_FACTS[self].qbo_page
+
+
+@dataclass(frozen=True)
+class KindFacts:
+    """What every part of the sync says of one kind of document, in one row."""
+
+    entity: str
+    label: str
+    plural: str
+    checkpoint: str
+    qbo_page: str
+
+
+KIND_FACTS = {
+    DocKind.PURCHASE_ORDER: KindFacts(
+        "PurchaseOrder", "PO", "Purchase orders", "luminous", "purchaseorder"
+    ),
+    DocKind.BILL: KindFacts("Bill", "bill", "Bills", "luminous_bills", "bill"),
+    DocKind.RECEIPT: KindFacts(
+        "Bill", "receipt", "Bills from receipts", "luminous_receipts", "bill"
+    ),
+}
 
 
 @dataclass(frozen=True)

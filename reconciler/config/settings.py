@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any, get_type_hints
 
 from reconciler.documents import coding
+from reconciler.documents.bill.mapping import BillRules
 from reconciler.documents.plan import PlanPolicy
 from reconciler.documents.po.mapping import DEFAULT_FIELDS, FIELD_SOURCES, MappingRules
 from reconciler.model import ItemKind
@@ -395,6 +396,26 @@ class Settings:
             other_costs_account=a.other_costs,
             custom_fields=tuple((c.name, c.source) for c in self.custom_fields),
             line_coding=self.coding_rules(company),
+        )
+
+    def bill_rules(self) -> BillRules:
+        """What configuration decides about bills (their classes and tax codes come from the
+        company's rules once a pass has read it)."""
+        b, a, s = self.bills, self.accounts, self.sync
+        return BillRules(
+            doc_number_too_long=s.doc_number_too_long,
+            doc_number_missing=s.doc_number_missing,
+            doc_number_prefix=s.doc_number_prefix,
+            receipt_number_prefix=b.receipt_number_prefix,
+            unpushed_po=b.unpushed_po,
+            on_void=b.on_void,
+            item_kind=ItemKind(s.item_type),
+            home_currency=self.qbo.home_currency,
+            ap_account=a.ap or None,
+            tax_account=a.tax,
+            freight_account=b.freight_account or a.shipping,
+            fees_account=b.fees_account or a.other_costs,
+            line_coding=self.coding_rules(),
         )
 
     def coding_rules(self, company: CompanyProfile | None = None) -> coding.CodingRules:

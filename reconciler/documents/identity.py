@@ -19,10 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reconciler.qbo import query as q
-
 if TYPE_CHECKING:
-    from reconciler.state.scratch import KeyOwners
+    pass
 
 
 @dataclass(frozen=True)
@@ -90,19 +88,3 @@ def identify(
             "them, then `reconciler retry`"
         )
     return Adopt(found)
-
-
-def number_refused(number: str, doc_id: int, taken: KeyOwners, what: str) -> Conflict | None:
-    """A number no look-up can vouch for: none, one QBO's query lexer cannot take, or one
-    another Luminous document took earlier in this pass (`taken`: number key -> document; its
-    create may still be in flight, unseen by the look-up). None: look it up."""
-    if not number or not q.is_queryable(number):
-        return Conflict(f"{what} number {number!r} cannot be searched in QBO")
-    key = number.strip().casefold()  # as lookup.number_key: QBO compares without case
-    owner = taken.claim(key, doc_id)
-    if owner != doc_id:
-        return Conflict(
-            f"{what} number {number!r} is also Luminous {what} {owner}'s; "
-            f"{what} numbers must be unique: renumber one in Luminous"
-        )
-    return None

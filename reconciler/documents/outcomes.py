@@ -24,8 +24,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler import errors
-from reconciler.documents import plan
-from reconciler.model import DocKind, LedgerEntry, Lifecycle, Outcome, SyncStatus
+from reconciler.documents import actions
+from reconciler.documents.plan import PlanPolicy, backoff
+from reconciler.model import LedgerEntry, Lifecycle, Outcome, SyncStatus
 
 
 class Fate(enum.StrEnum):
@@ -162,17 +163,6 @@ def landed_wrong(record: Record, reason: str, code: str = "link_missing") -> Rec
     return replace(record, entry=entry, outcome=outcome)
 
 
-def lifecycle_after(
-    action: plan.WriteAction, desired_lifecycle: Lifecycle | None, policy: plan.PlanPolicy
-) -> Lifecycle:
-    """What the QBO document is once the write is confirmed."""
-    if isinstance(action, plan.Delete):
-        return Lifecycle.DELETED
-    if desired_lifecycle is not None:
-        return desired_lifecycle
-    return plan.vanished_lifecycle(policy)
-
-
 def retry_later(
     begun: LedgerEntry,
     verb: str,
@@ -180,11 +170,11 @@ def retry_later(
     *,
     now: datetime,
     jitter: float,
-    policy: plan.PlanPolicy,
+    policy: PlanPolicy,
 ) -> Record:
     """Transient trouble: back off; after `max_attempts` the document is parked as failed."""
     attempts = begun.attempts + 1
-    delay = plan.backoff(attempts, base=policy.backoff_base, cap=policy.backoff_cap, jitter=jitter)
+    delay = backoff(attempts, base=policy.backoff_base, cap=policy.backoff_cap, jitter=jitter)
     retry_after = getattr(error, "retry_after", None)
     if retry_after:
         delay = max(delay, timedelta(seconds=retry_after))
@@ -236,7 +226,7 @@ def after_error(
     *,
     now: datetime,
     jitter: float,
-    policy: plan.PlanPolicy,
+    policy: PlanPolicy,
 ) -> Record:
     """The row a failed write ends in: transient trouble (a stale SyncToken that stayed stale
     included) backs off; anything else left over (a reference still missing) parks."""
@@ -248,18 +238,36 @@ def after_error(
 # --- nothing sent ------------------------------------------------------------------------------
 
 
-def hold(
-    doc_id: int,
-    entry: LedgerEntry | None,
-    action: plan.Hold | plan.Noop,
+def not_sent(
+    base: LedgerEntry,
+    action: actions.NotSent,
     *,
     number: str | None,
     updated_at: datetime | None,
-    kind: DocKind = DocKind.PURCHASE_ORDER,
+    now: datetime,
+    policy: PlanPolicy,
+) -> Record:
+    """The row a decision that sends nothing ends in (`base`: the ledger row, or a new one)."""
+    if isinstance(action, actions.Reject):
+        return reject(base, action.reason, number=number, updated_at=updated_at)
+    if isinstance(action, actions.Wait):
+        return wait(
+            base, action.reason, number=number, updated_at=updated_at, now=now, policy=policy
+        )
+    if isinstance(action, actions.Park):
+        return parked(base, action.reason, number=number, updated_at=updated_at)
+    return hold(base, action, number=number, updated_at=updated_at)
+
+
+def hold(
+    base: LedgerEntry,
+    action: actions.Hold | actions.Noop,
+    *,
+    number: str | None,
+    updated_at: datetime | None,
 ) -> Record:
     """No QBO call: the row keeps (or takes) the status the plan gave, with its reason."""
-    base = entry or LedgerEntry(doc_id=doc_id, status=SyncStatus.PENDING, kind=kind)
-    if isinstance(action, plan.Noop):
+    if isinstance(action, actions.Noop):
         status = SyncStatus.SYNCED if base.status is SyncStatus.PENDING else base.status
     else:
         status = action.status
@@ -273,15 +281,15 @@ def hold(
     if status is SyncStatus.SKIPPED:
         kept = replace(kept, last_error_code=None, last_error_message=action.reason)
         kept = replace(kept, next_retry_at=None)
-    verb = "none" if isinstance(action, plan.Noop) else "skip"
+    verb = "none" if isinstance(action, actions.Noop) else "skip"
     outcome = _outcome(kept, status, verb, message=action.reason)
     return Record(kept, outcome, history=verb != "none")
 
 
 def waiting(
-    entry: LedgerEntry, updated_at: datetime, *, now: datetime, policy: plan.PlanPolicy
+    entry: LedgerEntry, updated_at: datetime, *, now: datetime, policy: PlanPolicy
 ) -> Record:
-    """A PO stamped in the future (Luminous's clock ahead of ours): retried in a while."""
+    """A document stamped in the future (Luminous's clock ahead of ours): retried in a while."""
     reason = (
         f"updated_at {updated_at.isoformat()} is in the future by this machine's clock "
         f"({now.isoformat()}); taken up by the retries, the checkpoint does not move past it"
@@ -290,29 +298,73 @@ def waiting(
         entry,
         status=SyncStatus.RETRYING,
         source_updated_at=updated_at,
-        last_error_code=plan.FUTURE_CODE,
+        last_error_code=actions.FUTURE_CODE,
         last_error_message=reason,
         next_retry_at=now + policy.backoff_base,
         force_retry=False,
     )
     outcome = _outcome(
-        kept, SyncStatus.RETRYING, "wait", error_code=plan.FUTURE_CODE, message=reason
+        kept, SyncStatus.RETRYING, "wait", error_code=actions.FUTURE_CODE, message=reason
+    )
+    return Record(kept, outcome)
+
+
+def wait(
+    base: LedgerEntry,
+    reason: str,
+    *,
+    number: str | None,
+    updated_at: datetime | None,
+    now: datetime,
+    policy: PlanPolicy,
+) -> Record:
+    """Retrying without spending an attempt: woken when what it waits for is written, and
+    looking again after `backoff_cap` at the latest."""
+    kept = replace(
+        base,
+        status=SyncStatus.RETRYING,
+        number=number or base.number,
+        source_updated_at=updated_at or base.source_updated_at,
+        last_error_code=actions.WAIT_CODE,
+        last_error_message=reason,
+        next_retry_at=now + policy.backoff_cap,
+        force_retry=False,
+    )
+    outcome = _outcome(
+        kept, SyncStatus.RETRYING, "wait", error_code=actions.WAIT_CODE, message=reason
+    )
+    return Record(kept, outcome)
+
+
+def parked(
+    base: LedgerEntry, reason: str, *, number: str | None, updated_at: datetime | None
+) -> Record:
+    """Failed until what it depends on (or the document) changes: nothing sent."""
+    kept = replace(
+        base,
+        status=SyncStatus.FAILED,
+        number=number or base.number,
+        source_updated_at=updated_at or base.source_updated_at,
+        last_error_code=actions.PARK_CODE,
+        last_error_message=reason,
+        next_retry_at=None,
+        force_retry=False,
+    )
+    outcome = _outcome(
+        kept, SyncStatus.FAILED, "skip", error_code=actions.PARK_CODE, message=reason
     )
     return Record(kept, outcome)
 
 
 def reject(
-    doc_id: int,
-    entry: LedgerEntry | None,
+    base: LedgerEntry,
     reason: str,
     *,
     number: str | None,
     updated_at: datetime | None,
-    kind: DocKind = DocKind.PURCHASE_ORDER,
     code: str = "invalid_source_record",
 ) -> Record:
     """The source record cannot become a QBO document: failed until it changes."""
-    base = entry or LedgerEntry(doc_id=doc_id, status=SyncStatus.FAILED, kind=kind)
     failed = replace(
         base,
         status=SyncStatus.FAILED,

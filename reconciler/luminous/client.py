@@ -107,7 +107,7 @@ class LuminousClient:
             self.http, PO_PATH, future_after, complete=self._complete, clock=self.clock
         )
 
-    def get_po(self, po_id: int) -> dict[str, Any] | None:
+    def get(self, po_id: int) -> dict[str, Any] | None:
         """One PO with its lines and ship-to filled in; None when Luminous has no such PO."""
         body = self.http.get(f"{PO_PATH}/{int(po_id)}", {}, allow_404=True)
         if body is None:

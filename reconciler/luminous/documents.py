@@ -123,8 +123,6 @@ class DocumentReader:
         found = one(self.http, self.path, doc_id)
         return self._complete(found) if found is not None else None
 
-    get_po = get  # the name `pull.ChangeSource` asks for
-
     def iter_all_ids(self) -> Iterator[int]:
         return all_ids(self.http, self.path)
 

@@ -3,8 +3,8 @@ classes, location and tax codes (cache, QBO; never created: `named`).
 
 `References` is what a document writer asks: `prefetch` fills the caches for many documents
 at once (a few `IN (...)` queries, the missing ones created 30 to a group by `bulk`, the odd
-ones one by one concurrently), `for_po` gives the
-ids one PO needs, `forget` drops them when QBO says one vanished. The rules for each kind of
+ones one by one concurrently), `for_document` gives the
+ids one document needs, `forget` drops them when QBO says one vanished. The rules for each kind of
 reference are in `vendors`, `items` and `accounts`.
 
 Names QBO's query lexer cannot take (see `reconciler.qbo.query`) are not given up on: the
@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler import errors
 from reconciler.config.loader import Settings
 from reconciler.documents.po.mapping import item_key
-from reconciler.documents.po.model import DesiredPO
 from reconciler.documents.references import ResolvedRefs
 from reconciler.model import DesiredItem, DesiredVendor, LineKind
 from reconciler.qbo.wire import MAX_BATCH_ITEMS
@@ -50,6 +49,36 @@ __all__ = [
     "VendorResolver",
     "ref_request_id",
 ]
+
+
+class ReferringLine(Protocol):
+    """What the resolver reads of one line: its item or account, class and tax code."""
+
+    @property
+    def kind(self) -> LineKind: ...
+    @property
+    def item(self) -> DesiredItem | None: ...
+    @property
+    def account(self) -> str | None: ...
+    @property
+    def class_name(self) -> str | None: ...
+    @property
+    def tax_code(self) -> str | None: ...
+
+
+class ReferringDocument(Protocol):
+    """What the resolver reads of a document: a desired PO, or a bill's `BillReferences`."""
+
+    @property
+    def source_id(self) -> int: ...
+    @property
+    def vendor(self) -> DesiredVendor: ...
+    @property
+    def lines(self) -> Sequence[ReferringLine]: ...
+    @property
+    def ap_account(self) -> str | None: ...
+    @property
+    def location(self) -> str | None: ...
 
 
 class References:
@@ -110,12 +139,12 @@ class References:
         will bind decides how a part-filled group of creates goes (`bulk`)."""
         self._expected, self._groups_sent = max(0, documents), 0
 
-    def for_po(self, desired: DesiredPO) -> ResolvedRefs:
-        """Every id one PO's body needs (found or created now if not cached)."""
+    def for_document(self, desired: ReferringDocument) -> ResolvedRefs:
+        """Every id one document's body needs (found or created now if not cached)."""
         with self._lock:
-            return self._for_po(desired)
+            return self._for_document(desired)
 
-    def _for_po(self, desired: DesiredPO) -> ResolvedRefs:
+    def _for_document(self, desired: ReferringDocument) -> ResolvedRefs:
         class_ids, department_id, tax_code_ids = self.coded.ids(CodedNames.of([desired]))
         vendor_id = self.vendors.resolve(desired.vendor)
         item_ids: dict[str, str] = {}
@@ -140,19 +169,19 @@ class References:
             tax_code_ids=tax_code_ids,
         )
 
-    def forget(self, desired: DesiredPO) -> None:
+    def forget(self, desired: ReferringDocument) -> None:
         """QBO said a cached reference is gone or inactive: the next resolve asks again."""
         with self._lock:
             self._forget(desired)
 
-    def _forget(self, desired: DesiredPO) -> None:
+    def _forget(self, desired: ReferringDocument) -> None:
         self._maps.forget_vendor(desired.vendor.display_name)
         for line in desired.lines:
             if line.item is not None:
                 self._maps.forget_item(item_key(line.item))
         self.accounts.forget_all()
         self.coded.forget()
-        self._event("references_forgotten", po_id=desired.source_id)
+        self._event("references_forgotten", doc_id=desired.source_id)
 
     def warm(self) -> None:
         """The configured accounts, before any document names them: one `IN (...)` while
@@ -160,7 +189,7 @@ class References:
         with self._lock:
             self.accounts.prefetch(n for n in dataclasses.astuple(self._settings.accounts) if n)
 
-    def prefetch(self, desired: Iterable[DesiredPO]) -> None:
+    def prefetch(self, desired: Iterable[ReferringDocument]) -> None:
         """Vendors and items not yet in the maps: looked up with a few `IN (...)` queries, and
         the missing ones found or created concurrently (QBO calls in worker threads, up to the
         realm's concurrency; the maps are written here, on the calling thread, in a fixed
@@ -169,7 +198,7 @@ class References:
         with self._lock:
             self._prefetch(list(desired))
 
-    def _prefetch(self, desired: list[DesiredPO]) -> None:
+    def _prefetch(self, desired: list[ReferringDocument]) -> None:
         self.coded.prefetch(CodedNames.of(desired))
         items = {
             item_key(line.item): line.item
@@ -192,7 +221,7 @@ class References:
         if vendors or missing:
             self._fetch_concurrently(vendors, missing)
 
-    def _account_names(self, desired: list[DesiredPO]) -> set[str]:
+    def _account_names(self, desired: list[ReferringDocument]) -> set[str]:
         names = {n for n in self._settings.item_account_names().values() if n}
         names.add(self._settings.accounts.expense)
         names.update(line.account for d in desired for line in d.lines if line.account)

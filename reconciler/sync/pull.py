@@ -1,21 +1,19 @@
-"""One pass's read of Luminous: the window, the changed POs (parsed, lazily), and the sweep.
+"""One pass's read of a Luminous list: the window, the changed documents (parsed, lazily),
+and the sweep's listing.
 
-No database here: the ledger is reached through `already_handled(po_id, updated_at)`, which
-answers "is an outcome for this PO at this version (or newer) durably recorded?". The engine
+No database here: the ledger is reached through `already_handled(doc_id, updated_at)`, which
+answers "is an outcome for this document at this version (or newer) durably recorded?". The engine
 consumes `PullResult.records` one at a time, records each outcome, then moves the checkpoint
 with `cursor.advance(..., ceiling=result.safe_ceiling)`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from reconciler.documents.po.model import SourcePO
-from reconciler.documents.po.parse import parse_or_reject
 from reconciler.model import Checkpoint, RejectedRecord
 from reconciler.sync.cursor import (
     DEFAULT_CLOCK_TOLERANCE,
@@ -38,7 +36,7 @@ class ChangeSource(Protocol):
 
     def iter_changed(self, since: datetime, ceiling: datetime) -> Iterator[dict[str, Any]]: ...
 
-    def get_po(self, po_id: int) -> dict[str, Any] | None: ...
+    def get(self, doc_id: int) -> dict[str, Any] | None: ...
 
     def iter_all_ids(self) -> Iterator[int]: ...
 
@@ -55,12 +53,12 @@ class PullStats:
 @dataclass
 class PullResult:
     window: PullWindow
-    records: Iterator[SourcePO | RejectedRecord]
+    records: Iterator[Any]
     stats: PullStats = field(default_factory=PullStats)
     _client: Any = None
-    # POs stamped after what both clocks vouch for (a server clock ahead of ours): they get an
+    # documents stamped after what both clocks vouch for (a server clock ahead of ours): they get an
     # outcome and wait, and the checkpoint never moves past them
-    future: list[SourcePO | RejectedRecord] = field(default_factory=list)
+    future: list[Any] = field(default_factory=list)
     trusted_until: datetime | None = None
 
     @property
@@ -69,7 +67,7 @@ class PullResult:
 
     @property
     def complete(self) -> bool:
-        """Every PO in the window was read (only meaningful once `records` is exhausted)."""
+        """Every document in the window was read (only meaningful once `records` is exhausted)."""
         if self.window.empty:
             return True
         report = getattr(self._client, "last_read", None)
@@ -96,15 +94,14 @@ def pull_changes(
     settle_lag: timedelta = DEFAULT_SETTLE_LAG,
     already_handled: Callable[[int, datetime], bool],
     initial: datetime | None = None,
-    extra_cost_fields: Iterable[tuple[str, str]] = (),
     local_now: datetime | None = None,
     tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
-    parse: Callable[[Any], Any] | None = None,
+    parse: Callable[[Any], Any],
 ) -> PullResult:
     """Fix the window from the server clock and ours now; read and parse lazily as records
-    are taken. With `local_now`, the POs stamped past our clock + `tolerance` come in
-    `future` (the same request that reads the server's clock finds them). `parse`: another
-    list's parser (bills, receiving reports), raw record -> its record or RejectedRecord."""
+    are taken (`parse`: the list's parser, raw record -> its record or RejectedRecord). With
+    `local_now`, the documents stamped past our clock + `tolerance` come in `future` (the
+    same request that reads the server's clock finds them)."""
     future_after = local_now + tolerance if local_now is not None else None
     server_now, future_rows = client.probe(future_after)
     window = pull_window(
@@ -117,18 +114,17 @@ def pull_changes(
         tolerance=tolerance,
     )
     stats = PullStats()
-    parse = parse or functools.partial(parse_or_reject, extra_cost_fields=tuple(extra_cost_fields))
 
-    def records() -> Iterator[SourcePO | RejectedRecord]:
+    def records() -> Iterator[Any]:
         if not window.empty:
             for raw in client.iter_changed(window.since, window.ceiling):
                 stats.read += 1
                 record = parse(raw)
-                po_id = record.id
+                doc_id = record.id
                 if (
-                    po_id is not None
+                    doc_id is not None
                     and record.updated_at is not None
-                    and already_handled(po_id, record.updated_at)
+                    and already_handled(doc_id, record.updated_at)
                 ):
                     stats.skipped_handled += 1
                     continue
@@ -160,4 +156,4 @@ def sweep_ids(client: ChangeSource, known_ids: Iterable[int]) -> tuple[set[int],
     """(the known ids Luminous no longer has, confirmed; every id Luminous lists)."""
     listed = set(client.iter_all_ids())
     candidates = sorted(set(known_ids) - listed)
-    return {po_id for po_id in candidates if client.get_po(po_id) is None}, listed
+    return {doc_id for doc_id in candidates if client.get(doc_id) is None}, listed

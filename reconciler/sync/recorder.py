@@ -16,12 +16,6 @@ from reconciler.state.scratch import IdSet, PassScratch
 from reconciler.sync.checkpoint import CheckpointTracker
 from reconciler.sync.report import PAST_TENSE, PassReport
 
-CHECKPOINT_NAMES = {
-    DocKind.PURCHASE_ORDER: "luminous",
-    DocKind.BILL: "luminous_bills",
-    DocKind.RECEIPT: "luminous_receipts",
-}
-
 
 class HandledDocs:
     """The documents this pass recorded an outcome for, as a set of ids per kind: a backlog of
@@ -100,7 +94,7 @@ class Recorder:
         self.ledger.record(
             records,
             run_id=self.run_id,
-            checkpoints={CHECKPOINT_NAMES[kind]: moved for kind, moved in moves.items()},
+            checkpoints={kind.checkpoint: moved for kind, moved in moves.items()},
             snapshots=self._snapshots(records),
             also=self.lines.write_staged if self.lines is not None else None,
         )

@@ -1,74 +1,106 @@
-"""The full sweep: every PO again, every `full_sweep_interval` or with `run --once --full`.
+"""The full sweep: every document again, every `full_sweep_interval` or with `run --once --full`.
 
-- POs gone from Luminous (not listed any more, and a direct read agrees) are closed or deleted
-  in QBO, by `sync.on_delete`;
-- every PO is read again and compared by content: edits that did not move `updated_at`, and
-  commits backdated past the overlap, are caught; unchanged POs cost no QBO request;
-- POs Luminous lists but that no filtered read ever returned (an unusable `updated_at` a server
-  leaves out of filtered lists) are read one by one, so each gets an outcome.
+For each source:
+- documents gone from Luminous (not listed any more, and a direct read agrees) are closed,
+  voided or deleted in QBO, by that kind's policy;
+- for a kind that re-reads (`Kind.sweep_rereads`: POs), every document is read again and
+  compared by content: edits that did not move `updated_at`, and commits backdated past the
+  overlap, are caught; unchanged ones cost no QBO request; and documents Luminous lists but
+  that no filtered read ever returned (an unusable `updated_at` a server leaves out of
+  filtered lists) are read one by one, so each gets an outcome.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from reconciler.documents.po.parse import parse_or_reject
-from reconciler.model import DocKind, Lifecycle
-from reconciler.sync import cursor, sources
+from reconciler.model import Lifecycle
+from reconciler.sync import cursor
 from reconciler.sync.pull import pull_changes, sweep_ids
+from reconciler.sync.recorder import HandledDocs
+from reconciler.sync.sources import Source
 
 if TYPE_CHECKING:
-    from reconciler.sync.engine import Pass
+    from reconciler.sync.kinds import PassParts
+    from reconciler.write.pipeline import WritePipeline
 
-PO = DocKind.PURCHASE_ORDER
-
-
-def due(p: Pass) -> bool:
-    """Whether the interval since the last sweep has passed (the first pass starts it)."""
-    last = p.d.store.get_meta("last_full_sweep_at")
-    if last is None:  # the first pass reads everything anyway: the interval starts now
-        p.d.store.set_meta("last_full_sweep_at", p.d.clock().isoformat())
-    return cursor.sweep_due(last, p.d.clock(), p.s.luminous.full_sweep_interval)
+LAST_SWEEP = "last_full_sweep_at"
 
 
-def run_all(p: Pass) -> None:
-    """Every PO, then the documents of every other source (bills) gone from Luminous."""
-    run(p)
-    for source in p.sources[1:]:
-        sources.sweep_vanished(p, source)
+class FullSweep:
+    """The sweep of one pass, over the sources it is given."""
 
+    def __init__(
+        self,
+        parts: PassParts,
+        handled: HandledDocs,
+        pipeline: Callable[[], AbstractContextManager[WritePipeline]],
+        meta: Any,  # get_meta / set_meta: the StateStore
+    ) -> None:
+        self.ledger = parts.ledger
+        self.meta = meta
+        self.handled = handled
+        self.pipeline = pipeline
+        self.clock = parts.clock
+        self.interval = parts.settings.luminous.full_sweep_interval
+        self.settle_lag = parts.settings.luminous.settle_lag
+        self.event = parts.event
+        self.stop_requested = parts.stop_requested
 
-def run(p: Pass) -> None:
-    d, ledger = p.d, p.ledger
-    entries = ledger.entries(kind=PO)
-    known = [e.doc_id for e in entries if e.lifecycle is not Lifecycle.DELETED and e.qbo_id]
-    vanished, listed = sweep_ids(d.luminous, known)
-    p.event("full_sweep", known=len(known), vanished=len(vanished), listed=len(listed))
-    with p.pipeline() as pipeline:
-        for doc_id in sorted(vanished):
-            entry = ledger.entry(doc_id)
-            if d.stop_requested():
+    def due(self) -> bool:
+        """Whether the interval since the last sweep has passed (the first pass starts it)."""
+        last = self.meta.get_meta(LAST_SWEEP)
+        if last is None:  # the first pass reads everything anyway: the interval starts now
+            self.meta.set_meta(LAST_SWEEP, self.clock().isoformat())
+        return cursor.sweep_due(last, self.clock(), self.interval)
+
+    def run(self, sources: list[Source]) -> None:
+        for source in sources:
+            if not self._sweep(source):
                 return
-            if entry is not None:
-                p.pos.take_vanished(entry, pipeline)
+        self.meta.set_meta(LAST_SWEEP, self.clock().isoformat())
+
+    def _sweep(self, source: Source) -> bool:
+        """One source; False when a stop was asked for."""
+        kind = source.kind
+        entries = self.ledger.entries(kind=kind)
+        known = [e.doc_id for e in entries if e.lifecycle is not Lifecycle.DELETED and e.qbo_id]
+        vanished, listed = sweep_ids(source.client, known)
+        counts = {"known": len(known), "vanished": len(vanished), "listed": len(listed)}
+        self.event("full_sweep", kind=str(kind), **counts)
+        with self.pipeline() as pipeline:
+            for doc_id in sorted(vanished):
+                entry = self.ledger.entry(doc_id, kind)
+                if self.stop_requested():
+                    return False
+                if entry is not None:
+                    source.sync.take_vanished(entry, pipeline)
+            if source.declared.sweep_rereads:
+                seen = {e.doc_id for e in entries}
+                return self._reread(source, pipeline, listed - seen)
+        return True
+
+    def _reread(self, source: Source, pipeline: WritePipeline, unseen: set[int]) -> bool:
+        kind = source.kind
         everything = pull_changes(
-            d.luminous,
+            source.client,
             None,
             overlap=timedelta(0),
-            settle_lag=p.s.luminous.settle_lag,
-            already_handled=lambda po_id, _at: (PO, po_id) in p.recorder.handled,
+            settle_lag=self.settle_lag,
+            already_handled=lambda doc_id, _at: (kind, doc_id) in self.handled,
+            parse=source.parse,
         )
         for record in everything.records:
-            if d.stop_requested():
-                return
-            p.pos.take(record, pipeline)
-        seen = {e.doc_id for e in entries}
-        unseen = sorted(i for i in listed - seen if (PO, i) not in p.recorder.handled)
-        for doc_id in unseen:
-            raw = d.luminous.get_po(doc_id)
-            if d.stop_requested():
-                return
+            if self.stop_requested():
+                return False
+            source.sync.take(record, pipeline)
+        for doc_id in sorted(i for i in unseen if (kind, i) not in self.handled):
+            raw = source.client.get(doc_id)
+            if self.stop_requested():
+                return False
             if raw is not None:
-                p.pos.take(parse_or_reject(raw), pipeline)
-    d.store.set_meta("last_full_sweep_at", d.clock().isoformat())
+                source.sync.take(source.parse(raw), pipeline)
+        return True

@@ -30,13 +30,7 @@ QBO_APP = {
     "production": "https://app.qbo.intuit.com",
     "sandbox": "https://app.sandbox.qbo.intuit.com",
 }
-QBO_PAGE = {DocKind.PURCHASE_ORDER: "purchaseorder", DocKind.BILL: "bill", DocKind.RECEIPT: "bill"}
 REASON_IN_LIST = 300  # characters
-KIND_NAMES = {
-    DocKind.PURCHASE_ORDER: "Purchase orders",
-    DocKind.BILL: "Bills",
-    DocKind.RECEIPT: "Bills from receipts",
-}
 STATUS_ORDER = (
     SyncStatus.FAILED,
     SyncStatus.RETRYING,
@@ -177,7 +171,7 @@ def doc_name(entry: LedgerEntry) -> str:
 def qbo_url(environment: str, kind: DocKind, qbo_id: str) -> str:
     """The document in QBO's web app; the sandbox app for a sandbox company."""
     app = QBO_APP["sandbox" if environment == "sandbox" else "production"]
-    return f"{app}/app/{QBO_PAGE[kind]}?txnId={quote(qbo_id, safe='')}"
+    return f"{app}/app/{kind.qbo_page}?txnId={quote(qbo_id, safe='')}"
 
 
 def qbo_link(environment: str, entry: LedgerEntry) -> str:
@@ -267,7 +261,7 @@ def counts_html(counts: Mapping[DocKind, Mapping[str, int]]) -> str:
         )
         total = sum(by_status.values())
         rows.append(
-            f'<tr><th scope="row">{e(KIND_NAMES[kind])}</th>{cells}'
+            f'<tr><th scope="row">{e(kind.plural)}</th>{cells}'
             f'<td class="num"><a href="/status?{e(ListFilter(kind=kind).query())}">{total}</a>'
             "</td></tr>"
         )
@@ -287,7 +281,7 @@ def drift_counts_html(counts: Mapping[Drift, int] | None) -> str:
 
 
 def filter_form(wanted: ListFilter, vendors: Sequence[str]) -> str:
-    kinds = [("Any kind", ""), *((KIND_NAMES[k], str(k)) for k in DocKind)]
+    kinds = [("Any kind", ""), *((k.plural, str(k)) for k in DocKind)]
     statuses = [("Any status", ""), *((str(s), str(s)) for s in STATUS_ORDER)]
     vendor_options = [("Any vendor", ""), *((v, v) for v in vendors)]
     drifts = [("Anything", ""), *((DRIFT_WORDS[d], str(d)) for d in Drift)]

@@ -140,7 +140,7 @@ class DocNumberLookup:
     def remember(self, doc_number: str, qbo_id: str) -> None:
         """A document this pass created: the index must know it too, where the writer refuses
         a repeated number per look-up (bills), not per pass. The PO writer refuses any number
-        another PO took in the pass (`identity.number_refused`) before it asks, so it does not
+        another PO took in the pass (`DocumentWriter.identify`) before it asks, so it does not
         call this: at 10,000 POs those entries were about 2 MB that nothing read."""
         if self._index is not None:
             self._index.setdefault(number_key(doc_number), []).append(qbo_id)

@@ -46,7 +46,8 @@ from reconciler.documents import plan, request_ids
 from reconciler.documents.outcomes import Fate, Record, fate_of
 from reconciler.model import DocKey, DocKind, LedgerEntry
 from reconciler.qbo.wire import MAX_BATCH_ITEMS, BatchOp, GroupAnswer
-from reconciler.write.writes import DocumentWriter, Recorder, Write, WriteSender
+from reconciler.write.sender import Recorder, WriteSender
+from reconciler.write.writer import DocumentWriter, Write
 
 __all__ = ["DocumentWriter", "Recorder", "Write", "WritePipeline"]
 

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from reconciler.documents.po.model import SourcePO
+from reconciler.documents.po.parse import parse_or_reject
 from reconciler.luminous.client import LuminousClient
 from reconciler.model import Checkpoint, RejectedRecord
 from reconciler.sandbox.luminous.server import LuminousEmulator
@@ -96,6 +97,7 @@ def run_pass(
         settle_lag=settle_lag,
         already_handled=ledger.already_handled,
         initial=initial,
+        parse=parse_or_reject,
     )
     handled: list[tuple[datetime, int]] = []
     unsettled: list[tuple[datetime, int]] = []

@@ -11,6 +11,7 @@ import tracemalloc
 import requests
 
 from reconciler.documents.po.model import SourcePO
+from reconciler.documents.po.parse import parse_or_reject
 from reconciler.luminous.client import LuminousClient
 from reconciler.sync.pull import pull_changes
 
@@ -44,7 +45,7 @@ def test_ten_thousand_po_backlog_streams_each_po_once_in_flat_memory():
         client = LuminousClient(requests.Session(), base_url, token)
 
         tracemalloc.start()
-        sample = pull_changes(client, None, already_handled=lambda *_: False)
+        sample = pull_changes(client, None, already_handled=lambda *_: False, parse=parse_or_reject)
         held = list(itertools.islice(sample.records, 300))
         per_record = tracemalloc.get_traced_memory()[0] / len(held)
         sample.records.close()
@@ -54,7 +55,7 @@ def test_ten_thousand_po_backlog_streams_each_po_once_in_flat_memory():
         total = BACKLOG + SEEDED
         counts = bytearray(total + 1)
         tracemalloc.start()
-        result = pull_changes(client, None, already_handled=lambda *_: False)
+        result = pull_changes(client, None, already_handled=lambda *_: False, parse=parse_or_reject)
         for record in result.records:
             assert isinstance(record, SourcePO)
             counts[record.id] += 1

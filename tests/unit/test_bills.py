@@ -10,7 +10,7 @@ import pytest
 import support
 
 from reconciler.config.loader import Settings
-from reconciler.documents import plan
+from reconciler.documents import actions, plan
 from reconciler.documents.bill import body as bill_bodies
 from reconciler.documents.bill import mapping as bill_mapping
 from reconciler.documents.bill import plan as bill_plan
@@ -22,6 +22,7 @@ from reconciler.documents.bill.model import (
     SourceBillLine,
 )
 from reconciler.documents.bill.parse import bill_or_reject, parse_bill, parse_receipt
+from reconciler.documents.bill.plan import BillContext, BillPlan
 from reconciler.documents.lines import QBOLine, answered_lines, matched_lines
 from reconciler.documents.references import ResolvedRefs
 from reconciler.model import (
@@ -34,7 +35,7 @@ from reconciler.model import (
 )
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
-RULES = bill_mapping.bill_rules(Settings())
+RULES = Settings().bill_rules()
 POLICY = bill_plan.bill_policy(support.policy(), "void")
 PO_LINE = QBOLine("item:11", "7", "ItemBasedExpenseLineDetail", "42", Decimal("10"), Decimal("4.5"))
 IN_QBO = POStanding(POState.IN_QBO, "PO-1", "", "900", {"item:11": PO_LINE})
@@ -69,13 +70,13 @@ def raw_bill(**changes):
 
 
 def decide(record, entry=None, standings=None, rules=RULES, **kw):
-    return bill_plan.decide_bill(
+    context = BillContext(rules, {1: IN_QBO} if standings is None else standings)
+    return plan.decide(
         record,
         entry,
-        {1: IN_QBO} if standings is None else standings,
-        rules=rules,
+        BillPlan(POLICY),
+        context,
         policy=POLICY,
-        void_policy=POLICY,
         realm_id="r",
         now=NOW,
         **kw,
@@ -144,7 +145,7 @@ def test_a_bill_that_cannot_be_read_is_rejected_with_its_number(changes, reason)
 
 def test_a_linked_line_tax_and_freight_map_to_three_lines():
     decision = decide(parse_bill(raw_bill()))
-    assert isinstance(decision.action, plan.Create)
+    assert isinstance(decision.action, actions.Create)
     desired = decision.desired
     assert desired.doc_number == "INV-1" and desired.vendor.display_name == "Nutricost"
     assert [(x.amount, x.link is not None, x.account) for x in desired.lines] == [
@@ -164,23 +165,25 @@ def test_the_content_hash_ignores_line_keys_and_follows_the_content():
 def test_a_stated_amount_that_is_not_qty_times_price_is_rejected():
     item = {**raw_bill()["items"][0], "amount": "19.00"}
     decision = decide(parse_bill(raw_bill(items=[item])))
-    assert isinstance(decision.action, plan.Reject) and "is not quantity" in decision.action.reason
+    assert (
+        isinstance(decision.action, actions.Reject) and "is not quantity" in decision.action.reason
+    )
 
 
 def test_a_bill_whose_po_is_not_in_qbo_waits_and_names_it():
     waiting = POStanding(POState.WAITING, "PO-1", "PO PO-1 is not in QBO yet (retrying)")
     decision = decide(parse_bill(raw_bill()), standings={1: waiting})
-    assert isinstance(decision.action, bill_plan.Wait) and decision.waits_for == (1,)
+    assert isinstance(decision.action, actions.Wait) and decision.waits_for == (1,)
     assert "PO PO-1 is not in QBO yet" in decision.action.reason
 
 
 def test_a_bill_whose_po_will_not_be_pushed_is_parked_or_unlinked_by_configuration():
     never = POStanding(POState.NEVER, "PO-1", "PO PO-1 is not pushed to QBO (awaiting approval)")
     parked = decide(parse_bill(raw_bill()), standings={1: never})
-    assert isinstance(parked.action, bill_plan.Park) and "awaiting approval" in parked.action.reason
+    assert isinstance(parked.action, actions.Park) and "awaiting approval" in parked.action.reason
     loose = bill_mapping.BillRules(**{**RULES.__dict__, "unpushed_po": "unlinked"})
     posted = decide(parse_bill(raw_bill()), standings={1: never}, rules=loose)
-    assert isinstance(posted.action, plan.Create)
+    assert isinstance(posted.action, actions.Create)
     assert posted.desired.lines[0].link is None and posted.desired.lines[0].item.sku == "W-1"
 
 
@@ -195,14 +198,16 @@ def test_a_receipt_line_takes_the_po_lines_unit_cost():
 
 def test_void_drafts_and_numbers():
     draft = decide(parse_bill(raw_bill(status="draft")))
-    assert isinstance(draft.action, plan.Hold) and "draft" in draft.action.reason
+    assert isinstance(draft.action, actions.Hold) and "draft" in draft.action.reason
     void_never = decide(parse_bill(raw_bill(status="void")))
-    assert isinstance(void_never.action, plan.Hold) and "never in QBO" in void_never.action.reason
+    assert (
+        isinstance(void_never.action, actions.Hold) and "never in QBO" in void_never.action.reason
+    )
     synced = LedgerEntry(5, SyncStatus.SYNCED, qbo_id="44", content_hash="h", kind=DocKind.BILL)
     void = decide(parse_bill(raw_bill(status="void")), synced)
-    assert isinstance(void.action, plan.Close)  # void in QBO
+    assert isinstance(void.action, actions.Close)  # void in QBO
     long = decide(parse_bill(raw_bill(bill_number="X" * 22)))
-    assert isinstance(long.action, plan.Reject) and "22 characters" in long.action.reason
+    assert isinstance(long.action, actions.Reject) and "22 characters" in long.action.reason
     odd = decide(parse_bill(raw_bill(bill_number="Rg.-Nr. „7“"))).desired
     assert odd.doc_number == "L-B5" and "Supplier bill number: Rg.-Nr. „7“" in odd.private_note
 

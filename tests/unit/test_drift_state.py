@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from support import policy, rules
 
-from reconciler.documents import drift, plan
+from reconciler.documents import actions, drift, plan
 from reconciler.documents.outcomes import Record
 from reconciler.documents.po.model import DesiredLine, DesiredPO
 from reconciler.model import (
@@ -165,17 +165,17 @@ def deleted_in_qbo(**kw) -> LedgerEntry:
 
 def test_a_po_deleted_in_qbo_is_held_until_a_user_or_restore_asks():
     kw = {"realm_id": "9", "now": T0, "policy": policy()}
-    held = plan.plan_po(desired(), deleted_in_qbo(), **kw)
-    assert isinstance(held, plan.Hold) and "reconciler retry" in held.reason
+    held = plan.plan_write(desired(), deleted_in_qbo(), **kw)
+    assert isinstance(held, actions.Hold) and "reconciler retry" in held.reason
     assert isinstance(
-        plan.plan_po(desired(), deleted_in_qbo(), force_retry=True, **kw), plan.Create
+        plan.plan_write(desired(), deleted_in_qbo(), force=True, **kw), actions.Create
     )
     restore = deleted_in_qbo(force_retry=True, content_hash=None)
     record = dataclasses.replace(desired())
-    decision = plan.plan_po(record, restore, force_retry=restore.force_retry, **kw)
-    assert isinstance(decision, plan.Create)
+    decision = plan.plan_write(record, restore, force=restore.force_retry, **kw)
+    assert isinstance(decision, actions.Create)
 
 
 def test_a_po_deleted_in_qbo_and_then_in_luminous_needs_nothing():
     decision = plan.decide_vanished(deleted_in_qbo(), policy=policy(), realm_id="9", now=T0)
-    assert isinstance(decision.action, plan.Noop)
+    assert isinstance(decision.action, actions.Noop)

@@ -8,7 +8,7 @@ import pytest
 from support import policy as make_policy
 
 from reconciler import errors
-from reconciler.documents import outcomes, plan
+from reconciler.documents import actions, outcomes
 from reconciler.documents.outcomes import Fate, fate_of
 from reconciler.model import LedgerEntry, Lifecycle, SyncStatus
 
@@ -78,18 +78,6 @@ def test_synced_takes_id_and_token_from_the_answer():
     assert dict(record.outcome.extra) == {"request_id": "r", "intuit_tid": "tid"}
 
 
-@pytest.mark.parametrize(
-    "action,desired,expected",
-    [
-        (plan.Delete("r"), Lifecycle.OPEN, Lifecycle.DELETED),
-        (plan.Close("r"), None, Lifecycle.CLOSED),  # vanished, on_delete = close
-        (plan.Update("r"), Lifecycle.OPEN, Lifecycle.OPEN),
-    ],
-)
-def test_lifecycle_after_a_confirmed_write(action, desired, expected):
-    assert outcomes.lifecycle_after(action, desired, POLICY) is expected
-
-
 def test_retry_later_backs_off_then_gives_up():
     """A transient error schedules the next try (Retry-After honoured); the last one parks."""
     error = errors.ThrottledFault("slow", code="3001")
@@ -119,17 +107,18 @@ def test_hold_skipped_clears_the_error_and_noop_writes_no_history():
     failed = LedgerEntry(
         doc_id=3, status=SyncStatus.FAILED, last_error_code="6000", last_error_message="x"
     )
-    skipped = outcomes.hold(3, failed, plan.Hold("draft"), number="PO-3", updated_at=T)
+    skipped = outcomes.hold(failed, actions.Hold("draft"), number="PO-3", updated_at=T)
     assert skipped.entry.status is SyncStatus.SKIPPED
     assert (skipped.entry.last_error_code, skipped.entry.last_error_message) == (None, "draft")
     assert skipped.history
     pending = LedgerEntry(doc_id=4, status=SyncStatus.PENDING)
-    unchanged = outcomes.hold(4, pending, plan.Noop("same"), number=None, updated_at=T)
+    unchanged = outcomes.hold(pending, actions.Noop("same"), number=None, updated_at=T)
     assert unchanged.entry.status is SyncStatus.SYNCED and not unchanged.history
 
 
 def test_reject_fails_with_the_reason():
-    record = outcomes.reject(5, None, "line 1: negative quantity", number="PO-5", updated_at=T)
+    new = LedgerEntry(doc_id=5, status=SyncStatus.PENDING)
+    record = outcomes.reject(new, "line 1: negative quantity", number="PO-5", updated_at=T)
     assert record.entry.status is SyncStatus.FAILED
     assert record.entry.last_error_code == "invalid_source_record"
     assert record.outcome.action == "reject" and record.outcome.number == "PO-5"

@@ -13,7 +13,7 @@ import pytest
 from support import policy
 
 from reconciler import errors
-from reconciler.documents import identity, plan
+from reconciler.documents import actions, identity
 from reconciler.model import DocKind, LedgerEntry, Lifecycle, SyncStatus
 from reconciler.qbo.wire import BatchItemResult, GroupAnswer
 from reconciler.write.pipeline import PREPARE_EVERY, Write, WritePipeline
@@ -157,10 +157,10 @@ def parts():
     return pipeline, writer, recorder, batch
 
 
-def write(n: int, *, action: plan.WriteAction | None = None, **doc: Any) -> Write:
+def write(n: int, *, action: actions.WriteAction | None = None, **doc: Any) -> Write:
     base = LedgerEntry(doc_id=n, status=SyncStatus.PENDING, qbo_id=f"q{n}", sync_token="0")
     if action is None:
-        action = plan.Create(f"r{n}")
+        action = actions.Create(f"r{n}")
         base = LedgerEntry(doc_id=n, status=SyncStatus.PENDING)
     return Write(PO, n, action, Doc(n, **doc), base, T, f"PO-{n}")
 
@@ -259,8 +259,8 @@ def test_a_stale_sync_token_is_reread_and_the_update_sent_again(parts):
     writer.failures[4] = [stale]
     writer.failures[5] = [stale] * 4
     with pipeline:
-        pipeline.submit(write(4, action=plan.Update("u4"), batchable=False))
-        pipeline.submit(write(5, action=plan.Update("u5"), batchable=False))
+        pipeline.submit(write(4, action=actions.Update("u4"), batchable=False))
+        pipeline.submit(write(5, action=actions.Update("u5"), batchable=False))
     assert [s for s in writer.sent if s[0] == 4][-1][2] == "7"  # the token read back
     assert recorder.outcome_of(4)[0].entry.status is SyncStatus.SYNCED
     assert recorder.outcome_of(5)[0].entry.status is SyncStatus.RETRYING
@@ -308,7 +308,7 @@ def test_every_create_is_looked_up_in_qbo_first_once_per_group(parts):
     with pipeline:
         for n in range(1, 31):
             pipeline.submit(write(n))
-        pipeline.submit(write(40, action=plan.Update("u40"), batchable=False))
+        pipeline.submit(write(40, action=actions.Update("u40"), batchable=False))
         pipeline.submit(write(41, batchable=False))
     assert writer.lookups == [list(range(1, 31)), [41]]
     assert [len(c) for c in batch.calls] == [30]

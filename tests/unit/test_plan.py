@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import policy as make_policy
 
-from reconciler.documents.bill import plan as bill_plan
-from reconciler.documents.plan import (
+from reconciler.documents import actions
+from reconciler.documents.actions import (
     UNSENT_RETRY_CODES,
     Close,
     Create,
@@ -20,12 +20,11 @@ from reconciler.documents.plan import (
     Hold,
     Noop,
     Update,
-    backoff,
-    plan_po,
-    request_id,
-    skip_reason,
 )
+from reconciler.documents.plan import backoff, plan_vanished, plan_write
 from reconciler.documents.po.model import DesiredLine, DesiredPO, SourcePO, SourceStatus
+from reconciler.documents.po.plan import skip_reason
+from reconciler.documents.request_ids import request_id
 from reconciler.model import (
     DesiredVendor,
     LedgerEntry,
@@ -64,9 +63,11 @@ def entry(**kw) -> LedgerEntry:
     return LedgerEntry(**fields)
 
 
-def plan(d, e, **kw):
-    kw.setdefault("policy", POLICY)
-    return plan_po(d, e, realm_id=REALM, now=NOW, **kw)
+def plan(d, e, *, policy=POLICY, force_retry=False):
+    """The one action for `d` (None: gone from Luminous) given the ledger row `e`."""
+    if d is None:
+        return plan_vanished(e, REALM, NOW, policy, force_retry)
+    return plan_write(d, e, realm_id=REALM, now=NOW, policy=policy, force=force_retry)
 
 
 def rid(op: str, hash_: str = "h1") -> str:
@@ -354,7 +355,7 @@ def test_vanished_while_waiting_unsent_is_skipped(code):
 
 
 def test_unsent_retry_codes_are_the_codes_their_writers_use():
-    assert {bill_plan.WAIT_CODE, bill_plan.PARK_CODE, "future_updated_at"} == UNSENT_RETRY_CODES
+    assert {actions.WAIT_CODE, actions.PARK_CODE, "future_updated_at"} == UNSENT_RETRY_CODES
 
 
 def test_vanished_and_failed_stays_parked():
@@ -402,17 +403,10 @@ def test_plan_is_total_deterministic_and_never_creates_twice_blindly(h, life, e,
         assert e is not None and (e.qbo_id is not None or e.request_id is not None)
 
 
-def test_action_names_and_vanished_lifecycle():
-    """Outcome verbs come from the action; a vanished PO ends closed or deleted by policy."""
-    from reconciler.documents.plan import action_name, vanished_lifecycle
-
-    names = [
-        action_name(a)
-        for a in (Create("r"), Update("r"), Close("r"), Delete("r"), Hold("x"), Noop("x"))
-    ]
-    assert names == ["create", "update", "close", "delete", "skip", "none"]
-    assert vanished_lifecycle(make_policy()) is Lifecycle.CLOSED
-    assert vanished_lifecycle(make_policy(on_delete="delete")) is Lifecycle.DELETED
+def test_action_verbs():
+    """Outcome verbs come from the action."""
+    names = [a.operation for a in (Create("r"), Update("r"), Close("r"), Delete("r"), Hold("x"))]
+    assert [*names, Noop("x").operation] == ["create", "update", "close", "delete", "skip", "none"]
 
 
 def test_cancelled_while_create_unconfirmed_is_looked_up_and_deleted():

@@ -20,7 +20,7 @@ Lines
     line's unit cost. An unlinked item needs a product. Line taxes -> one line on the tax
     account; each extra cost -> one account line: freight, shipping, delivery and carriage on
     `bills.freight_account`, anything else on `bills.fees_account`.
-A void bill is not mapped: `bill_plan` voids or deletes what QBO holds (`bills.on_void`).
+A void bill is not mapped: `documents.bill.plan` voids or deletes what QBO holds (`bills.on_void`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from reconciler.documents import coding
 from reconciler.documents.bill.model import (
@@ -47,16 +46,14 @@ from reconciler.errors import InvalidSourceRecord
 from reconciler.model import DesiredItem, DocKind, ItemKind, LineKind, SourceSupplier
 from reconciler.qbo.query import is_queryable
 
-if TYPE_CHECKING:
-    from reconciler.config.settings import Settings
-
 FREIGHT_WORDS = re.compile(r"\b(freight|shipping|delivery|carriage|postage)\b", re.IGNORECASE)
 CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
 class BillRules:
-    """What configuration decides about bills; built by `bill_rules(settings)`."""
+    """What configuration decides about bills; built by `Settings.bill_rules()`, which holds
+    every default."""
 
     doc_number_too_long: str  # "reject" | "truncate"
     doc_number_missing: str  # "derive" | "fail"
@@ -73,26 +70,6 @@ class BillRules:
     # classes, locations and tax codes of this company (`documents.coding`); a linked line
     # takes its PO line's, the bill its PO's location
     line_coding: coding.CodingRules = dataclasses.field(default_factory=coding.CodingRules)
-
-
-def bill_rules(settings: Settings) -> BillRules:
-    """The bill rules a configuration gives (every default is in `settings`)."""
-    b, a, s = settings.bills, settings.accounts, settings.sync
-    return BillRules(
-        doc_number_too_long=s.doc_number_too_long,
-        doc_number_missing=s.doc_number_missing,
-        doc_number_prefix=s.doc_number_prefix,
-        receipt_number_prefix=b.receipt_number_prefix,
-        unpushed_po=b.unpushed_po,
-        on_void=b.on_void,
-        item_kind=ItemKind(s.item_type),
-        home_currency=settings.qbo.home_currency,
-        ap_account=a.ap or None,
-        tax_account=a.tax,
-        freight_account=b.freight_account or a.shipping,
-        fees_account=b.fees_account or a.other_costs,
-        line_coding=settings.coding_rules(),
-    )
 
 
 def desired_bill(

@@ -1,6 +1,6 @@
-"""What a write is, and how one write settles: the single request, its resends, its rows.
+"""How one write settles: the single request, its resends, the rows it ends in.
 
-A `Write` is one planned QBO write for one document. `WriteSender` sends it alone and keeps
+`WriteSender` sends one `Write` alone (through its kind's `DocumentWriter`) and keeps
 going until it settles: a vanished reference (610/2500) is resolved afresh and sent once more,
 a stale SyncToken (5010) is re-read and sent up to `STALE_RETRIES` more times, always under a
 new requestid (QBO would replay the first answer to the old one). What each answer means comes
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,71 +19,10 @@ from reconciler import errors
 from reconciler.crashpoints import crash_point
 from reconciler.documents import identity, outcomes, plan, request_ids
 from reconciler.documents.outcomes import Fate, Record, fate_of
-from reconciler.model import DocKey, DocKind, LedgerEntry, Lifecycle
+from reconciler.model import DocKey, DocKind, LedgerEntry
+from reconciler.write.writer import DocumentWriter, Write
 
 STALE_RETRIES = 3
-
-
-@dataclass(frozen=True)
-class Write:
-    """One planned QBO write for one document, as the engine hands it over."""
-
-    kind: DocKind
-    doc_id: int
-    action: plan.WriteAction
-    desired: Any  # the desired document; None for a PO the full sweep found gone
-    base: LedgerEntry  # the ledger row before this write
-    updated_at: datetime | None
-    number: str | None
-    started: float = 0.0  # monotonic time the document was taken up (log duration)
-    adopting: Mapping[str, Any] | None = None  # a create found in QBO: this document instead
-
-    @property
-    def key(self) -> DocKey:
-        return (self.kind, self.doc_id)
-
-    @property
-    def verb(self) -> str:
-        return "adopt" if self.adopting is not None else self.action.operation
-
-    @property
-    def is_create(self) -> bool:
-        return isinstance(self.action, plan.Create) and self.adopting is None
-
-    @property
-    def is_update(self) -> bool:
-        return not self.is_create
-
-    @property
-    def content_hash(self) -> str | None:
-        return self.desired.content_hash if self.desired is not None else None
-
-
-class DocumentWriter(Protocol):
-    """How one kind of QBO document is written (`po_writer.POWriter` for PurchaseOrders)."""
-
-    entity: str
-
-    def warm(self) -> None: ...
-    def prefetch(self, desired: Sequence[Any], creating: Sequence[Any]) -> None: ...
-    def payload(self, desired: Any) -> dict[str, Any]: ...
-    def batchable(self, write: Write) -> bool: ...
-    def batch_item(
-        self, write: Write, begun: LedgerEntry, payload: Mapping[str, Any]
-    ) -> tuple[str, dict[str, Any]]: ...
-    def send(
-        self, write: Write, begun: LedgerEntry, payload: dict[str, Any] | None, request_id: str
-    ) -> tuple[Mapping[str, Any] | None, str | None]: ...
-    def forget_refs(self, desired: Any) -> None: ...
-    def fresh_sync_token(self, begun: LedgerEntry) -> str: ...
-    def lifecycle_after(self, write: Write) -> Lifecycle: ...
-    def identify(
-        self, creates: Sequence[tuple[Write, Mapping[str, Any]]]
-    ) -> list[identity.Identity]: ...
-    def differs(self, payload: Mapping[str, Any], entity: Mapping[str, Any]) -> bool: ...
-    # QBO's answer, to learn from; a reason when the document landed but is not what was
-    # asked for (a bill without a link it asked for): it is then recorded failed, with its Id.
-    def confirmed(self, write: Write, entity: Mapping[str, Any] | None) -> str | None: ...
 
 
 class Recorder(Protocol):

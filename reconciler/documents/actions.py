@@ -1,0 +1,99 @@
+"""What the plan can decide for one document: one QBO write, or a reason nothing is sent.
+
+    writes         Create, Update, Close (an update that also closes, or voids a bill), Delete
+    nothing sent   Hold (skipped, parked, backing off), Noop (QBO already matches),
+                   Reject (the record cannot be a QBO document), Wait (a document it depends
+                   on is not in QBO yet), Park (one it depends on will never be pushed)
+
+A write carries its deterministic requestid (`documents.request_ids`); `operation` is the verb
+an outcome records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from reconciler.model import SyncStatus
+
+# The codes of retries that never sent a write: a document stamped in the future by our clock
+# (`outcomes.waiting`), one waiting for a document it depends on, or parked behind one never
+# to be pushed. Gone from Luminous, such a document is skipped; any other retry's create may
+# have landed.
+FUTURE_CODE, WAIT_CODE, PARK_CODE = "future_updated_at", "po_not_in_qbo", "po_not_pushed"
+UNSENT_RETRY_CODES = frozenset({FUTURE_CODE, WAIT_CODE, PARK_CODE})
+
+
+@dataclass(frozen=True)
+class Create:
+    request_id: str
+    operation: ClassVar[str] = "create"
+
+
+@dataclass(frozen=True)
+class Update:
+    request_id: str
+    operation: ClassVar[str] = "update"
+
+
+@dataclass(frozen=True)
+class Close:
+    """An update that closes the document (a PO's POStatus, a bill's void), carrying any
+    content change too."""
+
+    request_id: str
+    operation: ClassVar[str] = "close"
+
+
+@dataclass(frozen=True)
+class Delete:
+    request_id: str
+    operation: ClassVar[str] = "delete"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Nothing sent now; the ledger row takes `status` with the reason: skipped (never to be
+    pushed as it is), parked as failed, or backing off while retrying."""
+
+    reason: str
+    status: SyncStatus = SyncStatus.SKIPPED
+    operation: ClassVar[str] = "skip"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """The source record cannot become a QBO document; the ledger records why."""
+
+    reason: str
+    operation: ClassVar[str] = "reject"
+
+
+@dataclass(frozen=True)
+class Noop:
+    """QBO already matches: no call, the ledger row stays as it is."""
+
+    reason: str
+    operation: ClassVar[str] = "none"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A document this one depends on is not in QBO yet: retrying, no attempt spent."""
+
+    reason: str
+    operation: ClassVar[str] = "wait"
+
+
+@dataclass(frozen=True)
+class Park:
+    """A document this one depends on will not be pushed: failed until that one (or this one)
+    changes."""
+
+    reason: str
+    operation: ClassVar[str] = "skip"
+
+
+WriteAction = Create | Update | Close | Delete
+NotSent = Hold | Noop | Reject | Wait | Park
+Action = WriteAction | NotSent

@@ -1,0 +1,10 @@
+"""The document kinds a pass takes, in order: POs first, so a bill's PO is usually in QBO by
+the time the bill is read. Each is one declaration (`declaration.Kind`)."""
+
+from reconciler.sync.kinds.bill import BILLS, RECEIPTS
+from reconciler.sync.kinds.declaration import Kind, PassParts
+from reconciler.sync.kinds.po import PURCHASE_ORDERS
+
+KINDS: tuple[Kind, ...] = (PURCHASE_ORDERS, BILLS, RECEIPTS)
+
+__all__ = ["KINDS", "Kind", "PassParts"]
