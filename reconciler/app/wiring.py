@@ -146,8 +146,14 @@ def realm_limiter(settings: Settings) -> RealmLimiter:
     """One limiter per company for the whole process: QBO counts a company's requests across
     passes, so a pass that starts as the last one ends must see what that one sent."""
     q = settings.qbo
-    key = (q.base_url, q.realm_id, q.requests_per_minute, q.requests_per_second,
-           q.batches_per_minute, q.max_concurrent)  # fmt: skip
+    key = (
+        q.base_url,
+        q.realm_id,
+        q.requests_per_minute,
+        q.requests_per_second,
+        q.batches_per_minute,
+        q.max_concurrent,
+    )
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(key)
         if limiter is None:

@@ -61,7 +61,7 @@ from reconciler.config.settings import (
     typed_sections,
 )
 from reconciler.documents import coding
-from reconciler.documents.po.mapping import ISO_4217
+from reconciler.documents.values import ISO_4217
 from reconciler.errors import ConfigError
 
 __all__ = [

@@ -358,9 +358,14 @@ def _history(row: LedgerEntry, message: str | None) -> Outcome | None:
     if message is None:
         return None
     return Outcome(
-        row.doc_id, row.status, "drift", number=row.number, qbo_id=row.qbo_id, message=message,
+        row.doc_id,
+        row.status,
+        "drift",
+        number=row.number,
+        qbo_id=row.qbo_id,
+        message=message,
         kind=row.kind,
-    )  # fmt: skip
+    )
 
 
 # --- small pieces -------------------------------------------------------------------------------

@@ -157,9 +157,17 @@ class Transport:
             repeatable = method == "GET" or path == "query" or request_id is not None
         label = "query" if path == "query" else entity
         return Request(
-            method, label, f"{self._root}/{path}", query, headers, data, request_id, batch,
-            repeatable, batch_patience,
-        )  # fmt: skip
+            method,
+            label,
+            f"{self._root}/{path}",
+            query,
+            headers,
+            data,
+            request_id,
+            batch,
+            repeatable,
+            batch_patience,
+        )
 
     def send(self, request: Request) -> Answer:
         """Attempts until an answer, a fault, or no more attempts."""
@@ -205,16 +213,24 @@ class Transport:
                 patience = request.batch_patience if attempt == 1 else None
                 with self._limiter.slot(batch=request.batch, patience=patience):
                     response = self._session.request(
-                        request.method, request.url, params=params, headers=headers,
-                        data=request.data, timeout=self._timeout,
-                    )  # fmt: skip
+                        request.method,
+                        request.url,
+                        params=params,
+                        headers=headers,
+                        data=request.data,
+                        timeout=self._timeout,
+                    )
                     if response.status_code == 429:  # held before the slot frees: no other
                         self._limiter.hold(self._throttle_hold(response))  # thread slips in
             else:
                 response = self._session.request(
-                    request.method, request.url, params=params, headers=headers,
-                    data=request.data, timeout=self._timeout,
-                )  # fmt: skip
+                    request.method,
+                    request.url,
+                    params=params,
+                    headers=headers,
+                    data=request.data,
+                    timeout=self._timeout,
+                )
         except _NO_ANSWER as exc:
             event.update(status=None, intuit_tid=None, error=type(exc).__name__)
             self._emit(event, started)

@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 from reconciler import errors
 from reconciler.config.loader import Settings
-from reconciler.documents.po.mapping import item_key
 from reconciler.documents.references import ResolvedRefs
+from reconciler.documents.values import item_key
 from reconciler.model import DesiredItem, DesiredVendor, LineKind
 from reconciler.qbo.wire import MAX_BATCH_ITEMS
 from reconciler.resolve import bulk

@@ -9,8 +9,8 @@ from datetime import date
 from typing import Any
 
 from reconciler import errors
-from reconciler.documents.po.mapping import item_key
 from reconciler.documents.references import item_payload
+from reconciler.documents.values import item_key
 from reconciler.model import DesiredItem
 from reconciler.qbo import query as q
 from reconciler.qbo.query import in_chunks

@@ -14,8 +14,8 @@ from typing import Any
 
 from reconciler import errors
 from reconciler.crashpoints import crash_point
-from reconciler.documents.po.mapping import vendor_display_name_with_suffix
 from reconciler.documents.references import vendor_payload
+from reconciler.documents.values import vendor_display_name_with_suffix
 from reconciler.model import DesiredVendor
 from reconciler.qbo import query as q
 from reconciler.qbo.query import in_chunks

@@ -380,5 +380,14 @@ def _history_row(
     error_code: str | None,
     message: str | None,
 ) -> list[Any]:
-    return [str(entry.kind), entry.doc_id, run_id, now, action, str(status), qbo_id, error_code,
-            scrub(message)]  # fmt: skip
+    return [
+        str(entry.kind),
+        entry.doc_id,
+        run_id,
+        now,
+        action,
+        str(status),
+        qbo_id,
+        error_code,
+        scrub(message),
+    ]

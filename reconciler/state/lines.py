@@ -235,9 +235,20 @@ _INSERT_LINE = (
 
 
 def _line_row(key: list[Any], line: QBOLine) -> list[Any]:
-    return [*key, line.key, line.qbo_line_id, line.detail_type, line.target_id,
-            _text(line.qty), _text(line.unit_price), _text(line.amount), line.linked_txn_id,
-            line.linked_line_id, line.class_id, line.tax_code_id]  # fmt: skip
+    return [
+        *key,
+        line.key,
+        line.qbo_line_id,
+        line.detail_type,
+        line.target_id,
+        _text(line.qty),
+        _text(line.unit_price),
+        _text(line.amount),
+        line.linked_txn_id,
+        line.linked_line_id,
+        line.class_id,
+        line.tax_code_id,
+    ]
 
 
 def _fact_sql(names: Sequence[str]) -> str:

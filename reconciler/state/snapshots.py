@@ -56,8 +56,15 @@ def write(db: StateDB, snapshots: Sequence[tuple[DocKey, Snapshot]]) -> None:
 
 def _row(key: DocKey, snap: Snapshot) -> list[Any]:
     fields = encode(snap.fields) if snap.fields is not None else None
-    return [str(key[0]), key[1], snap.qbo_id, snap.sync_token, fields, iso(snap.updated_at),
-            snap.note or None]  # fmt: skip
+    return [
+        str(key[0]),
+        key[1],
+        snap.qbo_id,
+        snap.sync_token,
+        fields,
+        iso(snap.updated_at),
+        snap.note or None,
+    ]
 
 
 def seen(

@@ -67,9 +67,13 @@ class DriftCheck:
             self.records.mark_checked(now)  # nothing of ours in QBO yet
             return
         if cut_short:
-            self.log.warning("drift_gap", run_id=self.run_id, asked_from=since.isoformat(),
-                             reason="QBO's change data capture looks back 30 days at most; "
-                             "changes made before then are not known")  # fmt: skip
+            self.log.warning(
+                "drift_gap",
+                run_id=self.run_id,
+                asked_from=since.isoformat(),
+                reason="QBO's change data capture looks back 30 days at most; "
+                "changes made before then are not known",
+            )
         report.counts["drift_checks"] += 1
         try:
             self._ask(kinds, since, now, report)
@@ -78,9 +82,12 @@ class DriftCheck:
         except errors.ReconcilerError as exc:
             again = isinstance(exc, errors.Retryable)
             (self.log.warning if again else self.log.error)(
-                "drift_check_failed", run_id=self.run_id, error_code=errors.code_of(exc),
-                reason=str(exc), retried="next pass" if again else "next interval",
-            )  # fmt: skip
+                "drift_check_failed",
+                run_id=self.run_id,
+                error_code=errors.code_of(exc),
+                reason=str(exc),
+                retried="next pass" if again else "next interval",
+            )
             if not again:
                 self.records.mark_checked(now)
             return
@@ -96,14 +103,24 @@ class DriftCheck:
             settled = self._settle(page, seen)
             next_from, more, skipped = cdc.after_page(page, since)
             if skipped:
-                self.log.warning("drift_cdc_second_skipped", run_id=self.run_id,
-                                 second=since.isoformat(), reason="over 1000 changes in one "
-                                 "second of one entity: CDC cannot page within it")  # fmt: skip
+                self.log.warning(
+                    "drift_cdc_second_skipped",
+                    run_id=self.run_id,
+                    second=since.isoformat(),
+                    reason="over 1000 changes in one "
+                    "second of one entity: CDC cannot page within it",
+                )
             done_at = None if more else now
             self.records.apply(settled, run_id=self.run_id, cdc_from=next_from, checked_at=done_at)
             self._report(settled, r)
-            self.log.info("drift_checked", run_id=self.run_id, asked_from=since.isoformat(),
-                          changed=page.size, ours=len(settled), more=more)  # fmt: skip
+            self.log.info(
+                "drift_checked",
+                run_id=self.run_id,
+                asked_from=since.isoformat(),
+                changed=page.size,
+                ours=len(settled),
+                more=more,
+            )
             if not more:
                 return
             since = next_from
@@ -139,15 +156,23 @@ class DriftCheck:
         for item in settled:
             finding, entry = item.finding, item.entry
             label = "po" if entry.kind is DocKind.PURCHASE_ORDER else entry.kind.value
-            where = {f"{label}_id": entry.doc_id, f"{label}_number": entry.number,
-                     "qbo_id": entry.qbo_id}  # fmt: skip
+            where = {
+                f"{label}_id": entry.doc_id,
+                f"{label}_number": entry.number,
+                "qbo_id": entry.qbo_id,
+            }
             if finding is None:
                 if item.outcome is not None:
                     self.log.info(f"{label}_drift_resolved", run_id=self.run_id, **where)
                 continue
-            fields = {**where, "change": str(finding.change), "note": finding.note,
-                      "fields": [str(d) for d in finding.diffs], "policy": finding.policy,
-                      "restoring": finding.restoring}  # fmt: skip
+            fields = {
+                **where,
+                "change": str(finding.change),
+                "note": finding.note,
+                "fields": [str(d) for d in finding.diffs],
+                "policy": finding.policy,
+                "restoring": finding.restoring,
+            }
             if finding.reported:
                 report.drift.append(finding)
                 report.counts[f"drift_{finding.change}"] += 1

@@ -30,7 +30,7 @@ from typing import Any
 
 from support import Clock, EventLog
 
-from reconciler.documents.po.mapping import clean_text
+from reconciler.documents.values import clean_text
 from reconciler.model import SyncStatus
 from reconciler.sandbox.luminous.server import LuminousEmulator
 from reconciler.sandbox.qbo.server import QBOEmulator

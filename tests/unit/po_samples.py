@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from support import rules
 
-from reconciler.documents.po.mapping import item_key
 from reconciler.documents.po.model import SourceLine, SourcePO, SourceStatus
 from reconciler.documents.references import ResolvedRefs
+from reconciler.documents.values import item_key
 from reconciler.model import Address, SourceProduct, SourceSupplier
 
 D = Decimal

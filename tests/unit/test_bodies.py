@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from po_samples import D, make_line, make_po, refs_for
 from support import rules as make_rules
 
-from reconciler.documents.po import mapping
+from reconciler.documents import values
 from reconciler.documents.po.body import emptied_text_fields, po_payload
 from reconciler.documents.po.mapping import desired_po
 from reconciler.documents.po.model import DesiredPO, SourceStatus
@@ -160,7 +160,7 @@ def test_hostile_text_never_breaks_the_body(name, note):
         return
     body = po_payload(desired, refs_for(desired))
     assert len(body["VendorRef"]["name"]) <= 100
-    assert len(body.get("PrivateNote", "")) <= mapping.NOTE_MAX
+    assert len(body.get("PrivateNote", "")) <= values.NOTE_MAX
 
 
 def test_ap_account_from_account_ids_when_not_given_directly():

@@ -16,16 +16,16 @@ from po_samples import T0, D, make_line, make_po, refs_for
 from support import rules as make_rules
 
 from reconciler.documents.po.body import po_payload
-from reconciler.documents.po.mapping import (
+from reconciler.documents.po.mapping import desired_po
+from reconciler.documents.po.model import SourceStatus
+from reconciler.documents.values import (
     content_hash,
-    desired_po,
     item_key,
     item_name,
     line_amount,
     vendor_display_name,
     vendor_display_name_with_suffix,
 )
-from reconciler.documents.po.model import SourceStatus
 from reconciler.errors import ConfigError, InvalidSourceRecord
 from reconciler.model import DesiredItem, Lifecycle, LineKind, SourceProduct, SourceSupplier
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from reconciler.documents.bill.model import DesiredBill, DesiredBillLine
 from reconciler.documents.lines import QBOLine, qbo_line
-from reconciler.documents.po.mapping import clean_text, item_key
 from reconciler.documents.references import ResolvedRefs, coded_detail
+from reconciler.documents.values import clean_text, item_key
 from reconciler.errors import ConfigError, Parked
 from reconciler.model import LineKind
 
@@ -90,8 +90,11 @@ def bill_line_payload(
     if item_id is None:
         raise Parked(f"item {line.item.name!r} has no QBO id", code="unresolved_item")
     body["DetailType"] = ITEM_DETAIL
-    item = {"ItemRef": {"value": item_id, "name": line.item.name}, "Qty": line.qty,
-            "UnitPrice": line.unit_price}  # fmt: skip
+    item = {
+        "ItemRef": {"value": item_id, "name": line.item.name},
+        "Qty": line.qty,
+        "UnitPrice": line.unit_price,
+    }
     body[ITEM_DETAIL] = coded_detail(line, refs, item)  # type: ignore[arg-type]
     return body
 

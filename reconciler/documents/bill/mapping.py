@@ -1,6 +1,6 @@
 """Pure mapping: a Luminous bill (or receiving report) becomes the QBO Bill it should be.
 
-The rules, beside the PO mapping's (`reconciler.documents.po.mapping`: names, money, text):
+The rules, beside every kind's (`documents.values`: names, text, money, currency, DocNumber):
 
 Vendor
     the bill's `vendor_name` (a receiving report: its PO's supplier), through the same
@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from reconciler.documents import coding
+from reconciler.documents import coding, values
 from reconciler.documents.bill.model import (
     BillLink,
     DesiredBill,
@@ -41,10 +41,9 @@ from reconciler.documents.bill.model import (
     SourceBill,
     SourceBillLine,
 )
-from reconciler.documents.po import mapping
+from reconciler.documents.lines import QBOLine
 from reconciler.errors import InvalidSourceRecord
 from reconciler.model import DesiredItem, DocKind, ItemKind, LineKind, SourceSupplier
-from reconciler.qbo.query import is_queryable
 
 FREIGHT_WORDS = re.compile(r"\b(freight|shipping|delivery|carriage|postage)\b", re.IGNORECASE)
 CENT = Decimal("0.01")
@@ -71,6 +70,10 @@ class BillRules:
     # takes its PO line's, the bill its PO's location
     line_coding: coding.CodingRules = dataclasses.field(default_factory=coding.CodingRules)
 
+    @property
+    def numbers(self) -> values.NumberRules:
+        return values.NumberRules(self.doc_number_too_long, self.doc_number_missing)
+
 
 def desired_bill(
     bill: SourceBill, standings: Mapping[int, POStanding], rules: BillRules
@@ -82,9 +85,9 @@ def desired_bill(
         raise InvalidSourceRecord("bill has no lines (QBO needs at least one)", doc_id=bill.id)
     if not bill.vendor_name:
         raise InvalidSourceRecord("bill names no vendor", doc_id=bill.id)
-    currency = _currency(bill, rules)
+    currency = values.foreign(values.currency(bill.currency, bill.id), rules.home_currency)
     try:
-        vendor = mapping.desired_vendor(
+        vendor = values.desired_vendor(
             SourceSupplier(id=bill.vendor_id, name=bill.vendor_name), currency=currency
         )
     except InvalidSourceRecord as exc:
@@ -115,14 +118,14 @@ def desired_bill(
         lines=tuple(lines),
         txn_date=bill.bill_date,
         due_date=bill.due_date,
-        private_note=mapping.clean_text(_note(bill, note, numbers)),
+        private_note=values.clean_text(_note(bill, note, numbers)),
         currency=currency,
         ap_account=rules.ap_account,
         po_numbers=numbers,
         department_id=header.department_id if header is not None else None,
         tax_calculation=_tax_calculation(header, rules),
     )
-    return dataclasses.replace(desired, content_hash=mapping.content_hash(desired))  # type: ignore[arg-type]
+    return dataclasses.replace(desired, content_hash=values.content_hash(desired))
 
 
 def bill_line(
@@ -136,41 +139,63 @@ def bill_line(
     where = f"line {n}"
     standing = standings.get(line.po_id) if line.po_id is not None else None
     po_line = standing.lines.get(f"item:{line.po_line_id}") if standing else None
+    qty, price, amount = _priced(line, po_line, where, bill_id)
+    key, description = line_key(line, n), values.clean_text(line.description)
+    linkable = standing is not None and standing.state is POState.IN_QBO
+    if linkable and po_line is not None and line.po_id and line.po_line_id:
+        return DesiredBillLine(
+            LineKind.ITEM,
+            amount,
+            key,
+            description,
+            qty=qty,
+            unit_price=price,
+            link=BillLink(line.po_id, line.po_line_id),
+            class_id=po_line.class_id,
+            tax_code_id=po_line.tax_code_id,
+        )
+    if line.product is None:
+        raise InvalidSourceRecord(
+            f"{where} names no product, and its PO line cannot be linked", doc_id=bill_id
+        )
+    why = standing.reason if standing is not None and line.po_line_id is not None else None
+    facts = coding.LineFacts(taxable=amount, tax=values.cents(line.tax))
+    coded = _coded(facts, rules, where, bill_id)
+    item = _item(line, rules, bill_id, where)
+    return DesiredBillLine(
+        LineKind.ITEM,
+        amount,
+        key,
+        description,
+        item,
+        qty,
+        price,
+        unlinked_because=why,
+        class_name=coded.class_name,
+        tax_code=coded.tax_code,
+    )
+
+
+def _priced(
+    line: SourceBillLine, po_line: QBOLine | None, where: str, bill_id: int
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(quantity, unit price, amount): a receipt line takes its PO line's unit cost, and an
+    amount Luminous states more than a cent away from qty x price is the bill's failure (it
+    would not be what the supplier invoiced)."""
     price = line.unit_price
     if price is None:  # a receipt line: the PO's unit cost
         price = po_line.unit_price if po_line is not None else None
         if price is None:
             raise InvalidSourceRecord(f"{where}: no unit cost known for PO line", doc_id=bill_id)
-    qty = _checked(line.quantity, f"{where}: quantity", bill_id)
-    price = _checked(price, f"{where}: unit price", bill_id)
-    amount = mapping.line_amount(qty, price)
-    if line.amount is not None and abs(mapping.cents(line.amount) - amount) > CENT:
+    qty = values.checked_quantity(line.quantity, f"{where}: quantity", bill_id)
+    price = values.checked_quantity(price, f"{where}: unit price", bill_id)
+    amount = values.line_amount(qty, price)
+    if line.amount is not None and abs(values.cents(line.amount) - amount) > CENT:
         raise InvalidSourceRecord(
             f"{where}: amount {line.amount} is not quantity {qty} x unit price {price} ({amount})",
             doc_id=bill_id,
         )
-    key = line_key(line, n)
-    description = mapping.clean_text(line.description)
-    linkable = standing is not None and standing.state is POState.IN_QBO and po_line is not None
-    if linkable:
-        link = BillLink(line.po_id, line.po_line_id)  # type: ignore[arg-type]
-        assert po_line is not None
-        return DesiredBillLine(
-            LineKind.ITEM, amount, key, description, qty=qty, unit_price=price, link=link,
-            class_id=po_line.class_id, tax_code_id=po_line.tax_code_id,
-        )  # fmt: skip
-    if line.product is None:
-        raise InvalidSourceRecord(
-            f"{where} names no product, and its PO line cannot be linked", doc_id=bill_id
-        )
-    item = _item(line, rules, bill_id, where)
-    why = standing.reason if standing is not None and line.po_line_id is not None else None
-    facts = coding.LineFacts(taxable=amount, tax=mapping.cents(line.tax))
-    coded = _coded(facts, rules, where, bill_id)
-    return DesiredBillLine(
-        LineKind.ITEM, amount, key, description, item, qty, price, unlinked_because=why,
-        class_name=coded.class_name, tax_code=coded.tax_code,
-    )  # fmt: skip
+    return qty, price, amount
 
 
 def _coded(
@@ -197,34 +222,16 @@ def line_key(line: SourceBillLine, n: int) -> str:
 
 
 def _item(line: SourceBillLine, rules: BillRules, bill_id: int, where: str) -> DesiredItem:
-    product = line.product
-    assert product is not None
+    assert line.product is not None
     try:
-        name = mapping.item_name(product.name)
+        return values.desired_item(line.product, rules.item_kind)
     except InvalidSourceRecord as exc:
         raise InvalidSourceRecord(f"{where}: {exc.message}", doc_id=bill_id) from None
-    sku = product.sku.strip() if product.sku else None
-    return DesiredItem(
-        name=name,
-        sku=sku if sku and len(sku) <= mapping.SKU_MAX else None,
-        description=mapping.clean_text(product.description),
-        unit_cost=mapping.five_places(product.unit_cost) if product.unit_cost else None,
-        kind=rules.item_kind,
-    )
-
-
-def _checked(value: Decimal, what: str, bill_id: int) -> Decimal:
-    if not value.is_finite() or value < 0:
-        raise InvalidSourceRecord(f"{what} {value} is negative or not a number", doc_id=bill_id)
-    value = mapping.five_places(value)
-    if abs(value) >= mapping.AMOUNT_LIMIT:
-        raise InvalidSourceRecord(f"{what} {value} is too large for QBO", doc_id=bill_id)
-    return value
 
 
 def _cost_lines(bill: SourceBill, rules: BillRules) -> list[DesiredBillLine]:
     lines = []
-    tax = sum((mapping.cents(line.tax) for line in bill.lines), Decimal("0"))
+    tax = sum((values.cents(line.tax) for line in bill.lines), Decimal("0"))
     if tax < 0:
         raise InvalidSourceRecord(f"negative tax {tax}", doc_id=bill.id)
     if tax and rules.line_coding.tax is None:  # outside the US QBO computes it from the codes
@@ -232,48 +239,38 @@ def _cost_lines(bill: SourceBill, rules: BillRules) -> list[DesiredBillLine]:
             DesiredBillLine(LineKind.ACCOUNT, tax, "tax", "Tax", account=rules.tax_account)
         )
     for n, cost in enumerate(bill.costs, start=1):
-        amount = mapping.cents(cost.amount)
-        if amount < 0 or abs(amount) >= mapping.AMOUNT_LIMIT:
+        amount = values.cents(cost.amount)
+        if amount < 0 or abs(amount) >= values.AMOUNT_LIMIT:
             raise InvalidSourceRecord(f"extra cost {cost.name!r}: bad amount", doc_id=bill.id)
         freight = FREIGHT_WORDS.search(cost.name) is not None
         account = rules.freight_account if freight else rules.fees_account
         key = f"cost:{cost.id}" if cost.id is not None else f"cost#{n}"
-        text = mapping.clean_text(cost.name)
+        text = values.clean_text(cost.name)
         coded = _coded(coding.LineFacts(charge=True), rules, f"extra cost {n}", bill.id)
         lines.append(
             DesiredBillLine(
-                LineKind.ACCOUNT, amount, key, text, account=account,
-                class_name=coded.class_name, tax_code=coded.tax_code,
+                LineKind.ACCOUNT,
+                amount,
+                key,
+                text,
+                account=account,
+                class_name=coded.class_name,
+                tax_code=coded.tax_code,
             )
-        )  # fmt: skip
+        )
     return lines
 
 
 def _doc_number(bill: SourceBill, rules: BillRules) -> tuple[str, str | None]:
     """(DocNumber, a note naming the supplier's number when it could not be the DocNumber)."""
     if bill.origin is DocKind.RECEIPT:
-        return f"{rules.receipt_number_prefix}{bill.id}"[-mapping.DOC_NUMBER_MAX :], None
-    number = " ".join((bill.number or "").split()) or None
-    if number is not None and len(number) > mapping.DOC_NUMBER_MAX:
-        if rules.doc_number_too_long != "truncate":
-            raise InvalidSourceRecord(
-                f"bill number {number!r} has {len(number)} characters; QBO DocNumber allows "
-                f'{mapping.DOC_NUMBER_MAX} (set sync.doc_number_too_long = "truncate" to keep '
-                f"the last {mapping.DOC_NUMBER_MAX})",
-                doc_id=bill.id,
-            )
-        return number[-mapping.DOC_NUMBER_MAX :].lstrip(), f"Supplier bill number: {number}"
-    if number is not None and is_queryable(number):
-        return number, None
-    why = "has no bill number" if number is None else f"number {number!r} cannot be searched"
-    if rules.doc_number_missing != "derive":
-        raise InvalidSourceRecord(
-            f"bill {why} in QBO; the sync finds its bills by number (set "
-            f'sync.doc_number_missing = "derive" to number it {rules.doc_number_prefix}B{bill.id})',
-            doc_id=bill.id,
-        )
-    derived = f"{rules.doc_number_prefix}B{bill.id}"[-mapping.DOC_NUMBER_MAX :]
-    return derived, f"Supplier bill number: {number}" if number else None
+        return f"{rules.receipt_number_prefix}{bill.id}"[-values.DOC_NUMBER_MAX :], None
+    derived = f"{rules.doc_number_prefix}B{bill.id}"
+    number, changed = values.doc_number(
+        bill.number, rules.numbers, what="bill", derived=derived, doc_id=bill.id
+    )
+    supplier = values.one_line(bill.number, 10_000)
+    return number, f"Supplier bill number: {supplier}" if changed and supplier else None
 
 
 def _note(bill: SourceBill, number_note: str | None, pos: tuple[tuple[int, str], ...]) -> str:
@@ -286,12 +283,3 @@ def _note(bill: SourceBill, number_note: str | None, pos: tuple[tuple[int, str],
     if bill.memo:
         parts.append(bill.memo)
     return "\n".join(parts)
-
-
-def _currency(bill: SourceBill, rules: BillRules) -> str | None:
-    code = (bill.currency or "").strip().upper() or None
-    if code is None or code == rules.home_currency.upper():
-        return None
-    if code not in mapping.ISO_4217:
-        raise InvalidSourceRecord(f"unknown currency {bill.currency!r}", doc_id=bill.id)
-    return code

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.documents.po.mapping import MappingRules, clean_text, item_key
+from reconciler.documents.po.mapping import MappingRules
 from reconciler.documents.po.model import DesiredLine, DesiredPO
 from reconciler.documents.references import ResolvedRefs, address_payload, coded_detail
+from reconciler.documents.values import clean_text, item_key
 from reconciler.errors import ConfigError, Parked
 from reconciler.model import (
     Lifecycle,

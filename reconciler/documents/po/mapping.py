@@ -1,27 +1,9 @@
-"""Pure mapping: a Luminous `SourcePO` becomes the QBO `DesiredPO` it should be, then a JSON body.
+"""Pure mapping: a Luminous `SourcePO` becomes the QBO `DesiredPO` it should be.
 
 No I/O, no clock, no logging: plain data in, plain data out, a reason on the exception when a
-record cannot be mapped (`errors.InvalidSourceRecord`, with `po_id`).
+record cannot be mapped (`errors.InvalidSourceRecord`, with its `doc_id`). Names, text, money,
+currency and the DocNumber rule are every kind's (`documents.fields`); what is a PO's own:
 
-The rules (each checked against Intuit's PurchaseOrder reference where it says something; the
-reference pages were found with the `search` tool, copies in public repositories):
-
-Names (vendors and items): one rule, `_normalise_name`
-    NFC; lone surrogates -> U+FFFD; control characters (tab, newline, NUL, ...) -> space; runs of
-    whitespace collapse to one space; leading/trailing spaces stripped (QBO trims them anyway, so
-    an untrimmed name would never match on lookup); ':' -> '-' (QBO reserves the colon: sub-items
-    for Item.Name, refused in Vendor.DisplayName). Longer than the limit (100 for both: Item.Name
-    is documented at 100, Vendor.DisplayName at 500 or 100 depending on minor version, so 100 is
-    the safe value): cut and end with '~' + 8 hex of sha256 of the whole normalised name, so two
-    long names that share a prefix still differ. Empty after all this -> InvalidSourceRecord.
-    The rule is idempotent: normalising a normalised name changes nothing.
-
-Money
-    QBO checks every item line: `Amount` must equal `Qty * UnitPrice` to the cent, else fault 6070
-    "Amount is not equal to UnitPrice * Qty"; field reports show QBO rounds half-up (1861.075 ->
-    1861.08). Amounts are "max 15 digits in 10.5 format". So: UnitPrice keeps up to 5 decimals
-    (more are rounded half-up to 5), Qty likewise, and Amount = (Qty * UnitPrice) rounded half-up
-    to cents. |Amount| >= 10^10 is a per-PO error.
 Discounts
     A PurchaseOrder has only item and account expense lines (no DiscountLineDetail), and folding a
     discount into Amount breaks the 6070 check. So line discounts are summed into ONE negative
@@ -33,34 +15,28 @@ Tax
     when it is non-zero, else the sum of the lines' `tax` (Luminous' total_tax already contains
     the line taxes; never both). Zero tax -> no line. Negative tax is a per-PO error.
     Elsewhere: no tax line; every line carries a tax code and QBO computes the tax
-    (`reconciler.documents.coding`, which also gives each line its class and the PO its location).
+    (`documents.coding`, which also gives each line its class and the PO its location).
 Shipping and other costs
     `total_shipping_cost` -> one line on the shipping account (negative is an error); each
     `other_costs` entry (label, amount) -> one line on the other-costs account, label as its
     description. Zero amounts produce no line. A PO whose total is negative is a per-PO error.
 DocNumber
-    `order_numbers[rules.doc_number_index]` (first by default), stripped. QBO allows 21
-    characters: longer -> per-PO error (`doc_number_too_long = "reject"`, default) or keep the
-    LAST 21 characters (`"truncate"`; a PO number's distinguishing part is its sequence at the
-    end). No number -> no DocNumber (QBO numbers it, and the look-before-create cannot find it).
+    `order_numbers[rules.doc_number_index]` (first by default), or the Luminous id, by
+    `[fields] DocNumber`; none usable: `sync.doc_number_prefix` + the Luminous id.
 Notes
-    `private_note` -> PrivateNote, `public_note` -> Memo (both documented "max 4000 chars"):
-    characters XML cannot carry are dropped, CRLF -> LF, longer than 4000 -> cut and end with
-    " [truncated]" (the full text stays in Luminous). Line descriptions follow the same rule.
+    `private_note` -> PrivateNote, `public_note` -> Memo (both documented "max 4000 chars").
     (QBO's screen labels PrivateNote "Memo" and the API's Memo "Your message to vendor".)
 Dates
     straight through (`order_date` -> TxnDate, `arrival_due_date` -> DueDate).
 Currency
-    the PO's currency, else the supplier's, upper-cased; must be an ISO 4217 code (the frozenset
-    below), else a per-PO error. Omitted (None) when it equals the home currency, so a
-    single-currency company never sees CurrencyRef.
+    the PO's currency, else the supplier's.
 Addresses
     ship-to -> ShipAddr with the ship-to name as Line1 and the street lines joined in Line2;
     supplier address -> VendorAddr (and the vendor's BillAddr). Lines are cut at QBO's limits
     (500 per line, City 255, PostalCode 30).
 Lifecycle
     active -> OPEN; completed/closed -> CLOSED; cancelled -> CLOSED or DELETED by
-    `rules.on_cancel`; draft never reaches here (plan.skip_reason).
+    `rules.on_cancel`; draft never reaches here (`documents.po.plan.skip_reason`).
 Fields
     `rules.fields` lists the QBO fields that sync and their source; a field that is off is left
     out of the desired document and of the body (a sparse update then leaves it alone in QBO).
@@ -73,49 +49,21 @@ Custom fields
 from __future__ import annotations
 
 import dataclasses
-import enum
-import functools
-import hashlib
-import json
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from datetime import date
+from decimal import Decimal
 
-from reconciler.documents import coding
+from reconciler.documents import coding, values
 from reconciler.documents.po.model import DesiredLine, DesiredPO, SourcePO, SourceStatus
 from reconciler.errors import InvalidSourceRecord
 from reconciler.model import (
-    Address,
-    DesiredItem,
-    DesiredVendor,
     ItemKind,
     Lifecycle,
     LineKind,
-    SourceProduct,
-    SourceSupplier,
 )
-from reconciler.qbo.query import is_queryable
 
-# --- limits (Intuit's PurchaseOrder / Vendor / Item reference) --------------------------------
-
-NAME_MAX = 100
-DOC_NUMBER_MAX = 21
-NOTE_MAX = 4000  # PrivateNote, Memo, Line.Description
-TRUNCATION_MARKER = " [truncated]"
-ADDRESS_LINE_MAX = 500
-CITY_MAX = 255
-POSTAL_CODE_MAX = 30
-CUSTOM_FIELD_MAX = 31
-SKU_MAX = 100
-EMAIL_MAX = 100
-PHONE_MAX = 30
-ACCOUNT_NUMBER_MAX = 100
-AMOUNT_LIMIT = Decimal(10) ** 10  # "max 15 digits in 10.5 format"
-CENT = Decimal("0.01")
-FIVE_PLACES = Decimal("0.00001")
+# --- what [fields] may name ---------------------------------------------------------------------
 
 # QBO field -> sources it may take (config.py validates [fields] against this table).
 FIELD_SOURCES: Mapping[str, frozenset[str]] = {
@@ -161,19 +109,6 @@ CUSTOM_FIELD_ATTRIBUTES = frozenset(
     }
 )
 
-# Active ISO 4217 currency codes (funds, metals and test codes left out).
-_ISO_4217_TEXT = """
-    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
-    BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP
-    GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR
-    KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK
-    MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR
-    SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS
-    UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
-"""
-ISO_4217: frozenset[str] = frozenset(_ISO_4217_TEXT.split())
-
-
 # --- rules and resolved references ------------------------------------------------------------
 
 
@@ -199,6 +134,10 @@ class MappingRules:
     # classes, locations and tax codes (`reconciler.documents.coding`)
     line_coding: coding.CodingRules = dataclasses.field(default_factory=coding.CodingRules)
 
+    @property
+    def numbers(self) -> values.NumberRules:
+        return values.NumberRules(self.doc_number_too_long, self.doc_number_missing)
+
     def source_for(self, qbo_field: str) -> str | None:
         """The source of a QBO field, or None when the field is off."""
         for name, source in self.fields:
@@ -207,185 +146,7 @@ class MappingRules:
         return None
 
 
-# --- names ------------------------------------------------------------------------------------
-
-
-def _clean_chars(text: str) -> str:
-    """NFC, lone surrogates replaced, control characters turned into spaces."""
-    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    text = unicodedata.normalize("NFC", text)
-    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
-
-
-def _normalise_name(source_name: str, max_len: int, what: str) -> str:
-    text = " ".join(_clean_chars(source_name).split()).replace(":", "-")
-    if not text:
-        raise InvalidSourceRecord(f"{what} name {source_name!r} is empty once normalised")
-    if len(text) <= max_len:
-        return text
-    tag = "~" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
-    return text[: max_len - len(tag)].rstrip() + tag
-
-
-def vendor_display_name(source_name: str, *, max_len: int = NAME_MAX) -> str:
-    """The Vendor.DisplayName for a supplier name: the one normalisation rule (module docstring)."""
-    return _normalise_name(source_name, max_len, "supplier")
-
-
-def vendor_display_name_with_suffix(
-    source_name: str, suffix: str, *, max_len: int = NAME_MAX
-) -> str:
-    """The display name with a collision suffix (" (Supplier)"), still within max_len."""
-    return vendor_display_name(source_name, max_len=max_len - len(suffix)) + suffix
-
-
-def item_name(source_name: str) -> str:
-    """The Item.Name for a product name: the same rule, 100 characters, colon reserved."""
-    return _normalise_name(source_name, NAME_MAX, "product")
-
-
-def item_key(item: DesiredItem) -> str:
-    """The key `ResolvedRefs.item_ids` uses: SKU first, then name (as Luminous matches)."""
-    if item.sku:
-        return "sku:" + item.sku.casefold()
-    return "name:" + item.name.casefold()
-
-
-# --- text -------------------------------------------------------------------------------------
-
-_XML_SAFE_CONTROLS = {"\n", "\t"}
-
-
-def clean_text(text: str | None, *, limit: int = NOTE_MAX) -> str | None:
-    """Free text (notes, descriptions): XML-safe, LF line ends, cut with a marker past limit."""
-    if text is None:
-        return None
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(
-        ch for ch in text if unicodedata.category(ch) != "Cc" or ch in _XML_SAFE_CONTROLS
-    ).strip()
-    if not text:
-        return None
-    if len(text) > limit:
-        text = text[: limit - len(TRUNCATION_MARKER)].rstrip() + TRUNCATION_MARKER
-    return text
-
-
-def _short(text: str | None, limit: int) -> str | None:
-    """A one-line field: control characters and whitespace runs collapsed, cut at limit."""
-    if text is None:
-        return None
-    text = " ".join(_clean_chars(text).split())
-    return text[:limit].rstrip() or None
-
-
-# --- money ------------------------------------------------------------------------------------
-
-
-def cents(value: Decimal) -> Decimal:
-    """Round half-up to cents, the way QBO checks Amount."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def five_places(value: Decimal) -> Decimal:
-    """Keep at most 5 decimals (QBO's 10.5 format), half-up; fewer decimals stay as they are."""
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent >= -5:
-        return value
-    return value.quantize(FIVE_PLACES, rounding=ROUND_HALF_UP)
-
-
-def line_amount(qty: Decimal, unit_price: Decimal) -> Decimal:
-    """Amount = Qty x UnitPrice rounded half-up to cents (QBO fault 6070 otherwise)."""
-    return cents(qty * unit_price)
-
-
 # --- the mapping ------------------------------------------------------------------------------
-
-
-# The vendor, item and address mappings are pure and their inputs repeat across a backlog
-# (50 suppliers, 300 products for 10,000 POs): cached, the POs waiting in the write pipeline
-# share one DesiredVendor, DesiredItem and Address each instead of a copy per PO or line.
-MAPPED_CACHE_SIZE = 2048
-
-
-@functools.lru_cache(maxsize=MAPPED_CACHE_SIZE)
-def _address(addr: Address | None, name: str | None = None) -> Address | None:
-    line1 = _short(addr.line1, ADDRESS_LINE_MAX) if addr else None
-    line2 = _short(addr.line2, ADDRESS_LINE_MAX) if addr else None
-    name = _short(name, ADDRESS_LINE_MAX)
-    if name:
-        street = ", ".join(part for part in (line1, line2) if part)
-        line1, line2 = name, (street[:ADDRESS_LINE_MAX].rstrip() or None)
-    result = Address(
-        line1=line1,
-        line2=line2,
-        city=_short(addr.city, CITY_MAX) if addr else None,
-        region=_short(addr.region, CITY_MAX) if addr else None,
-        postal_code=_short(addr.postal_code, POSTAL_CODE_MAX) if addr else None,
-        country=_short(addr.country, CITY_MAX) if addr else None,
-    )
-    return None if result.is_empty() else result
-
-
-def _email(value: str | None) -> str | None:
-    """A plausible address or nothing: QBO refuses a malformed PrimaryEmailAddr outright."""
-    value = _short(value, EMAIL_MAX + 1)
-    if not value or len(value) > EMAIL_MAX or " " in value:
-        return None
-    local, at, domain = value.rpartition("@")
-    return value if at and local and "." in domain.strip(".") else None
-
-
-def _currency(code: str | None, po_id: int) -> str | None:
-    if code is None or not code.strip():
-        return None
-    normal = code.strip().upper()
-    if normal not in ISO_4217:
-        raise InvalidSourceRecord(f"unknown currency {code!r} (not an ISO 4217 code)", doc_id=po_id)
-    return normal
-
-
-@functools.lru_cache(maxsize=MAPPED_CACHE_SIZE)
-def desired_vendor(supplier: SourceSupplier, *, currency: str | None = None) -> DesiredVendor:
-    """The vendor a PO needs; `currency` is None for the home currency."""
-    display = vendor_display_name(supplier.name)
-    return DesiredVendor(
-        display_name=display,
-        source_name=supplier.name,
-        company_name=display,
-        email=_email(supplier.email),
-        phone=_short(supplier.phone, PHONE_MAX),
-        address=_address(supplier.address),
-        currency=currency,
-        account_number=_short(supplier.account_number, ACCOUNT_NUMBER_MAX),
-    )
-
-
-def _desired_item(product: SourceProduct, kind: ItemKind) -> DesiredItem:
-    # (the cost's text in the key: Decimal("1.0") == Decimal("1.00"), and the item keeps
-    # the digits it was given)
-    return _desired_item_of(product, str(product.unit_cost), kind)
-
-
-@functools.lru_cache(maxsize=MAPPED_CACHE_SIZE)
-def _desired_item_of(product: SourceProduct, _cost_text: str, kind: ItemKind) -> DesiredItem:
-    sku = _short(product.sku, SKU_MAX + 1)
-    return DesiredItem(
-        name=item_name(product.name),
-        sku=sku if sku and len(sku) <= SKU_MAX else None,
-        description=clean_text(product.description),
-        unit_cost=five_places(product.unit_cost) if product.unit_cost is not None else None,
-        kind=kind,
-    )
-
-
-def _check_amount(amount: Decimal, what: str, po_id: int) -> Decimal:
-    if abs(amount) >= AMOUNT_LIMIT:
-        raise InvalidSourceRecord(f"{what} {amount} is too large for QBO (10 digits)", doc_id=po_id)
-    return amount
 
 
 def _item_lines(po: SourcePO, rules: MappingRules, doc: coding.DocFacts) -> list[DesiredLine]:
@@ -401,14 +162,14 @@ def _item_lines(po: SourcePO, rules: MappingRules, doc: coding.DocFacts) -> list
                 f"{where}: negative unit price {line.unit_price}", doc_id=po.id
             )
         try:
-            item = _desired_item(line.product, rules.item_kind)
+            item = values.desired_item(line.product, rules.item_kind)
         except InvalidSourceRecord as exc:
             raise InvalidSourceRecord(f"{where}: {exc.message}", doc_id=po.id) from None
-        qty, price = five_places(line.quantity), five_places(line.unit_price)
-        amount = _check_amount(line_amount(qty, price), f"{where}: amount", po.id)
+        qty, price = values.five_places(line.quantity), values.five_places(line.unit_price)
+        amount = values.checked_amount(values.line_amount(qty, price), f"{where}: amount", po.id)
         facts = coding.LineFacts(
-            taxable=amount - cents(line.discount_amount),
-            tax=cents(line.tax),
+            taxable=amount - values.cents(line.discount_amount),
+            tax=values.cents(line.tax),
             tax_rate=line.tax_rate,
             tax_class=line.product.tax_class,
             attributes=line.product.attributes,
@@ -418,7 +179,7 @@ def _item_lines(po: SourcePO, rules: MappingRules, doc: coding.DocFacts) -> list
             DesiredLine(
                 kind=LineKind.ITEM,
                 amount=amount,
-                description=clean_text(line.description or line.product.description),
+                description=values.clean_text(line.description or line.product.description),
                 item=item,
                 qty=qty,
                 unit_price=price,
@@ -445,7 +206,7 @@ def _account_line(
     return DesiredLine(
         kind=LineKind.ACCOUNT,
         amount=amount,
-        description=clean_text(description),
+        description=values.clean_text(description),
         account=account,
         class_name=coded.class_name,
         tax_code=coded.tax_code,
@@ -458,29 +219,39 @@ def _cost_lines(
 ) -> list[DesiredLine]:
     lines = _discount_lines(po, rules, items)
     charge = coding.LineFacts(charge=True)
-    tax = cents(po.total_tax) or sum((cents(line.tax) for line in po.lines), Decimal("0"))
+    tax = values.cents(po.total_tax) or sum(
+        (values.cents(line.tax) for line in po.lines), Decimal("0")
+    )
     if tax < 0:
         raise InvalidSourceRecord(f"negative tax {tax}", doc_id=po.id)
     if tax and rules.line_coding.tax is None:  # outside the US QBO computes it from the codes
-        amount = _check_amount(tax, "tax", po.id)
+        amount = values.checked_amount(tax, "tax", po.id)
         coded = coding.LineCoding(coding.class_for(charge, doc, rules.line_coding.classes))
         lines.append(_account_line(amount, rules.tax_account, "Tax", coded, "tax"))
-    shipping = cents(po.total_shipping_cost)
+    shipping = values.cents(po.total_shipping_cost)
     if shipping < 0:
         raise InvalidSourceRecord(f"negative shipping cost {shipping}", doc_id=po.id)
     charges = []
     if shipping:
         charges.append(
-            ("Shipping", _check_amount(shipping, "shipping", po.id), rules.shipping_account,
-             "shipping")
-        )  # fmt: skip
+            (
+                "Shipping",
+                values.checked_amount(shipping, "shipping", po.id),
+                rules.shipping_account,
+                "shipping",
+            )
+        )
     for number, (label, value) in enumerate(po.other_costs, start=1):
-        amount = _check_amount(cents(value), "other cost", po.id)
+        amount = values.checked_amount(values.cents(value), "other cost", po.id)
         if amount:
             charges.append(
-                (_short(label, NOTE_MAX) or "Other cost", amount, rules.other_costs_account,
-                 f"other#{number}")
-            )  # fmt: skip
+                (
+                    values.one_line(label, values.NOTE_MAX) or "Other cost",
+                    amount,
+                    rules.other_costs_account,
+                    f"other#{number}",
+                )
+            )
     for label, amount, account, key in charges:
         coded = _coded(charge, doc, rules, label.lower(), po.id)
         lines.append(_account_line(amount, account, label, coded, key))
@@ -492,7 +263,7 @@ def _discount_lines(
 ) -> list[DesiredLine]:
     """Line discounts as negative lines on the discount account: one, or one per class and tax
     code of the lines they discount (each part of the PO keeps its own)."""
-    discounts = [cents(line.discount_amount) for line in po.lines]
+    discounts = [values.cents(line.discount_amount) for line in po.lines]
     if any(d < 0 for d in discounts):
         raise InvalidSourceRecord("negative line discount", doc_id=po.id)
     groups: dict[tuple[str | None, str | None], list[Decimal]] = {}
@@ -515,36 +286,8 @@ def _doc_number(po: SourcePO, rules: MappingRules) -> str:
     else:
         index = rules.doc_number_index
         number = po.order_numbers[index] if 0 <= index < len(po.order_numbers) else None
-    number = _short(number, 10_000)
-    if number is not None and len(number) > DOC_NUMBER_MAX:
-        if rules.doc_number_too_long != "truncate":
-            raise InvalidSourceRecord(
-                f"PO number {number!r} has {len(number)} characters; QBO DocNumber allows "
-                f'{DOC_NUMBER_MAX} (set sync.doc_number_too_long = "truncate" to keep the last '
-                f"{DOC_NUMBER_MAX})",
-                doc_id=po.id,
-            )
-        number = number[-DOC_NUMBER_MAX:].lstrip()
-    unusable = _unusable_number(number)
-    if unusable is None:
-        return number  # type: ignore[return-value]
-    if rules.doc_number_missing == "derive":
-        return f"{rules.doc_number_prefix}{po.id}"[-DOC_NUMBER_MAX:]
-    raise InvalidSourceRecord(
-        f"{unusable}: the sync finds its POs in QBO by number and cannot create one it could "
-        f'not find again (set sync.doc_number_missing = "derive" to number it '
-        f'"{rules.doc_number_prefix}{po.id}")',
-        doc_id=po.id,
-    )
-
-
-def _unusable_number(number: str | None) -> str | None:
-    """Why a number cannot be a DocNumber the sync can search QBO for; None when it can."""
-    if not number:
-        return "PO has no number (order_numbers empty or blank)"
-    if not is_queryable(number):
-        return f"PO number {number!r} has characters QBO cannot search for"
-    return None
+    derived = f"{rules.doc_number_prefix}{po.id}"
+    return values.doc_number(number, rules.numbers, what="PO", derived=derived, doc_id=po.id)[0]
 
 
 def _lifecycle(po: SourcePO, rules: MappingRules) -> Lifecycle:
@@ -565,7 +308,7 @@ def _date_from(po: SourcePO, source: str | None) -> date | None:
 
 def _note(po: SourcePO, source: str | None) -> str | None:
     if source in ("private_note", "public_note"):
-        return clean_text(getattr(po, source))
+        return values.clean_text(getattr(po, source))
     return None
 
 
@@ -589,7 +332,7 @@ def _custom_value(po: SourcePO, source: str) -> str | None:
     if value is None:
         return None
     text = value.isoformat() if isinstance(value, date) else str(value)
-    return _short(text, CUSTOM_FIELD_MAX)
+    return values.one_line(text, values.CUSTOM_FIELD_MAX)
 
 
 def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
@@ -598,11 +341,10 @@ def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
         raise InvalidSourceRecord("PO has no lines (QBO needs at least one)", doc_id=po.id)
     currency = None
     if rules.source_for("CurrencyRef") is not None:
-        currency = _currency(po.currency, po.id) or _currency(po.supplier.currency, po.id)
-        if currency == rules.home_currency.upper():
-            currency = None
+        own = values.currency(po.currency, po.id) or values.currency(po.supplier.currency, po.id)
+        currency = values.foreign(own, rules.home_currency)
     try:
-        vendor = desired_vendor(po.supplier, currency=currency)
+        vendor = values.desired_vendor(po.supplier, currency=currency)
     except InvalidSourceRecord as exc:
         raise InvalidSourceRecord(exc.message, doc_id=po.id) from None
     doc = coding.DocFacts(warehouse=po.warehouse_name, custom_fields=po.custom_fields)
@@ -616,6 +358,7 @@ def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
         for name, source in rules.custom_fields
         if (value := _custom_value(po, source)) is not None
     )
+    on = rules.source_for
     desired = DesiredPO(
         source_id=po.id,
         doc_number=_doc_number(po, rules),
@@ -626,58 +369,12 @@ def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
         due_date=_date_from(po, rules.source_for("DueDate")),
         private_note=_note(po, rules.source_for("PrivateNote")),
         memo=_note(po, rules.source_for("Memo")),
-        ship_addr=_address(po.ship_to, po.ship_to_name) if rules.source_for("ShipAddr") else None,
-        vendor_addr=_address(po.supplier.address) if rules.source_for("VendorAddr") else None,
+        ship_addr=values.address(po.ship_to, po.ship_to_name) if on("ShipAddr") else None,
+        vendor_addr=values.address(po.supplier.address) if on("VendorAddr") else None,
         currency=currency,
         ap_account=rules.ap_account,
         custom_fields=custom,
         location=coding.location_for(doc, rules.line_coding),
         tax_calculation=rules.line_coding.global_tax,
     )
-    return dataclasses.replace(desired, content_hash=content_hash(desired))
-
-
-# --- content hash -----------------------------------------------------------------------------
-
-
-_PLAIN = (str, int, bool, float, type(None))
-_FIELDS: dict[type, tuple[str, ...]] = {}  # dataclass -> the field names the hash covers
-
-
-def _canonical(value: Any) -> Any:
-    if type(value) in _PLAIN:  # (exact types: a StrEnum is an Enum below)
-        return value
-    if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-        return "0" if text in ("-0", "0") else text
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [_canonical(v) for v in value]
-    names = _FIELDS.get(type(value))
-    if names is None:
-        if not dataclasses.is_dataclass(value) or isinstance(value, type):
-            return value
-        names = tuple(
-            f.name
-            for f in dataclasses.fields(value)
-            if f.name != "content_hash" and f.metadata.get("hash") is not False
-        )
-        _FIELDS[type(value)] = names
-    out = {}
-    for name in names:
-        item = _canonical(getattr(value, name))
-        if item is None or item == [] or item == "":
-            continue  # absent; a new optional field does not change existing hashes
-        out[name] = item
-    return out
-
-
-def content_hash(desired: DesiredPO) -> str:
-    """32 hex characters, stable across runs and processes (canonical JSON, then sha256)."""
-    text = json.dumps(
-        _canonical(desired), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return dataclasses.replace(desired, content_hash=values.content_hash(desired))
