@@ -79,7 +79,11 @@ def processors(json_output: bool) -> list[Any]:
     if json_output:
         chain.append(structlog.processors.JSONRenderer(default=str, sort_keys=False))
     else:
-        chain.append(structlog.dev.ConsoleRenderer(colors=False))
+        chain.append(
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        )
     return chain
 
 

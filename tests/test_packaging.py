@@ -17,7 +17,7 @@ from reconciler.web.health import HealthState, serve_health
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD = ROOT / "systemd"
-UNITS = ("reconciler.app.service", "reconciler-once.service", "reconciler-once.timer")
+UNITS = ("reconciler.service", "reconciler-once.service", "reconciler-once.timer")
 TEMPLATE = "reconciler@.service"  # one instance per company: reconciler@acme.service
 CREDENTIALS = {"luminous_api_token", "qbo_client_secret", "qbo_token_key"}
 # Secrets only some installs set: systemd refuses to start a unit whose credential file is
@@ -109,7 +109,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
 
 def test_daemon_unit_directives():
     """The daemon unit is Type=notify with a watchdog, restarts on failure, and is hardened."""
-    service = unit("reconciler.app.service")["Service"]
+    service = unit("reconciler.service")["Service"]
     assert one(service, "Type") == "notify"
     assert int(one(service, "WatchdogSec")) >= 30
     assert one(service, "Restart") == "on-failure"
@@ -124,7 +124,7 @@ def test_daemon_unit_directives():
 
 def test_units_share_configuration_credentials_and_state():
     """Both services read the same config, credentials and state, named as config expects."""
-    daemon = unit("reconciler.app.service")["Service"]
+    daemon = unit("reconciler.service")["Service"]
     once = unit("reconciler-once.service")["Service"]
     for section in (daemon, once):
         env = dict(v.split("=", 1) for v in values(section, "Environment"))
@@ -139,7 +139,7 @@ def test_units_share_configuration_credentials_and_state():
         creds = dict(v.split(":", 1) for v in values(section, "LoadCredential"))
         assert set(creds) == CREDENTIALS == secret_credential_names() - OPTIONAL_CREDENTIALS
         assert all(creds[n] == f"/etc/reconciler/{n}" for n in creds)
-    text = (SYSTEMD / "reconciler.app.service").read_text()
+    text = (SYSTEMD / "reconciler.service").read_text()
     for name in OPTIONAL_CREDENTIALS:
         assert f"#LoadCredential={name}:/etc/reconciler/{name}\n" in text, name
     hardening = {k for k, _ in daemon if k.startswith(("Protect", "Restrict", "Private"))}
@@ -149,7 +149,7 @@ def test_units_share_configuration_credentials_and_state():
 def test_template_unit_is_the_daemon_unit_per_company():
     """reconciler@.service: the daemon unit's every directive, with its own configuration,
     state directory, token store and credentials per instance, and nothing shared."""
-    daemon, template = unit("reconciler.app.service"), unit(TEMPLATE)
+    daemon, template = unit("reconciler.service"), unit(TEMPLATE)
     per_instance = {"Environment", "LoadCredential", "StateDirectory", "WorkingDirectory"}
     for section in ("Service", "Install"):
         same = [(k, v) for k, v in daemon[section] if k not in per_instance]
@@ -187,7 +187,7 @@ def test_timer_variant_runs_one_pass():
     timer = unit("reconciler-once.timer")
     assert one(once["Service"], "Type") == "oneshot"
     assert one(once["Service"], "ExecStart") == "/usr/local/bin/reconciler run --once"
-    assert one(once["Unit"], "Conflicts") == "reconciler.app.service"
+    assert one(once["Unit"], "Conflicts") == "reconciler.service"
     assert one(timer["Timer"], "Unit") == "reconciler-once.service"
     assert values(timer["Timer"], "OnUnitInactiveSec")
     assert one(timer["Install"], "WantedBy") == "timers.target"

@@ -1,6 +1,6 @@
 """Alerts: one webhook message per pass when documents newly fail or drift is found.
 
-    PassAlerts.after(report)   what the pass did -> alert_message.build -> WebhookSender
+    PassAlerts.after(report)   what the pass did -> message.build -> WebhookSender
     WebhookSender.submit(msg)  queued, never blocks the pass; one worker thread posts it
     WebhookSender.close(wait)  at exit: what is queued gets at most `wait` seconds more
 
@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from reconciler.alerts import message as alert_message
+from reconciler.alerts import message
 from reconciler.redact import register
 
 QUEUE_SIZE = 8
@@ -174,7 +174,7 @@ class PassAlerts:
     def after(self, report: Any) -> bool:
         """Queue the pass's alert, if it has something to say; never raises."""
         try:
-            message = alert_message.build(
+            said = message.build(
                 failures=self._newly_failed(report.run_id),
                 drift=list(getattr(report, "drift", None) or []),
                 realm_id=self._realm_id,
@@ -185,4 +185,4 @@ class PassAlerts:
         except Exception as exc:  # reading what to say must not fail the pass either
             self._log.warning("alert_failed", outcome=type(exc).__name__, stage="build")
             return False
-        return message is not None and self.sender.submit(message)
+        return said is not None and self.sender.submit(said)

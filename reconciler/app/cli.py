@@ -186,8 +186,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from reconciler.app import status_table as status_view
-    from reconciler.app import wiring
+    from reconciler.app import status_table, wiring
     from reconciler.model import SyncStatus
 
     settings = load_settings(args, require_secrets=False)
@@ -207,24 +206,24 @@ def cmd_status(args: argparse.Namespace) -> int:
                 history = ledger.history(doc_id, kind)
                 drift = store.drift.detail(kind, doc_id)
                 if args.json:
-                    print(status_view.detail_json(entry, history, drift))
+                    print(status_table.detail_json(entry, history, drift))
                 else:
-                    print(status_view.po_detail(entry, history, drift))
+                    print(status_table.po_detail(entry, history, drift))
             return EXIT_OK
         # JSON: every row unless --limit; the table: 200 unless --limit, and it says the rest
         limit = args.limit if args.json or args.limit is not None else TABLE_ROWS
         wanted = (SyncStatus.FAILED, SyncStatus.RETRYING) if args.failed else (None,)
         entries = [e for s in wanted for e in ledger.entries(status=s, limit=limit)][:limit]
         if args.json:
-            print(status_view.as_json(entries))
+            print(status_table.as_json(entries))
             return EXIT_OK
         counts = ledger.status_counts()
         total = sum(ledger.count(status=s) for s in wanted)
-        print(status_view.table(entries, total=total))
+        print(status_table.table(entries, total=total))
         if counts:
             print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
             drift = store.drift.counts(), store.drift.checked_at()
-            print(status_view.drift_summary(*drift, settings.sync.drift_check_interval))
+            print(status_table.drift_summary(*drift, settings.sync.drift_check_interval))
         return EXIT_OK
     finally:
         store.close()

@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from reconciler.app import status_table as status_view
-from reconciler.app import wiring
+from reconciler.app import status_table, wiring
 from reconciler.config.loader import Settings, demo_settings
 from reconciler.model import DocKind, SyncStatus
 from reconciler.qbo.auth import Tokens
@@ -130,7 +129,7 @@ def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
     store = wiring.open_store(sb.settings)
     try:
         entries = store.ledger.entries()
-        print("\n" + status_view.table(entries), file=out)
+        print("\n" + status_table.table(entries), file=out)
         failed = next(
             (
                 e
@@ -142,11 +141,11 @@ def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
         if failed is not None:
             print(f"\n$ reconciler status {failed.number}", file=out)
             history = store.ledger.history(failed.doc_id, failed.kind)
-            print(status_view.po_detail(failed, history), file=out)
+            print(status_table.po_detail(failed, history), file=out)
         billed = _closed_by_its_bill(sb, store)
         if billed is not None:
             print(f"\n$ reconciler status {billed.number}", file=out)
-            print(status_view.po_detail(billed, store.ledger.history(billed.doc_id)), file=out)
+            print(status_table.po_detail(billed, store.ledger.history(billed.doc_id)), file=out)
     finally:
         store.close()
     pos = sb.qbo.objects("PurchaseOrder")

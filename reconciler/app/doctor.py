@@ -2,7 +2,7 @@
 
 Checks run in order and each later one is skipped (said so, not hidden) when what it needs
 failed: configuration, state database, Luminous, QBO authorization, the QBO company (country,
-edition, tracking; then each configured class, location and tax code: `doctor_company`), QBO
+edition, tracking; then each configured class, location and tax code: `company_checks`), QBO
 accounts.
 """
 

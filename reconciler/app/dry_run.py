@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from reconciler.app import wiring
 from reconciler.config.loader import Settings
 from reconciler.model import DocKind
-from reconciler.preview import view as preview_view
+from reconciler.preview import view
 from reconciler.preview.plan import (
     DOCUMENT_ENTITIES,
     PlannedWrite,
@@ -128,5 +128,5 @@ def command(
     preview = run(
         settings, log=log, full_sweep=full_sweep, stop_requested=stop_requested, progress=progress
     )
-    print(preview_view.as_json(preview) if as_json else preview_view.text(preview), file=out)
+    print(view.as_json(preview) if as_json else view.text(preview), file=out)
     return preview.exit_code()

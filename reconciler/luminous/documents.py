@@ -5,7 +5,7 @@ a bill is read with the same keyed paging, probes, fallback walk and retries as 
 A bill list row is completed before it is handed on: its items when the list left them out
 (`GET /bills/{id}`), and its allocations when an item names no PO line of its own
 (`GET /bills/{id}/allocations`). A receiving report without its items is read in full. The
-field names come from `luminous_parse_bills` (the adapter's tables).
+field names come from `luminous.fields`.
 """
 
 from __future__ import annotations

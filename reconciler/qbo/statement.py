@@ -1,6 +1,6 @@
 """Pure: read back the statements `qbo.query` writes, to answer them from rows held locally.
 
-A preview answers writes itself (`preview_qbo`), so QBO never holds what the preview "created";
+A preview answers writes itself (`preview.qbo`), so QBO never holds what the preview "created";
 a later look-up in the same pass (a second PO under the same number, a vendor looked up again
 after a 6240) must still see it, as it would in the real pass. This parses the subset of the
 query language `qbo.query.select` produces (`SELECT … FROM E [WHERE f op v [AND …]] [ORDERBY …]

@@ -81,7 +81,7 @@ def latest_trusted(
     return trusted
 
 
-def brought_back(checkpoint: Checkpoint | None, trusted: datetime) -> Checkpoint | None:
+def brought_back(checkpoint: Checkpoint | None, trusted: datetime | None) -> Checkpoint | None:
     """A checkpoint ahead of both clocks (left by a clock that jumped, or a bad restore): the
     one to put in its place; None when it is where it may be.
 
@@ -89,8 +89,8 @@ def brought_back(checkpoint: Checkpoint | None, trusted: datetime) -> Checkpoint
     meanwhile were never read. So it goes back to the start, not to `trusted` (which would
     claim them): the next read takes every PO again, the ledger skips each one it holds at
     that version (Luminous reads only, no QBO request), and outcomes carry the checkpoint up
-    to where it is true."""
-    if checkpoint is None or checkpoint.updated_at <= trusted:
+    to where it is true. (`trusted` None: no clock was read, so there is nothing to compare.)"""
+    if checkpoint is None or trusted is None or checkpoint.updated_at <= trusted:
         return None
     return Checkpoint(updated_at=EPOCH, doc_id=0)
 

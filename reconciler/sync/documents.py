@@ -16,7 +16,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from reconciler.documents import actions, outcomes, plan
+from reconciler.documents import actions, outcomes
+from reconciler.documents.plan import Decision, KindPlan, PlanPolicy, decide, decide_vanished
 from reconciler.model import DocKind, LedgerEntry, RejectedRecord, SyncStatus
 from reconciler.write.writer import Write
 
@@ -31,14 +32,19 @@ REASON_MAX = 300
 class KindHooks(Protocol):
     """What a kind does around the pure plan (`sync.kinds.po`, `sync.kinds.bill`)."""
 
-    plan: plan.KindPlan
-    policy: plan.PlanPolicy  # what happens to one gone from Luminous, and its retries
+    @property
+    def plan(self) -> KindPlan: ...
+
+    @property
+    def policy(self) -> PlanPolicy:
+        """What happens to one gone from Luminous, and to its retries."""
+        ...
 
     def context(self, record: Any) -> Any:
         """What `decide` needs beside the record and its row (reads the ledger, not QBO)."""
         ...
 
-    def decided(self, decision: plan.Decision, doc_id: int, entry: LedgerEntry | None) -> None:
+    def decided(self, decision: Decision, doc_id: int, entry: LedgerEntry | None) -> None:
         """After the decision, before it is carried out."""
         ...
 
@@ -83,7 +89,7 @@ class DocumentSync:
         pipeline.settle((self.kind, record.id))
         entry = self.ledger.entry(record.id, self.kind)
         try:
-            decision = plan.decide(
+            decision = decide(
                 record,
                 entry,
                 self.hooks.plan,
@@ -97,7 +103,7 @@ class DocumentSync:
             self._say("decision_failed", record.id, error_type=type(exc).__name__)
             why = f"cannot map this {self.kind.label} ({type(exc).__name__}: {exc})"
             number = self._number_of(record)
-            decision = plan.Decision(actions.Reject(why[:REASON_MAX]), number=number)
+            decision = Decision(actions.Reject(why[:REASON_MAX]), number=number)
         self._carry_out(decision, record.id, entry, record.updated_at, pipeline, started)
 
     def hold_future(self, records: list[Any], pipeline: WritePipeline) -> None:
@@ -120,7 +126,7 @@ class DocumentSync:
     def take_vanished(self, entry: LedgerEntry, pipeline: WritePipeline) -> None:
         """A document the full sweep (or a retry) no longer finds in Luminous."""
         pipeline.settle(entry.key)
-        decision = plan.decide_vanished(
+        decision = decide_vanished(
             entry, policy=self.hooks.policy, realm_id=self.realm_id, now=self._clock()
         )
         self._say("vanished", entry.doc_id, action=decision.action.operation)
@@ -128,7 +134,7 @@ class DocumentSync:
 
     def _carry_out(
         self,
-        decision: plan.Decision,
+        decision: Decision,
         doc_id: int,
         entry: LedgerEntry | None,
         updated_at: datetime | None,

@@ -12,12 +12,12 @@ fields and `now`:
 
 Metrics live on the state's own `CollectorRegistry` (never the process-global default), so
 tests and several daemons in one process do not collide. The server is a
-`bounded_http.BoundedHTTPServer` (an event loop, a small pool of workers, a timeout per
+`web.server.BoundedHTTPServer` (an event loop, a small pool of workers, a timeout per
 connection: idle sockets cannot exhaust it), bound to 127.0.0.1 by default: the endpoints
 carry no authentication, so exposing them is a deliberate configuration choice (inside a
 container, see the Dockerfile).
 
-When the service hands it a `status_app.StatusPage`, the same server routes the status page:
+When the service hands it a `web.routes.StatusPage`, the same server routes the status page:
 `GET /status` (counts and the filtered list), `GET /status/doc/<kind>/<id>` (one document's
 history) and, only when a retry token is configured, `POST /status/retry`. Those routes answer
 only to this server's own Host names (a DNS-rebinding page asks with another).

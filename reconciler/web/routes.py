@@ -1,6 +1,6 @@
 """The status page's answers: ledger rows in, HTML out; the health server routes to them.
 
-Read-only but for one write, the retry, which `status_guard` fences (it exists only when a
+Read-only but for one write, the retry, which `web.guard` fences (it exists only when a
 retry token is configured). The ledger is the one the daemon already holds (thread-safe,
 one lock per statement), so a page view costs no descriptor and no migration check; the
 server calls from its worker threads.

@@ -10,7 +10,7 @@ request leaves, and the answer is in the ledger (with the checkpoint it allows, 
 `Recorder` adds) before the document counts as settled. What QBO's answer means is decided by
 `outcomes.fate_of`, the same for a single request and for each item of a batch; an item that
 needs a request of its own (a reference to resolve again, a SyncToken to re-read) goes through
-the same `writes.WriteSender` a single write does.
+the same `sender.WriteSender` a single write does.
 
 Groups: while the engine reads a backlog, batchable writes wait in a buffer of up to
 `LOOKAHEAD` (510). A full buffer is prepared at once: the references all its documents need
@@ -322,29 +322,13 @@ class WritePipeline:
         self._take_results(batch, answer.results)
 
     def _take_results(self, batch: _Batch, results: Sequence[Any]) -> None:
-        """Each item's answer as the single path would take it; the settled ones in one
-        transaction, then the ones that need a single request of their own."""
-        settled: list[Record] = []
-        again: list[tuple[Write, LedgerEntry, str, BaseException]] = []
-        fatal: BaseException | None = None
-        rows = zip(batch.writes, batch.begun, batch.wire_ids, results, strict=True)
-        for write, row, wire_id, result in rows:
-            fate = fate_of(result.fault, is_update=write.is_update)
-            if fate is Fate.SYNCED:
-                settled.append(
-                    self._sender.synced(write, row, result.entity, wire_id, result.intuit_tid)
-                )
-            elif fate is Fate.FATAL:
-                fatal = fatal or result.fault  # the item stays pending for the next pass
-            elif fate in (Fate.RESEND_REFS, Fate.RESEND_STALE):
-                again.append((write, row, wire_id, result.fault))
-            else:
-                settled.append(self._sender.after_error(fate, write, row, result.fault))
-        if settled:
-            self._recorder.record(settled)
-        if fatal is not None:
-            raise fatal
-        for write, row, wire_id, fault in again:
+        """The settled items in one transaction, then the ones that need a request alone."""
+        group = self._sender.settle_group(batch.writes, batch.begun, batch.wire_ids, results)
+        if group.settled:
+            self._recorder.record(group.settled)
+        if group.fatal is not None:
+            raise group.fatal
+        for write, row, wire_id, fault in group.again:
             self._recorder.record([self._sender.attempt(write, row, None, wire_id, fault)])
 
     def _shutdown(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,6 +30,16 @@ class Recorder(Protocol):
 
     def begin(self, entries: Sequence[LedgerEntry], verbs: Sequence[str]) -> list[LedgerEntry]: ...
     def record(self, records: Sequence[Record]) -> None: ...
+
+
+@dataclass
+class GroupSettled:
+    """How one group's answer settles its writes: recorded now, sent again alone (a reference
+    to resolve again, a SyncToken to read again), or a fatal fault that stops the pass."""
+
+    settled: list[Record]
+    again: list[tuple[Write, LedgerEntry, str, BaseException]]
+    fatal: BaseException | None = None
 
 
 class WriteSender:
@@ -133,6 +143,28 @@ class WriteSender:
             else:
                 to_send.append((write, pending, payload))
         return to_send, settled
+
+    def settle_group(
+        self,
+        writes: Sequence[Write],
+        begun: Sequence[LedgerEntry],
+        wire_ids: Sequence[str],
+        results: Sequence[Any],
+    ) -> GroupSettled:
+        """Each item of a group's answer as the single path would take it."""
+        group = GroupSettled([], [])
+        for write, row, wire_id, result in zip(writes, begun, wire_ids, results, strict=True):
+            fate = fate_of(result.fault, is_update=write.is_update)
+            if fate is Fate.SYNCED:
+                tid = result.intuit_tid
+                group.settled.append(self.synced(write, row, result.entity, wire_id, tid))
+            elif fate is Fate.FATAL:
+                group.fatal = group.fatal or result.fault  # it stays pending for the next pass
+            elif fate in (Fate.RESEND_REFS, Fate.RESEND_STALE):
+                group.again.append((write, row, wire_id, result.fault))
+            else:
+                group.settled.append(self.after_error(fate, write, row, result.fault))
+        return group
 
     def pending(self, write: Write) -> LedgerEntry:
         request_id = write.action.request_id

@@ -105,7 +105,7 @@ def test_missing_socket_reports_false_without_raising(tmp_path):
     ("usec", "pid", "expected"),
     [
         ("30000000", None, timedelta(seconds=30)),
-        ("30000000", str(os.getpid()), timedelta(seconds=30)),
+        ("30000000", "self", timedelta(seconds=30)),  # this process's pid, read in the test
         ("30000000", "1", None),
         ("0", None, None),
         ("junk", None, None),
@@ -118,7 +118,7 @@ def test_watchdog_interval_from_environment(usec, pid, expected):
     if usec is not None:
         env["WATCHDOG_USEC"] = usec
     if pid is not None:
-        env["WATCHDOG_PID"] = pid
+        env["WATCHDOG_PID"] = str(os.getpid()) if pid == "self" else pid
     assert Notifier.from_env(env).watchdog_interval() == expected
 
 

@@ -74,7 +74,7 @@ def bill_line_payload(
             raise ConfigError([f"account {line.account!r} was not found in QuickBooks"])
         body["DetailType"] = ACCOUNT_DETAIL
         account = {"AccountRef": {"value": refs.account_ids[line.account]}}
-        body[ACCOUNT_DETAIL] = coded_detail(line, refs, account)  # type: ignore[arg-type]
+        body[ACCOUNT_DETAIL] = coded_detail(line, refs, account)
         return body
     assert line.item is not None
     item_id = refs.item_ids.get(item_key(line.item))
@@ -85,7 +85,7 @@ def bill_line_payload(
         )
         body["DetailType"] = ACCOUNT_DETAIL
         account = {"AccountRef": {"value": refs.missing_item_account_id}}
-        body[ACCOUNT_DETAIL] = coded_detail(line, refs, account)  # type: ignore[arg-type]
+        body[ACCOUNT_DETAIL] = coded_detail(line, refs, account)
         return body
     if item_id is None:
         raise Parked(f"item {line.item.name!r} has no QBO id", code="unresolved_item")
@@ -95,7 +95,7 @@ def bill_line_payload(
         "Qty": line.qty,
         "UnitPrice": line.unit_price,
     }
-    body[ITEM_DETAIL] = coded_detail(line, refs, item)  # type: ignore[arg-type]
+    body[ITEM_DETAIL] = coded_detail(line, refs, item)
     return body
 
 
