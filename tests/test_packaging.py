@@ -17,7 +17,7 @@ from reconciler.web.health import HealthState, serve_health
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD = ROOT / "systemd"
-UNITS = ("reconciler.app.service", "reconciler-once.service", "reconciler-once.timer")
+UNITS = ("reconciler.service", "reconciler-once.service", "reconciler-once.timer")
 TEMPLATE = "reconciler@.service"  # one instance per company: reconciler@acme.service
 CREDENTIALS = {"luminous_api_token", "qbo_client_secret", "qbo_token_key"}
 # Secrets only some installs set: systemd refuses to start a unit whose credential file is
@@ -109,7 +109,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
 
 def test_daemon_unit_directives():
     """The daemon unit is Type=notify with a watchdog, restarts on failure, and is hardened."""
-    service = unit("reconciler.app.service")["Service"]
+    service = unit("reconciler.service")["Service"]
     assert one(service, "Type") == "notify"
     assert int(one(service, "WatchdogSec")) >= 30
     assert one(service, "Restart") == "on-failure"
@@ -124,7 +124,7 @@ def test_daemon_unit_directives():
 
 def test_units_share_configuration_credentials_and_state():
     """Both services read the same config, credentials and state, named as config expects."""
-    daemon = unit("reconciler.app.service")["Service"]
+    daemon = unit("reconciler.service")["Service"]
     once = unit("reconciler-once.service")["Service"]
     for section in (daemon, once):
         env = dict(v.split("=", 1) for v in values(section, "Environment"))
@@ -139,7 +139,7 @@ def test_units_share_configuration_credentials_and_state():
         creds = dict(v.split(":", 1) for v in values(section, "LoadCredential"))
         assert set(creds) == CREDENTIALS == secret_credential_names() - OPTIONAL_CREDENTIALS
         assert all(creds[n] == f"/etc/reconciler/{n}" for n in creds)
-    text = (SYSTEMD / "reconciler.app.service").read_text()
+    text = (SYSTEMD / "reconciler.service").read_text()
     for name in OPTIONAL_CREDENTIALS:
         assert f"#LoadCredential={name}:/etc/reconciler/{name}\n" in text, name
     hardening = {k for k, _ in daemon if k.startswith(("Protect", "Restrict", "Private"))}
@@ -149,7 +149,7 @@ def test_units_share_configuration_credentials_and_state():
 def test_template_unit_is_the_daemon_unit_per_company():
     """reconciler@.service: the daemon unit's every directive, with its own configuration,
     state directory, token store and credentials per instance, and nothing shared."""
-    daemon, template = unit("reconciler.app.service"), unit(TEMPLATE)
+    daemon, template = unit("reconciler.service"), unit(TEMPLATE)
     per_instance = {"Environment", "LoadCredential", "StateDirectory", "WorkingDirectory"}
     for section in ("Service", "Install"):
         same = [(k, v) for k, v in daemon[section] if k not in per_instance]
@@ -187,7 +187,7 @@ def test_timer_variant_runs_one_pass():
     timer = unit("reconciler-once.timer")
     assert one(once["Service"], "Type") == "oneshot"
     assert one(once["Service"], "ExecStart") == "/usr/local/bin/reconciler run --once"
-    assert one(once["Unit"], "Conflicts") == "reconciler.app.service"
+    assert one(once["Unit"], "Conflicts") == "reconciler.service"
     assert one(timer["Timer"], "Unit") == "reconciler-once.service"
     assert values(timer["Timer"], "OnUnitInactiveSec")
     assert one(timer["Install"], "WantedBy") == "timers.target"
@@ -221,7 +221,12 @@ def instruction(keyword: str) -> list[str]:
 
 def test_dockerfile_runtime_image():
     """Slim base, non-root uid 10001, state volume, exec-form entry point, port 8787."""
-    assert final_stage()[0] == ("FROM", "python:3.11-slim")
+    # Both stages start from BASE, python:3.11-slim unless the build names another (CI's
+    # debootstrapped one, .ci/image): the argument is declared before the first FROM.
+    instructions = dockerfile()
+    assert instructions[0] == ("ARG", "BASE=python:3.11-slim")
+    assert [args.split()[0] for k, args in instructions if k == "FROM"] == ["${BASE}", "${BASE}"]
+    assert final_stage()[0] == ("FROM", "${BASE}")
     assert instruction("USER") == ["10001:10001"]
     assert json.loads(instruction("VOLUME")[0]) == ["/var/lib/reconciler"]
     assert json.loads(instruction("ENTRYPOINT")[0]) == ["reconciler"]  # exec form: PID 1
@@ -240,7 +245,11 @@ def test_dockerfile_runtime_image():
         assert assignment in env.split(), assignment
     for name in re.findall(r"(RECONCILER_[A-Z_]+)=", env):
         assert setting_exists(name), name
-    assert any("pip install" in run for run in instruction("RUN"))
+    # The dependencies exactly as locked, then the project's wheel with nothing to resolve.
+    runs = instruction("RUN")
+    assert any("--require-hashes" in r and "-r /tmp/requirements.lock" in r for r in runs)
+    assert any("--no-deps /wheels/" in r and "pip check" in r for r in runs)
+    assert instruction("COPY")[0] == "requirements.lock /tmp/requirements.lock"
 
 
 def healthcheck_command() -> list[str]:
@@ -279,6 +288,7 @@ def test_dockerignore_keeps_secrets_and_state_out():
         patterns
     )
     assert not patterns & {"reconciler", "pyproject.toml", "README.md", "*.md", "*.toml"}
+    assert not patterns & {"requirements.lock", "*.lock", "requirements*"}  # the image's pins
 
 
 def test_compose_example_is_a_sidecar_with_secrets():
