@@ -378,3 +378,26 @@ def test_compose_example_is_a_sidecar_with_secrets():
     for name in CREDENTIALS:
         assert f"  {name}:\n    file: ./secrets/{name}" in text
         assert f"      - {name}\n" in text
+
+
+def test_compose_example_has_a_trial_against_the_emulators():
+    """Profile "try": both emulators and the daemon in one network namespace (the emulators
+    listen on 127.0.0.1), the daemon's port published on the host's loopback only, every
+    setting it sets one that exists. (Run with docker-compose and podman-compose by hand;
+    .ci/image runs the same arrangement as a podman pod.)"""
+    text = (ROOT / "docker-compose.example.yml").read_text()
+    services = re.split(
+        r"\n  (?=[a-z-]+:\n)", text.split("\nservices:\n", 1)[1].split("\nvolumes:")[0]
+    )
+    trial = {s.split(":", 1)[0]: s for s in services if "profiles: [try]" in s}
+    assert set(trial) == {"try-sandbox", "try-luminous", "try-reconciler"}
+    assert '["sandbox", "qbo", "--port", "8765"]' in trial["try-sandbox"]
+    assert '- "127.0.0.1:8787:8787"' in trial["try-sandbox"]
+    for name in ("try-luminous", "try-reconciler"):
+        assert 'network_mode: "service:try-sandbox"' in trial[name]
+    daemon = trial["try-reconciler"]
+    for name in re.findall(r"^\s+(RECONCILER_[A-Z_]+):", daemon, re.M):
+        assert setting_exists(name), name
+    assert 'os.execvp("reconciler", ["reconciler", "run"])' in daemon
+    for hardening in ("read_only: true", "- ALL", '"no-new-privileges:true"'):
+        assert hardening in daemon
