@@ -228,7 +228,11 @@ def auth_connect(command: list[str], run_python: list[str], env: dict[str, str] 
         env=env,
     )
     try:
-        url = lines_until(child.stdout, "http", timeout=60)
+        try:
+            url = lines_until(child.stdout, "http", timeout=60)
+        except Failed as exc:
+            child.kill()
+            raise Failed(f"{exc}; its stderr: {child.communicate()[1][-2000:]}") from None
         out, err = child.communicate(consent_redirect(run_python, url) + "\n", timeout=60)
     finally:
         if child.poll() is None:
