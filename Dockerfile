@@ -13,15 +13,22 @@
 #     -v "$PWD/secrets:/run/secrets:ro" \
 #     -p 127.0.0.1:8787:8787 reconciler
 #
-# See docker-compose.example.yml for secrets and for running it as a sidecar.
+# See docker-compose.example.yml for secrets and for running it as a sidecar, and
+# docs/operate.md for the same with Podman.
+#
+# BASE: any Debian-like image with Python 3.11+ and pip (python:3.11-slim unless told). CI
+# passes a base it makes itself with debootstrap, as no container registry is reachable there
+# (.ci/image). What is installed is pinned, with hashes, by requirements.lock.
+ARG BASE=python:3.11-slim
 
-FROM python:3.11-slim AS build
+FROM ${BASE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY reconciler ./reconciler
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Only the project's own wheel: its dependencies come from the lock in the final stage.
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
-FROM python:3.11-slim
+FROM ${BASE}
 
 # State and token store on the volume; secrets are read as $CREDENTIALS_DIRECTORY/<name>
 # (luminous_api_token, qbo_client_secret, qbo_token_key), the same names systemd's
@@ -48,15 +55,26 @@ ENV PYTHONUNBUFFERED=1 \
     RECONCILER_DAEMON__HEALTH_PORT=8787 \
     CREDENTIALS_DIRECTORY=/run/secrets
 
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl \
-    && rm -rf /wheels \
-    && groupadd --system --gid 10001 reconciler \
+RUN groupadd --system --gid 10001 reconciler \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \
        --home-dir /var/lib/reconciler --shell /usr/sbin/nologin reconciler \
     && mkdir -p /var/lib/reconciler /etc/reconciler \
     && chown 10001:10001 /var/lib/reconciler \
     && chmod 0700 /var/lib/reconciler
+
+# The dependencies first, exactly as locked (every file checked against its hash): this layer
+# changes only with requirements.lock, so a rebuild after a code change reuses it.
+COPY requirements.lock /tmp/requirements.lock
+RUN pip install --no-cache-dir --root-user-action=ignore --require-hashes --only-binary :all: \
+       -r /tmp/requirements.lock \
+    && rm /tmp/requirements.lock
+
+# Then the project, with nothing more to resolve; `pip check` fails the build if the lock
+# misses a dependency the project declares.
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir --root-user-action=ignore --no-deps /wheels/*.whl \
+    && rm -rf /wheels \
+    && pip check
 
 WORKDIR /var/lib/reconciler
 USER 10001:10001

@@ -107,6 +107,84 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
     assert result.stdout + result.stderr == ""  # unknown keys are warnings with status 0
 
 
+SERVICES = ("reconciler.service", "reconciler-once.service", "reconciler@acme.service")
+# What `systemd-analyze security` may still count against a unit, each explained in the unit
+# ("What `systemd-analyze security` still counts"): anything else is a regression.
+EXPLAINED = {
+    "PrivateNetwork=",
+    "RestrictAddressFamilies=~AF_(INET|INET6)",
+    "RestrictAddressFamilies=~AF_UNIX",
+    "DeviceAllow=",
+    "RootDirectory=/RootImage=",
+    "IPAddressDeny=",
+}
+
+
+def test_units_security_exposure_is_at_most_1(tmp_path):
+    """`systemd-analyze security --offline=yes` scores every service 1.0 or better, and each
+    setting it still counts is one the unit explains (tests/test_units_confined.py shows the
+    daemon working under the rest)."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is needed (apt-get install systemd)"
+    entry = Path(sys.executable).parent / "reconciler"
+    for name in (*UNITS, TEMPLATE):
+        text = (SYSTEMD / name).read_text().replace("/usr/local/bin/reconciler", str(entry))
+        (tmp_path / name).write_text(text)
+    for service in SERVICES:
+        result = subprocess.run(
+            [analyze, "security", "--offline=yes", "--no-pager", service],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        score = re.search(
+            rf"Overall exposure level for {re.escape(service)}: ([0-9.]+)", result.stdout
+        )
+        assert score, result.stdout + result.stderr
+        assert float(score.group(1)) <= 1.0, result.stdout
+        counted = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("✗")}
+        assert counted <= EXPLAINED, counted - EXPLAINED
+        text = (SYSTEMD / service.replace("acme", "")).read_text()
+        comments = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+        for item in counted:  # each says why in a comment of the unit
+            assert item.split("=")[0] + "=" in comments, (service, item)
+
+
+def test_units_ip_allow_list_is_everything_but_link_local_and_multicast():
+    """IPAddressDeny=any plus the allow list: loopback (the health server, a local DNS stub),
+    private and public unicast pass; link-local (cloud metadata) and multicast do not."""
+    import ipaddress
+
+    for name in SERVICES:
+        service = unit(name.replace("acme", ""))["Service"]
+        assert one(service, "IPAddressDeny") == "any"
+        allowed = [
+            ipaddress.ip_network(n) for v in values(service, "IPAddressAllow") for n in v.split()
+        ]
+
+        def allows(address: str, allowed=allowed) -> bool:
+            ip = ipaddress.ip_address(address)
+            return any(ip in net for net in allowed if net.version == ip.version)
+
+        for address in (
+            "127.0.0.1",
+            "::1",
+            "10.0.0.2",
+            "172.16.5.4",
+            "192.168.1.1",
+            "8.8.8.8",
+            "52.1.2.3",
+            "169.253.0.1",
+            "169.255.0.1",
+            "2600:1f18::1",
+            "fd00::53",
+        ):
+            assert allows(address), (name, address)
+        for address in ("169.254.169.254", "169.254.0.1", "fe80::1", "224.0.0.251", "ff02::fb"):
+            assert not allows(address), (name, address)
+
+
 def test_daemon_unit_directives():
     """The daemon unit is Type=notify with a watchdog, restarts on failure, and is hardened."""
     service = unit("reconciler.service")["Service"]
@@ -221,7 +299,12 @@ def instruction(keyword: str) -> list[str]:
 
 def test_dockerfile_runtime_image():
     """Slim base, non-root uid 10001, state volume, exec-form entry point, port 8787."""
-    assert final_stage()[0] == ("FROM", "python:3.11-slim")
+    # Both stages start from BASE, python:3.11-slim unless the build names another (CI's
+    # debootstrapped one, .ci/image): the argument is declared before the first FROM.
+    instructions = dockerfile()
+    assert instructions[0] == ("ARG", "BASE=python:3.11-slim")
+    assert [args.split()[0] for k, args in instructions if k == "FROM"] == ["${BASE}", "${BASE}"]
+    assert final_stage()[0] == ("FROM", "${BASE}")
     assert instruction("USER") == ["10001:10001"]
     assert json.loads(instruction("VOLUME")[0]) == ["/var/lib/reconciler"]
     assert json.loads(instruction("ENTRYPOINT")[0]) == ["reconciler"]  # exec form: PID 1
@@ -240,7 +323,11 @@ def test_dockerfile_runtime_image():
         assert assignment in env.split(), assignment
     for name in re.findall(r"(RECONCILER_[A-Z_]+)=", env):
         assert setting_exists(name), name
-    assert any("pip install" in run for run in instruction("RUN"))
+    # The dependencies exactly as locked, then the project's wheel with nothing to resolve.
+    runs = instruction("RUN")
+    assert any("--require-hashes" in r and "-r /tmp/requirements.lock" in r for r in runs)
+    assert any("--no-deps /wheels/" in r and "pip check" in r for r in runs)
+    assert instruction("COPY")[0] == "requirements.lock /tmp/requirements.lock"
 
 
 def healthcheck_command() -> list[str]:
@@ -279,6 +366,7 @@ def test_dockerignore_keeps_secrets_and_state_out():
         patterns
     )
     assert not patterns & {"reconciler", "pyproject.toml", "README.md", "*.md", "*.toml"}
+    assert not patterns & {"requirements.lock", "*.lock", "requirements*"}  # the image's pins
 
 
 def test_compose_example_is_a_sidecar_with_secrets():
@@ -290,3 +378,26 @@ def test_compose_example_is_a_sidecar_with_secrets():
     for name in CREDENTIALS:
         assert f"  {name}:\n    file: ./secrets/{name}" in text
         assert f"      - {name}\n" in text
+
+
+def test_compose_example_has_a_trial_against_the_emulators():
+    """Profile "try": both emulators and the daemon in one network namespace (the emulators
+    listen on 127.0.0.1), the daemon's port published on the host's loopback only, every
+    setting it sets one that exists. (Run with docker-compose and podman-compose by hand;
+    .ci/image runs the same arrangement as a podman pod.)"""
+    text = (ROOT / "docker-compose.example.yml").read_text()
+    services = re.split(
+        r"\n  (?=[a-z-]+:\n)", text.split("\nservices:\n", 1)[1].split("\nvolumes:")[0]
+    )
+    trial = {s.split(":", 1)[0]: s for s in services if "profiles: [try]" in s}
+    assert set(trial) == {"try-sandbox", "try-luminous", "try-reconciler"}
+    assert '["sandbox", "qbo", "--port", "8765"]' in trial["try-sandbox"]
+    assert '- "127.0.0.1:8787:8787"' in trial["try-sandbox"]
+    for name in ("try-luminous", "try-reconciler"):
+        assert 'network_mode: "service:try-sandbox"' in trial[name]
+    daemon = trial["try-reconciler"]
+    for name in re.findall(r"^\s+(RECONCILER_[A-Z_]+):", daemon, re.M):
+        assert setting_exists(name), name
+    assert 'os.execvp("reconciler", ["reconciler", "run"])' in daemon
+    for hardening in ("read_only: true", "- ALL", '"no-new-privileges:true"'):
+        assert hardening in daemon

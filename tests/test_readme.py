@@ -42,7 +42,10 @@ def test_quick_start_has_exactly_two_commands():
 
 
 def test_ci_runs_the_readmes_test_command():
-    """.ci/run installs the test extra and runs `python -m pytest`, as README says."""
-    assert "pip install --quiet -e '.[test]'" in CI or "pip install -e '.[test]'" in CI
+    """.ci/run installs the test extra and runs `python -m pytest`, as README says; the
+    versions are the locked ones (requirements-dev.lock, hashes checked)."""
+    assert "pip install --quiet --require-hashes -r requirements-dev.lock" in CI
+    assert "pip install --quiet --no-deps -e '.[test]'" in CI
+    assert "-m pip check" in CI
     assert re.search(r'"\$VENV/bin/python" -m pytest', CI)
     assert "set -euo pipefail" in CI
