@@ -83,7 +83,6 @@ def normalise_bill(company: Any, entity: str, obj: dict, existing: dict | None) 
     _link_lines(company, raw_lines, obj, existing)
     qbo_tax.apply_totals(company, obj)
     _apply_doc_number(company, obj, existing)
-    qbo_store._check_length(obj, "PrivateNote", qbo_store.NOTE_MAX)
     company._apply_ap_account(obj)
     qbo_classes.resolve_txn_refs(company, obj)
     obj.setdefault("TxnDate", company.clock().date().isoformat())
@@ -111,8 +110,6 @@ def _apply_doc_number(company: Any, obj: dict, existing: dict | None) -> None:
     if not doc_number:
         obj.pop("DocNumber", None)
         return
-    if len(doc_number) > qbo_store.DOC_NUMBER_MAX:
-        raise qbo_store.too_long("DocNumber", qbo_store.DOC_NUMBER_MAX, len(doc_number))
     if company.checks_duplicate_docnumbers():
         vendor = obj["VendorRef"]["value"]
         for other in company.objects["Bill"].values():
