@@ -140,9 +140,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from reconciler.sandbox.qbo import seed as qbo_seed
+from reconciler.sandbox.qbo import store as qbo_store
 from reconciler.sandbox.qbo.auth import OAuthError, TokenAuthority
 from reconciler.sandbox.qbo.limits import LimitSettings, RateLimits
-from reconciler.sandbox.qbo.store import ENTITIES, Company
+from reconciler.sandbox.qbo.schema import SCHEMA
+from reconciler.sandbox.qbo.store import APP_USER_ID, ENTITIES, OTHER_USER_ID, Company
 from reconciler.sandbox.qbo.wire import (
     XML_TYPE,
     QBOFault,
@@ -172,6 +174,7 @@ JWKS_PATH = "/op/v1/jwks"
 API_PREFIX = "/v3/company/"
 ADMIN_PREFIX = "/__admin/"
 JSON_TYPE = "application/json;charset=UTF-8"
+BEARER_CHALLENGE = 'Bearer realm="Intuit", error="invalid_token"'
 ACTIONS = ("status", "latency", "drop_after_commit", "reset")
 LIMIT_SETTINGS = (
     "requests_per_minute",
@@ -455,7 +458,11 @@ class QBOEmulator:
         with self.company.lock:
             current = self.company.read(entity, object_id)
             body = {"Id": current["Id"], "SyncToken": current["SyncToken"], "sparse": True}
-            return self.company.update(entity, body | changes)
+            self.company.acting_user = OTHER_USER_ID
+            try:
+                return self.company.update(entity, body | changes)
+            finally:
+                self.company.acting_user = APP_USER_ID
 
     def forget_requestids(self) -> None:
         """Drop stored requestid answers (as if QBO's memory of them had expired)."""
@@ -657,12 +664,7 @@ class QBOEmulator:
         if rule.status == 429:
             return self._throttled()
         if rule.status == 401:
-            return _json_answer(
-                401,
-                gateway_fault_body(
-                    401, "3200", "AuthenticationFailed", "Token expired", self.now()
-                ),
-            )
+            return self._unauthorised("Token expired")
         system = QBOFault(
             "10000",
             "An application error has occurred while processing your request",
@@ -711,6 +713,13 @@ class QBOEmulator:
         token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
         return self.auth.client_of(token) or self.client_id
 
+    def _unauthorised(self, detail: str | None) -> _Answer:
+        """401 in the gateway's envelope, with the header a bearer challenge carries (recorded:
+        fault_401_expired_token.json, `Www-Authenticate: Bearer realm="Intuit",
+        error="invalid_token"`)."""
+        body = gateway_fault_body(401, "3200", "AuthenticationFailed", detail, self.now())
+        return _json_answer(401, body, {"WWW-Authenticate": BEARER_CHALLENGE})
+
     def _throttled(self) -> _Answer:
         """QBO's 429 throttle fault, as JSON or (throttle_xml) as the XML QBO has sent."""
         if self.throttle_xml:
@@ -726,15 +735,10 @@ class QBOEmulator:
         header = request.headers.get("Authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            detail = "Malformed bearer token: too short or too long"
-            return _json_answer(
-                401, gateway_fault_body(401, "3200", "AuthenticationFailed", detail, self.now())
-            )
+            return self._unauthorised("Malformed bearer token: too short or too long")
         token_realm, why = self.auth.check_bearer(token.strip())
         if token_realm is None:
-            return _json_answer(
-                401, gateway_fault_body(401, "3200", "AuthenticationFailed", why, self.now())
-            )
+            return self._unauthorised(why)
         if token_realm != realm or realm != self.realm_id:
             return _json_answer(
                 403,
@@ -785,15 +789,13 @@ class QBOEmulator:
             return 200, self._cdc(request)
         entity = ENTITIES.get(resource)
         if entity is None:
-            raise QBOFault(
-                "500",
-                "Unsupported Operation",
-                f"Operation Could not find resource for relative : /{rest} is not supported.",
-            )
+            known = SCHEMA.entity_named(resource)
+            if known is not None and request.method == "POST" and len(parts) == 1:
+                SCHEMA.check(known, self._json_body(request.body))  # QBO reads the body first
+            raise self._no_resource(request)
         if request.method == "GET":
-            object_id = parts[1] if len(parts) > 1 else "1"
-            return 200, {entity: self.company.read(entity, object_id), "time": self._time()}
-        if request.method == "POST":
+            return 200, {entity: self._read(request, entity, parts), "time": self._time()}
+        if request.method == "POST" and len(parts) == 1:
             body = self._json_body(request.body)
             return 200, {
                 entity: self._write(
@@ -807,6 +809,25 @@ class QBOEmulator:
         raise QBOFault(
             "500", "Unsupported Operation", f"Operation {request.method} is not supported."
         )
+
+    def _no_resource(self, request: _Request) -> QBOFault:
+        """400 "Unsupported Operation" (code 500) for a path QBO has no resource at, in the
+        words minimul/qbo_api #81 quotes ("Operation Could not find resource for relative :
+        /v3/company/:realmid/vendor of full path: https://... is not supported.")."""
+        return qbo_store.unsupported_operation(
+            f"Operation Could not find resource for relative : {request.path} of full path: "
+            f"{self.base_url}{request.target} is not supported."
+        )
+
+    def _read(self, request: _Request, entity: str, parts: list[str]) -> dict:
+        """GET {entity}/{id}; the singletons answer without an id (or with the realm's). More
+        segments (customer/1/5) are no resource; an id that is not a number is 2030."""
+        if entity in qbo_store.SINGLETONS and len(parts) <= 2:
+            return self.company.read(entity, "1")
+        if len(parts) != 2:
+            raise self._no_resource(request)
+        qbo_store.check_id(entity, parts[1])
+        return self.company.read(entity, parts[1])
 
     def _write(
         self, entity: str, body: Any, operation: str | None, allow_duplicate_docnum: bool = False

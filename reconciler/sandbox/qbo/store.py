@@ -62,6 +62,10 @@ DELETABLE = ("PurchaseOrder", "Bill", "BillPayment")
 SINGLETONS = ("CompanyInfo", "Preferences")
 # Read and query only through the entity endpoints (Intuit lists no create or update for them).
 READ_ONLY = ("TaxCode", "TaxRate")
+# Transactions: their MetaData names the user who changed them last.
+TRANSACTIONS = ("PurchaseOrder", "Bill", "BillPayment")
+APP_USER_ID = "9130350000000001"  # the connected app's user (recorded ids have this shape)
+OTHER_USER_ID = "9130350000000002"  # someone working in QBO (edit_as_other_user)
 # Entities whose lines keep their Ids across updates (qbo_lines).
 LINE_ID_ENTITIES = ("PurchaseOrder", "Bill")
 # Entities whose TotalAmt the client sets (a payment's amount) instead of QBO computing it.
@@ -213,6 +217,15 @@ def unsupported_property(detail: str) -> QBOFault:
     return QBOFault("2010", "Request has invalid or unsupported property", detail)
 
 
+def check_id(entity: str, object_id: Any) -> None:
+    """2030 "Invalid ID" for an Id that is not a whole number (customer/1.5); TaxCode keeps the
+    US pseudo codes TAX and NON. The Detail's wording is the emulator's (QBO's not recorded)."""
+    text = str(object_id)
+    if entity != "TaxCode" and not text.isdigit():
+        detail = f"Id should be a valid number. Supplied value:{text}"
+        raise QBOFault("2030", "Invalid ID", detail, element="Id")
+
+
 def business_rule(detail: str, code: str = "6000") -> QBOFault:
     """6000: a business validation error."""
     return QBOFault(
@@ -329,6 +342,9 @@ class Company:
         self._last_moment: datetime | None = None
         self.next_id: dict[str, int] = {name: 1 for name in ENTITIES.values()}
         self.next_doc_number = 1001
+        self.next_address_id = 1
+        # Who writes (MetaData.LastModifiedByRef): the app's user, or another QBO user
+        self.acting_user = APP_USER_ID
         self.refuse_closed_po_edits = False
         # Per (entity, Id): the highest line Id the object has had (qbo_lines).
         self.line_id_high: dict[tuple[str, str], int] = {}
@@ -577,6 +593,7 @@ class Company:
         object_id = body.get("Id")
         if object_id in (None, ""):
             raise required_missing("Id")
+        check_id(entity, object_id)
         if body.get("SyncToken") in (None, ""):
             raise required_missing("SyncToken")
         existing = self.objects[entity].get(str(object_id))
@@ -612,19 +629,41 @@ class Company:
             object_id = self._allocate_id(entity, wanted_id)
             obj["Id"] = object_id
             obj["SyncToken"] = "0"
-            obj["MetaData"] = {"CreateTime": now, "LastUpdatedTime": now}
+            created = now
         else:
             obj["Id"] = existing["Id"]
             obj["SyncToken"] = str(int(existing["SyncToken"]) + 1)
-            obj["MetaData"] = {
-                "CreateTime": existing["MetaData"]["CreateTime"],
-                "LastUpdatedTime": now,
-            }
+            created = existing["MetaData"]["CreateTime"]
+        obj["MetaData"] = self._meta(entity, created, now)
+        self._number_addresses(entity, obj, existing)
         obj["domain"] = "QBO"
         obj["sparse"] = False
         self.objects[entity][obj["Id"]] = obj
         self.changed_at.setdefault(entity, {})[obj["Id"]] = moment
         return copy.deepcopy(obj)
+
+    def _meta(self, entity: str, created: str, updated: str) -> dict:
+        """MetaData as recorded: transactions name who changed them last (LastModifiedByRef,
+        po_create_batch.json, bill_create_batch.json); names and items do not
+        (vendor_create_batch.json, item_create_batch.json)."""
+        meta: dict[str, Any] = {"CreateTime": created}
+        if entity in TRANSACTIONS:
+            meta["LastModifiedByRef"] = {"value": self.acting_user}
+        meta["LastUpdatedTime"] = updated
+        return meta
+
+    def _number_addresses(self, entity: str, obj: dict, existing: dict | None) -> None:
+        """Every stored address has its own Id (recorded: Vendor.BillAddr "610", Bill.VendorAddr
+        "613", PurchaseOrder.ShipAddr "113"); one sent again without it keeps the one it had."""
+        for name, (kind, _) in SCHEMA.properties(SCHEMA.entities.get(entity, "")).items():
+            address = obj.get(name)
+            if kind != "PhysicalAddress" or not isinstance(address, dict) or "Id" in address:
+                continue
+            before = ((existing or {}).get(name) or {}).get("Id")
+            if before is None:
+                before = str(self.next_address_id)
+                self.next_address_id += 1
+            obj[name] = {"Id": before, **address}
 
     def touch(self, entity: str, obj: dict) -> None:
         """Record a change the service itself made to a stored object (a PO its bills closed, a
@@ -745,6 +784,7 @@ class Company:
             obj["FullyQualifiedName"] = name
         if entity == "Vendor":
             obj["Balance"] = (existing or {}).get("Balance", obj.get("Balance", Decimal(0)))
+            obj.setdefault("Vendor1099", False)  # recorded on every vendor answer
         if entity in ("Vendor", "Customer"):
             obj.setdefault("CurrencyRef", self.home_currency())
         return obj
@@ -863,6 +903,8 @@ class Company:
             qbo_bills.apply_receipts(self, obj, existing["Id"])
             if status != "Closed":
                 self.auto_closed_pos.discard(existing["Id"])
+        else:
+            obj.setdefault("LinkedTxn", [])  # unbilled (recorded); bills add theirs (qbo_bills)
         _check_email(obj.get("POEmail"))
         self._apply_ap_account(obj)
         obj.setdefault("TxnDate", self.clock().date().isoformat())
@@ -913,7 +955,10 @@ class Company:
             "Id": str(number),
             "LineNum": number,
             **kept,
-            "Amount": amount,
+            # QBO keeps line amounts to the cent and writes them so (50 is answered 50.00:
+            # po_create_batch.json); a QBO staff answer: "the Amount fields for each line have
+            # a precision of two (2) decimal places" (QuickBooks Community, en-ca, 1567567)
+            "Amount": amount.quantize(CENT, rounding=ROUND_HALF_UP),
             "DetailType": detail_type,
             detail_type: detail,
         }
@@ -1000,7 +1045,8 @@ class Company:
         rows = [o for _, o in changed[:CDC_MAX_PER_ENTITY]]
         if not rows:
             return {}
-        return {entity: rows, "startPosition": 1, "maxResults": len(rows), "totalCount": len(rows)}
+        # no totalCount: CDC answers carry startPosition and maxResults only
+        return {entity: rows, "startPosition": 1, "maxResults": len(rows)}
 
     def _changed_moment(self, entity: str, obj: dict) -> datetime:
         """The precise last change, or the rendered second for objects stored around _store."""
