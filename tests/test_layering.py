@@ -37,6 +37,7 @@ PURE = {
     "reconciler.documents.drift",
     "reconciler.documents.coding",
     "reconciler.qbo.company",
+    "reconciler.documents.tax_inclusive",
 }
 # The middle decides and orders I/O it is handed (through protocols): no I/O library and no
 # module at the edges (the state file, the HTTP clients, logging setup, the scheduler).

@@ -30,12 +30,14 @@ from reconciler import errors
 from reconciler.config.loader import Settings
 from reconciler.documents.po.body import ResolvedRefs
 from reconciler.documents.po.mapping import item_key
+from reconciler.documents.tax_inclusive import INCLUSIVE
 from reconciler.model import DesiredItem, DesiredPO, DesiredVendor, LineKind
 from reconciler.resolve import bulk
 from reconciler.resolve.accounts import AccountResolver
 from reconciler.resolve.common import ref_request_id
 from reconciler.resolve.items import ItemPolicy, ItemResolver
 from reconciler.resolve.named import CodedNames, CodedRefs
+from reconciler.resolve.tax_rates import TaxRateTable
 from reconciler.resolve.vendors import VendorPolicy, VendorResolver
 from reconciler.state import ReferenceMaps, name_key
 from reconciler.write import batching
@@ -94,6 +96,7 @@ class References:
             inv_start_date=today,
             on_event=on_event,
         )
+        self.tax_rates = TaxRateTable(qbo)
         self.coded = CodedRefs(
             qbo,
             maps,
@@ -137,7 +140,13 @@ class References:
             class_ids=class_ids,
             department_id=department_id,
             tax_code_ids=tax_code_ids,
+            tax_rates=self.tax_rates.rates() if self._inclusive(desired) else {},
         )
+
+    @staticmethod
+    def _inclusive(desired: Any) -> bool:
+        """Whether the document's lines go out net, so its body needs the codes' rates."""
+        return getattr(desired, "tax_calculation", None) == INCLUSIVE
 
     def forget(self, desired: DesiredPO) -> None:
         """QBO said a cached reference is gone or inactive: the next resolve asks again."""

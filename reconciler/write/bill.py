@@ -64,11 +64,18 @@ class _RefsView:
     lines: tuple[DesiredBillLine, ...]
     ap_account: str | None
     location: None = None  # a bill takes its PO's DepartmentRef as an id: nothing to resolve
+    tax_calculation: str | None = None  # TaxInclusive: the body needs the codes' rates
 
 
 def _refs_view(desired: DesiredBill) -> Any:
     lines = tuple(line for line in desired.lines if line.link is None)
-    return _RefsView(desired.source_id, desired.vendor, lines, desired.ap_account)
+    return _RefsView(
+        desired.source_id,
+        desired.vendor,
+        lines,
+        desired.ap_account,
+        tax_calculation=desired.tax_calculation,
+    )
 
 
 class BillWriter:

@@ -171,8 +171,8 @@ CA_TAX = TaxSettings(
 # (country, calculation): tax settings, line data (qty, price, tax_rate, tax), then what QBO
 # computes: the lines' codes, the stored (net) line amounts, TotalTax and TotalAmt. Worked by
 # hand from qbo_tax's rules (line by line: each line's tax per rate rounded half up, then
-# added; inclusive: net = gross x 100 / (100 + the code's rate), a line's tax at rate r is
-# gross x r / (100 + the code's rate)).
+# added; inclusive: the client sends net = gross x 100 / (100 + the code's rate) with the gross
+# in TaxInclusiveAmt, and a line's tax at rate r is gross x r / (100 + the code's rate)).
 CASES = {
     ("GB", "TaxExcluded"): (
         UK_TAX,
@@ -256,6 +256,10 @@ def test_tax_codes_on_every_line_to_the_cent(tmp_path, country, calculation):
         assert _money(qpo["TxnTaxDetail"]["TotalTax"]) == D(total_tax)
         assert _money(qpo["TotalAmt"]) == D(total)
         assert not any(ln.get("Description") == "Tax" for ln in qpo["Line"])
+        if calculation == "TaxInclusive":  # the gross Luminous gave, in TaxInclusiveAmt
+            grosses = [D(q) * D(p) for q, p, _, _ in data] + [D(shipping)]
+            held = [_money(ln[ln["DetailType"]]["TaxInclusiveAmt"]) for ln in qpo["Line"]]
+            assert held == grosses
         # A lost state file: the PO is found in QBO and adopted; what QBO stored (net lines,
         # the gross in TaxInclusiveAmt) is no difference from what would be sent: no write.
         Path(h.settings.state.path).unlink()

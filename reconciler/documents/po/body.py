@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.documents.po.mapping import MappingRules, clean_text, item_key
+from reconciler.documents.tax_inclusive import INCLUSIVE, net_lines
 from reconciler.errors import ConfigError, Parked
 from reconciler.model import (
     Address,
@@ -42,6 +43,8 @@ class ResolvedRefs:
     class_ids: Mapping[str, str] = field(default_factory=dict)  # class name -> Class.Id
     department_id: str | None = None  # the PO's location
     tax_code_ids: Mapping[str, str] = field(default_factory=dict)  # code name -> TaxCode.Id
+    # TaxCode.Id -> its total purchase rate (percent); read for TaxInclusive documents only
+    tax_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 def coded_detail(line: DesiredLine, refs: ResolvedRefs, detail: dict[str, Any]) -> dict[str, Any]:
@@ -117,9 +120,12 @@ def _line_payload(line: DesiredLine, refs: ResolvedRefs, number: int) -> dict[st
 
 def po_payload(desired: DesiredPO, refs: ResolvedRefs) -> dict[str, Any]:
     """The PurchaseOrder JSON body (no Id/SyncToken); Decimals stay Decimals for the client."""
+    lines = [_line_payload(line, refs, n) for n, line in enumerate(desired.lines, start=1)]
+    if desired.tax_calculation == INCLUSIVE:
+        lines = net_lines(lines, refs.tax_rates)
     body: dict[str, Any] = {
         "VendorRef": {"value": refs.vendor_id, "name": desired.vendor.display_name},
-        "Line": [_line_payload(line, refs, n) for n, line in enumerate(desired.lines, start=1)],
+        "Line": lines,
         "POStatus": "Closed" if desired.lifecycle is Lifecycle.CLOSED else "Open",
     }
     ap_account_id = refs.ap_account_id or (
