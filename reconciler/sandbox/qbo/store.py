@@ -822,11 +822,12 @@ class Company:
         obj.setdefault("UnitPrice", Decimal(0))
         obj.setdefault("PurchaseCost", Decimal(0))
         obj.setdefault("TrackQtyOnHand", item_type == "Inventory")
+        obj.setdefault("DeferredRevenue", False)  # recorded on an item create
         return obj
 
     def _item_qualified_name(self, obj: dict, name: str) -> str:
         if not obj.get("SubItem") or obj.get("ParentRef") is None:
-            obj["Level"] = 0
+            obj.pop("Level", None)  # a top-level item answers no Level (item_create_batch.json)
             return name
         obj["ParentRef"] = self._resolve_ref("ParentRef", obj["ParentRef"], "Item")
         parent = self.objects["Item"][obj["ParentRef"]["value"]]
