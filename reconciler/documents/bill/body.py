@@ -26,7 +26,13 @@ from typing import Any
 
 from reconciler.documents.bill.model import DesiredBill, DesiredBillLine, QBOLine, qbo_line
 from reconciler.documents.po.body import ResolvedRefs, coded_detail
-from reconciler.documents.po.mapping import clean_text, item_key
+from reconciler.documents.po.mapping import (
+    NOTE_MAX,
+    TRUNCATION_MARKER,
+    clean_text,
+    fit,
+    item_key,
+)
 from reconciler.documents.tax_inclusive import INCLUSIVE, net_lines
 from reconciler.errors import ConfigError, Parked
 from reconciler.model import LineKind
@@ -188,7 +194,7 @@ def void_payload(current: Mapping[str, Any]) -> dict[str, Any]:
     note = current.get("PrivateNote") or ""
     if not note.startswith(VOIDED):
         note = f"{VOIDED} {note}".strip()
-    return {"Line": lines, "PrivateNote": note[:4000]}
+    return {"Line": lines, "PrivateNote": fit(note, NOTE_MAX, TRUNCATION_MARKER)}
 
 
 def is_void(entity: Mapping[str, Any]) -> bool:

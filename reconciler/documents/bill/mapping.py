@@ -224,12 +224,12 @@ def _item(line: SourceBillLine, rules: BillRules, bill_id: int, where: str) -> D
     assert product is not None
     try:
         name = mapping.item_name(product.name)
+        sku = mapping.item_sku(product.sku)
     except InvalidSourceRecord as exc:
         raise InvalidSourceRecord(f"{where}: {exc.message}", po_id=bill_id) from None
-    sku = product.sku.strip() if product.sku else None
     return DesiredItem(
         name=name,
-        sku=sku if sku and len(sku) <= mapping.SKU_MAX else None,
+        sku=sku,
         description=mapping.clean_text(product.description),
         unit_cost=mapping.five_places(product.unit_cost) if product.unit_cost else None,
         kind=rules.item_kind,
@@ -277,15 +277,17 @@ def _doc_number(bill: SourceBill, rules: BillRules) -> tuple[str, str | None]:
     if bill.origin is DocKind.RECEIPT:
         return f"{rules.receipt_number_prefix}{bill.id}"[-mapping.DOC_NUMBER_MAX :], None
     number = " ".join((bill.number or "").split()) or None
-    if number is not None and len(number) > mapping.DOC_NUMBER_MAX:
+    if number is not None and mapping.java_length(number) > mapping.DOC_NUMBER_MAX:
         if rules.doc_number_too_long != "truncate":
             raise InvalidSourceRecord(
-                f"bill number {number!r} has {len(number)} characters; QBO DocNumber allows "
+                f"bill number {number!r} has {mapping.java_length(number)} characters; QBO "
+                "DocNumber allows "
                 f'{mapping.DOC_NUMBER_MAX} (set sync.doc_number_too_long = "truncate" to keep '
                 f"the last {mapping.DOC_NUMBER_MAX})",
                 po_id=bill.id,
             )
-        return number[-mapping.DOC_NUMBER_MAX :].lstrip(), f"Supplier bill number: {number}"
+        kept = mapping.last_chars(number, mapping.DOC_NUMBER_MAX).lstrip()
+        return kept, f"Supplier bill number: {number}"
     if number is not None and is_queryable(number):
         return number, None
     why = "has no bill number" if number is None else f"number {number!r} cannot be searched"

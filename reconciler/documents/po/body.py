@@ -14,7 +14,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from reconciler.documents.po.mapping import MappingRules, clean_text, item_key
+from reconciler.documents.po.mapping import (
+    PURCHASE_DESC_MAX,
+    MappingRules,
+    clean_text,
+    item_key,
+)
 from reconciler.documents.tax_inclusive import INCLUSIVE, net_lines
 from reconciler.errors import ConfigError, Parked
 from reconciler.model import (
@@ -218,7 +223,7 @@ def item_payload(
         body["Sku"] = item.sku
     if item.description:
         body["Description"] = item.description
-        body["PurchaseDesc"] = item.description
+        body["PurchaseDesc"] = clean_text(item.description, limit=PURCHASE_DESC_MAX)
     if item.unit_cost is not None:
         body["PurchaseCost"] = item.unit_cost
     if income_account_id:
