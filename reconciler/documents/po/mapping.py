@@ -15,6 +15,9 @@ Names (vendors and items): one rule, `_normalise_name`
     the safe value): cut and end with '~' + 8 hex of sha256 of the whole normalised name, so two
     long names that share a prefix still differ. Empty after all this -> InvalidSourceRecord.
     The rule is idempotent: normalising a normalised name changes nothing.
+Lengths
+    every limit counts characters as QBO does (`java_length`: a Java service counts a character
+    outside the BMP as two); the rule for each field is in docs/qbo-limits.md.
 
 Money
     QBO checks every item line: `Amount` must equal `Qty * UnitPrice` to the cent, else fault 6070
@@ -46,7 +49,8 @@ DocNumber
 Notes
     `private_note` -> PrivateNote, `public_note` -> Memo (both documented "max 4000 chars"):
     characters XML cannot carry are dropped, CRLF -> LF, longer than 4000 -> cut and end with
-    " [truncated]" (the full text stays in Luminous). Line descriptions follow the same rule.
+    " [truncated]" (the full text stays in Luminous). Line descriptions follow the same rule,
+    Item.Description too; Item.PurchaseDesc is cut at 1000 (its documented maximum).
     (QBO's screen labels PrivateNote "Memo" and the API's Memo "Your message to vendor".)
 Dates
     straight through (`order_date` -> TxnDate, `arrival_due_date` -> DueDate).
@@ -57,7 +61,9 @@ Currency
 Addresses
     ship-to -> ShipAddr with the ship-to name as Line1 and the street lines joined in Line2;
     supplier address -> VendorAddr (and the vendor's BillAddr). Lines are cut at QBO's limits
-    (500 per line, City 255, PostalCode 30).
+    (500 per line, City 255, PostalCode 30) and end with "…"; so are the vendor's phone (30)
+    and account number (100). An email or a SKU longer than 100 fails the PO with the reason
+    (a cut address or SKU is another one).
 Lifecycle
     active -> OPEN; completed/closed -> CLOSED; cancelled -> CLOSED or DELETED by
     `rules.on_cancel`; draft never reaches here (plan.skip_reason).
@@ -67,7 +73,8 @@ Fields
 Custom fields
     (QBO custom field name, source) pairs; the source is a PO attribute from
     `CUSTOM_FIELD_ATTRIBUTES` or else the name of a Luminous custom field. Values are cut to 31
-    characters (QBO's limit for string custom fields as shown in its UI; unsure for the API).
+    characters with "…" (QBO's limit for string custom fields as shown in its UI; unsure for
+    the API).
 """
 
 from __future__ import annotations
