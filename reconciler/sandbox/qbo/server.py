@@ -27,9 +27,12 @@ Where Intuit's documentation was unsure or silent, this is what the emulator doe
 - DisplayName is trimmed; colon, tab or newline in it: 6000 business validation (the exact QBO
   text could not be found; quickbooks-ruby refuses colons client-side for the same reason).
   Max 500 characters. Item Name max 100, colon refused (reserved for "Parent:Child").
-- String lengths: 2050 "String length is either shorter or longer than supported by
-  specification", Detail "String length specified does not match the supported length. Min:0
-  Max:21 supported. Supplied length:45", element the field (a logged QBO answer for DocNumber).
+- Request bodies go through Intuit's schema first (qbo_schema, a table generated from the XSD
+  and the API reference by scripts/qbo_schema.py): property names at every depth (2010 in
+  Jackson's words, as recorded), value shapes, dates (a date-time is its date; garbage 2010),
+  documented maximum lengths in Java characters (2050 "String length is either shorter or
+  longer than supported by specification", Detail "String length specified does not match the
+  supported length. Min:0 Max:21 supported. Supplied length:45", element the field).
 - 5010 "Stale Object Error", Detail "Stale Object Error : You and <user> were working on this at
   the same time. <user> finished before you did, so your work was not saved." (python-quickbooks
   #127, QuickBooks-V3-DotNET-SDK #366).
@@ -47,10 +50,16 @@ Where Intuit's documentation was unsure or silent, this is what the emulator doe
   ApprovalMax documents reversing Closed through the API), so edits are allowed by default;
   `emu.refuse_closed_po_edits = True` turns them into a 6000 fault for tests of that path.
   A PO carrying LinkedTxn (copied to a bill) cannot be deleted or moved to another vendor: 6000.
-- Unknown top-level fields: 2010 "Request has invalid or unsupported property", Detail
-  'Property Name:Unrecognized field "X" specified is unsupported or invalid' (python-quickbooks
-  #38). Deleting a vendor, customer, employee, item or account: 500 "Unsupported Operation"
-  (they are made inactive instead).
+- Deleting a vendor, customer, employee, item or account: 500 "Unsupported Operation"
+  (they are made inactive instead). A path with more segments than {entity}/{id}
+  (customer/1/5) is 400 code 500 "Unsupported Operation" (minimul/qbo_api #81's Detail); an id
+  that is not a whole number (customer/1.5) is 2030 "Invalid ID".
+- Answers as recorded (../shared/qbo-reference/recorded, replayed by
+  tests/contract/test_qbo_recordings.py): projection rows "sparse": true; an unbilled PO
+  "LinkedTxn": []; every bill line "LinkedTxn" ([] unlinked), an unlinked bill none; line
+  amounts to the cent (50.00); vendors Vendor1099 and addresses with an Id; MetaData
+  LastModifiedByRef on transactions; no totalCount in CDC; faults without an empty element;
+  401 with WWW-Authenticate.
 - Queries: parser faults 4000 "Error parsing query" with "QueryParserError: ..." (node-quickbooks
   #56); unknown entity: 4001 "Invalid query". A WHERE on a field outside the entity's row of
   `qbo_store.FILTERABLE`: 4001 "Invalid query", Detail "QueryValidationError: property 'X' is not
@@ -108,8 +117,9 @@ Where Intuit's documentation was unsure or silent, this is what the emulator doe
   country's TaxCodes and TaxRates; outside the US every purchase line needs a TaxCodeRef with
   purchase rates (6000 "Make sure all your transactions have a VAT rate before you save." in the
   UK, qbo-api.md; "GST/HST" and "GST" wording for CA and AU by analogy) and tax is computed from
-  GlobalTaxCalculation, per rate, rounded once per rate, as a live CA company and a real AU
-  company's TaxInclusive invoices show (rules and worked figures in qbo_tax). "GB" as
+  GlobalTaxCalculation line by line (each line's tax rounded, then added), a TaxInclusive
+  line's Amount read as the net and its gross from TaxInclusiveAmt (sources and worked figures
+  in qbo_tax). "GB" as
   CompanyInfo.Country (not "UK") is the ISO code QBO uses for "US"; not confirmed for the UK.
 - Edition (qbo_classes): `emu.edition` / QBOEmulator(edition=...) / settings "edition" in Simple
   Start, Essentials, Plus (default), Advanced. Intuit's usage-limits article: no classes or
