@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
+from reconciler.documents.values import PURCHASE_DESC_MAX, clean_text
 from reconciler.errors import ConfigError, Parked
 from reconciler.model import Address, DesiredItem, DesiredVendor, ItemKind
 
@@ -42,6 +43,8 @@ class ResolvedRefs:
     class_ids: Mapping[str, str] = field(default_factory=dict)  # class name -> Class.Id
     department_id: str | None = None  # the PO's location
     tax_code_ids: Mapping[str, str] = field(default_factory=dict)  # code name -> TaxCode.Id
+    # TaxCode.Id -> its total purchase rate (percent); read for TaxInclusive documents only
+    tax_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 def coded_detail(line: CodedLine, refs: ResolvedRefs, detail: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +111,7 @@ def item_payload(
         body["Sku"] = item.sku
     if item.description:
         body["Description"] = item.description
-        body["PurchaseDesc"] = item.description
+        body["PurchaseDesc"] = clean_text(item.description, limit=PURCHASE_DESC_MAX)
     if item.unit_cost is not None:
         body["PurchaseCost"] = item.unit_cost
     if income_account_id:

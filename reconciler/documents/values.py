@@ -10,10 +10,15 @@ Names (vendors and items): `normalise_name`
     the safe value): cut and end with '~' + 8 hex of sha256 of the whole normalised name, so two
     long names that share a prefix still differ. Empty after all this -> InvalidSourceRecord.
     The rule is idempotent: normalising a normalised name changes nothing.
+Lengths: `java_length`, `fit`
+    every limit counts characters as QBO does (a Java service counts a character outside the
+    BMP, an emoji, as two); the rule for each field is in docs/qbo-limits.md.
 Text: `clean_text` (notes, descriptions), `one_line` (addresses, phones, numbers)
     characters XML cannot carry are dropped, CRLF -> LF, longer than 4000 -> cut and end with
     " [truncated]" (the full text stays in Luminous); one-line fields collapse control
-    characters and whitespace runs and are cut at their limit.
+    characters and whitespace runs and are cut at their limit with a visible "…". An email or
+    a SKU longer than 100 fails the document with the reason (a cut address or SKU is another
+    one).
 Money: `cents`, `five_places`, `line_amount`, `checked_amount`
     QBO checks every item line: `Amount` must equal `Qty * UnitPrice` to the cent, else fault
     6070; field reports show QBO rounds half-up (1861.075 -> 1861.08). Amounts are "max 15
@@ -59,6 +64,8 @@ NAME_MAX = 100
 DOC_NUMBER_MAX = 21
 NOTE_MAX = 4000  # PrivateNote, Memo, Line.Description
 TRUNCATION_MARKER = " [truncated]"
+SHORT_MARKER = "…"  # a cut one-line field (address, phone, account number) ends with it
+PURCHASE_DESC_MAX = 1000  # Item.PurchaseDesc ("Max 1000 chars"; Description is 4000)
 ADDRESS_LINE_MAX = 500
 CITY_MAX = 255
 POSTAL_CODE_MAX = 30
@@ -94,14 +101,42 @@ def clean_chars(text: str) -> str:
     return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
 
 
+def java_length(text: str) -> int:
+    """Characters as QBO counts them: it is a Java service, and Java counts a character
+    outside the BMP (an emoji) as two."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _head(text: str, limit: int) -> str:
+    """The longest start of `text` within `limit` (Java) characters."""
+    used = 0
+    for index, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > limit:
+            return text[:index]
+    return text
+
+
+def last_chars(text: str, limit: int) -> str:
+    """The longest end of `text` within `limit` (Java) characters."""
+    return _head(text[::-1], limit)[::-1]
+
+
+def fit(text: str, limit: int, marker: str) -> str:
+    """`text`, or its start cut so that with `marker` it is `limit` (Java) characters."""
+    if java_length(text) <= limit:
+        return text
+    return _head(text, limit - java_length(marker)).rstrip() + marker
+
+
 def normalise_name(source_name: str, max_len: int, what: str) -> str:
     text = " ".join(clean_chars(source_name).split()).replace(":", "-")
     if not text:
         raise InvalidSourceRecord(f"{what} name {source_name!r} is empty once normalised")
-    if len(text) <= max_len:
+    if java_length(text) <= max_len:
         return text
     tag = "~" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
-    return text[: max_len - len(tag)].rstrip() + tag
+    return _head(text, max_len - len(tag)).rstrip() + tag
 
 
 def vendor_display_name(source_name: str, *, max_len: int = NAME_MAX) -> str:
@@ -145,17 +180,20 @@ def clean_text(text: str | None, *, limit: int = NOTE_MAX) -> str | None:
     ).strip()
     if not text:
         return None
-    if len(text) > limit:
-        text = text[: limit - len(TRUNCATION_MARKER)].rstrip() + TRUNCATION_MARKER
-    return text
+    return fit(text, limit, TRUNCATION_MARKER)
+
+
+def collapsed(text: str | None) -> str | None:
+    """Control characters and whitespace runs collapsed; None when nothing is left."""
+    if text is None:
+        return None
+    return " ".join(clean_chars(text).split()) or None
 
 
 def one_line(text: str | None, limit: int) -> str | None:
-    """A one-line field: control characters and whitespace runs collapsed, cut at limit."""
-    if text is None:
-        return None
-    text = " ".join(clean_chars(text).split())
-    return text[:limit].rstrip() or None
+    """A one-line field within `limit`, cut with a visible "…" when it was longer."""
+    text = collapsed(text)
+    return fit(text, limit, SHORT_MARKER) if text else None
 
 
 # --- money ----------------------------------------------------------------------------------
@@ -214,21 +252,22 @@ def doc_number(
     The sync finds its documents in QBO by number: one it could not find again is never
     created (`missing = "fail"`), and a number too long is refused unless `too_long` keeps its
     last 21 characters (a number's distinguishing part is its sequence at the end)."""
-    number = one_line(number, 10_000)
+    number = collapsed(number)
     changed = False
-    if number is not None and len(number) > DOC_NUMBER_MAX:
+    if number is not None and java_length(number) > DOC_NUMBER_MAX:
         if rules.too_long != "truncate":
             raise InvalidSourceRecord(
-                f"{what} number {number!r} has {len(number)} characters; QBO DocNumber allows "
+                f"{what} number {number!r} has {java_length(number)} characters; QBO DocNumber "
+                "allows "
                 f'{DOC_NUMBER_MAX} (set sync.doc_number_too_long = "truncate" to keep the last '
                 f"{DOC_NUMBER_MAX})",
                 doc_id=doc_id,
             )
-        number, changed = number[-DOC_NUMBER_MAX:].lstrip(), True
+        number, changed = last_chars(number, DOC_NUMBER_MAX).lstrip(), True
     if number and is_queryable(number):
         return number, changed
     if rules.missing == "derive":
-        return derived[-DOC_NUMBER_MAX:], True
+        return last_chars(derived, DOC_NUMBER_MAX), True
     why = (
         f"{what} has no number"
         if not number
@@ -257,7 +296,7 @@ def address(addr: Address | None, name: str | None = None) -> Address | None:
     name = one_line(name, ADDRESS_LINE_MAX)
     if name:
         street = ", ".join(part for part in (line1, line2) if part)
-        line1, line2 = name, (street[:ADDRESS_LINE_MAX].rstrip() or None)
+        line1, line2 = name, (fit(street, ADDRESS_LINE_MAX, SHORT_MARKER) or None)
     result = Address(
         line1=line1,
         line2=line2,
@@ -270,9 +309,15 @@ def address(addr: Address | None, name: str | None = None) -> Address | None:
 
 
 def email(value: str | None) -> str | None:
-    """A plausible address or nothing: QBO refuses a malformed PrimaryEmailAddr outright."""
-    value = one_line(value, EMAIL_MAX + 1)
-    if not value or len(value) > EMAIL_MAX or " " in value:
+    """A plausible address or nothing: QBO refuses a malformed PrimaryEmailAddr outright, and
+    one longer than its maximum fails the document (a cut address is another address)."""
+    value = collapsed(value)
+    if value and java_length(value) > EMAIL_MAX:
+        raise InvalidSourceRecord(
+            f"supplier email has {java_length(value)} characters; QBO allows {EMAIL_MAX}: "
+            "shorten it in Luminous"
+        )
+    if not value or " " in value:
         return None
     local, at, domain = value.rpartition("@")
     return value if at and local and "." in domain.strip(".") else None
@@ -321,10 +366,9 @@ def desired_item(product: SourceProduct, kind: ItemKind) -> DesiredItem:
 
 @functools.lru_cache(maxsize=MAPPED_CACHE_SIZE)
 def _desired_item_of(product: SourceProduct, _cost_text: str, kind: ItemKind) -> DesiredItem:
-    sku = one_line(product.sku, SKU_MAX + 1)
     return DesiredItem(
         name=item_name(product.name),
-        sku=sku if sku and len(sku) <= SKU_MAX else None,
+        sku=item_sku(product.sku),
         description=clean_text(product.description),
         unit_cost=five_places(product.unit_cost) if product.unit_cost is not None else None,
         kind=kind,
@@ -335,6 +379,18 @@ def _check_amount(amount: Decimal, what: str, po_id: int) -> Decimal:
     if abs(amount) >= AMOUNT_LIMIT:
         raise InvalidSourceRecord(f"{what} {amount} is too large for QBO (10 digits)", doc_id=po_id)
     return amount
+
+
+def item_sku(raw: str | None) -> str | None:
+    """Item.Sku: the sync finds items by it, so a SKU longer than QBO's maximum cannot be cut
+    (it could become another product's): the document fails with the reason."""
+    sku = collapsed(raw)
+    if sku and java_length(sku) > SKU_MAX:
+        raise InvalidSourceRecord(
+            f"product SKU {sku[:30]!r}... has {java_length(sku)} characters; QBO allows "
+            f"{SKU_MAX} and the sync finds items by SKU: shorten it in Luminous"
+        )
+    return sku
 
 
 # --- content hash -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ names are compared (a field we do not sync is QBO's business), in QBO's terms:
 - text with surrounding whitespace ignored, a missing text field the same as an empty one;
 - lines in order: their kind, item or account, class, tax code, quantity, unit price, amount,
   description (a line added or removed is one difference of the line count, then the lines
-  both have); a TaxInclusive line QBO holds is compared by its gross (`TaxInclusiveAmt`).
+  both have); a TaxInclusive line by its net Amount and its gross (`TaxInclusiveAmt`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,15 @@ TEXTS = (
 )
 ADDRESSES = ("ShipAddr", "VendorAddr")
 NUMBERS = ("TotalAmt",)  # QBO computes it: only a snapshot of QBO's answer names it
-LINE_DETAIL_FIELDS = ("ItemRef", "AccountRef", "ClassRef", "TaxCodeRef", "Qty", "UnitPrice")
+LINE_DETAIL_FIELDS = (
+    "ItemRef",
+    "AccountRef",
+    "ClassRef",
+    "TaxCodeRef",
+    "Qty",
+    "UnitPrice",
+    "TaxInclusiveAmt",
+)
 
 
 @dataclass(frozen=True)
@@ -81,11 +89,10 @@ def _line_differences(ours: Sequence[Any], theirs: Sequence[Any]) -> list[Differ
     for number, (a, b) in enumerate(zip(ours, theirs, strict=False), start=1):
         where = f"Line {number}"
         _note(found, f"{where} kind", _detail_type(a), _detail_type(b))
-        # TaxInclusive: QBO keeps the net Amount and UnitPrice and the gross we sent as the
-        # detail's TaxInclusiveAmt; compare what we sent with that.
-        gross = (b.get(_detail_type(b)) or {}).get("TaxInclusiveAmt")
-        held_amount = b.get("Amount") if gross is None else gross
-        _note(found, f"{where} Amount", _number(a.get("Amount")), _number(held_amount))
+        # TaxInclusive: we send the net Amount and the gross in TaxInclusiveAmt, as QBO keeps
+        # them; the unit price is the net's, to 7 places, and follows from those two.
+        inclusive = "TaxInclusiveAmt" in (a.get(_detail_type(a)) or {})
+        _note(found, f"{where} Amount", _number(a.get("Amount")), _number(b.get("Amount")))
         if "Description" in a or "Description" in b:
             _note(
                 found,
@@ -96,7 +103,7 @@ def _line_differences(ours: Sequence[Any], theirs: Sequence[Any]) -> list[Differ
         detail_a = a.get(_detail_type(a)) or {}
         detail_b = b.get(_detail_type(b)) or {}
         for key in LINE_DETAIL_FIELDS:
-            if key not in detail_a or (key == "UnitPrice" and gross is not None):
+            if key not in detail_a or (key == "UnitPrice" and inclusive):
                 continue
             if key.endswith("Ref"):
                 _note(found, f"{where} {key}", _ref(detail_a.get(key)), _ref(detail_b.get(key)))

@@ -47,6 +47,7 @@ FILTERABLE_FIELDS: dict[str, frozenset[str]] = {
     "Class": _COMMON_FIELDS | {"Name", "FullyQualifiedName", "Active"},
     "Department": _COMMON_FIELDS | {"Name", "FullyQualifiedName", "Active"},
     "TaxCode": _COMMON_FIELDS | {"Name", "Active"},
+    "TaxRate": _COMMON_FIELDS | {"Name", "Active"},
     "Preferences": _COMMON_FIELDS,
     # Intuit's Bill reference marks these filterable.
     "Bill": _COMMON_FIELDS

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from reconciler import errors
 from reconciler.config.loader import Settings
 from reconciler.documents.references import ResolvedRefs
+from reconciler.documents.tax_inclusive import INCLUSIVE
 from reconciler.documents.values import item_key
 from reconciler.model import DesiredItem, DesiredVendor, LineKind
 from reconciler.qbo.wire import MAX_BATCH_ITEMS
@@ -37,6 +38,7 @@ from reconciler.resolve.accounts import AccountResolver
 from reconciler.resolve.common import ref_request_id
 from reconciler.resolve.items import ItemPolicy, ItemResolver
 from reconciler.resolve.named import CodedNames, CodedRefs
+from reconciler.resolve.tax_rates import TaxRateTable
 from reconciler.resolve.vendors import VendorPolicy, VendorResolver
 from reconciler.state import ReferenceMaps, name_key
 
@@ -79,6 +81,10 @@ class ReferringDocument(Protocol):
     def ap_account(self) -> str | None: ...
     @property
     def location(self) -> str | None: ...
+    @property
+    def tax_calculation(self) -> str | None:
+        """GlobalTaxCalculation: a TaxInclusive document's lines go out net (`tax_rates`)."""
+        ...
 
 
 class References:
@@ -124,6 +130,7 @@ class References:
             inv_start_date=today,
             on_event=on_event,
         )
+        self.tax_rates = TaxRateTable(qbo)
         self.coded = CodedRefs(
             qbo,
             maps,
@@ -167,6 +174,7 @@ class References:
             class_ids=class_ids,
             department_id=department_id,
             tax_code_ids=tax_code_ids,
+            tax_rates=self.tax_rates.rates() if desired.tax_calculation == INCLUSIVE else {},
         )
 
     def forget(self, desired: ReferringDocument) -> None:

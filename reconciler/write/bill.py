@@ -53,6 +53,7 @@ class BillReferences:
     lines: tuple[DesiredBillLine, ...]
     ap_account: str | None
     location: None = None  # a bill takes its PO's DepartmentRef as an id: nothing to resolve
+    tax_calculation: str | None = None  # TaxInclusive: the body needs the codes' rates
 
 
 class BillWriter(DocumentWriter):
@@ -83,7 +84,13 @@ class BillWriter(DocumentWriter):
 
     def refs_view(self, desired: DesiredBill) -> BillReferences:
         lines = tuple(line for line in desired.lines if line.link is None)
-        return BillReferences(desired.source_id, desired.vendor, lines, desired.ap_account)
+        return BillReferences(
+            desired.source_id,
+            desired.vendor,
+            lines,
+            desired.ap_account,
+            tax_calculation=desired.tax_calculation,
+        )
 
     def payload(self, desired: DesiredBill) -> dict[str, Any]:
         refs = self.refs.for_document(self.refs_view(desired))

@@ -81,6 +81,8 @@ def test_cdc_answers_changed_and_deleted_objects(qbo):
     }
     assert [v["Id"] for v in answers[1]["Vendor"]] == [vendor["Id"]]
     assert answers[2] == {}
+    # startPosition and maxResults, no totalCount: as real CDC answers (issue 31)
+    assert set(answers[1]) == {"Vendor", "startPosition", "maxResults"}
 
 
 def test_cdc_look_back_is_limited_to_30_days(qbo):

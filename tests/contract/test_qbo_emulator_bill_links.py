@@ -51,9 +51,11 @@ def test_links_qbo_cannot_make_are_dropped_silently(qbo):
         line | {"LinkedTxn": [{"TxnId": po["Id"], "TxnType": "PurchaseOrder"}]},
     ]
     bill = qbo.create("bill", bill_body(lines=wanted))
-    assert all("LinkedTxn" not in line for line in bill["Line"])
-    assert bill["LinkedTxn"] == [] and bill["TotalAmt"] == 10.0
-    assert "LinkedTxn" not in read(qbo, "purchaseorder", po["Id"])
+    # unlinked, as recorded (bill_create_batch.json): each line "LinkedTxn": [], the bill none;
+    # the unbilled PO "LinkedTxn": [] (po_create_batch.json)
+    assert all(line["LinkedTxn"] == [] for line in bill["Line"])
+    assert "LinkedTxn" not in bill and bill["TotalAmt"] == 10.0
+    assert read(qbo, "purchaseorder", po["Id"])["LinkedTxn"] == []
 
 
 def test_a_linenum_that_is_not_the_line_id_links_nothing(qbo):
@@ -65,7 +67,7 @@ def test_a_linenum_that_is_not_the_line_id_links_nothing(qbo):
     assert po["Line"][0]["Id"] == "2" and po["Line"][0]["LineNum"] == 1
     by_position = linked(item_line(qbo.WIDGET, 2, 5.00), po["Id"], "1")
     bill = qbo.create("bill", bill_body(lines=[by_position]))
-    assert "LinkedTxn" not in bill["Line"][0]
+    assert bill["Line"][0]["LinkedTxn"] == []
     by_id = _bill(qbo, po, [("2", 2)])
     assert by_id["Line"][0]["LinkedTxn"][0]["TxnLineId"] == "2"
 
@@ -97,7 +99,7 @@ def test_a_closed_po_takes_no_new_links(qbo):
     po = po_with_lines(qbo)
     _bill(qbo, po, [("1", 10), ("2", 2)])
     late = _bill(qbo, read(qbo, "purchaseorder", po["Id"]), [("1", 1)])
-    assert "LinkedTxn" not in late["Line"][0]
+    assert late["Line"][0]["LinkedTxn"] == []
 
 
 def test_linking_changes_the_po_synctoken(qbo):
@@ -117,7 +119,7 @@ def test_deleting_the_bill_reopens_the_po_it_closed(qbo):
     assert read(qbo, "purchaseorder", po["Id"])["POStatus"] == "Closed"
     qbo.post("bill", {"Id": bill["Id"], "SyncToken": bill["SyncToken"]}, operation="delete")
     after = read(qbo, "purchaseorder", po["Id"])
-    assert after["POStatus"] == "Open" and "LinkedTxn" not in after
+    assert after["POStatus"] == "Open" and after["LinkedTxn"] == []
     assert all("Received" not in line for line in after["Line"])
 
 
@@ -182,7 +184,7 @@ def test_an_existing_bill_line_cannot_take_a_link_but_a_new_line_can(qbo):
     same_line = linked(bill["Line"][0], po["Id"], "1")
     update = {"Id": bill["Id"], "SyncToken": "0", "sparse": True, "Line": [same_line]}
     unchanged = qbo.create("bill", update)
-    assert "LinkedTxn" not in unchanged["Line"][0]
+    assert unchanged["Line"][0]["LinkedTxn"] == []
     new_line = linked(item_line(qbo.GADGET, 2, 2.50), po["Id"], "1")
     update = {"Id": bill["Id"], "SyncToken": "1", "sparse": True, "Line": [new_line]}
     relinked = qbo.create("bill", update)

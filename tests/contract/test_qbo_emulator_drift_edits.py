@@ -25,6 +25,8 @@ def test_an_edit_as_another_user_moves_synctoken_and_lastupdatedtime_and_shows_i
     after = datetime.fromisoformat(edited["MetaData"]["LastUpdatedTime"])
     assert after - before >= timedelta(seconds=2)
     assert edited["MetaData"]["CreateTime"] == po["MetaData"]["CreateTime"]
+    # who changed it last (MetaData.LastModifiedByRef, recorded on transactions): another user
+    assert edited["MetaData"]["LastModifiedByRef"] != po["MetaData"]["LastModifiedByRef"]
     answer = qbo.get("cdc", entities="PurchaseOrder", changedSince=since.json()["time"]).json()
     [seen] = changed(answer, "PurchaseOrder")
     assert seen["Memo"] == "by accounts" and seen["SyncToken"] == edited["SyncToken"]

@@ -9,8 +9,12 @@ TaxRateRef, TaxTypeApplicable, TaxOrder; RateValue) and TxnTaxDetail.TaxLine.Tax
 company in quickbooks-online-mcp-server #101 (6698.22 at HST 13%: TotalTax 870.77, TotalAmt
 7568.99); a real AU company's TaxInclusive invoices in a public dump (line Amount stored net with
 TaxInclusiveAmt gross; 769.94 gross at GST 10% is Amount 699.95 and tax 69.99; seven lines of
-3951.63 gross: NetAmountTaxable 3592.39, TotalTax 359.24); quickbooks-ruby #346. The rules
-chosen from these are in reconciler/sandbox/qbo/tax.py.
+3951.63 gross: NetAmountTaxable 3592.39, TotalTax 359.24); quickbooks-ruby #346 (Amount is read
+as net: "by default QuickBooks assumes all prices exclude tax"); Intuit's PurchaseOrder and Bill
+references (TaxInclusiveAmt "The total amount of the line item including tax"); QuickBooks
+Community (en-ca) staff answers, threads 306952 and 1567567, and Teachworks' global tax notes
+(tax is computed line by line). The rules chosen from these are in
+reconciler/sandbox/qbo/tax.py.
 """
 
 from __future__ import annotations
@@ -99,14 +103,29 @@ def test_a_sales_only_unknown_or_us_code_is_refused(make_emu):
         assert fault(qbo.post("bill", bill_body(lines=[line])))["code"] == "2500"
 
 
-def test_tax_excluded_is_rounded_once_per_rate_not_per_line(make_emu):
-    """Two 0.05 lines at 5%: 0.0025 each would round to 0.00; on the sum (0.10) it is 0.01."""
+def test_tax_excluded_is_rounded_line_by_line_not_per_rate(make_emu):
+    """Two 0.05 lines at 5%: 0.0025 each rounds to 0.00, so the tax is 0.00 (on the sum it
+    would be 0.01). Line by line: QuickBooks Community (en-ca) staff, "QuickBooks Online will
+    always calculate line-by-line" (thread 306952); Teachworks' global tax notes."""
     qbo = make_emu(country="GB")
     lines = [account_line(qbo.PURCHASES_ACCOUNT, 0.05, **_code(UK_REDUCED)) for _ in range(2)]
     bill = _bill(qbo, lines)
     [tax_line] = bill["TxnTaxDetail"]["TaxLine"]
-    assert tax_line["Amount"] == 0.01 and tax_line["TaxLineDetail"]["NetAmountTaxable"] == 0.1
-    assert bill["TotalAmt"] == 0.11 and bill["GlobalTaxCalculation"] == "TaxExcluded"
+    assert tax_line["Amount"] == 0 and tax_line["TaxLineDetail"]["NetAmountTaxable"] == 0.1
+    assert bill["TotalAmt"] == 0.1 and bill["GlobalTaxCalculation"] == "TaxExcluded"
+
+
+def test_the_community_case_31_lines_is_taxed_per_line(make_emu):
+    """The asker's PO of thread 306952: 29 lines of 1 x 1.59 and 2 of 11 x 1.59 (81.09). At his
+    12% QBO answered 9.71 (per line), not 9.73; here at HST ON 13%: 29 x 0.21 + 2 x 2.27 =
+    10.63, where 81.09 x 13% would be 10.54."""
+    qbo = make_emu(country="CA")
+    lines = [item_line(qbo.GADGET, 1, 1.59, **_code(CA_HST_ON)) for _ in range(29)]
+    lines += [item_line(qbo.GADGET, 11, 1.59, **_code(CA_HST_ON)) for _ in range(2)]
+    bill = _bill(qbo, lines)
+    [tax_line] = bill["TxnTaxDetail"]["TaxLine"]
+    assert tax_line["TaxLineDetail"]["NetAmountTaxable"] == 81.09
+    assert bill["TxnTaxDetail"]["TotalTax"] == 10.63 and bill["TotalAmt"] == 91.72
 
 
 def test_tax_excluded_worked_example_with_three_rates(make_emu):
@@ -145,10 +164,18 @@ def test_a_two_rate_code_gives_one_tax_line_per_rate(make_emu):
     assert bill["TotalAmt"] == 114.98
 
 
-def test_tax_inclusive_stores_the_net_line_as_qbo_does(make_emu):
-    """769.94 gross at 10%: Amount 699.95, TaxInclusiveAmt 769.94, tax 69.99 (not 70.00)."""
+def _inclusive(line: dict, gross: float) -> dict:
+    """The line with its gross in TaxInclusiveAmt (Amount and UnitPrice stay the net ones)."""
+    line[line["DetailType"]]["TaxInclusiveAmt"] = gross
+    return line
+
+
+def test_tax_inclusive_takes_amount_as_net_and_the_gross_from_taxinclusiveamt(make_emu):
+    """769.94 gross at GST 10%, sent as QBO stores it: Amount 699.95 (net), UnitPrice net,
+    TaxInclusiveAmt 769.94. Tax 769.94 x 10 / 110 = 69.99 (not 699.95 x 10% = 70.00), TotalAmt
+    769.94: the figures of a real AU company's TaxInclusive invoice (qbo_tax)."""
     qbo = make_emu(country="AU")
-    line = item_line(qbo.GADGET, 1, 769.94, **_code(AU_GST))
+    line = _inclusive(item_line(qbo.GADGET, 1, 699.95, **_code(AU_GST)), 769.94)
     bill = _bill(qbo, [line], GlobalTaxCalculation="TaxInclusive")
     stored = bill["Line"][0]
     detail = stored["ItemBasedExpenseLineDetail"]
@@ -157,25 +184,42 @@ def test_tax_inclusive_stores_the_net_line_as_qbo_does(make_emu):
     assert bill["TxnTaxDetail"]["TotalTax"] == 69.99 and bill["TotalAmt"] == 769.94
 
 
+def test_a_gross_amount_without_taxinclusiveamt_is_taxed_again(make_emu):
+    """The less forgiving reading (quickbooks-ruby #346: "by default QuickBooks assumes all
+    prices exclude tax"): 769.94 in Amount is the net, its tax 76.99 is added, TotalAmt 846.93.
+    A client that sends the gross this way overstates every TaxInclusive document."""
+    qbo = make_emu(country="AU")
+    line = item_line(qbo.GADGET, 1, 769.94, **_code(AU_GST))
+    bill = _bill(qbo, [line], GlobalTaxCalculation="TaxInclusive")
+    assert bill["Line"][0]["Amount"] == 769.94
+    assert bill["Line"][0]["ItemBasedExpenseLineDetail"]["TaxInclusiveAmt"] == 846.93
+    assert bill["TxnTaxDetail"]["TotalTax"] == 76.99 and bill["TotalAmt"] == 846.93
+
+
 def test_tax_inclusive_reproduces_a_real_seven_line_invoice(make_emu):
-    """Gross 305.46 ... 21.98: nets as QBO stored them, NetAmountTaxable 3592.39, tax 359.24."""
+    """Nets and grosses as the real AU company stored them: NetAmountTaxable 3592.39, tax
+    359.24 (each line's 10/110 of its gross, rounded, then added), TotalAmt 3951.63."""
     qbo = make_emu(country="AU")
     grosses = [305.46, 3419.8, 87.5, 42.8, 54.12, 19.97, 21.98]
-    lines = [account_line(qbo.PURCHASES_ACCOUNT, g, **_code(AU_GST)) for g in grosses]
+    nets = [277.69, 3108.91, 79.55, 38.91, 49.2, 18.15, 19.98]
+    lines = [
+        _inclusive(account_line(qbo.PURCHASES_ACCOUNT, n, **_code(AU_GST)), g)
+        for n, g in zip(nets, grosses, strict=True)
+    ]
     bill = _bill(qbo, lines, GlobalTaxCalculation="TaxInclusive")
-    nets = [line["Amount"] for line in bill["Line"]]
-    assert nets == [277.69, 3108.91, 79.55, 38.91, 49.2, 18.15, 19.98]
+    assert [line["Amount"] for line in bill["Line"]] == nets
     [tax_line] = bill["TxnTaxDetail"]["TaxLine"]
     assert tax_line["TaxLineDetail"]["NetAmountTaxable"] == 3592.39
     assert tax_line["Amount"] == 359.24 and bill["TotalAmt"] == 3951.63
 
 
 def test_a_stored_tax_inclusive_bill_sent_back_keeps_its_totals(make_emu):
-    """A full update with the stored lines (net Amount, gross TaxInclusiveAmt) changes nothing."""
+    """A full update with the stored lines (net Amount, gross TaxInclusiveAmt) changes nothing;
+    the net unit price to 7 places, as the AU company's answer shows (92.5633333)."""
     qbo = make_emu(country="AU")
-    line = item_line(qbo.GADGET, 3, 101.82, **_code(AU_GST))
+    line = _inclusive(item_line(qbo.GADGET, 3, "92.5633333", **_code(AU_GST)), 305.46)
     bill = _bill(qbo, [line], GlobalTaxCalculation="TaxInclusive")
-    assert bill["Line"][0]["ItemBasedExpenseLineDetail"]["UnitPrice"] == 92.5633333
+    assert bill["Line"][0]["Amount"] == 277.69
     full = {k: bill[k] for k in ("Id", "SyncToken", "VendorRef", "Line", "GlobalTaxCalculation")}
     again = qbo.create("bill", full)
     assert again["TotalAmt"] == bill["TotalAmt"] == 305.46

@@ -99,3 +99,47 @@ def test_a_bill_in_a_uk_company_has_a_tax_code_on_every_line_to_the_cent(tmp_pat
         # 425.00 + 33.33 + 10.00; tax 85.00 + 1.67 + 2.00, as QBO computes it per rate
         assert _money(qb["TxnTaxDetail"]["TotalTax"]) == D("88.67")
         assert _money(qb["TotalAmt"]) == D("557.00")
+
+
+def test_a_tax_inclusive_bill_goes_out_net_with_its_gross_in_taxinclusiveamt(tmp_path):
+    """TaxInclusive in a UK company: QBO reads a line's Amount as the net and the gross from
+    TaxInclusiveAmt (quickbooks-ruby #346; Intuit's Bill reference; reconciler/sandbox/qbo/
+    tax.py), so the PO and the bill (linked lines and the bill's own delivery) go out net:
+    425.00 at 20% is 354.17 + 70.83, 33.33 at 5% is 31.74 + 1.59, the 10.00 delivery 8.33 +
+    1.67. Sent gross in Amount, QBO would book 468.33 + 94.34 of tax."""
+    tax = dataclasses.replace(UK_TAX, charges="20.0% S", calculation="TaxInclusive")
+    hook = _both(bills_on(), _coding(tax=tax))
+    with harness(tmp_path, qbo_options={"country": "GB"}, settings_hook=hook) as h:
+        items = [
+            {
+                "product_id": h.product(name, sku)["id"],
+                "quantity": q,
+                "unit_price": p,
+                "tax_rate": r,
+            }
+            for name, sku, q, p, r in (
+                ("Whey Protein 5lb", "NC-WHEY-5", "10", "42.50", "20"),
+                ("Oats 1kg", "NC-OAT-1", "3", "11.11", "5"),
+            )
+        ]
+        po = h.lum.create_po(
+            {
+                "supplier_id": h.supplier("Maple Goods")["id"],
+                "approval_status": "approved",
+                "items": items,
+            },
+            updated_at=h.next_stamp(),
+        )
+        b = bill(h, po, extra_costs=[{"name": "Delivery", "quantity": 1, "unit_price": "10.00"}])
+        report = h.run()
+        assert report.outcome == "ok", report.as_dict()
+        qpo, qb = h.qbo_po(po["id"]), qbo_bill(h, b["id"])
+        assert qb["GlobalTaxCalculation"] == qpo["GlobalTaxCalculation"] == "TaxInclusive"
+        assert [_money(ln["Amount"]) for ln in qpo["Line"]] == [D("354.17"), D("31.74")]
+        assert [_money(ln["Amount"]) for ln in qb["Line"]] == [D("354.17"), D("31.74"), D("8.33")]
+        grosses = [_money(ln[ln["DetailType"]]["TaxInclusiveAmt"]) for ln in qb["Line"]]
+        assert grosses == [D("425.00"), D("33.33"), D("10.00")]
+        assert _money(qb["TxnTaxDetail"]["TotalTax"]) == D("74.09")
+        assert _money(qb["TotalAmt"]) == D("468.33") and _money(qpo["TotalAmt"]) == D("458.33")
+        assert len([ln for ln in qb["Line"] if ln["LinkedTxn"]]) == 2
+        assert entry(h, b["id"]).status is SyncStatus.SYNCED

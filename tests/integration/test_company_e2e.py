@@ -170,8 +170,9 @@ CA_TAX = TaxSettings(
 )
 # (country, calculation): tax settings, line data (qty, price, tax_rate, tax), then what QBO
 # computes: the lines' codes, the stored (net) line amounts, TotalTax and TotalAmt. Worked by
-# hand from qbo_tax's rules (per TaxRate, rounded once, half up; inclusive: net = gross x 100 /
-# (100 + the code's rate), the rate's tax taken out of the gross sum).
+# hand from qbo_tax's rules (line by line: each line's tax per rate rounded half up, then
+# added; inclusive: the client sends net = gross x 100 / (100 + the code's rate) with the gross
+# in TaxInclusiveAmt, and a line's tax at rate r is gross x r / (100 + the code's rate)).
 CASES = {
     ("GB", "TaxExcluded"): (
         UK_TAX,
@@ -199,8 +200,8 @@ CASES = {
         ],
         ["HST ON", "GST", "GST/QST QC - 9.975", "Zero-rated"],
         ["113.00", "769.94", "34.50", "10.00"],
-        "58.35",  # HST 14.69, GST (769.94 + 34.50) x 5% = 40.22, QST 34.50 x 9.975% = 3.44
-        "985.79",
+        "58.36",  # HST 14.69, GST 38.50 + 1.73 = 40.23 (line by line), QST 3.44
+        "985.80",
     ),
     ("CA", "TaxInclusive"): (
         CA_TAX,
@@ -255,6 +256,10 @@ def test_tax_codes_on_every_line_to_the_cent(tmp_path, country, calculation):
         assert _money(qpo["TxnTaxDetail"]["TotalTax"]) == D(total_tax)
         assert _money(qpo["TotalAmt"]) == D(total)
         assert not any(ln.get("Description") == "Tax" for ln in qpo["Line"])
+        if calculation == "TaxInclusive":  # the gross Luminous gave, in TaxInclusiveAmt
+            grosses = [D(q) * D(p) for q, p, _, _ in data] + [D(shipping)]
+            held = [_money(ln[ln["DetailType"]]["TaxInclusiveAmt"]) for ln in qpo["Line"]]
+            assert held == grosses
         # A lost state file: the PO is found in QBO and adopted; what QBO stored (net lines,
         # the gross in TaxInclusiveAmt) is no difference from what would be sent: no write.
         Path(h.settings.state.path).unlink()

@@ -288,6 +288,25 @@ def test_void_zeroes_every_line_and_marks_the_memo_and_paid_is_total_less_balanc
     assert bill_bodies.paid_amount(held) == Decimal("10")
 
 
+def test_void_of_a_tax_inclusive_bill_zeroes_its_gross_too():
+    """QBO taxes a TaxInclusive line's gross (TaxInclusiveAmt, reconciler/sandbox/qbo/tax.py):
+    a void that kept it would leave the tax on a bill of nothing."""
+    detail = {"AccountRef": {"value": "6"}, "TaxInclusiveAmt": Decimal("12.00")}
+    held = {
+        "Line": [
+            {
+                "Id": "1",
+                "Amount": Decimal("10.00"),
+                "DetailType": "AccountBasedExpenseLineDetail",
+                "AccountBasedExpenseLineDetail": detail,
+            }
+        ]
+    }
+    void = bill_bodies.void_payload(held)
+    assert void["Line"][0]["AccountBasedExpenseLineDetail"]["TaxInclusiveAmt"] == 0
+    assert void["Line"][0]["Amount"] == 0 and detail["TaxInclusiveAmt"] == Decimal("12.00")
+
+
 def test_answered_and_matched_lines_key_qbo_lines_by_source_line():
     answer = {
         "Line": [

@@ -15,6 +15,7 @@ from reconciler.documents import coding
 from reconciler.documents.coding import CodingRules, DocFacts, LineFacts, Lookup, TaxRules
 from reconciler.documents.po.body import po_payload
 from reconciler.documents.po.mapping import desired_po
+from reconciler.documents.tax_inclusive import net_lines, unit_price
 from reconciler.errors import InvalidSourceRecord, Parked
 from reconciler.model import LineKind, SourceProduct
 from reconciler.qbo.company import CompanyProfile, profile_from
@@ -399,23 +400,27 @@ def test_a_us_body_is_unchanged():
     )
 
 
-def test_a_tax_inclusive_line_qbo_holds_compares_by_its_gross():
-    """QBO stores a TaxInclusive line net (Amount 699.95, UnitPrice net) with the gross sent as
-    TaxInclusiveAmt: what we sent is no difference; another gross or tax code is one."""
-    ours = {
-        "Line": [
-            {
-                "Amount": D("769.94"),
-                "DetailType": "ItemBasedExpenseLineDetail",
-                "ItemBasedExpenseLineDetail": {
-                    "ItemRef": {"value": "2"},
-                    "Qty": D("1"),
-                    "UnitPrice": D("769.94"),
-                    "TaxCodeRef": {"value": "5"},
-                },
-            }
-        ]
+def test_a_tax_inclusive_line_goes_out_net_and_compares_with_what_qbo_holds():
+    """Luminous' 769.94 includes GST 10%: the line goes out as QBO reads and keeps it (Amount
+    699.95 net, UnitPrice net, the gross in TaxInclusiveAmt; quickbooks-ruby #346, Intuit's
+    PurchaseOrder/Bill references, a real AU company's answers: reconciler/sandbox/qbo/tax.py).
+    What QBO then holds is no difference; another gross or tax code is one."""
+    gross = {
+        "Amount": D("769.94"),
+        "DetailType": "ItemBasedExpenseLineDetail",
+        "ItemBasedExpenseLineDetail": {
+            "ItemRef": {"value": "2"},
+            "Qty": D("1"),
+            "UnitPrice": D("769.94"),
+            "TaxCodeRef": {"value": "5"},
+        },
     }
+    ours = {"Line": net_lines([gross], {"5": D("10")})}
+    line = ours["Line"][0]
+    detail = line["ItemBasedExpenseLineDetail"]
+    assert line["Amount"] == D("699.95") and detail["TaxInclusiveAmt"] == D("769.94")
+    assert detail["UnitPrice"] == D("699.95")
+    assert gross["Amount"] == D("769.94")  # the body it came from is left alone
     held = {
         "Line": [
             {
@@ -436,4 +441,28 @@ def test_a_tax_inclusive_line_qbo_holds_compares_by_its_gross():
         "TaxInclusiveAmt": 770,
         "TaxCodeRef": {"value": "6"},
     }
-    assert [d.field for d in differences(ours, held)] == ["Line 1 Amount", "Line 1 TaxCodeRef"]
+    assert [d.field for d in differences(ours, held)] == [
+        "Line 1 TaxCodeRef",
+        "Line 1 TaxInclusiveAmt",
+    ]
+
+
+def test_a_net_unit_price_to_7_places_keeps_qbo_s_6070_check():
+    """305.46 gross for 3 at GST 10%: net 277.69, unit price 92.5633333 (3 x it = 277.69 to the
+    cent, as the real AU answer shows); a line whose code has no known rate fails its
+    document with the reason instead of going out gross."""
+    line = {
+        "Amount": D("305.46"),
+        "DetailType": "ItemBasedExpenseLineDetail",
+        "ItemBasedExpenseLineDetail": {"Qty": D("3"), "TaxCodeRef": {"value": "5"}},
+    }
+    [net] = net_lines([line], {"5": D("10")})
+    assert net["Amount"] == D("277.69")
+    assert net["ItemBasedExpenseLineDetail"]["UnitPrice"] == D("92.5633333")
+    assert all(
+        (unit_price(n, q) * q).quantize(D("0.01")) == n
+        for n in (D("0.01"), D("277.69"), D("99999.99"))
+        for q in (D("1"), D("3"), D("7"), D("1000"), D("0.333"))
+    )
+    with pytest.raises(Parked, match="no purchase rate"):
+        net_lines([line], {})

@@ -288,12 +288,13 @@ def test_lifecycle_from_status(status, on_cancel, lifecycle):
 
 
 def test_custom_fields_from_attributes_and_luminous_custom_fields():
-    """Configured custom fields take PO attributes or Luminous custom fields, cut to 31."""
+    """Configured custom fields take PO attributes or Luminous custom fields, cut to 31 with a
+    visible "…" (docs/qbo-limits.md)."""
     po = make_po(custom_fields=(("project", "Spring launch " * 5),))
     rules = make_rules(custom_fields=(("Sales Rep", "project"), ("Luminous PO", "id")))
     desired = desired_po(po, rules)
     assert desired.custom_fields == (
-        ("Sales Rep", ("Spring launch " * 5)[:31].rstrip()),
+        ("Sales Rep", ("Spring launch " * 5)[:30].rstrip() + "…"),
         ("Luminous PO", "42"),
     )
     refs = dataclasses.replace(refs_for(desired), custom_field_ids={"Sales Rep": "1"})

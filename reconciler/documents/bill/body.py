@@ -10,8 +10,9 @@
   an existing bill needs new lines" (qbo-api.md).
 - Void: QBO's API has no void for bills (Intuit's Bill reference lists create, read, update and
   delete; void exists for BillPayment, Invoice, Payment, SalesReceipt). `void_payload` does
-  what QBO's own Void does: the bill stays, with its number, every amount and quantity 0,
-  "Voided" before its memo.
+  what QBO's own Void does: the bill stays, with its number, every amount and quantity 0
+  (a TaxInclusive line's gross, TaxInclusiveAmt, too: QBO taxes it), "Voided" before its memo.
+- TaxInclusive: lines go out net with the gross in TaxInclusiveAmt (`documents.tax_inclusive`).
 - QBO has been seen to create a Bill while dropping a link it could not make: `missing_links`
   reads the links back from the answer.
 """
@@ -26,7 +27,8 @@ from typing import Any
 from reconciler.documents.bill.model import DesiredBill, DesiredBillLine
 from reconciler.documents.lines import QBOLine, qbo_line
 from reconciler.documents.references import ResolvedRefs, coded_detail
-from reconciler.documents.values import clean_text, item_key
+from reconciler.documents.tax_inclusive import INCLUSIVE, net_lines
+from reconciler.documents.values import NOTE_MAX, TRUNCATION_MARKER, clean_text, fit, item_key
 from reconciler.errors import ConfigError, Parked
 from reconciler.model import LineKind
 
@@ -103,12 +105,15 @@ def bill_payload(
     desired: DesiredBill, refs: ResolvedRefs, links: Mapping[int, POLinkRef]
 ) -> dict[str, Any]:
     """The Bill body (no Id/SyncToken, no line Ids); `links`: line number -> its PO line."""
+    lines = [
+        bill_line_payload(line, refs, links.get(n), n)
+        for n, line in enumerate(desired.lines, start=1)
+    ]
+    if desired.tax_calculation == INCLUSIVE:
+        lines = net_lines(lines, refs.tax_rates)
     body: dict[str, Any] = {
         "VendorRef": {"value": refs.vendor_id, "name": desired.vendor.display_name},
-        "Line": [
-            bill_line_payload(line, refs, links.get(n), n)
-            for n, line in enumerate(desired.lines, start=1)
-        ],
+        "Line": lines,
         "DocNumber": desired.doc_number,
     }
     ap_account_id = refs.ap_account_id or (
@@ -176,6 +181,8 @@ def void_payload(current: Mapping[str, Any]) -> dict[str, Any]:
         detail = dict(line.get(detail_type) or {})
         if detail_type == ITEM_DETAIL:
             detail["Qty"] = Decimal("0")
+        if "TaxInclusiveAmt" in detail:  # QBO taxes the gross: a void has none
+            detail["TaxInclusiveAmt"] = Decimal("0")
         zeroed = {"Id": line["Id"], "Amount": Decimal("0"), "DetailType": detail_type}
         zeroed[detail_type] = detail
         for name in ("Description", "LinkedTxn"):
@@ -185,7 +192,7 @@ def void_payload(current: Mapping[str, Any]) -> dict[str, Any]:
     note = current.get("PrivateNote") or ""
     if not note.startswith(VOIDED):
         note = f"{VOIDED} {note}".strip()
-    return {"Line": lines, "PrivateNote": note[:4000]}
+    return {"Line": lines, "PrivateNote": fit(note, NOTE_MAX, TRUNCATION_MARKER)}
 
 
 def is_void(entity: Mapping[str, Any]) -> bool:

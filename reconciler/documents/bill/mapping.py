@@ -269,7 +269,7 @@ def _doc_number(bill: SourceBill, rules: BillRules) -> tuple[str, str | None]:
     number, changed = values.doc_number(
         bill.number, rules.numbers, what="bill", derived=derived, doc_id=bill.id
     )
-    supplier = values.one_line(bill.number, 10_000)
+    supplier = values.collapsed(bill.number)
     return number, f"Supplier bill number: {supplier}" if changed and supplier else None
 
 

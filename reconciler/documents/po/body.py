@@ -13,6 +13,7 @@ from typing import Any
 from reconciler.documents.po.mapping import MappingRules
 from reconciler.documents.po.model import DesiredLine, DesiredPO
 from reconciler.documents.references import ResolvedRefs, address_payload, coded_detail
+from reconciler.documents.tax_inclusive import INCLUSIVE, net_lines
 from reconciler.documents.values import clean_text, item_key
 from reconciler.errors import ConfigError, Parked
 from reconciler.model import (
@@ -66,9 +67,12 @@ def _line_payload(line: DesiredLine, refs: ResolvedRefs, number: int) -> dict[st
 
 def po_payload(desired: DesiredPO, refs: ResolvedRefs) -> dict[str, Any]:
     """The PurchaseOrder JSON body (no Id/SyncToken); Decimals stay Decimals for the client."""
+    lines = [_line_payload(line, refs, n) for n, line in enumerate(desired.lines, start=1)]
+    if desired.tax_calculation == INCLUSIVE:
+        lines = net_lines(lines, refs.tax_rates)
     body: dict[str, Any] = {
         "VendorRef": {"value": refs.vendor_id, "name": desired.vendor.display_name},
-        "Line": [_line_payload(line, refs, n) for n, line in enumerate(desired.lines, start=1)],
+        "Line": lines,
         "POStatus": "Closed" if desired.lifecycle is Lifecycle.CLOSED else "Open",
     }
     ap_account_id = refs.ap_account_id or (

@@ -24,7 +24,9 @@ DocNumber
     `order_numbers[rules.doc_number_index]` (first by default), or the Luminous id, by
     `[fields] DocNumber`; none usable: `sync.doc_number_prefix` + the Luminous id.
 Notes
-    `private_note` -> PrivateNote, `public_note` -> Memo (both documented "max 4000 chars").
+    `private_note` -> PrivateNote, `public_note` -> Memo (both documented "max 4000 chars"),
+    cut with " [truncated]" like line descriptions and Item.Description; Item.PurchaseDesc is
+    cut at 1000 (its documented maximum).
     (QBO's screen labels PrivateNote "Memo" and the API's Memo "Your message to vendor".)
 Dates
     straight through (`order_date` -> TxnDate, `arrival_due_date` -> DueDate).
@@ -33,7 +35,9 @@ Currency
 Addresses
     ship-to -> ShipAddr with the ship-to name as Line1 and the street lines joined in Line2;
     supplier address -> VendorAddr (and the vendor's BillAddr). Lines are cut at QBO's limits
-    (500 per line, City 255, PostalCode 30).
+    (500 per line, City 255, PostalCode 30) and end with "…"; so are the vendor's phone (30)
+    and account number (100). An email or a SKU longer than 100 fails the PO with the reason
+    (a cut address or SKU is another one).
 Lifecycle
     active -> OPEN; completed/closed -> CLOSED; cancelled -> CLOSED or DELETED by
     `rules.on_cancel`; draft never reaches here (`documents.po.plan.skip_reason`).
@@ -43,7 +47,8 @@ Fields
 Custom fields
     (QBO custom field name, source) pairs; the source is a PO attribute from
     `CUSTOM_FIELD_ATTRIBUTES` or else the name of a Luminous custom field. Values are cut to 31
-    characters (QBO's limit for string custom fields as shown in its UI; unsure for the API).
+    characters with "…" (QBO's limit for string custom fields as shown in its UI; unsure for
+    the API).
 """
 
 from __future__ import annotations

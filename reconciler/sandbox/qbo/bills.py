@@ -83,14 +83,22 @@ def normalise_bill(company: Any, entity: str, obj: dict, existing: dict | None) 
     _link_lines(company, raw_lines, obj, existing)
     qbo_tax.apply_totals(company, obj)
     _apply_doc_number(company, obj, existing)
-    qbo_store._check_length(obj, "PrivateNote", qbo_store.NOTE_MAX)
     company._apply_ap_account(obj)
     qbo_classes.resolve_txn_refs(company, obj)
     obj.setdefault("TxnDate", company.clock().date().isoformat())
     obj.setdefault("DueDate", obj["TxnDate"])
     obj.setdefault("CurrencyRef", company.home_currency())
+    _vendor_address(company, obj)
     _apply_balance(company, obj, existing)
     return obj
+
+
+def _vendor_address(company: Any, obj: dict) -> None:
+    """QBO copies the vendor's address onto a bill that names none, as an address of its own
+    (recorded: bill_create_batch.json answers VendorAddr with a new Id)."""
+    vendor = company.objects["Vendor"].get(obj["VendorRef"]["value"]) or {}
+    if "VendorAddr" not in obj and isinstance(vendor.get("BillAddr"), dict):
+        obj["VendorAddr"] = {k: v for k, v in vendor["BillAddr"].items() if k != "Id"}
 
 
 def _check_vendor_change(company: Any, existing: dict | None, obj: dict) -> None:
@@ -111,8 +119,6 @@ def _apply_doc_number(company: Any, obj: dict, existing: dict | None) -> None:
     if not doc_number:
         obj.pop("DocNumber", None)
         return
-    if len(doc_number) > qbo_store.DOC_NUMBER_MAX:
-        raise qbo_store.too_long("DocNumber", qbo_store.DOC_NUMBER_MAX, len(doc_number))
     if company.checks_duplicate_docnumbers():
         vendor = obj["VendorRef"]["value"]
         for other in company.objects["Bill"].values():
@@ -134,7 +140,17 @@ def _apply_balance(company: Any, obj: dict, existing: dict | None) -> None:
             "less than that."
         )
     obj["Balance"] = (obj["TotalAmt"] - paid).quantize(CENT)
-    obj["LinkedTxn"] = bill_links(company, obj, (existing or {}).get("Id"))
+    set_txn_links(obj, bill_links(company, obj, (existing or {}).get("Id")))
+
+
+def set_txn_links(bill: dict, links: list[dict]) -> None:
+    """The bill's own LinkedTxn: there when it has links, absent when not (recorded: an unlinked
+    bill answers no top-level LinkedTxn, bill_create_batch.json; a linked one lists its POs,
+    bill_linked_to_po.json)."""
+    if links:
+        bill["LinkedTxn"] = links
+    else:
+        bill.pop("LinkedTxn", None)
 
 
 # --- line links -------------------------------------------------------------------------------
@@ -145,15 +161,28 @@ def _link_lines(company: Any, raw_lines: list, obj: dict, existing: dict | None)
     before = {line["Id"]: line for line in (existing or {}).get("Line", [])}
     vendor = obj["VendorRef"]["value"]
     for raw, line in zip(raw_lines, obj["Line"], strict=True):
+        links: list[dict] = []
         if line["Id"] in kept:
             previous = before[line["Id"]]
             if previous.get("LinkedTxn"):
                 _refuse_target_change(previous, line, "A bill line linked to a purchase order")
-                line["LinkedTxn"] = copy.deepcopy(previous["LinkedTxn"])
-            continue
-        link = _made_link(company, raw, line, vendor)
-        if link is not None:
-            line["LinkedTxn"] = [link]
+                links = copy.deepcopy(previous["LinkedTxn"])
+        elif (link := _made_link(company, raw, line, vendor)) is not None:
+            links = [link]
+        _place_links(line, links)
+
+
+def _place_links(line: dict, links: list[dict]) -> None:
+    """Every bill line carries LinkedTxn, [] when unlinked, after its Amount (recorded:
+    bill_create_batch.json, bill_linked_to_po.json)."""
+    rebuilt = {}
+    for key, value in line.items():
+        if key != "LinkedTxn":
+            rebuilt[key] = value
+        if key == "Amount":
+            rebuilt["LinkedTxn"] = links
+    line.clear()
+    line.update(rebuilt)
 
 
 def _made_link(company: Any, raw: Any, line: dict, vendor_id: str) -> dict | None:
@@ -237,8 +266,9 @@ def refresh_bill(company: Any, bill_id: str) -> None:
     paid = sum((amount for _, _, amount in payments_on(company, bill_id)), Decimal(0))
     balance = (bill["TotalAmt"] - paid).quantize(CENT)
     links = bill_links(company, bill, bill_id)
-    if balance != bill.get("Balance") or links != bill.get("LinkedTxn"):
-        bill["Balance"], bill["LinkedTxn"] = balance, links
+    if balance != bill.get("Balance") or links != bill.get("LinkedTxn", []):
+        bill["Balance"] = balance
+        set_txn_links(bill, links)
         company.touch("Bill", bill)
 
 
@@ -269,11 +299,9 @@ def apply_receipts(company: Any, po: dict, po_id: str | None) -> dict[str, dict]
     got, bills = receipts(company, po_id) if po_id else ({}, [])
     po["Line"] = [_with_received(line, got.get(line["Id"])) for line in po["Line"]]
     others = [link for link in po.get("LinkedTxn", []) if link.get("TxnType") != "Bill"]
-    links = others + [{"TxnId": bill_id, "TxnType": "Bill"} for bill_id in bills]
-    if links:
-        po["LinkedTxn"] = links
-    else:
-        po.pop("LinkedTxn", None)
+    # an unbilled PO answers "LinkedTxn": [] (recorded: po_create_batch.json, PO 166 in
+    # bill_linked_to_po.json); its lines carry none
+    po["LinkedTxn"] = others + [{"TxnId": bill_id, "TxnType": "Bill"} for bill_id in bills]
     return got
 
 

@@ -40,7 +40,6 @@ TRACKING_LIMIT: dict[str, int | None] = {
     "Advanced": None,
 }
 TRACKING_ENTITIES = ("Class", "Department")
-NAME_MAX = 100
 MAX_LEVELS = 5
 CLASS_FIRST_ID = 5000000000000000001
 WORDS = {"Class": "class", "Department": "location"}
@@ -107,8 +106,6 @@ def normalise_tracking(company: Any, entity: str, obj: dict, existing: dict | No
     name = (qbo_store._text(obj, "Name") or "").strip()
     if not name:
         raise qbo_store.required_missing("Name")
-    if len(name) > NAME_MAX:
-        raise qbo_store.too_long("Name", NAME_MAX, len(name))
     if any(char in name for char in qbo_store.FORBIDDEN_NAME_CHARS):
         raise qbo_store.business_rule(
             f"The {WORDS[entity]} name cannot contain a colon (:); colons separate levels."

@@ -49,8 +49,6 @@ def normalise_payment(company: Any, entity: str, obj: dict, existing: dict | Non
         raise qbo_store.business_rule(
             "The amounts applied to bills are more than the payment's total amount."
         )
-    qbo_store._check_length(obj, "DocNumber", qbo_store.DOC_NUMBER_MAX)
-    qbo_store._check_length(obj, "PrivateNote", qbo_store.NOTE_MAX)
     company._apply_ap_account(obj)
     obj.setdefault("TxnDate", company.clock().date().isoformat())
     obj.setdefault("CurrencyRef", company.home_currency())

@@ -488,8 +488,10 @@ def run(query: Query, objects: list[dict]) -> list[dict]:
 
 
 def project(obj: dict, fields: tuple[str, ...]) -> dict:
-    """Keep only the selected top-level fields (plus Id): the strict reading of a field list."""
+    """Keep only the selected top-level fields (plus Id): the strict reading of a field list.
+    A projected row says it is partial, "sparse": true, first (recorded in
+    item_create_batch.json: {"sparse": true, "Id": "138", "DisplayName": ...})."""
     if not fields:
         return obj
     wanted = {f.split(".")[0].lower() for f in fields} | {"id"}
-    return {k: v for k, v in obj.items() if k.lower() in wanted}
+    return {"sparse": True, **{k: v for k, v in obj.items() if k.lower() in wanted}}

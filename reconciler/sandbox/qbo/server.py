@@ -27,9 +27,12 @@ Where Intuit's documentation was unsure or silent, this is what the emulator doe
 - DisplayName is trimmed; colon, tab or newline in it: 6000 business validation (the exact QBO
   text could not be found; quickbooks-ruby refuses colons client-side for the same reason).
   Max 500 characters. Item Name max 100, colon refused (reserved for "Parent:Child").
-- String lengths: 2050 "String length is either shorter or longer than supported by
-  specification", Detail "String length specified does not match the supported length. Min:0
-  Max:21 supported. Supplied length:45", element the field (a logged QBO answer for DocNumber).
+- Request bodies go through Intuit's schema first (qbo_schema, a table generated from the XSD
+  and the API reference by scripts/qbo_schema.py): property names at every depth (2010 in
+  Jackson's words, as recorded), value shapes, dates (a date-time is its date; garbage 2010),
+  documented maximum lengths in Java characters (2050 "String length is either shorter or
+  longer than supported by specification", Detail "String length specified does not match the
+  supported length. Min:0 Max:21 supported. Supplied length:45", element the field).
 - 5010 "Stale Object Error", Detail "Stale Object Error : You and <user> were working on this at
   the same time. <user> finished before you did, so your work was not saved." (python-quickbooks
   #127, QuickBooks-V3-DotNET-SDK #366).
@@ -47,10 +50,16 @@ Where Intuit's documentation was unsure or silent, this is what the emulator doe
   ApprovalMax documents reversing Closed through the API), so edits are allowed by default;
   `emu.refuse_closed_po_edits = True` turns them into a 6000 fault for tests of that path.
   A PO carrying LinkedTxn (copied to a bill) cannot be deleted or moved to another vendor: 6000.
-- Unknown top-level fields: 2010 "Request has invalid or unsupported property", Detail
-  'Property Name:Unrecognized field "X" specified is unsupported or invalid' (python-quickbooks
-  #38). Deleting a vendor, customer, employee, item or account: 500 "Unsupported Operation"
-  (they are made inactive instead).
+- Deleting a vendor, customer, employee, item or account: 500 "Unsupported Operation"
+  (they are made inactive instead). A path with more segments than {entity}/{id}
+  (customer/1/5) is 400 code 500 "Unsupported Operation" (minimul/qbo_api #81's Detail); an id
+  that is not a whole number (customer/1.5) is 2030 "Invalid ID".
+- Answers as recorded (../shared/qbo-reference/recorded, replayed by
+  tests/contract/test_qbo_recordings.py): projection rows "sparse": true; an unbilled PO
+  "LinkedTxn": []; every bill line "LinkedTxn" ([] unlinked), an unlinked bill none; line
+  amounts to the cent (50.00); vendors Vendor1099 and addresses with an Id; MetaData
+  LastModifiedByRef on transactions; no totalCount in CDC; faults without an empty element;
+  401 with WWW-Authenticate.
 - Queries: parser faults 4000 "Error parsing query" with "QueryParserError: ..." (node-quickbooks
   #56); unknown entity: 4001 "Invalid query". A WHERE on a field outside the entity's row of
   `qbo_store.FILTERABLE`: 4001 "Invalid query", Detail "QueryValidationError: property 'X' is not
@@ -108,8 +117,9 @@ Where Intuit's documentation was unsure or silent, this is what the emulator doe
   country's TaxCodes and TaxRates; outside the US every purchase line needs a TaxCodeRef with
   purchase rates (6000 "Make sure all your transactions have a VAT rate before you save." in the
   UK, qbo-api.md; "GST/HST" and "GST" wording for CA and AU by analogy) and tax is computed from
-  GlobalTaxCalculation, per rate, rounded once per rate, as a live CA company and a real AU
-  company's TaxInclusive invoices show (rules and worked figures in qbo_tax). "GB" as
+  GlobalTaxCalculation line by line (each line's tax rounded, then added), a TaxInclusive
+  line's Amount read as the net and its gross from TaxInclusiveAmt (sources and worked figures
+  in qbo_tax). "GB" as
   CompanyInfo.Country (not "UK") is the ISO code QBO uses for "US"; not confirmed for the UK.
 - Edition (qbo_classes): `emu.edition` / QBOEmulator(edition=...) / settings "edition" in Simple
   Start, Essentials, Plus (default), Advanced. Intuit's usage-limits article: no classes or
@@ -140,9 +150,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from reconciler.sandbox.qbo import seed as qbo_seed
+from reconciler.sandbox.qbo import store as qbo_store
 from reconciler.sandbox.qbo.auth import OAuthError, TokenAuthority
 from reconciler.sandbox.qbo.limits import LimitSettings, RateLimits
-from reconciler.sandbox.qbo.store import ENTITIES, Company
+from reconciler.sandbox.qbo.schema import SCHEMA
+from reconciler.sandbox.qbo.store import APP_USER_ID, ENTITIES, OTHER_USER_ID, Company
 from reconciler.sandbox.qbo.wire import (
     XML_TYPE,
     QBOFault,
@@ -172,6 +184,7 @@ JWKS_PATH = "/op/v1/jwks"
 API_PREFIX = "/v3/company/"
 ADMIN_PREFIX = "/__admin/"
 JSON_TYPE = "application/json;charset=UTF-8"
+BEARER_CHALLENGE = 'Bearer realm="Intuit", error="invalid_token"'
 ACTIONS = ("status", "latency", "drop_after_commit", "reset")
 LIMIT_SETTINGS = (
     "requests_per_minute",
@@ -455,7 +468,11 @@ class QBOEmulator:
         with self.company.lock:
             current = self.company.read(entity, object_id)
             body = {"Id": current["Id"], "SyncToken": current["SyncToken"], "sparse": True}
-            return self.company.update(entity, body | changes)
+            self.company.acting_user = OTHER_USER_ID
+            try:
+                return self.company.update(entity, body | changes)
+            finally:
+                self.company.acting_user = APP_USER_ID
 
     def forget_requestids(self) -> None:
         """Drop stored requestid answers (as if QBO's memory of them had expired)."""
@@ -657,12 +674,7 @@ class QBOEmulator:
         if rule.status == 429:
             return self._throttled()
         if rule.status == 401:
-            return _json_answer(
-                401,
-                gateway_fault_body(
-                    401, "3200", "AuthenticationFailed", "Token expired", self.now()
-                ),
-            )
+            return self._unauthorised("Token expired")
         system = QBOFault(
             "10000",
             "An application error has occurred while processing your request",
@@ -711,6 +723,13 @@ class QBOEmulator:
         token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
         return self.auth.client_of(token) or self.client_id
 
+    def _unauthorised(self, detail: str | None) -> _Answer:
+        """401 in the gateway's envelope, with the header a bearer challenge carries (recorded:
+        fault_401_expired_token.json, `Www-Authenticate: Bearer realm="Intuit",
+        error="invalid_token"`)."""
+        body = gateway_fault_body(401, "3200", "AuthenticationFailed", detail, self.now())
+        return _json_answer(401, body, {"WWW-Authenticate": BEARER_CHALLENGE})
+
     def _throttled(self) -> _Answer:
         """QBO's 429 throttle fault, as JSON or (throttle_xml) as the XML QBO has sent."""
         if self.throttle_xml:
@@ -726,15 +745,10 @@ class QBOEmulator:
         header = request.headers.get("Authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            detail = "Malformed bearer token: too short or too long"
-            return _json_answer(
-                401, gateway_fault_body(401, "3200", "AuthenticationFailed", detail, self.now())
-            )
+            return self._unauthorised("Malformed bearer token: too short or too long")
         token_realm, why = self.auth.check_bearer(token.strip())
         if token_realm is None:
-            return _json_answer(
-                401, gateway_fault_body(401, "3200", "AuthenticationFailed", why, self.now())
-            )
+            return self._unauthorised(why)
         if token_realm != realm or realm != self.realm_id:
             return _json_answer(
                 403,
@@ -785,15 +799,13 @@ class QBOEmulator:
             return 200, self._cdc(request)
         entity = ENTITIES.get(resource)
         if entity is None:
-            raise QBOFault(
-                "500",
-                "Unsupported Operation",
-                f"Operation Could not find resource for relative : /{rest} is not supported.",
-            )
+            known = SCHEMA.entity_named(resource)
+            if known is not None and request.method == "POST" and len(parts) == 1:
+                SCHEMA.check(known, self._json_body(request.body))  # QBO reads the body first
+            raise self._no_resource(request)
         if request.method == "GET":
-            object_id = parts[1] if len(parts) > 1 else "1"
-            return 200, {entity: self.company.read(entity, object_id), "time": self._time()}
-        if request.method == "POST":
+            return 200, {entity: self._read(request, entity, parts), "time": self._time()}
+        if request.method == "POST" and len(parts) == 1:
             body = self._json_body(request.body)
             return 200, {
                 entity: self._write(
@@ -807,6 +819,25 @@ class QBOEmulator:
         raise QBOFault(
             "500", "Unsupported Operation", f"Operation {request.method} is not supported."
         )
+
+    def _no_resource(self, request: _Request) -> QBOFault:
+        """400 "Unsupported Operation" (code 500) for a path QBO has no resource at, in the
+        words minimul/qbo_api #81 quotes ("Operation Could not find resource for relative :
+        /v3/company/:realmid/vendor of full path: https://... is not supported.")."""
+        return qbo_store.unsupported_operation(
+            f"Operation Could not find resource for relative : {request.path} of full path: "
+            f"{self.base_url}{request.target} is not supported."
+        )
+
+    def _read(self, request: _Request, entity: str, parts: list[str]) -> dict:
+        """GET {entity}/{id}; the singletons answer without an id (or with the realm's). More
+        segments (customer/1/5) are no resource; an id that is not a number is 2030."""
+        if entity in qbo_store.SINGLETONS and len(parts) <= 2:
+            return self.company.read(entity, "1")
+        if len(parts) != 2:
+            raise self._no_resource(request)
+        qbo_store.check_id(entity, parts[1])
+        return self.company.read(entity, parts[1])
 
     def _write(
         self, entity: str, body: Any, operation: str | None, allow_duplicate_docnum: bool = False

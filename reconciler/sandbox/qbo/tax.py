@@ -3,22 +3,40 @@
 US companies keep the pseudo codes TAX and NON and no tax on purchases (the line code defaults
 to NON, as before; any other code on a US line is an unknown reference, 2500). Outside the US
 every purchase line needs a TaxCode that has purchase rates, and the transaction's tax is
-computed here from GlobalTaxCalculation:
+computed here from GlobalTaxCalculation.
 
-- TaxExcluded (the default when none is sent): line Amount is net. Per TaxRate, over every line
-  whose code carries it, NetAmountTaxable = sum of the net amounts and the tax is that sum times
-  the rate, rounded half up to the cent once (per rate, not per line). TotalTax is the sum of the
-  TaxLines, TotalAmt = sum of net amounts + TotalTax. Checked against a live CA company: 6698.22
-  at HST 13% is TotalTax 870.77, TotalAmt 7568.99 (quickbooks-online-mcp-server #101).
-- TaxInclusive: the line Amount sent (Qty x UnitPrice, checked to the cent as usual) is gross,
-  or TaxInclusiveAmt when the line carries it (a stored line sent back). QBO stores the net:
-  Amount = gross / (1 + total rate of the line's code), half up to the cent, TaxInclusiveAmt =
-  gross, UnitPrice = net / Qty to 7 places. Per rate the tax is taken out of the gross sum:
-  sum(gross x rate / (100 + code total rate)), rounded once; NetAmountTaxable = sum of the nets;
-  TotalAmt = sum of nets + TotalTax (the ledger identity). All of this reproduces, to the cent,
-  the invoices of a real AU company dumped in a public repository (GST 10%: gross 769.94 ->
-  Amount 699.95, tax 69.99, not 70.00; seven lines 3951.63 gross -> NetAmountTaxable 3592.39,
-  tax 359.24), and quickbooks-ruby #346 ("by default QuickBooks assumes all prices exclude tax").
+Tax is computed line by line (what Intuit's people say QBO does; not a per-rate sum):
+each line's tax at each of its code's rates is rounded half up to the cent, then the lines'
+taxes are added per rate. Sources: an Intuit staff answer on QuickBooks Community (en-ca,
+"If my subtotal is 95.40 ... GST/HST is 15%", thread 306952: "QuickBooks Online will always
+calculate line-by-line"; the asker's 31 lines at 1.59 (two of quantity 11) taxed at 12% come
+to 9.71, the per-line sum, not 81.09 x 12% = 9.73); a second staff answer (thread 1567567:
+"the Amount fields for each line have a precision of two (2) decimal places ... the GST total
+may differ when compared to calculating GST directly on the subtotal"); Teachworks' notes for
+global QBO users ("the Global version of QuickBooks calculates tax separately for each line
+item ... Due to rounding the sales tax for each line, the sales tax total ... may be a few
+cents higher or lower").
+
+- TaxExcluded (the default when none is sent): line Amount is net; its tax at rate r is
+  Amount x r / 100. Per TaxRate: NetAmountTaxable = sum of the nets, the TaxLine's Amount = sum
+  of the lines' rounded taxes. TotalTax is the sum of the TaxLines, TotalAmt = sum of net
+  amounts + TotalTax. A live CA company: 6698.22 at HST 13% is TotalTax 870.77, TotalAmt
+  7568.99 (quickbooks-online-mcp-server #101).
+- TaxInclusive: the line's Amount is read as the NET amount, as QBO stores and answers it,
+  never as the gross. quickbooks-ruby #346 (an integrator who tried): GlobalTaxCalculation "only
+  affects the display" and "by default QuickBooks assumes all prices exclude tax"; Intuit's
+  entity reference (PurchaseOrder and Bill, ItemBasedExpenseLineDetail and
+  AccountBasedExpenseLineDetail, minorversion 1) gives the gross its own field,
+  TaxInclusiveAmt, "The total amount of the line item including tax", and "Amount: The amount
+  of the line item"; every public client sending TaxInclusive lines sends a net Amount with the
+  gross in TaxInclusiveAmt. So: Amount is kept as sent (to the cent), checked against Qty x
+  UnitPrice as always (6070: the unit price must be the net one too). With TaxInclusiveAmt G
+  on the line, its tax at rate r is G x r / (100 + R), R the code's total rate, rounded per
+  line: a real AU company's invoices, dumped in a public repository, reproduce to the cent
+  (GST 10%: G 769.94 stored as Amount 699.95, tax 69.99; seven lines of G 305.46 ... 21.98,
+  NetAmountTaxable 3592.39, TotalTax 359.24). Without TaxInclusiveAmt the Amount is taken
+  net and taxed as TaxExcluded, and TaxInclusiveAmt is answered as Amount + its tax: a client
+  that puts the gross in Amount books the tax twice, as real QBO would.
 - NotApplicable: no tax, no tax code needed; TxnTaxDetail {"TotalTax": 0}.
 
 A TxnTaxDetail the client sends is replaced by the computed one (QBO also takes overrides; the
@@ -39,7 +57,6 @@ from reconciler.sandbox.qbo import (  # circular by design: used only inside fun
 from reconciler.sandbox.qbo.wire import CENT, to_decimal
 
 MODES = ("TaxExcluded", "TaxInclusive", "NotApplicable")
-UNIT_PRICE_PLACES = Decimal("0.0000001")
 HUNDRED = Decimal(100)
 # What the missing-code refusal says in each country (UK text: qbo-api.md; CA and AU by analogy).
 MISSING_CODE_TEXT = {
@@ -221,6 +238,9 @@ def apply_totals(company: Any, obj: dict) -> None:
     """Set TotalAmt (and, outside the US, line nets and TxnTaxDetail) on a normalised txn."""
     lines = obj["Line"]
     if company.country == "US":
+        # no purchase tax: a TxnTaxDetail sent is not kept (recorded: bill_create_batch.json
+        # sends TxnTaxCodeRef "Tucson" and the answer has no TxnTaxDetail)
+        obj.pop("TxnTaxDetail", None)
         obj["TotalAmt"] = _sum(line["Amount"] for line in lines)
         return
     mode = obj["GlobalTaxCalculation"]
@@ -239,37 +259,29 @@ def apply_totals(company: Any, obj: dict) -> None:
 
 
 def _rate_groups(company: Any, lines: list[dict], *, inclusive: bool) -> dict[str, dict]:
-    """Per TaxRate (first appearance first): its percent, the nets and the unrounded tax."""
+    """Per TaxRate (first appearance first): its percent, the nets, and the tax of each line
+    at that rate, each rounded to the cent before they are added (line by line)."""
     groups: dict[str, dict] = {}
     for line in lines:
         detail = line[line["DetailType"]]
         rates = purchase_rates(company, detail["TaxCodeRef"]["value"])
         total_rate = sum((value for _, value in rates), Decimal(0))
-        gross = _to_net(line, detail, total_rate) if inclusive else None
+        gross = to_decimal(detail.get("TaxInclusiveAmt")) if inclusive else None
+        line_tax = Decimal(0)
         for rate_id, value in rates:
             group = groups.setdefault(
                 rate_id, {"percent": value, "net": Decimal(0), "tax": Decimal(0)}
             )
             group["net"] += line["Amount"]
-            if inclusive:
-                group["tax"] += gross * value / (HUNDRED + total_rate)
+            if gross is not None:
+                tax = _cent(gross * value / (HUNDRED + total_rate))
             else:
-                group["tax"] += line["Amount"] * value / HUNDRED
+                tax = _cent(line["Amount"] * value / HUNDRED)
+            group["tax"] += tax
+            line_tax += tax
+        if inclusive:
+            detail["TaxInclusiveAmt"] = _cent(line["Amount"] + line_tax if gross is None else gross)
     return groups
-
-
-def _to_net(line: dict, detail: dict, total_rate: Decimal) -> Decimal:
-    """TaxInclusive: turn the gross line into QBO's stored net line; answer the gross."""
-    gross = to_decimal(detail.get("TaxInclusiveAmt"))
-    gross = line["Amount"] if gross is None else gross
-    net = _cent(gross * HUNDRED / (HUNDRED + total_rate))
-    line["Amount"] = net
-    detail["TaxInclusiveAmt"] = _cent(gross)
-    qty = to_decimal(detail.get("Qty"))
-    if qty and line["DetailType"] == "ItemBasedExpenseLineDetail":
-        price = (net / qty).quantize(UNIT_PRICE_PLACES, rounding=ROUND_HALF_UP)
-        detail["UnitPrice"] = price.normalize() if price else price
-    return gross
 
 
 def _tax_line(rate_id: str, group: dict) -> dict:

@@ -54,12 +54,9 @@ class QBOFault(Exception):
 
     def fault(self) -> dict:
         """The `Fault` object (also used inside batch item answers)."""
-        error = {
-            "Message": self.message,
-            "Detail": self.detail,
-            "code": self.code,
-            "element": self.element,
-        }
+        error = {"Message": self.message, "Detail": self.detail, "code": self.code}
+        if self.element:  # the recorded faults (2010, 4001, 6240) carry no empty element
+            error["element"] = self.element
         return {"Error": [error], "type": self.fault_type}
 
 
