@@ -21,11 +21,12 @@ from po_samples import make_line, make_po, refs_for
 from support import rules as make_rules
 from test_bills import PO_LINE, decide, raw_bill
 
+from reconciler.documents import references
 from reconciler.documents.bill import body as bill_bodies
 from reconciler.documents.bill.parse import parse_bill
 from reconciler.documents.po import body as po_bodies
-from reconciler.documents.references import ResolvedRefs
 from reconciler.documents.po.mapping import desired_po
+from reconciler.documents.references import ResolvedRefs
 from reconciler.errors import InvalidSourceRecord
 from reconciler.model import Address, ItemKind, SourceProduct, SourceSupplier
 from reconciler.resolve.items import ItemPolicy, ItemResolver
@@ -89,13 +90,13 @@ def test_a_hostile_po_its_vendor_and_its_item_fit_qbo():
     # the notes and descriptions, cut at the documented maximum (a wide character that would
     # straddle it is left out whole)
     assert 3998 <= _longest(po) <= 4000
-    vendor = _check("Vendor", po_bodies.vendor_payload(desired.vendor))
+    vendor = _check("Vendor", references.vendor_payload(desired.vendor))
     assert 498 <= utf16_length(vendor["BillAddr"]["Line1"]) <= 500
     assert vendor["BillAddr"]["Line1"].endswith("…")
     assert 28 <= utf16_length(vendor["PrimaryPhone"]["FreeFormNumber"]) <= 30
     item = desired.lines[0].item
     for kind in ItemKind:
-        body = po_bodies.item_payload(
+        body = references.item_payload(
             dataclasses.replace(item, kind=kind),
             expense_account_id="1",
             income_account_id="2",
