@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from reconciler import __version__, errors, logs
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--config",
             metavar="PATH",
-            help="configuration file (default: $RECONCILER_CONFIG; environment only if unset)",
+            help="configuration file (default: $RECONCILER_CONFIG, else ./reconciler.toml)",
         )
         return p
 
@@ -95,11 +96,39 @@ def run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--json", action="store_true", help="with --dry-run: the preview as JSON")
 
 
+DEFAULT_CONFIG = "reconciler.toml"
+
+
+def config_path(args: argparse.Namespace) -> str | None:
+    """`--config`, else `$RECONCILER_CONFIG`, else `./reconciler.toml` when there is one;
+    None: the environment alone configures it."""
+    given = getattr(args, "config", None) or os.environ.get("RECONCILER_CONFIG")
+    if given:
+        return given
+    return DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None
+
+
 def load_settings(args: argparse.Namespace, *, require_secrets: bool = True) -> Any:
     from reconciler.config.loader import load_settings as load
 
-    path = getattr(args, "config", None) or os.environ.get("RECONCILER_CONFIG") or None
-    return load(path, os.environ, require_secrets=require_secrets)
+    return load(config_path(args), os.environ, require_secrets=require_secrets)
+
+
+def existing_state(args: argparse.Namespace, settings: Any) -> None:
+    """A command that reads the ledger needs one: with none, it says where it looked and
+    stops (exit 2) instead of creating an empty state file and reporting nothing."""
+    if Path(settings.state.path).exists():
+        return
+    where = (
+        config_path(args)
+        or "no configuration file (--config, $RECONCILER_CONFIG, ./reconciler.toml)"
+    )
+    raise errors.ConfigError(
+        [
+            f"no state file at {settings.state.path} ({where}): run `reconciler run --once` "
+            "first, or point --config or $RECONCILER_CONFIG at the daemon's configuration"
+        ]
+    )
 
 
 def configure_logging(
@@ -190,6 +219,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from reconciler.model import SyncStatus
 
     settings = load_settings(args, require_secrets=False)
+    existing_state(args, settings)
     store = wiring.open_store(settings)
     ledger = store.ledger
     try:
@@ -237,6 +267,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
         print("name one PO, or --failed [--code CODE]", file=sys.stderr)
         return EXIT_CONFIG
     settings = load_settings(args, require_secrets=False)
+    existing_state(args, settings)
     store = wiring.open_store(settings)
     try:
         if args.failed:
@@ -292,7 +323,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from reconciler.app.doctor import run_checks
 
-    path = getattr(args, "config", None) or os.environ.get("RECONCILER_CONFIG") or None
+    path = config_path(args)
     failed = 0
     for check in run_checks(path, os.environ):
         print(check.line(), flush=True)

@@ -87,8 +87,8 @@ class Wait:
 
 @dataclass(frozen=True)
 class Park:
-    """A document this one depends on will not be pushed: failed until that one (or this one)
-    changes."""
+    """A document this one depends on will not be pushed: skipped too, with the reason, until
+    that one (or this one) changes."""
 
     reason: str
     operation: ClassVar[str] = "skip"

@@ -130,8 +130,11 @@ def synced(
     verb: str,
     request_id: str,
     intuit_tid: str | None,
+    sent: bool = True,
 ) -> Record:
-    """QBO confirmed the write: its Id and SyncToken are ours now."""
+    """QBO confirmed the write: its Id and SyncToken are ours now. `attempts` counts the
+    requests this content took, this one included (`sent`: False for a document found in QBO
+    as it should be, adopted with no request)."""
     entity = entity or {}
     done = replace(
         begun,
@@ -139,7 +142,7 @@ def synced(
         qbo_id=entity.get("Id", begun.qbo_id),
         sync_token=entity.get("SyncToken", begun.sync_token),
         lifecycle=lifecycle,
-        attempts=0,
+        attempts=begun.attempts + 1 if sent else begun.attempts,
         last_error_code=None,
         last_error_message=None,
         next_retry_at=None,
@@ -155,7 +158,6 @@ def landed_wrong(record: Record, reason: str, code: str = "link_missing") -> Rec
     entry = replace(
         record.entry,
         status=SyncStatus.FAILED,
-        attempts=record.entry.attempts + 1,
         last_error_code=code,
         last_error_message=reason,
     )
@@ -339,10 +341,12 @@ def wait(
 def parked(
     base: LedgerEntry, reason: str, *, number: str | None, updated_at: datetime | None
 ) -> Record:
-    """Failed until what it depends on (or the document) changes: nothing sent."""
+    """Skipped, with the reason and its code, until what it depends on (or the document)
+    changes: a bill whose PO is not pushed by design (a draft, awaiting approval) is not pushed
+    either, and is no failure (the code wakes it when that PO changes)."""
     kept = replace(
         base,
-        status=SyncStatus.FAILED,
+        status=SyncStatus.SKIPPED,
         number=number or base.number,
         source_updated_at=updated_at or base.source_updated_at,
         last_error_code=actions.PARK_CODE,
@@ -351,7 +355,7 @@ def parked(
         force_retry=False,
     )
     outcome = _outcome(
-        kept, SyncStatus.FAILED, "skip", error_code=actions.PARK_CODE, message=reason
+        kept, SyncStatus.SKIPPED, "skip", error_code=actions.PARK_CODE, message=reason
     )
     return Record(kept, outcome)
 

@@ -137,8 +137,9 @@ class WriteSender:
                 if self.writer(write).differs(payload, answer.entity):
                     to_send.append((adopting, begun, payload))
                 else:
+                    rid = begun.request_id
                     settled.append(
-                        self.synced(adopting, begun, answer.entity, begun.request_id, None)
+                        self.synced(adopting, begun, answer.entity, rid, None, sent=False)
                     )
             else:
                 to_send.append((write, pending, payload))
@@ -184,6 +185,8 @@ class WriteSender:
         entity: Mapping[str, Any] | None,
         request_id: str,
         tid: str | None,
+        *,
+        sent: bool = True,
     ) -> Record:
         writer = self.writer(write)
         problem = writer.confirmed(write, entity)
@@ -194,6 +197,7 @@ class WriteSender:
             verb=write.verb,
             request_id=request_id,
             intuit_tid=tid,
+            sent=sent,
         )
         if problem:
             record = outcomes.landed_wrong(record, problem)

@@ -73,7 +73,8 @@ def test_synced_takes_id_and_token_from_the_answer():
     done = record.entry
     assert (done.status, done.qbo_id, done.sync_token) == (SyncStatus.SYNCED, "99", "4")
     assert done.lifecycle is Lifecycle.CLOSED
-    assert done.attempts == 0 and done.last_error_code is None and done.next_retry_at is None
+    assert done.attempts == 3  # the two that failed, and this one
+    assert done.last_error_code is None and done.next_retry_at is None
     assert not done.force_retry
     assert dict(record.outcome.extra) == {"request_id": "r", "intuit_tid": "tid"}
 

@@ -9,7 +9,7 @@ where its POs stand. In order:
    bill is taken up again as soon as that PO is written, and at the latest after
    `sync.backoff_cap`; waiting costs no attempt);
 5. a line allocated to a PO that will not be pushed (skipped: a draft, awaiting approval;
-   gone from QBO): **park** the bill (failed, with the reason; taken up again when that PO
+   gone from QBO): **park** the bill (skipped, with the reason; taken up again when that PO
    changes), or post the line unlinked (`bills.unpushed_po = "unlinked"`). A PO closed in QBO
    is not one of them: the writer reopens it for the link (`write.bill_links`);
 6. otherwise the mapped bill (`documents.bill.mapping`) is planned like every document
