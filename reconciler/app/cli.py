@@ -58,7 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run a pass against both emulators with sample data")
     demo.add_argument(
-        "--keep-running", action="store_true", help="keep the emulators up after the pass"
+        "--keep-running",
+        action="store_true",
+        help="keep the emulators and the status page up after the pass, to explore",
+    )
+    demo.add_argument(
+        "--dir", metavar="PATH", help="keep its configuration, state and log here (kept)"
+    )
+    demo.add_argument(
+        "-v", "--verbose", action="store_true", help="the log on the terminal, not demo.log"
     )
 
     auth = sub.add_parser("auth", help="connect to QuickBooks, show or revoke the connection")
@@ -293,12 +301,16 @@ def cmd_retry(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from reconciler.app.demo import run_demo
 
-    logs.configure(level="INFO", json_output=False)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     return run_demo(
-        out=sys.stdout, log=logs.get_logger(), keep_running=args.keep_running, wait=stop.wait
+        out=sys.stdout,
+        log=logs.get_logger(),
+        keep_running=args.keep_running,
+        wait=stop.wait,
+        directory=Path(args.dir) if args.dir else None,
+        verbose=args.verbose,
     )
 
 
