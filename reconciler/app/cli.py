@@ -56,7 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--failed", action="store_true", help="every failed PO (and bill)")
     retry.add_argument("--code", help="with --failed: only those that failed with this code")
 
-    demo = sub.add_parser("demo", help="run a pass against both emulators with sample data")
+    demo_options(sub.add_parser("demo", help="run a pass against both emulators with sample data"))
+    auth_actions(
+        sub.add_parser("auth", help="connect to QuickBooks, show or revoke the connection"),
+        with_config,
+    )
+    with_config(
+        sub.add_parser("doctor", help="check configuration, database, both APIs and accounts")
+    )
+
+    sandbox = sub.add_parser("sandbox", help="run an emulator standalone on 127.0.0.1")
+    sandbox.add_argument("service", choices=("qbo", "luminous"))
+    sandbox.add_argument("args", nargs=argparse.REMAINDER, help="--port N and emulator options")
+    return parser
+
+
+def demo_options(demo: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "--keep-running",
         action="store_true",
@@ -69,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="the log on the terminal, not demo.log"
     )
 
-    auth = sub.add_parser("auth", help="connect to QuickBooks, show or revoke the connection")
+
+def auth_actions(auth: argparse.ArgumentParser, with_config: Any) -> None:
     auth_sub = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
     connect = with_config(auth_sub.add_parser("connect", help="authorize access (OAuth 2.0)"))
     connect.add_argument(
@@ -82,15 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     with_config(auth_sub.add_parser("status", help="company and token expiry (no secrets)"))
     with_config(auth_sub.add_parser("revoke", help="revoke the connection at Intuit"))
-
-    with_config(
-        sub.add_parser("doctor", help="check configuration, database, both APIs and accounts")
-    )
-
-    sandbox = sub.add_parser("sandbox", help="run an emulator standalone on 127.0.0.1")
-    sandbox.add_argument("service", choices=("qbo", "luminous"))
-    sandbox.add_argument("args", nargs=argparse.REMAINDER, help="--port N and emulator options")
-    return parser
 
 
 def run_options(run: argparse.ArgumentParser) -> None:
@@ -125,17 +132,17 @@ def load_settings(args: argparse.Namespace, *, require_secrets: bool = True) -> 
 def existing_state(args: argparse.Namespace, settings: Any) -> None:
     """A command that reads the ledger needs one: with none, it says where it looked and
     stops (exit 2) instead of creating an empty state file and reporting nothing."""
+    from reconciler.state import StateFileError
+
     if Path(settings.state.path).exists():
         return
     where = (
         config_path(args)
-        or "no configuration file (--config, $RECONCILER_CONFIG, ./reconciler.toml)"
+        or "no configuration file: --config, $RECONCILER_CONFIG, ./reconciler.toml"
     )
-    raise errors.ConfigError(
-        [
-            f"no state file at {settings.state.path} ({where}): run `reconciler run --once` "
-            "first, or point --config or $RECONCILER_CONFIG at the daemon's configuration"
-        ]
+    raise StateFileError(
+        f"no state file at {settings.state.path} ({where})",
+        fix="run `reconciler run --once` first, or point --config at the daemon's configuration",
     )
 
 

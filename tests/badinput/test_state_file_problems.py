@@ -70,10 +70,12 @@ def _filled(path: Path, rows: int = 5) -> None:
 
 
 def test_a_read_only_directory_names_the_user_and_the_path(tmp_path):
-    """The service user cannot write there: exit 2, the user, the path, and what to do.
+    """The service user cannot write where the state file is: exit 2, the user, the path, and
+    what to do.
     (Root writes anywhere, so as root the command runs as `nobody`, like a service user.)"""
     locked = tmp_path / "locked"
     locked.mkdir()
+    StateStore.open(str(locked / "state.sqlite")).close()  # the daemon made it; then locked
     for parent in (tmp_path, *tmp_path.parents):
         if parent == Path("/tmp") or parent == Path("/"):
             break
