@@ -45,15 +45,27 @@ OUTCOMES = (
     (740, SyncStatus.SYNCED, None, None),
     (120, SyncStatus.SKIPPED, None, "awaiting approval in Luminous"),
     (30, SyncStatus.SKIPPED, None, "draft in Luminous: not pushed"),
-    (40, SyncStatus.FAILED, "po_not_pushed",
-     "its PO {po} will not be pushed (awaiting approval in Luminous); set [bills] "
-     "unpushed_po = \"unlinked\" to post it unlinked"),
-    (8, SyncStatus.FAILED, "6240",
-     "Duplicate Name Exists Error: The name supplied already exists. : Another customer, "
-     "vendor or employee is already using this name"),
-    (6, SyncStatus.FAILED, "6000",
-     "A business validation error has occurred while processing your request: "
-     "Transaction has been billed and cannot be modified"),
+    (
+        40,
+        SyncStatus.FAILED,
+        "po_not_pushed",
+        "its PO {po} will not be pushed (awaiting approval in Luminous); set [bills] "
+        'unpushed_po = "unlinked" to post it unlinked',
+    ),
+    (
+        8,
+        SyncStatus.FAILED,
+        "6240",
+        "Duplicate Name Exists Error: The name supplied already exists. : Another customer, "
+        "vendor or employee is already using this name",
+    ),
+    (
+        6,
+        SyncStatus.FAILED,
+        "6000",
+        "A business validation error has occurred while processing your request: "
+        "Transaction has been billed and cannot be modified",
+    ),
     (5, SyncStatus.FAILED, "vendor_inactive", "vendor {vendor!r} is inactive in QBO"),
     (4, SyncStatus.FAILED, "item_inactive", "item 'Widget 12mm' is inactive in QBO"),
     (4, SyncStatus.FAILED, "invalid_source_record", "line 3 has no quantity"),
@@ -64,22 +76,62 @@ OUTCOMES = (
     (6, SyncStatus.RETRYING, "503", "QBO unavailable"),
     (2, SyncStatus.RETRYING, "no_answer", "no answer from QBO within 60 s"),
     (5, SyncStatus.PENDING, None, None),
-)  # fmt: skip
+)
 KINDS = ((70, PO), (25, BILL), (5, RECEIPT))
 ROOTS = (
-    "Acme", "Bolt & Nut", "Côté Fournitures", "Northwind", "Globex", "Initech", "Umbrella",
-    "Stark Industrial", "Wayne Supply", "Hooli", "Vandelay", "Soylent", "Tyrell", "Cyberdyne",
-    "Oscorp", "Wonka", "Gringotts", "Monarch", "Duff", "Sirius", "Zorg", "Nakatomi",
-    "Massive Dynamic", "Aperture", "Black Mesa", "Yoyodyne", "Blue Sun", "Weyland",
-)  # fmt: skip
-SUFFIXES = ("Supplies", "Co.", "Ltd", "Inc.", "GmbH", "Packaging", "Textiles", "Wholesale",
-            "Trading", "Imports", "Labels", "Components", "Logistics", "Print")  # fmt: skip
+    "Acme",
+    "Bolt & Nut",
+    "Côté Fournitures",
+    "Northwind",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark Industrial",
+    "Wayne Supply",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Oscorp",
+    "Wonka",
+    "Gringotts",
+    "Monarch",
+    "Duff",
+    "Sirius",
+    "Zorg",
+    "Nakatomi",
+    "Massive Dynamic",
+    "Aperture",
+    "Black Mesa",
+    "Yoyodyne",
+    "Blue Sun",
+    "Weyland",
+)
+SUFFIXES = (
+    "Supplies",
+    "Co.",
+    "Ltd",
+    "Inc.",
+    "GmbH",
+    "Packaging",
+    "Textiles",
+    "Wholesale",
+    "Trading",
+    "Imports",
+    "Labels",
+    "Components",
+    "Logistics",
+    "Print",
+)
 
 
 def vendors(rng: random.Random, count: int = 400) -> list[str]:
     """Names as Luminous has them: punctuation variants of one division, accents, one hostile."""
-    names = {f"{rng.choice(ROOTS)} {rng.choice(SUFFIXES)} {n % 37 or ''}".strip()
-             for n in range(count * 2)}  # fmt: skip
+    names = {
+        f"{rng.choice(ROOTS)} {rng.choice(SUFFIXES)} {n % 37 or ''}".strip()
+        for n in range(count * 2)
+    }
     found = sorted(names)[: count - 3]
     return [*found, "Acme- West Division", "Acme: West Division", HOSTILE_VENDOR]
 
@@ -148,10 +200,20 @@ def plan(rng: random.Random, number: int, names: list[str], total: int) -> Plann
         drift=_drift(rng) if qbo_id and kind is PO else None,
     )
     action = "skip" if status is SyncStatus.SKIPPED else "create"
-    outcome = Outcome(number, status, action, number=entry.number, qbo_id=qbo_id,
-                      error_code=code, message=message, kind=kind,
-                      extra=(("request_id", entry.request_id or ""),
-                             ("intuit_tid", f"1-{number:08x}-tid" if sent else "")))  # fmt: skip
+    outcome = Outcome(
+        number,
+        status,
+        action,
+        number=entry.number,
+        qbo_id=qbo_id,
+        error_code=code,
+        message=message,
+        kind=kind,
+        extra=(
+            ("request_id", entry.request_id or ""),
+            ("intuit_tid", f"1-{number:08x}-tid" if sent else ""),
+        ),
+    )
     body = _body(rng, entry, po_number) if sent else None
     tries = 2 if status is SyncStatus.FAILED and (code or "").isdigit() else 0
     return Planned(entry, outcome, when, body, tries)
@@ -172,12 +234,20 @@ def _body(rng: random.Random, entry: LedgerEntry, po_number: str) -> dict[str, A
             "Qty": qty,
             "UnitPrice": price,
         }
-        line: dict[str, Any] = {"LineNum": n, "Amount": qty * price,
-                                "DetailType": "ItemBasedExpenseLineDetail",
-                                "ItemBasedExpenseLineDetail": detail}  # fmt: skip
+        line: dict[str, Any] = {
+            "LineNum": n,
+            "Amount": qty * price,
+            "DetailType": "ItemBasedExpenseLineDetail",
+            "ItemBasedExpenseLineDetail": detail,
+        }
         if entry.kind is not PO:
-            line["LinkedTxn"] = [{"TxnId": str(rng.randrange(500000, 560000)), "TxnType":
-                                  "PurchaseOrder", "TxnLineId": str(n)}]  # fmt: skip
+            line["LinkedTxn"] = [
+                {
+                    "TxnId": str(rng.randrange(500000, 560000)),
+                    "TxnType": "PurchaseOrder",
+                    "TxnLineId": str(n),
+                }
+            ]
             line["Description"] = f"received against {po_number}"
         lines.append(line)
     return {
@@ -220,20 +290,35 @@ def _write(store: StateStore, clock: Clock, chunk: list[Planned], takes_bodies: 
     for attempt in range(1, 3):
         early = [
             Record(
-                LedgerEntry(p.entry.doc_id, SyncStatus.RETRYING, p.entry.number, kind=p.entry.kind,
-                            vendor=p.entry.vendor, last_error_code="500", attempts=attempt,
-                            last_error_message=f"QBO 500 on try {attempt}"),
-                Outcome(p.entry.doc_id, SyncStatus.RETRYING, "create", number=p.entry.number,
-                        error_code="500", message=f"QBO 500 on try {attempt}", kind=p.entry.kind),
+                LedgerEntry(
+                    p.entry.doc_id,
+                    SyncStatus.RETRYING,
+                    p.entry.number,
+                    kind=p.entry.kind,
+                    vendor=p.entry.vendor,
+                    last_error_code="500",
+                    attempts=attempt,
+                    last_error_message=f"QBO 500 on try {attempt}",
+                ),
+                Outcome(
+                    p.entry.doc_id,
+                    SyncStatus.RETRYING,
+                    "create",
+                    number=p.entry.number,
+                    error_code="500",
+                    message=f"QBO 500 on try {attempt}",
+                    kind=p.entry.kind,
+                ),
             )
             for p in tried
-        ]  # fmt: skip
+        ]
         store.ledger.record(early, run_id=f"seed-{chunk[0].entry.doc_id}-{attempt}")
     sent = [p for p in chunk if p.body is not None]
     if sent:
         extra = {"bodies": [p.body for p in sent]} if takes_bodies else {}
-        store.ledger.begin([p.entry for p in sent], run_id="seed", verbs=["create"] * len(sent),
-                           **extra)  # fmt: skip
+        store.ledger.begin(
+            [p.entry for p in sent], run_id="seed", verbs=["create"] * len(sent), **extra
+        )
     clock.now = chunk[-1].when
     store.ledger.record([Record(p.entry, p.outcome) for p in chunk], run_id="seed")
 
@@ -245,8 +330,12 @@ def _runs(store: StateStore, count: int) -> None:
         run_id = started.strftime("%Y%m%dT%H%M%SZ") + f"-seed{n:02d}"
         store.runs.start(run_id, started)
         failed = 1 if n % 4 == 0 else 0
-        report = {"counts": {"synced": 3, "unchanged": 40, "failed": failed}, "fatal": None,
-                  "aborted": None, "crashed": None}  # fmt: skip
+        report = {
+            "counts": {"synced": 3, "unchanged": 40, "failed": failed},
+            "fatal": None,
+            "aborted": None,
+            "crashed": None,
+        }
         outcome = "failures" if failed else "ok"
         store.runs.finish(run_id, started + timedelta(seconds=20), outcome, report)
 
