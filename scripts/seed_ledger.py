@@ -197,7 +197,6 @@ def plan(rng: random.Random, number: int, names: list[str], total: int) -> Plann
         kind=kind,
         vendor=vendor,
         adopted=qbo_id is not None and rng.random() < 0.05,
-        drift=_drift(rng) if qbo_id and kind is PO else None,
     )
     action = "skip" if status is SyncStatus.SKIPPED else "create"
     outcome = Outcome(
@@ -217,11 +216,6 @@ def plan(rng: random.Random, number: int, names: list[str], total: int) -> Plann
     body = _body(rng, entry, po_number) if sent else None
     tries = 2 if status is SyncStatus.FAILED and (code or "").isdigit() else 0
     return Planned(entry, outcome, when, body, tries)
-
-
-def _drift(rng: random.Random) -> Drift | None:
-    roll = rng.random()
-    return Drift.EDITED if roll < 0.01 else Drift.BILLED if roll < 0.05 else None
 
 
 def _body(rng: random.Random, entry: LedgerEntry, po_number: str) -> dict[str, Any]:
@@ -269,7 +263,21 @@ def seed(path: str | Path, documents: int, *, seed: int = 33, runs: int = 12) ->
     for chunk in _chunks(rng, names, documents):
         _write(store, clock, chunk, takes_bodies)
     _runs(store, runs)
+    _drift_found(store, rng, documents)
     return store
+
+
+def _drift_found(store: StateStore, rng: random.Random, documents: int) -> None:
+    """What drift checks found on some synced POs (written by `state.snapshots` in a pass)."""
+    found = [
+        (str(rng.choice((Drift.EDITED, Drift.BILLED, Drift.BILLED, Drift.CLOSED))), n)
+        for n in rng.sample(range(1, documents + 1), k=max(1, documents // 50))
+    ]
+    with store.db.atomic():
+        store.db.executemany(
+            "update ledger set drift = ? where kind = 'po' and doc_id = ? and qbo_id is not null",
+            found,
+        )
 
 
 def _chunks(rng: random.Random, names: list[str], total: int) -> Iterator[list[Planned]]:

@@ -201,6 +201,7 @@ def m008_status_queries(db: Database) -> None:
         ("last_error_code", "recorded_at"),  # one code's documents, newest first
         ("vendor_key",),  # vendor order, and a search that scans this index, not the table
         ("number",),  # number order (kind, number serves one kind)
+        ("next_retry_at",),  # retry order (and the retries that are due)
     ):
         db["ledger"].create_index(list(columns), if_not_exists=True)
     db.execute(

@@ -1,0 +1,304 @@
+"""The documents a person looks at: filtered, sorted, counted and paged in SQL.
+
+One module for the status page (`web.routes`) and `reconciler status` (`app.status_command`):
+a `DocumentQuery` says what is wanted, `StatusQueries` answers it from the ledger. Nothing
+loads the ledger into Python: a page is a count and 50 rows, whatever the ledger holds, on
+the indexes of migration `m008_status_queries` (a page deep in the list is found on an index
+first and only its own rows are read: the "deferred join").
+
+Reads go through connections of their own (one per thread, read-only, `StatusQueries.close`
+ends them): in WAL mode a reader never waits for the daemon's writes nor holds them up, and
+the daemon's connection lock stays the pass's. A state file in memory (tests) is read on its
+one connection. The one write here is the bulk retry, on the store's connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from reconciler.model import DocKind, Drift, LedgerEntry, SyncStatus
+from reconciler.state.db import StateDB, guarded, instant, iso
+from reconciler.state.ledger import entry_from_row
+from reconciler.state.search import search_key
+
+# What a list can be sorted by: the name in a URL -> the column (each has an index).
+SORTS = {
+    "number": "number",
+    "vendor": "vendor_key",
+    "status": "status",
+    "code": "last_error_code",
+    "recorded": "recorded_at",
+    "updated": "source_updated_at",
+    "retry": "next_retry_at",
+    "kind": "kind",
+}
+DATES = {"recorded": "recorded_at", "updated": "source_updated_at"}
+RETRYABLE = (SyncStatus.FAILED, SyncStatus.RETRYING)
+EXPORT_CHUNK = 1000  # rows fetched at a time while an export streams
+READER_CACHE_KIB = 4096  # each reader's page cache (the daemon has a few worker threads)
+
+
+@dataclass(frozen=True)
+class DocumentQuery:
+    """Which documents, in what order, which page; empty fields filter nothing."""
+
+    kind: DocKind | None = None
+    statuses: tuple[SyncStatus, ...] = ()
+    vendor: str = ""  # words found in the vendor's name (folded: `state.search`)
+    text: str = ""  # found in the number, the reason, the code or either id
+    code: str = ""  # the error code, exactly
+    drift: Drift | None = None
+    in_qbo: bool | None = None  # True: has a QBO document (not deleted); False: has none
+    date_by: str = "recorded"  # which date `since` and `until` bound (`DATES`)
+    since: datetime | None = None  # from this instant on
+    until: datetime | None = None  # before this instant
+    sort: str = "recorded"
+    descending: bool = True
+    page: int = 1
+    size: int = 50
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The SQL condition and its parameters (`ledger` aliased `l`)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def add(clause: str, *values: Any) -> None:
+            clauses.append(clause)
+            params.extend(values)
+
+        if self.kind is not None:
+            add("l.kind = ?", str(self.kind))
+        if self.statuses:
+            add(f"l.status in ({', '.join('?' * len(self.statuses))})", *map(str, self.statuses))
+        if self.code:
+            add("l.last_error_code = ?", self.code)
+        if self.drift is not None:
+            add("l.drift = ?", str(self.drift))
+        if self.in_qbo is not None:
+            held = "l.qbo_id is not null and coalesce(l.lifecycle, '') != 'deleted'"
+            add(f"({held})" if self.in_qbo else f"not ({held})")
+        column = DATES.get(self.date_by, "recorded_at")
+        if self.since is not None:
+            add(f"l.{column} >= ?", iso(self.since))
+        if self.until is not None:
+            add(f"l.{column} < ?", iso(self.until))
+        if key := search_key(self.vendor):
+            add("l.vendor_key like ? escape '\\'", f"%{_like(key)}%")
+        if self.text:
+            add(*_text_clause(self.text))
+        return (" where " + " and ".join(clauses)) if clauses else "", params
+
+    def order(self, alias: str = "l") -> str:
+        column = SORTS.get(self.sort, "recorded_at")
+        way = "desc" if self.descending else "asc"
+        return f"{alias}.{column} {way}, {alias}.rowid {way}"
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _text_clause(text: str) -> tuple[str, ...]:
+    """The number, the reason and the code (anywhere, any case); either id exactly."""
+    like = f"%{_like(text)}%"
+    clause = (
+        "(l.number like ? escape '\\' or l.last_error_message like ? escape '\\'"
+        " or l.last_error_code like ? escape '\\' or l.qbo_id = ?"
+        " or cast(l.doc_id as text) = ?)"
+    )
+    return clause, like, like, like, text, text
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A row of the list: the ledger's entry, and what the entry does not carry."""
+
+    entry: LedgerEntry
+    recorded_at: datetime | None
+    intuit_tid: str | None
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    rows: tuple[Listed, ...]
+    matching: int  # documents that match, on every page
+    number: int  # this page, 1-based, within 1..count
+    count: int  # pages (at least 1)
+    size: int
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """The failed and retrying documents that share an error code."""
+
+    code: str | None
+    failed: int
+    retrying: int
+    example: str | None  # one of their messages
+    newest: datetime | None
+
+
+@dataclass
+class _Readers:
+    """One read-only connection per thread, on a file; the store's own in memory."""
+
+    db: StateDB
+    local: threading.local = field(default_factory=threading.local)
+    opened: list[sqlite3.Connection] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def connection(self) -> sqlite3.Connection | None:
+        if self.db.path == ":memory:":
+            return None
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = open_reader(self.db.path)
+            self.local.conn = conn
+            with self.lock:
+                self.opened.append(conn)
+        return conn
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        conn = self.connection()
+        if conn is None:
+            return self.db.rows(sql, params)
+        with guarded(self.db.path):
+            cursor = conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def close(self) -> None:
+        with self.lock:
+            opened, self.opened = self.opened, []
+        for conn in opened:
+            conn.close()
+
+
+def open_reader(path: str) -> sqlite3.Connection:
+    """A connection that only reads (WAL: it neither waits for the writer nor blocks it)."""
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA query_only=1")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+    return conn
+
+
+class StatusQueries:
+    """Answers `DocumentQuery`s from the ledger; see the module's docstring."""
+
+    def __init__(self, db: StateDB) -> None:
+        self._db = db
+        self._readers = _Readers(db)
+
+    def close(self) -> None:
+        self._readers.close()
+
+    # --- the list ---------------------------------------------------------------------------
+
+    def count(self, query: DocumentQuery) -> int:
+        where, params = query.where()
+        return self._readers.rows(f"select count(*) as n from ledger l{where}", params)[0]["n"]  # noqa: S608
+
+    def page(self, query: DocumentQuery) -> QueryPage:
+        """The query's page (the last one when it asks past the end)."""
+        size = max(1, query.size)
+        matching = self.count(query)
+        count = max(1, -(-matching // size))
+        number = min(max(1, query.page), count)
+        rows = self.rows(query, limit=size, offset=(number - 1) * size) if matching else []
+        return QueryPage(tuple(rows), matching, number, count, size)
+
+    def rows(self, query: DocumentQuery, *, limit: int, offset: int = 0) -> list[Listed]:
+        """The rows in order: found on the indexes first, then only these rows read."""
+        where, params = query.where()
+        sql = (
+            "select d.* from (select l.rowid as r from ledger l"  # noqa: S608
+            f"{where} order by {query.order()} limit ? offset ?) p"
+            f" join ledger d on d.rowid = p.r order by {query.order('d')}"
+        )
+        found = self._readers.rows(sql, [*params, limit, offset])
+        return [
+            Listed(entry_from_row(r), instant(r["recorded_at"]), r.get("intuit_tid")) for r in found
+        ]
+
+    def stream(self, query: DocumentQuery, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """Every matching row's `columns` (of `ledger`), in order, a chunk at a time, on a
+        connection of its own (a long export holds no other reader and no lock)."""
+        where, params = query.where()
+        names = ", ".join(f"l.{c}" for c in columns)
+        sql = f"select {names} from ledger l{where} order by {query.order()}"  # noqa: S608
+        if self._db.path == ":memory:":
+            yield from (tuple(r.values()) for r in self._db.rows(sql, params))
+            return
+        conn = open_reader(self._db.path)
+        try:
+            with guarded(self._db.path):
+                cursor = conn.execute(sql, params)
+                while chunk := cursor.fetchmany(EXPORT_CHUNK):
+                    yield from chunk
+        finally:
+            conn.close()
+
+    # --- the summaries ----------------------------------------------------------------------
+
+    def counts(self) -> dict[DocKind, dict[str, int]]:
+        """Documents by kind and status (the `(kind, status)` index alone answers)."""
+        found: dict[DocKind, dict[str, int]] = {}
+        rows = self._readers.rows(
+            "select kind, status, count(*) as n from ledger group by kind, status"
+        )
+        for r in rows:
+            if r["kind"] in set(DocKind):
+                found.setdefault(DocKind(r["kind"]), {})[r["status"]] = r["n"]
+        return found
+
+    def drift_counts(self) -> dict[Drift, int]:
+        rows = self._readers.rows(
+            "select drift, count(*) as n from ledger where drift is not null group by drift"
+        )
+        return {Drift(r["drift"]): r["n"] for r in rows if r["drift"] in set(Drift)}
+
+    def failure_groups(self) -> list[FailureGroup]:
+        """Failed and retrying documents by error code, the largest group first."""
+        rows = self._readers.rows(
+            "select last_error_code as code,"
+            " sum(status = 'failed') as failed, sum(status = 'retrying') as retrying,"
+            " max(last_error_message) as example, max(recorded_at) as newest"
+            " from ledger where status in ('failed', 'retrying')"
+            " group by last_error_code order by count(*) desc, last_error_code"
+        )
+        return [
+            FailureGroup(r["code"], r["failed"], r["retrying"], r["example"], instant(r["newest"]))
+            for r in rows
+        ]
+
+    def codes(self) -> list[str]:
+        """The error codes the ledger holds (the page's code filter offers them)."""
+        rows = self._readers.rows(
+            "select distinct last_error_code as code from ledger"
+            " where last_error_code is not null order by 1"
+        )
+        return [r["code"] for r in rows]
+
+    # --- the one write ----------------------------------------------------------------------
+
+    def request_retry(self, query: DocumentQuery) -> int:
+        """Ask the next pass to retry every failed or retrying document the query matches
+        (others are left as they are); how many."""
+        statuses = tuple(s for s in query.statuses or RETRYABLE if s in RETRYABLE)
+        if not statuses:
+            return 0
+        where, params = replace(query, statuses=statuses).where()
+        with self._db.atomic():
+            before = self._db.db.conn.total_changes
+            self._db.execute(
+                "update ledger set force_retry = 1, next_retry_at = null"  # noqa: S608
+                f" where rowid in (select l.rowid from ledger l{where})",
+                params,
+            )
+            return self._db.db.conn.total_changes - before
