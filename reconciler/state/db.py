@@ -202,6 +202,7 @@ def m008_status_queries(db: Database) -> None:
         ("vendor_key",),  # vendor order, and a search that scans this index, not the table
         ("number",),  # number order (kind, number serves one kind)
         ("next_retry_at",),  # retry order (and the retries that are due)
+        ("qbo_id", "lifecycle"),  # in QuickBooks or not: the index alone answers
     ):
         db["ledger"].create_index(list(columns), if_not_exists=True)
     db.execute(

@@ -26,19 +26,21 @@ from reconciler.state.db import StateDB, guarded, instant, iso
 from reconciler.state.ledger import entry_from_row
 from reconciler.state.search import search_key
 
-# What a list can be sorted by: the name in a URL -> the column (each has an index).
+# What a list can be sorted by: the name in a URL -> the columns (the columns of an index:
+# the rowid ends every order, and an index holds it, so no order needs a sort).
 SORTS = {
-    "number": "number",
-    "vendor": "vendor_key",
-    "status": "status",
-    "code": "last_error_code",
-    "recorded": "recorded_at",
-    "updated": "source_updated_at",
-    "retry": "next_retry_at",
-    "kind": "kind",
+    "number": ("number",),
+    "vendor": ("vendor_key",),
+    "status": ("status",),
+    "code": ("last_error_code", "recorded_at"),
+    "recorded": ("recorded_at",),
+    "updated": ("source_updated_at",),
+    "retry": ("next_retry_at",),
+    "kind": ("kind", "status"),
 }
 DATES = {"recorded": "recorded_at", "updated": "source_updated_at"}
 RETRYABLE = (SyncStatus.FAILED, SyncStatus.RETRYING)
+SPARSE_MIN = 2000  # a scanning filter's matches read whole up to this many (or a tenth)
 EXPORT_CHUNK = 1000  # rows fetched at a time while an export streams
 READER_CACHE_KIB = 4096  # each reader's page cache (the daemon has a few worker threads)
 
@@ -93,10 +95,17 @@ class DocumentQuery:
             add(*_text_clause(self.text))
         return (" where " + " and ".join(clauses)) if clauses else "", params
 
-    def order(self, alias: str = "l") -> str:
-        column = SORTS.get(self.sort, "recorded_at")
+    def order(self, alias: str = "l", *, by_index: bool = True) -> str:
+        """ORDER BY's terms; `by_index=False` keeps SQLite from walking the order's index
+        (a unary `+`), so it reads the filter's matches first and sorts only them."""
         way = "desc" if self.descending else "asc"
-        return f"{alias}.{column} {way}, {alias}.rowid {way}"
+        plus = "" if by_index else "+"
+        columns = (*SORTS.get(self.sort, SORTS["recorded"]), "rowid")
+        return ", ".join(f"{plus}{alias}.{column} {way}" for column in columns)
+
+    def scans(self) -> bool:
+        """Whether a filter reads every row (a search): no index finds its matches."""
+        return bool(self.vendor or self.text)
 
 
 def _like(text: str) -> str:
@@ -123,6 +132,11 @@ class Listed:
     intuit_tid: str | None
 
 
+def _listed(row: dict[str, Any]) -> Listed:
+    fields = {k: v for k, v in row.items() if k != "r"}
+    return Listed(entry_from_row(fields), instant(row["recorded_at"]), row.get("intuit_tid"))
+
+
 @dataclass(frozen=True)
 class QueryPage:
     rows: tuple[Listed, ...]
@@ -130,6 +144,7 @@ class QueryPage:
     number: int  # this page, 1-based, within 1..count
     count: int  # pages (at least 1)
     size: int
+    retryable: int = 0  # of the matching, the failed and retrying ones (a bulk retry's)
 
 
 @dataclass(frozen=True)
@@ -141,6 +156,14 @@ class FailureGroup:
     retrying: int
     example: str | None  # one of their messages
     newest: datetime | None
+
+
+@dataclass(frozen=True)
+class Summaries:
+    counts: dict[DocKind, dict[str, int]]
+    drift: dict[Drift, int]
+    groups: list[FailureGroup]
+    codes: list[str]
 
 
 @dataclass
@@ -162,6 +185,15 @@ class _Readers:
             with self.lock:
                 self.opened.append(conn)
         return conn
+
+    def version(self) -> int | None:
+        """Changes whenever another connection commits (`PRAGMA data_version`): what this
+        thread's cached summaries are valid for; None in memory (nothing cached)."""
+        conn = self.connection()
+        if conn is None:
+            return None
+        with guarded(self.db.path):
+            return conn.execute("PRAGMA data_version").fetchone()[0]
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         conn = self.connection()
@@ -205,13 +237,64 @@ class StatusQueries:
         return self._readers.rows(f"select count(*) as n from ledger l{where}", params)[0]["n"]  # noqa: S608
 
     def page(self, query: DocumentQuery) -> QueryPage:
-        """The query's page (the last one when it asks past the end)."""
-        size = max(1, query.size)
-        matching = self.count(query)
+        """The query's page (the last one when it asks past the end), and how many match, in
+        all and of the retryable."""
+        if query.scans():
+            found = self._sparse_page(query)
+            if found is not None:
+                return found
+        counted = self._counted(query)
+        size, matching = max(1, query.size), counted["n"]
         count = max(1, -(-matching // size))
         number = min(max(1, query.page), count)
         rows = self.rows(query, limit=size, offset=(number - 1) * size) if matching else []
-        return QueryPage(tuple(rows), matching, number, count, size)
+        return QueryPage(tuple(rows), matching, number, count, size, counted["r"])
+
+    def _sparse_page(self, query: DocumentQuery) -> QueryPage | None:
+        """A scanning filter in one pass: its matches' rowids in order (the order's index
+        unused), when they are few (a tenth of the ledger at most); None when more, for the
+        page to be found on the order's index instead (many matches: found soon)."""
+        total = self._readers.rows("select count(*) as n from ledger")[0]["n"]
+        cap = max(SPARSE_MIN, total // 10)
+        where, params = query.where()
+        found = self._readers.rows(
+            f"select l.rowid as r, l.status as s from ledger l{where}"  # noqa: S608
+            f" order by {query.order(by_index=False)} limit ?",
+            [*params, cap + 1],
+        )
+        if len(found) > cap:
+            return None
+        size, matching = max(1, query.size), len(found)
+        count = max(1, -(-matching // size))
+        number = min(max(1, query.page), count)
+        chosen = [r["r"] for r in found[(number - 1) * size : number * size]]
+        retryable = sum(r["s"] in ("failed", "retrying") for r in found)
+        return QueryPage(tuple(self._by_rowid(chosen)), matching, number, count, size, retryable)
+
+    def _by_rowid(self, rowids: list[int]) -> list[Listed]:
+        if not rowids:
+            return []
+        rows = self._readers.rows(
+            f"select rowid as r, * from ledger where rowid in ({', '.join('?' * len(rowids))})",  # noqa: S608
+            rowids,
+        )
+        by_id = {r["r"]: r for r in rows}
+        return [_listed(by_id[i]) for i in rowids if i in by_id]
+
+    def _counted(self, query: DocumentQuery) -> dict[str, int]:
+        """n: the matching; r: of them the failed and retrying. Unfiltered, two counts on
+        indexes; filtered, one pass over what the filter reads."""
+        where, params = query.where()
+        if not where:
+            return self._readers.rows(
+                "select (select count(*) from ledger) as n, (select count(*) from ledger"
+                " where status in ('failed', 'retrying')) as r"
+            )[0]
+        return self._readers.rows(
+            "select count(*) as n, coalesce(sum(l.status in ('failed', 'retrying')), 0) as r"  # noqa: S608
+            f" from ledger l{where}",
+            params,
+        )[0]
 
     def rows(self, query: DocumentQuery, *, limit: int, offset: int = 0) -> list[Listed]:
         """The rows in order: found on the indexes first, then only these rows read."""
@@ -246,6 +329,19 @@ class StatusQueries:
 
     # --- the summaries ----------------------------------------------------------------------
 
+    def summaries(self) -> Summaries:
+        """Counts, drift, failures by code and the codes: the same for every view until the
+        ledger changes, so each reader thread keeps them until another connection commits
+        (a quiet daemon answers views from them; during a pass they are read again)."""
+        version = self._readers.version()
+        cached = getattr(self._readers.local, "summaries", None)
+        if version is not None and cached is not None and cached[0] == version:
+            return cached[1]
+        found = Summaries(self.counts(), self.drift_counts(), self.failure_groups(), self.codes())
+        if version is not None:
+            self._readers.local.summaries = (version, found)
+        return found
+
     def counts(self) -> dict[DocKind, dict[str, int]]:
         """Documents by kind and status (the `(kind, status)` index alone answers)."""
         found: dict[DocKind, dict[str, int]] = {}
@@ -264,13 +360,18 @@ class StatusQueries:
         return {Drift(r["drift"]): r["n"] for r in rows if r["drift"] in set(Drift)}
 
     def failure_groups(self) -> list[FailureGroup]:
-        """Failed and retrying documents by error code, the largest group first."""
+        """Failed and retrying documents by error code, the largest group first; each with
+        its newest document's message and time (the counts from the `(status, code)` index,
+        the newest by the `(code, recorded_at)` one)."""
         rows = self._readers.rows(
-            "select last_error_code as code,"
-            " sum(status = 'failed') as failed, sum(status = 'retrying') as retrying,"
-            " max(last_error_message) as example, max(recorded_at) as newest"
-            " from ledger where status in ('failed', 'retrying')"
-            " group by last_error_code order by count(*) desc, last_error_code"
+            "select g.code, g.failed, g.retrying, n.last_error_message as example,"
+            " n.recorded_at as newest from (select last_error_code as code,"
+            " sum(status = 'failed') as failed, sum(status = 'retrying') as retrying"
+            " from ledger where status in ('failed', 'retrying') group by last_error_code) g"
+            " left join ledger n on n.rowid = (select x.rowid from ledger x"
+            " where x.last_error_code is g.code and x.status in ('failed', 'retrying')"
+            " order by x.recorded_at desc limit 1)"
+            " order by g.failed + g.retrying desc, g.code"
         )
         return [
             FailureGroup(r["code"], r["failed"], r["retrying"], r["example"], instant(r["newest"]))
@@ -284,6 +385,14 @@ class StatusQueries:
             " where last_error_code is not null order by 1"
         )
         return [r["code"] for r in rows]
+
+    def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The last passes, newest first (the runs table, on its `started_at` index)."""
+        return self._readers.rows("select * from runs order by started_at desc limit ?", [limit])
+
+    def meta(self, key: str) -> str | None:
+        rows = self._readers.rows("select value from meta where key = ?", [key])
+        return rows[0]["value"] if rows else None
 
     # --- the one write ----------------------------------------------------------------------
 

@@ -83,7 +83,7 @@ def store(tmp_path):
 
 
 def _serve(store, token: str | None):
-    page = StatusPage(store.ledger, retry_token=Secret(token) if token else None)
+    page = StatusPage(store, retry_token=Secret(token) if token else None)
     return serve_health(HealthState(timedelta(minutes=1)), port=0, status_page=page)
 
 
