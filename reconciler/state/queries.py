@@ -309,23 +309,34 @@ class StatusQueries:
             Listed(entry_from_row(r), instant(r["recorded_at"]), r.get("intuit_tid")) for r in found
         ]
 
-    def stream(self, query: DocumentQuery, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-        """Every matching row's `columns` (of `ledger`), in order, a chunk at a time, on a
-        connection of its own (a long export holds no other reader and no lock)."""
-        where, params = query.where()
-        names = ", ".join(f"l.{c}" for c in columns)
-        sql = f"select {names} from ledger l{where} order by {query.order()}"  # noqa: S608
+    def stream(
+        self, query: DocumentQuery, columns: Sequence[str], params: Sequence[Any] = ()
+    ) -> Iterator[tuple[Any, ...]]:
+        """Every matching row's `columns` (SQL on `ledger l`, with `params`), in order, a
+        chunk at a time, on a connection of its own (a long export holds no other reader and
+        no lock)."""
+        where, found = query.where()
+        sql = f"select {', '.join(columns)} from ledger l{where} order by {query.order()}"  # noqa: S608
+        values = [*params, *found]
         if self._db.path == ":memory:":
-            yield from (tuple(r.values()) for r in self._db.rows(sql, params))
+            yield from (tuple(r.values()) for r in self._db.rows(sql, values))
             return
         conn = open_reader(self._db.path)
         try:
             with guarded(self._db.path):
-                cursor = conn.execute(sql, params)
+                cursor = conn.execute(sql, values)
                 while chunk := cursor.fetchmany(EXPORT_CHUNK):
                     yield from chunk
         finally:
             conn.close()
+
+    def listed(self, query: DocumentQuery, limit: int | None = None) -> Iterator[Listed]:
+        """Every matching row (or the first `limit`) as `Listed`, in order, streamed."""
+        columns = [c["name"] for c in self._readers.rows("PRAGMA table_info(ledger)")]
+        for count, values in enumerate(self.stream(query, [f"l.{c}" for c in columns]), 1):
+            if limit is not None and count > limit:
+                return
+            yield _listed(dict(zip(columns, values, strict=True)))
 
     # --- the summaries ----------------------------------------------------------------------
 

@@ -40,13 +40,19 @@ class Links:
 
     def qbo(self, kind: DocKind, qbo_id: str) -> str:
         """The document in QBO's web app, in this company (the sandbox app for a sandbox)."""
-        app = QBO_APP["sandbox" if self.environment == "sandbox" else "production"]
-        page = f"{kind.qbo_page}?txnId={qbo_id}"
+        shown = qbo_id if qbo_id.isdigit() else quote(qbo_id, safe="")
         if not self.realm_id:
-            return f"{app}/app/{kind.qbo_page}?txnId={quote(qbo_id, safe='')}"
+            return f"{self._app()}/app/{kind.qbo_page}?txnId={shown}"
+        return f"{self._prefix(kind)}{shown}"
+
+    def _app(self) -> str:
+        return QBO_APP["sandbox" if self.environment == "sandbox" else "production"]
+
+    def _prefix(self, kind: DocKind) -> str:
+        """The deep link up to the txnId, the part every document of a kind shares."""
         return (
-            f"{app}/app/login?deeplinkcompanyid={quote(self.realm_id, safe='')}"
-            f"&pagereq={quote(page, safe='')}"
+            f"{self._app()}/app/login?deeplinkcompanyid={quote(self.realm_id, safe='')}"
+            f"&pagereq={kind.qbo_page}%3FtxnId%3D"
         )
 
     def luminous(self, kind: DocKind, doc_id: int) -> str | None:
