@@ -32,16 +32,6 @@ TABLE_ROWS = 200
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2
 
 
-def add_filters(status: argparse.ArgumentParser) -> None:
-    """The list's filters and formats (the status page's, by the same names)."""
-    status.add_argument("--kind", choices=[str(k) for k in DocKind], help="one kind only")
-    status.add_argument("--vendor", help="vendors whose name has these words (any case)")
-    status.add_argument("--code", help="one error code's documents (e.g. po_not_pushed)")
-    status.add_argument("--since", metavar="YYYY-MM-DD", help="recorded on or after this day")
-    status.add_argument("--until", metavar="YYYY-MM-DD", help="recorded on or before this day")
-    status.add_argument("--csv", action="store_true", help="every matching row as CSV")
-
-
 def run(args: argparse.Namespace, settings: Any, store: StateStore, out: TextIO) -> int:
     """The command; a reader that stops early (`| head`) ends it quietly."""
     try:
