@@ -106,7 +106,7 @@ def _next_pass(
     if not interval or running is not None or last is None or last.started_at is None:
         return None
     due = last.started_at + interval
-    if due <= now:
+    if due < now:
         due += interval * ((now - due) // interval + 1)
     return due
 

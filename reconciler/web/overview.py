@@ -94,8 +94,9 @@ def overview_html(view: Overview) -> str:
 def daemon_html(daemon: DaemonView | None, zone: tzinfo) -> str:
     if daemon is None:
         return ""
-    state = "" if daemon.healthy is None else badge("synced" if daemon.healthy else "failed")
-    word = "" if daemon.healthy is None else (" healthy" if daemon.healthy else " unhealthy")
+    state = {True: _word("healthy", "synced"), False: _word("unhealthy", "failed"), None: ""}[
+        daemon.healthy
+    ]
     last = daemon.last
     if last is None:
         last_text = "none finished yet"
@@ -109,11 +110,11 @@ def daemon_html(daemon: DaemonView | None, zone: tzinfo) -> str:
     error = daemon.last_error
     error_text = f"{when(error[1], zone)}: {e(short(error[0]))}" if error else "none recorded"
     services = "".join(
-        f"<p>{e(s.name)}: {badge(_service_badge(s.good))} {e(s.words)}</p>" for s in daemon.services
+        f"<p>{e(s.name)}: {_service_word(s.good)} {e(s.words)}</p>" for s in daemon.services
     )
     return (
         '<section class="health" aria-labelledby="health-h" id="health">'
-        f'<h2 id="health-h">The sync{e(word)} {state}</h2>'
+        f'<h2 id="health-h">The sync {state}</h2>'
         f"<p>Last pass: {last_text}</p><p>Next pass: {next_text}</p>"
         f"<p>Last error: {error_text}</p>{services}"
         + (f'<p class="meta">{e(daemon.reason)}</p>' if daemon.reason else "")
@@ -121,8 +122,17 @@ def daemon_html(daemon: DaemonView | None, zone: tzinfo) -> str:
     )
 
 
-def _service_badge(good: bool | None) -> str:
-    return {True: "synced", False: "failed", None: "skipped"}[good]
+def _word(word: str, colour: str) -> str:
+    """A badge that says `word` in a status's colours (the word, not the colour, tells)."""
+    return f'<span class="badge s-{colour}">{e(word)}</span>'
+
+
+def _service_word(good: bool | None) -> str:
+    return {
+        True: _word("good", "synced"),
+        False: _word("failing", "failed"),
+        None: _word("unknown", "skipped"),
+    }[good]
 
 
 # --- the summaries ------------------------------------------------------------------------------
