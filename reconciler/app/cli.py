@@ -46,16 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("po", nargs="?", help="a PO or bill number (PO-1042) or Luminous id")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--failed", action="store_true", help="only failed and retrying POs")
-    status.add_argument(
-        "--limit", type=int, default=None, help="at most N rows (table: 200 unless given)"
-    )
-    # The status page's filters, by the same names (`app/status_command.py` runs them)
-    status.add_argument("--kind", choices=("po", "bill", "receipt"), help="one kind only")
-    status.add_argument("--vendor", help="vendors whose name has these words (any case)")
-    status.add_argument("--code", help="one error code's documents (e.g. po_not_pushed)")
-    status.add_argument("--since", metavar="YYYY-MM-DD", help="recorded on or after this day")
-    status.add_argument("--until", metavar="YYYY-MM-DD", help="recorded on or before this day")
-    status.add_argument("--csv", action="store_true", help="every matching row as CSV")
+    status.add_argument("--limit", type=int, help="at most N rows (table: 200 unless given)")
+    from reconciler.app.status_options import add_filters
+
+    add_filters(status)  # the status page's filters by the same names
 
     retry = with_config(sub.add_parser("retry", help="retry parked POs on the next pass"))
     retry.add_argument("po", nargs="?", help="a PO number (e.g. PO-1042) or Luminous id")

@@ -199,10 +199,12 @@ def m008_status_queries(db: Database) -> None:
         ("source_updated_at",),  # the Luminous date range and its order
         ("status", "last_error_code"),  # failures by code
         ("last_error_code", "recorded_at"),  # one code's documents, newest first
-        ("vendor_key",),  # vendor order, and a search that scans this index, not the table
+        ("vendor_key", "status"),  # vendor order; a vendor search scans this, not the table
         ("number",),  # number order (kind, number serves one kind)
         ("next_retry_at",),  # retry order (and the retries that are due)
-        ("qbo_id", "lifecycle"),  # in QuickBooks or not: the index alone answers
+        ("qbo_id", "lifecycle", "status"),  # in QuickBooks or not: the index alone answers
+        # a search in the number, code, ids and reason reads this, a tenth of the table
+        ("number", "last_error_code", "qbo_id", "doc_id", "status", "last_error_message"),
     ):
         db["ledger"].create_index(list(columns), if_not_exists=True)
     db.execute(

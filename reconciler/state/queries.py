@@ -14,6 +14,7 @@ one connection. The one write here is the bulk retry, on the store's connection.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from reconciler.state.search import search_key
 # the rowid ends every order, and an index holds it, so no order needs a sort).
 SORTS = {
     "number": ("number",),
-    "vendor": ("vendor_key",),
+    "vendor": ("vendor_key", "status"),
     "status": ("status",),
     "code": ("last_error_code", "recorded_at"),
     "recorded": ("recorded_at",),
@@ -251,15 +252,15 @@ class StatusQueries:
         return QueryPage(tuple(rows), matching, number, count, size, counted["r"])
 
     def _sparse_page(self, query: DocumentQuery) -> QueryPage | None:
-        """A scanning filter in one pass: its matches' rowids in order (the order's index
-        unused), when they are few (a tenth of the ledger at most); None when more, for the
-        page to be found on the order's index instead (many matches: found soon)."""
+        """A search in two steps, when its matches are few (a tenth of the ledger at most):
+        find them on a narrow index that holds what a search reads (no table row read), then
+        order only them; None when there are more, for the page to be found on the order's
+        index instead (many matches: the first page is found soon)."""
         total = self._readers.rows("select count(*) as n from ledger")[0]["n"]
         cap = max(SPARSE_MIN, total // 10)
         where, params = query.where()
         found = self._readers.rows(
-            f"select l.rowid as r, l.status as s from ledger l{where}"  # noqa: S608
-            f" order by {query.order(by_index=False)} limit ?",
+            f"select l.rowid as r, l.status as s from ledger l{where} limit ?",  # noqa: S608
             [*params, cap + 1],
         )
         if len(found) > cap:
@@ -267,9 +268,15 @@ class StatusQueries:
         size, matching = max(1, query.size), len(found)
         count = max(1, -(-matching // size))
         number = min(max(1, query.page), count)
-        chosen = [r["r"] for r in found[(number - 1) * size : number * size]]
+        ordered = self._readers.rows(
+            "select l.rowid as r from ledger l where l.rowid in"  # noqa: S608
+            f" (select value from json_each(?)) order by {query.order(by_index=False)}"
+            " limit ? offset ?",
+            [json.dumps([r["r"] for r in found]), size, (number - 1) * size],
+        )
         retryable = sum(r["s"] in ("failed", "retrying") for r in found)
-        return QueryPage(tuple(self._by_rowid(chosen)), matching, number, count, size, retryable)
+        rows = self._by_rowid([r["r"] for r in ordered])
+        return QueryPage(tuple(rows), matching, number, count, size, retryable)
 
     def _by_rowid(self, rowids: list[int]) -> list[Listed]:
         if not rowids:
@@ -282,18 +289,15 @@ class StatusQueries:
         return [_listed(by_id[i]) for i in rowids if i in by_id]
 
     def _counted(self, query: DocumentQuery) -> dict[str, int]:
-        """n: the matching; r: of them the failed and retrying. Unfiltered, two counts on
-        indexes; filtered, one pass over what the filter reads."""
+        """n: the matching; r: of them the failed and retrying (two counts: the second finds
+        the few failed and retrying on the status index, whatever the first reads)."""
         where, params = query.where()
-        if not where:
-            return self._readers.rows(
-                "select (select count(*) from ledger) as n, (select count(*) from ledger"
-                " where status in ('failed', 'retrying')) as r"
-            )[0]
+        retryable = f"{where} and" if where else " where"
         return self._readers.rows(
-            "select count(*) as n, coalesce(sum(l.status in ('failed', 'retrying')), 0) as r"  # noqa: S608
-            f" from ledger l{where}",
-            params,
+            f"select (select count(*) from ledger l{where}) as n,"  # noqa: S608
+            f" (select count(*) from ledger l{retryable} l.status in ('failed', 'retrying'))"
+            " as r",
+            [*params, *params],
         )[0]
 
     def rows(self, query: DocumentQuery, *, limit: int, offset: int = 0) -> list[Listed]:

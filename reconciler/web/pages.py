@@ -58,7 +58,7 @@ LIST_CSS = (
     "nav.pages form{display:flex;gap:.5rem;align-items:center}"
     "nav.pages input{width:6rem}"
     "th a{color:inherit}th[aria-sort] a{font-weight:700}"
-    "code{overflow-wrap:anywhere}"
+    "code{overflow-wrap:anywhere}th code{white-space:nowrap}"
     ".health{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));"
     "gap:.25rem 1.5rem;margin:.75rem 0;padding:.75rem 1rem;border:1px solid #d1d5db;"
     "border-radius:.4rem}"

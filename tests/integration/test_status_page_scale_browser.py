@@ -126,7 +126,7 @@ def test_a_failure_group_its_list_and_its_csv(browser, site, store, downloads):
 
 def test_screenshot(browser, site, tmp_path):
     """The picture in docs/status-page.md (see the module docstring to regenerate it)."""
-    browser.set_window_size(1280, 1900)
+    browser.set_window_size(1280, 2700)
     try:
         browser.get(f"{site}/status?status=failed")
         target = tmp_path / "status-page.png"
