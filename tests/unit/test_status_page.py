@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import urllib.error
 import urllib.request
@@ -605,3 +606,113 @@ def test_service_builds_the_page_and_hides_its_token(store):
     short = {"RECONCILER_STATUS_PAGE__RETRY_TOKEN": "short"}
     with pytest.raises(ConfigError):
         status_page(load_settings(None, short, require_secrets=False), store, log=None)
+
+
+# --- issue 33: the document page's facts, the view's retry, zones, export -------------------
+
+
+def test_document_page_shows_what_was_sent_and_the_answers_ids(store):
+    """A bill sent linked to PO-1001's QBO document (101): its amount, date and lines, its
+    requestid and intuit_tid (the ledger row's and each history line's), and a link to its PO."""
+    from reconciler.documents.outcomes import Record
+    from reconciler.model import Outcome
+
+    bill = store.ledger.entry(77, BILL)
+    body = {
+        "TxnDate": "2026-02-27",
+        "CurrencyRef": {"value": "USD"},
+        "Line": [
+            {
+                "LineNum": 1,
+                "Amount": "12.50",
+                "DetailType": "ItemBasedExpenseLineDetail",
+                "ItemBasedExpenseLineDetail": {
+                    "ItemRef": {"value": "9", "name": "Widget"},
+                    "Qty": "5",
+                    "UnitPrice": "2.50",
+                },
+                "LinkedTxn": [{"TxnId": "101", "TxnType": "PurchaseOrder", "TxnLineId": "1"}],
+            },
+            {
+                "LineNum": 2,
+                "Amount": "30",
+                "DetailType": "AccountBasedExpenseLineDetail",
+                "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "7", "name": "Freight"}},
+            },
+        ],
+    }
+    begun = store.ledger.begin(
+        [replace(bill, request_id="req-77")], run_id="r2", verbs=["update"], bodies=[body]
+    )
+    extra = (("request_id", "req-77"), ("intuit_tid", "1-abc-tid"))
+    outcome = Outcome(77, SyncStatus.SYNCED, "update", qbo_id="9001", kind=BILL, extra=extra)
+    store.ledger.record([Record(replace(begun[0], status=SyncStatus.SYNCED), outcome)], run_id="r2")
+    page = StatusPage(store)
+    html = page.document("bill", "77").html
+    assert "<dd>42.50 USD</dd>" in html and "<dd>2026-02-27</dd>" in html
+    assert "Widget" in html and "Freight" in html and ">2.50<" in html
+    assert "<code>req-77</code>" in html and "<code>1-abc-tid</code>" in html
+    assert "req-77 / 1-abc-tid" in html  # the history line
+    assert 'href="/status/doc/po/1001">PO PO-1001</a>' in html
+    history = store.ledger.history(77, BILL)
+    assert (history[-1].request_id, history[-1].intuit_tid) == ("req-77", "1-abc-tid")
+
+
+def test_bulk_retry_is_bound_to_its_view(page, store, events):
+    """The view's CSRF token retries that view only; the failed and retrying of it only."""
+    html = page.overview("kind=po").html
+    csrf = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    assert "Retry the 3 failed or retrying documents" in html
+    other = asked({"filter": "kind=bill", "csrf": csrf, "retry_token": TOKEN})
+    assert page.retry_set(other).status == 403
+    wrong = asked({"filter": "kind=po", "csrf": csrf, "retry_token": "nope"})
+    assert page.retry_set(wrong).status == 403
+    assert not any(e.force_retry for e in store.ledger.entries())
+    done = page.retry_set(asked({"filter": "kind=po", "csrf": csrf, "retry_token": TOKEN}))
+    assert done.status == 200 and "3 documents will be taken again" in done.html
+    retried = {e.doc_id for e in store.ledger.entries() if e.force_retry}
+    assert retried == {1002, 1003, 1006}
+    assert ("status_page_retry_set", {"filter": "kind=po", "documents": 3}) in events.seen
+    assert StatusPage(store).retry_set(asked({"filter": "kind=po"})).status == 404
+
+
+def test_times_in_the_configured_zone_or_the_companys(store):
+    from reconciler.web.zones import display_zone
+
+    def meta(timezone):
+        profile = {"realm_id": "1", "read_at": "x", "profile": {"timezone": timezone}}
+        return lambda key: json.dumps(profile) if key == "qbo_company" else None
+
+    assert str(display_zone("", meta("Europe/Paris"))) == "Europe/Paris"
+    assert str(display_zone("Asia/Tokyo", meta("Europe/Paris"))) == "Asia/Tokyo"
+    assert display_zone("", meta("Mars/Olympus")) is UTC and display_zone("", meta(None)) is UTC
+    html = StatusPage(store, timezone="America/Chicago").overview("").html
+    assert '<time datetime="2026-03-02T09:31:00+00:00" title="2026-03-02 09:31 UTC">' in html
+    assert "2026-03-02 03:31 CST</time>" in html
+
+
+def test_company_profile_reads_its_time_zone():
+    from reconciler.qbo.company import profile_from
+
+    assert profile_from({"DefaultTimeZone": "America/Denver"}, {}).timezone == "America/Denver"
+    assert profile_from({}, {}).timezone is None
+
+
+def test_timezone_and_luminous_url_settings_are_checked(store):
+    bad_zone = {"RECONCILER_STATUS_PAGE__TIMEZONE": "Nowhere/Land"}
+    with pytest.raises(ConfigError, match="Nowhere/Land"):
+        status_page(load_settings(None, bad_zone, require_secrets=False), store, log=None)
+    bad_url = {"RECONCILER_STATUS_PAGE__LUMINOUS_URL": "https://acme.joinluminous.com/po"}
+    with pytest.raises(ConfigError, match="must contain"):
+        status_page(load_settings(None, bad_url, require_secrets=False), store, log=None)
+
+
+def test_export_over_http_is_an_attachment(served):
+    status, headers, body = fetch(served, "/status/export.csv?status=failed&sort=number")
+    assert status == 200 and headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert headers["Content-Disposition"].startswith('attachment; filename="reconciler-')
+    assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    lines = body.splitlines()
+    assert lines[0].startswith("kind,number,luminous_id") and len(lines) == 4
+    assert [line.split(",")[1] for line in lines[1:]] == ["INV-78", "PO-1002", "PO-1006"]
+    assert fetch(served, "/status/export.csv", headers={"Host": "evil.example"})[0] == 403
