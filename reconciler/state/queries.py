@@ -43,7 +43,7 @@ DATES = {"recorded": "recorded_at", "updated": "source_updated_at"}
 RETRYABLE = (SyncStatus.FAILED, SyncStatus.RETRYING)
 SPARSE_MIN = 2000  # a scanning filter's matches read whole up to this many (or a tenth)
 EXPORT_CHUNK = 1000  # rows fetched at a time while an export streams
-READER_CACHE_KIB = 4096  # each reader's page cache (the daemon has a few worker threads)
+READER_CACHE_KIB = 2048  # each reader's page cache (SQLite's default; a worker thread has one)
 
 
 @dataclass(frozen=True)

@@ -117,18 +117,50 @@ def _luminous_suffix(links: Links) -> str:
     return url[url.rfind("0") + 1 :] if url else ""
 
 
+def _quoted(sql: str) -> str:
+    """SQL for one CSV field, quoted as RFC 4180 says (every text field in quotes)."""
+    return f"'\"' || replace({sql}, '\"', '\"\"') || '\"'"
+
+
+TEXT_CELLS = (1, 3, 4, 7, 8, 14, 15, 16, 17)  # the cells that may hold a comma or a quote
+
+
 def csv_pieces(
     queries: StatusQueries, query: DocumentQuery, links: Links, zone: tzinfo
 ) -> Iterator[bytes]:
-    """The CSV, UTF-8, in pieces of `ROWS_PER_PIECE` rows (the header first)."""
-    utc = zone is UTC
-    cells, params = columns(links, utc)
+    """The CSV, UTF-8, in pieces of `ROWS_PER_PIECE` rows (the header first). In UTC SQLite
+    writes each line whole; in another zone Python moves the times and writes the cells."""
+    cells, params = columns(links, zone is UTC)
+    if zone is not UTC:
+        yield from _written_by_python(queries, query, cells, params, zone)
+        return
+    line = " || ',' || ".join(
+        _quoted(cell) if n in TEXT_CELLS else f"({cell})" for n, cell in enumerate(cells)
+    )
+    yield (",".join(HEADER) + "\r\n").encode()
+    chunk: list[str] = []
+    for (text,) in queries.stream(query, [line], params):
+        chunk.append(text)
+        if len(chunk) == ROWS_PER_PIECE:
+            yield (scrub("\r\n".join(chunk) + "\r\n") or "").encode("utf-8")
+            chunk = []
+    if chunk:
+        yield (scrub("\r\n".join(chunk) + "\r\n") or "").encode("utf-8")
+
+
+def _written_by_python(
+    queries: StatusQueries,
+    query: DocumentQuery,
+    cells: list[str],
+    params: list[Any],
+    zone: tzinfo,
+) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
     chunk: list[Any] = []
     for row in queries.stream(query, cells, params):
-        chunk.append(row if utc else _in_zone(row, zone))
+        chunk.append(_in_zone(row, zone))
         if len(chunk) == ROWS_PER_PIECE:
             writer.writerows(chunk)
             chunk = []
