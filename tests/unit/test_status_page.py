@@ -4,6 +4,7 @@ the retry, and its routes on the real health server over a real state file."""
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import json
 import re
@@ -712,7 +713,8 @@ def test_export_over_http_is_an_attachment(served):
     assert status == 200 and headers["Content-Type"] == "text/csv; charset=utf-8"
     assert headers["Content-Disposition"].startswith('attachment; filename="reconciler-')
     assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
-    lines = body.splitlines()
-    assert lines[0].startswith("kind,number,luminous_id") and len(lines) == 4
-    assert [line.split(",")[1] for line in lines[1:]] == ["INV-78", "PO-1002", "PO-1006"]
+    rows = list(csv.reader(body.splitlines()))
+    assert rows[0][:3] == ["kind", "number", "luminous_id"] and len(rows) == 4
+    assert [row[1] for row in rows[1:]] == ["INV-78", "PO-1002", "PO-1006"]
+    assert rows[3][4] == HOSTILE_VENDOR  # quoted as RFC 4180 says, read back whole
     assert fetch(served, "/status/export.csv", headers={"Host": "evil.example"})[0] == 403
