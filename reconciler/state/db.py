@@ -196,7 +196,8 @@ def m008_status_queries(db: Database) -> None:
     for columns in (
         ("kind", "status"),  # counts by kind and status: the index alone answers
         ("recorded_at",),  # the default order, and the recorded date range
-        ("source_updated_at",),  # the Luminous date range and its order
+        # the Luminous date range and its order; with "in QuickBooks" read from it alone
+        ("source_updated_at", "qbo_id", "lifecycle", "status"),
         ("status", "last_error_code"),  # failures by code
         ("last_error_code", "recorded_at"),  # one code's documents, newest first
         ("vendor_key", "status"),  # vendor order; a vendor search scans this, not the table

@@ -35,7 +35,7 @@ SORTS = {
     "status": ("status",),
     "code": ("last_error_code", "recorded_at"),
     "recorded": ("recorded_at",),
-    "updated": ("source_updated_at",),
+    "updated": ("source_updated_at", "qbo_id", "lifecycle", "status"),
     "retry": ("next_retry_at",),
     "kind": ("kind", "status"),
 }
