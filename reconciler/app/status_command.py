@@ -100,11 +100,18 @@ def _table(
     if args.code:
         out.write(f"\n{page.matching} with code {args.code}. What to do: {fix_for(args.code)}\n")
         return EXIT_OK
-    counts = store.ledger.status_counts()
-    if counts and query == DocumentQuery(statuses=query.statuses):
+    if query != DocumentQuery(statuses=query.statuses):
+        return EXIT_OK
+    counts: dict[str, int] = {}
+    for by_status in store.queries.counts().values():
+        for status, n in by_status.items():
+            counts[status] = counts.get(status, 0) + n
+    if counts:
         out.write("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "\n")
-        drift = store.drift.counts(), store.drift.checked_at()
-        out.write(status_table.drift_summary(*drift, settings.sync.drift_check_interval) + "\n")
+        drift = {str(k): n for k, n in store.queries.drift_counts().items()}
+        checked = store.drift.checked_at()
+        out.write(status_table.drift_summary(drift, checked, settings.sync.drift_check_interval))
+        out.write("\n")
     return EXIT_OK
 
 
