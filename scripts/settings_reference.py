@@ -99,7 +99,8 @@ def _comments(example: str) -> tuple[dict[str, str], dict[tuple[str, str], str]]
                 pending.append(text)
                 last = None
     flush()
-    return intros, {k: v.replace("; see above.", " (see the top of this page).") for k, v in keys.items()}
+    see_top = " (see the top of this page)."
+    return intros, {key: text.replace("; see above.", see_top) for key, text in keys.items()}
 
 
 def _type_name(tp: Any) -> str:
@@ -173,7 +174,7 @@ def main() -> int:
     if args.check:
         current = TARGET.read_text() if TARGET.exists() else ""
         if current != page:
-            print(f"{TARGET} is out of date: run scripts/settings_reference.py", file=sys.stderr)
+            sys.stderr.write(f"{TARGET} is out of date: run scripts/settings_reference.py\n")
             return 1
         return 0
     TARGET.write_text(page)

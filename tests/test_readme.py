@@ -21,6 +21,7 @@ CI = (ROOT / ".ci" / "run").read_text()
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
+SHELL_OPERATORS = {">", ">>", "<", "|", "2>", "2>&1", "&&", ";"}
 
 
 def _subcommands(parser: argparse.ArgumentParser, prefix: str = "reconciler") -> list[str]:
@@ -76,7 +77,9 @@ def _shown_commands() -> list[tuple[str, list[str]]]:
                 for i, word in enumerate(words):
                     starts = i == 0 or words[i - 1] == "&&"
                     if starts and word.endswith("reconciler"):
-                        found.append((page.name, words[i + 1 :]))
+                        args = words[i + 1 :]
+                        cut = [n for n, a in enumerate(args) if a in SHELL_OPERATORS]
+                        found.append((page.name, args[: cut[0]] if cut else args))
     return found
 
 

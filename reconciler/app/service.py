@@ -17,7 +17,9 @@ from reconciler.config.loader import Settings
 from reconciler.state import StateStore
 from reconciler.sync.engine import Deps, PassReport, RequestCounter, run_pass
 from reconciler.web.health import HealthServer, HealthState, serve_health
+from reconciler.web.links import luminous_template_problem
 from reconciler.web.routes import StatusPage
+from reconciler.web.zones import zone_named
 
 ALERT_WAIT_AT_EXIT = 5.0  # seconds a queued alert may hold up a stop (TimeoutStopSec=20)
 MIN_RETRY_TOKEN = 16  # characters; the token is all that stands between a browser and a retry
@@ -36,24 +38,38 @@ class RequestHooks:
         self.health.on_qbo_request(event)
 
 
-def status_page(settings: Settings, store: StateStore, log: Any) -> StatusPage | None:
-    """The status page over the daemon's own store, or None when it is turned off."""
+def status_page(
+    settings: Settings, store: StateStore, log: Any, health: HealthState | None = None
+) -> StatusPage | None:
+    """The status page over the daemon's own store (its header from `health`), or None when
+    it is turned off."""
     config = settings.status_page
     if not config.enabled:
         return None
     token = config.retry_token
+    problems = []
     if token and len(token.reveal().strip()) < MIN_RETRY_TOKEN:
-        raise errors.ConfigError(
-            [f"status_page.retry_token must be at least {MIN_RETRY_TOKEN} characters"]
+        problems.append(f"status_page.retry_token must be at least {MIN_RETRY_TOKEN} characters")
+    if config.timezone and zone_named(config.timezone) is None:
+        problems.append(
+            f"status_page.timezone: {config.timezone!r} is not a time zone this machine knows "
+            "(an IANA name, e.g. America/Chicago)"
         )
+    if problem := luminous_template_problem(config.luminous_url):
+        problems.append(problem)
+    if problems:
+        raise errors.ConfigError(problems)
     logs.register_secrets([token.reveal() if token else None])
     return StatusPage(
-        store.ledger,
+        store,
         environment=settings.qbo.environment,
+        realm_id=settings.qbo.realm_id,
+        luminous_url=config.luminous_url,
+        timezone=config.timezone,
         retry_token=token,
         allowed_hosts=config.allowed_hosts,
         on_event=lambda event, **fields: log.info(event, **fields),
-        drift=store.drift.detail,
+        health=health,
     )
 
 
@@ -75,7 +91,7 @@ def run_service(settings: Settings, *, log: Any, full_sweep_first: bool = False)
     wiring.register_secrets(settings)
     store = wiring.open_store(settings)
     try:
-        server = start_health(settings, health, status_page(settings, store, log))
+        server = start_health(settings, health, status_page(settings, store, log, health))
     except errors.ConfigError:
         store.close()
         raise

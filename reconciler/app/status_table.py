@@ -7,7 +7,7 @@ ledger is redacted when written; what is printed goes through `redact.scrub` onc
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,8 @@ from reconciler.documents.drift import WORDS as DRIFT_WORDS
 from reconciler.model import DocKind, Drift, LedgerEntry, SyncStatus
 from reconciler.redact import scrub
 from reconciler.state import DriftDetail, HistoryRow
+from reconciler.state.queries import Listed
+from reconciler.web.links import Links
 
 _COLUMNS = ("PO", "LUMINOUS ID", "STATUS", "QBO ID", "ATTEMPTS", "NEXT RETRY", "REASON")
 _MIXED = ("KIND", "NUMBER", *_COLUMNS[1:])
@@ -47,27 +49,42 @@ def status_with_drift(entry: LedgerEntry) -> str:
     return f"{shown}, {DRIFT_WORDS[entry.drift]}" if entry.drift else shown
 
 
-def entry_dict(entry: LedgerEntry) -> dict[str, Any]:
-    label = "po" if entry.kind is DocKind.PURCHASE_ORDER else entry.kind.value
+def entry_dict(
+    entry: LedgerEntry,
+    *,
+    links: Links | None = None,
+    recorded_at: datetime | None = None,
+    intuit_tid: str | None = None,
+) -> dict[str, Any]:
+    """One document for machines: the same keys for every kind (`kind` says which)."""
+    links = links or Links()
     return {
         "kind": str(entry.kind),
-        f"{label}_id": entry.doc_id,
-        f"{label}_number": entry.number,
-        "vendor": entry.vendor,
+        "doc_id": entry.doc_id,
+        "number": scrub(entry.number),
+        "vendor": scrub(entry.vendor),
         "status": str(entry.status),
         "adopted": entry.adopted,
         "drift": str(entry.drift) if entry.drift else None,
         "qbo_id": entry.qbo_id,
+        "qbo_link": links.qbo(entry.kind, entry.qbo_id) if entry.qbo_id else None,
+        "luminous_link": links.luminous(entry.kind, entry.doc_id),
         "sync_token": entry.sync_token,
         "lifecycle": str(entry.lifecycle) if entry.lifecycle else None,
         "attempts": entry.attempts,
         "error_code": entry.last_error_code,
-        "reason": entry.last_error_message,
-        "next_retry_at": entry.next_retry_at.isoformat() if entry.next_retry_at else None,
-        "source_updated_at": (
-            entry.source_updated_at.isoformat() if entry.source_updated_at else None
-        ),
+        "reason": scrub(entry.last_error_message),
+        "last_attempt_at": _iso(entry.request_sent_at),
+        "recorded_at": _iso(recorded_at),
+        "next_retry_at": _iso(entry.next_retry_at),
+        "source_updated_at": _iso(entry.source_updated_at),
+        "request_id": entry.request_id,
+        "intuit_tid": intuit_tid,
     }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def table(entries: Sequence[LedgerEntry], *, total: int | None = None) -> str:
@@ -135,8 +152,23 @@ def _reason_full(entry: LedgerEntry) -> str:
     return entry.last_error_message or ""
 
 
-def as_json(entries: Sequence[LedgerEntry]) -> str:
-    return scrub(json.dumps([entry_dict(e) for e in entries], indent=2, ensure_ascii=False)) or ""
+def as_json(entries: Sequence[LedgerEntry], links: Links | None = None) -> str:
+    rows = [entry_dict(e, links=links) for e in entries]
+    return scrub(json.dumps(rows, indent=2, ensure_ascii=False)) or ""
+
+
+def json_pieces(rows: Iterable[Listed], links: Links) -> Iterator[str]:
+    """A JSON array of `rows` (`state.queries.Listed`), one document a line, written as they
+    come: an export of 100,000 documents holds one in memory. Its text fields are redacted
+    one by one (`entry_dict`): redacting the whole text would run every pattern over every
+    line, since "sync_token" is in each."""
+    yield "["
+    for n, row in enumerate(rows):
+        data = entry_dict(
+            row.entry, links=links, recorded_at=row.recorded_at, intuit_tid=row.intuit_tid
+        )
+        yield ("," if n else "") + "\n" + json.dumps(data, ensure_ascii=False)
+    yield "\n]"
 
 
 def drift_summary(
@@ -154,9 +186,12 @@ def drift_summary(
 
 
 def detail_json(
-    entry: LedgerEntry, history: Sequence[HistoryRow], drift: DriftDetail | None = None
+    entry: LedgerEntry,
+    history: Sequence[HistoryRow],
+    drift: DriftDetail | None = None,
+    links: Links | None = None,
 ) -> str:
-    data = entry_dict(entry)
+    data = entry_dict(entry, links=links)
     if drift is not None:
         data["drift_detail"] = {
             "change": str(drift.change),
@@ -173,6 +208,8 @@ def detail_json(
             "qbo_id": h.qbo_id,
             "error_code": h.error_code,
             "message": h.message,
+            "request_id": h.request_id,
+            "intuit_tid": h.intuit_tid,
         }
         for h in history
     ]

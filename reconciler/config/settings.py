@@ -244,6 +244,10 @@ class StatusPageSettings:
     enabled: bool = True
     retry_token: Secret | None = None  # unset: the page is read-only, no retry route at all
     allowed_hosts: tuple[str, ...] = ()  # Host names it also answers to (behind a proxy)
+    # The zone times are shown in (an IANA name); empty: the QBO company's, else UTC
+    timezone: str = ""
+    # Luminous's web app, "https://acme.joinluminous.com/{resource}/{id}"; empty: no links
+    luminous_url: str = ""
 
 
 @dataclass(frozen=True)

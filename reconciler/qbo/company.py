@@ -38,6 +38,7 @@ class CompanyProfile:
     location_label: str = "Location"
     home_currency: str | None = None
     name: str | None = None
+    timezone: str | None = None  # CompanyInfo.DefaultTimeZone (Intuit's XSD), when QBO says
 
     @property
     def is_us(self) -> bool:
@@ -99,6 +100,7 @@ def profile_from(info: Mapping[str, Any], prefs: Mapping[str, Any]) -> CompanyPr
         location_label=_text(accounting.get("DepartmentTerminology")) or "Location",
         home_currency=_text(home),
         name=_text(info.get("CompanyName")),
+        timezone=_text(info.get("DefaultTimeZone")),
     )
 
 

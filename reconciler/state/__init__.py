@@ -5,6 +5,8 @@
     ├── refs     vendor, item and account ids by name      (state/refs.py)
     ├── lines    QBO line Ids of the documents written     (state/lines.py)
     ├── runs     one row per pass                          (state/runs.py)
+    ├── sent     what each document's last write sent     (state/sent.py)
+    ├── queries  the page's and the CLI's lists, in SQL    (state/queries.py)
     ├── drift    snapshots of our writes, drift found in QBO  (state/drift.py, snapshots.py)
     └── meta     small key/value facts (realm, sweep and drift times)
 
@@ -23,6 +25,7 @@ from reconciler.state.db import StateDB, StateFileError
 from reconciler.state.drift import DriftDetail, DriftRecords
 from reconciler.state.ledger import SETTLED_STATUSES, HistoryRow, Ledger
 from reconciler.state.lines import DocLines
+from reconciler.state.queries import DocumentQuery, StatusQueries
 from reconciler.state.refs import ReferenceMaps, name_key
 from reconciler.state.runs import Runs
 from reconciler.state.scratch import PassScratch
@@ -30,6 +33,7 @@ from reconciler.state.scratch import PassScratch
 __all__ = [
     "SETTLED_STATUSES",
     "DocLines",
+    "DocumentQuery",
     "DriftDetail",
     "DriftRecords",
     "HistoryRow",
@@ -38,6 +42,7 @@ __all__ = [
     "Runs",
     "StateFileError",
     "StateStore",
+    "StatusQueries",
     "name_key",
 ]
 
@@ -52,12 +57,14 @@ class StateStore:
         self.lines = DocLines(db)
         self.runs = Runs(db)
         self.drift = DriftRecords(db, self.ledger, clock)
+        self.queries = StatusQueries(db)  # what the status page and `status` ask
 
     @classmethod
     def open(cls, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> StateStore:
         return cls(StateDB.open(path), clock or (lambda: datetime.now(UTC)))
 
     def close(self) -> None:
+        self.queries.close()
         self.db.close()
 
     def pass_scratch(self) -> PassScratch:

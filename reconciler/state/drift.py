@@ -18,7 +18,7 @@ from reconciler.model import DocKind, Drift, LedgerEntry, SyncStatus
 from reconciler.state import snapshots as snapshot_rows
 from reconciler.state.db import StateDB, instant, iso
 from reconciler.state.ledger import Ledger
-from reconciler.state.ledger import _entry as ledger_entry
+from reconciler.state.ledger import entry_from_row as ledger_entry
 
 CDC_FROM = "drift_cdc_from"  # QBO's clock: where the next check asks from
 CHECKED_AT = "drift_checked_at"  # this machine's clock: when the last check finished

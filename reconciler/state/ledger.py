@@ -8,6 +8,7 @@ fault body) is redacted before it is written (`reconciler.redact`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -15,10 +16,20 @@ from typing import Any
 
 from reconciler.documents.drift import Snapshot
 from reconciler.documents.outcomes import Record
-from reconciler.model import Checkpoint, DocKey, DocKind, LedgerEntry, Lifecycle, SyncStatus
+from reconciler.model import (
+    Checkpoint,
+    DocKey,
+    DocKind,
+    LedgerEntry,
+    Lifecycle,
+    Outcome,
+    SyncStatus,
+)
 from reconciler.redact import scrub
 from reconciler.state import snapshots as snapshot_rows
 from reconciler.state.db import StateDB, instant, iso
+from reconciler.state.search import search_key
+from reconciler.state.sent import INSERT_SENT, sent_rows
 
 SETTLED_STATUSES = frozenset(
     {SyncStatus.SYNCED, SyncStatus.SKIPPED, SyncStatus.FAILED, SyncStatus.RETRYING}
@@ -44,11 +55,14 @@ _COLUMNS = (
     "recorded_at",
     "vendor",
     "adopted",
+    "vendor_key",
+    "intuit_tid",
 )
 
 
-# Kept when a row is written without them (a row built from less than the ledger knows).
-_KEPT_WHEN_NULL = ("vendor",)
+# Kept when a row is written without them (a row built from less than the ledger knows; an
+# outcome with no answer from QBO keeps the intuit_tid of the last one).
+_KEPT_WHEN_NULL = ("vendor", "vendor_key", "intuit_tid")
 
 
 def _upsert_sql(columns: Sequence[str]) -> str:
@@ -72,11 +86,13 @@ _UPSERT = _upsert_sql(_COLUMNS)
 _UPSERT_KEEP_FORCE = _upsert_sql([c for c in _COLUMNS if c != "force_retry"])
 _INSERT_HISTORY = (
     "insert into history (kind, doc_id, run_id, at, action, status, qbo_id, error_code,"
-    " message) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " message, detail) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_DETAIL_KEYS = ("request_id", "intuit_tid")  # of an outcome's extra, kept in history.detail
 
 
-def _entry(row: dict[str, Any]) -> LedgerEntry:
+def entry_from_row(row: dict[str, Any]) -> LedgerEntry:
+    """A `select * from ledger` row as the entry it stores."""
     return LedgerEntry(
         doc_id=row["doc_id"],
         status=SyncStatus(row["status"]),
@@ -109,6 +125,8 @@ class HistoryRow:
     qbo_id: str | None
     error_code: str | None
     message: str | None
+    request_id: str | None = None  # the write's requestid, when the line is a write's
+    intuit_tid: str | None = None  # Intuit's id of QBO's answer (for Intuit's support)
 
 
 class Ledger:
@@ -124,7 +142,7 @@ class Ledger:
         rows = self._db.rows(
             "select * from ledger where kind = ? and doc_id = ?", [str(kind), doc_id]
         )
-        return _entry(rows[0]) if rows else None
+        return entry_from_row(rows[0]) if rows else None
 
     def entries(
         self,
@@ -139,7 +157,7 @@ class Ledger:
         if limit is not None:
             sql += " limit ?"
             params.append(limit)
-        return [_entry(r) for r in self._db.rows(sql, params)]
+        return [entry_from_row(r) for r in self._db.rows(sql, params)]
 
     def count(self, *, status: SyncStatus | None = None, kind: DocKind | None = None) -> int:
         where, params = _where(status=status, kind=kind)
@@ -186,7 +204,7 @@ class Ledger:
             " or force_retry = 1 or status = ? order by kind, doc_id",
             [str(SyncStatus.RETRYING), iso(now), str(SyncStatus.PENDING)],
         )
-        return [_entry(r) for r in rows]
+        return [entry_from_row(r) for r in rows]
 
     def history(self, doc_id: int, kind: DocKind = PO, limit: int = 50) -> list[HistoryRow]:
         rows = self._db.rows(
@@ -202,6 +220,7 @@ class Ledger:
                 qbo_id=r["qbo_id"],
                 error_code=r["error_code"],
                 message=r["message"],
+                **_detail(r["detail"]),
             )
             for r in reversed(rows)
         ]
@@ -239,12 +258,18 @@ class Ledger:
                 self._history(entry, run_id, action, entry.status, qbo_id, None, message)
 
     def begin(
-        self, entries: Sequence[LedgerEntry], *, run_id: str | None, verbs: Sequence[str]
+        self,
+        entries: Sequence[LedgerEntry],
+        *,
+        run_id: str | None,
+        verbs: Sequence[str],
+        bodies: Sequence[Mapping[str, Any] | None] = (),
     ) -> list[LedgerEntry]:
         """Each write's requestid, committed *before* the requests leave (one transaction), so
-        a crash knows what was sent."""
-        if len(verbs) != len(entries):
-            raise ValueError("one verb per entry")
+        a crash knows what was sent; with `bodies` (one per entry, None for none), what each
+        sends (`state.sent`: its date, amount and lines, for the document's page)."""
+        if len(verbs) != len(entries) or (bodies and len(bodies) != len(entries)):
+            raise ValueError("one verb (and one body, when bodies are given) per entry")
         now = self._clock()
         begun = [replace(e, status=SyncStatus.PENDING, request_sent_at=now) for e in entries]
         rows = [self._row(entry, keep_force_retry=True) for entry in begun]
@@ -252,9 +277,12 @@ class Ledger:
             self._history_row(entry, run_id, verb, SyncStatus.PENDING, None, None, None)
             for entry, verb in zip(begun, verbs, strict=True)
         ]
+        sent = sent_rows(begun, bodies, iso(now)) if bodies else []
         with self._db.atomic():
             self._db.executemany(_UPSERT_KEEP_FORCE, rows)
             self._db.executemany(_INSERT_HISTORY, history)
+            if sent:
+                self._db.executemany(INSERT_SENT, sent)
         return begun
 
     def record(
@@ -268,10 +296,13 @@ class Ledger:
     ) -> None:
         """Outcomes, their history lines, the checkpoint moves they allow (by checkpoint
         name), the snapshots of what QBO answered (`state.snapshots`) and `also`, together."""
-        rows = [self._row(record.entry, keep_force_retry=False) for record in records]
+        rows = [
+            self._row(r.entry, keep_force_retry=False, tid=_extra(r.outcome).get("intuit_tid"))
+            for r in records
+        ]
         history = [
             self._history_row(
-                r.entry, run_id, o.action, o.status, o.qbo_id, o.error_code, o.message
+                r.entry, run_id, o.action, o.status, o.qbo_id, o.error_code, o.message, o.extra
             )
             for r in records
             if r.history and (o := r.outcome) is not None
@@ -293,8 +324,10 @@ class Ledger:
         """One history line now; `outcome`: action, status, qbo_id, error_code, message."""
         self._db.execute(_INSERT_HISTORY, self._history_row(entry, run_id, *outcome))
 
-    def _row(self, entry: LedgerEntry, *, keep_force_retry: bool) -> list[Any]:
-        return _ledger_row(entry, iso(self._clock()), keep_force_retry=keep_force_retry)
+    def _row(
+        self, entry: LedgerEntry, *, keep_force_retry: bool, tid: str | None = None
+    ) -> list[Any]:
+        return _ledger_row(entry, iso(self._clock()), keep_force_retry=keep_force_retry, tid=tid)
 
     def _history_row(self, entry: LedgerEntry, run_id: str | None, *outcome: Any) -> list[Any]:
         return _history_row(entry, run_id, iso(self._clock()), *outcome)
@@ -342,7 +375,9 @@ def _where(
     return (" where " + " and ".join(clauses) if clauses else ""), params
 
 
-def _ledger_row(entry: LedgerEntry, now: str | None, *, keep_force_retry: bool) -> list[Any]:
+def _ledger_row(
+    entry: LedgerEntry, now: str | None, *, keep_force_retry: bool, tid: str | None = None
+) -> list[Any]:
     """The ledger columns of an entry, in `_COLUMNS` order (without force_retry if kept)."""
     values: list[Any] = [
         str(entry.kind),
@@ -364,6 +399,8 @@ def _ledger_row(entry: LedgerEntry, now: str | None, *, keep_force_retry: bool) 
         now,
         entry.vendor,
         int(entry.adopted),
+        search_key(entry.vendor),
+        tid or None,
     ]
     if keep_force_retry:
         del values[_COLUMNS.index("force_retry")]
@@ -379,7 +416,9 @@ def _history_row(
     qbo_id: str | None,
     error_code: str | None,
     message: str | None,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> list[Any]:
+    detail = {k: v for k, v in extra if k in _DETAIL_KEYS and v}
     return [
         str(entry.kind),
         entry.doc_id,
@@ -390,4 +429,20 @@ def _history_row(
         qbo_id,
         error_code,
         scrub(message),
+        json.dumps(detail, sort_keys=True) if detail else None,
     ]
+
+
+def _extra(outcome: Outcome | None) -> dict[str, str]:
+    return dict(outcome.extra) if outcome is not None else {}
+
+
+def _detail(text: str | None) -> dict[str, str | None]:
+    """A history line's requestid and intuit_tid (`history.detail`, JSON)."""
+    try:
+        found = json.loads(text) if text else {}
+    except ValueError:
+        found = {}
+    if not isinstance(found, dict):
+        found = {}
+    return {key: found.get(key) for key in _DETAIL_KEYS}

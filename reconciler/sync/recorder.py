@@ -76,8 +76,14 @@ class Recorder:
             tracker.settled_before((updated_at, po_id))
         return True
 
-    def begin(self, entries: Sequence[LedgerEntry], verbs: Sequence[str]) -> list[LedgerEntry]:
-        return self.ledger.begin(entries, run_id=self.run_id, verbs=verbs)
+    def begin(
+        self,
+        entries: Sequence[LedgerEntry],
+        verbs: Sequence[str],
+        *,
+        bodies: Sequence[Mapping[str, Any] | None] = (),
+    ) -> list[LedgerEntry]:
+        return self.ledger.begin(entries, run_id=self.run_id, verbs=verbs, bodies=bodies)
 
     def record(self, records: Sequence[Record]) -> None:
         """The outcomes and the checkpoints they allow, in one transaction; then the report

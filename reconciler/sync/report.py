@@ -44,6 +44,7 @@ class PassReport:
     aborted: str | None = None  # a transient failure stopped the pass (Luminous down, ...)
     crashed: str | None = None  # an unexpected error stopped it (a bug): type and message
     authorization_lost: bool = False
+    stopped_in: str | None = None  # "luminous" or "qbo": the service whose error stopped it
     checkpoint: Checkpoint | None = None
     # POs the ledger holds as failed, retrying or pending after the pass, whichever pass
     # left them so: "all settled" means none.
@@ -59,6 +60,10 @@ class PassReport:
         authorization) stops the daemon; transient trouble outside any one document (Luminous
         unavailable mid-pull) aborts the pass, whose records stay and whose checkpoint holds;
         anything else is a bug, a crash."""
+        if isinstance(exc, errors.LuminousHTTPError):
+            self.stopped_in = "luminous"
+        elif isinstance(exc, errors.QBOFault | errors.AuthorizationLost):
+            self.stopped_in = "qbo"
         if isinstance(exc, errors.Fatal):
             self.fatal = str(exc)
             self.authorization_lost = isinstance(
@@ -108,6 +113,7 @@ class PassReport:
             "fatal": self.fatal,
             "aborted": self.aborted,
             "crashed": self.crashed,
+            "stopped_in": self.stopped_in,
             "unsettled_in_ledger": self.unsettled_in_ledger,
             "drift": [finding.as_dict() for finding in self.drift[:DRIFT_IN_REPORT]],
             "checkpoint": (

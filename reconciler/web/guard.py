@@ -6,7 +6,8 @@ The page has no login. A retry needs all of:
   constant time on digests (so neither content nor length leaks);
 - a CSRF token from the document's own page: an HMAC, under a secret made fresh for each
   process, of the document and an expiry a few minutes ahead, so a token is good for one
-  document, briefly, and only from this process;
+  document, briefly, and only from this process (the bulk retry's is bound the same way to
+  the filtered view it was shown with: `mint_for("set:" + query)`);
 - a request from the page's own origin: `Origin` (else `Referer`) names the `Host` asked for,
   and that Host is the server's own loopback name or one configured (a DNS-rebinding page
   asks with its own name);
@@ -45,21 +46,28 @@ class CsrfTokens:
         self._clock = clock
 
     def mint(self, kind: DocKind, doc_id: int) -> str:
-        expires = int(self._clock()) + self._ttl
-        return f"{expires}.{self._mac(kind, doc_id, expires)}"
+        return self.mint_for(f"{kind}:{doc_id}")
 
     def valid(self, token: str, kind: DocKind, doc_id: int) -> bool:
+        return self.valid_for(token, f"{kind}:{doc_id}")
+
+    def mint_for(self, subject: str) -> str:
+        """A token for one subject (a document, a filtered view)."""
+        expires = int(self._clock()) + self._ttl
+        return f"{expires}.{self._mac(subject, expires)}"
+
+    def valid_for(self, token: str, subject: str) -> bool:
         expires_text, _, mac = token.partition(".")
         if not (expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= 12):
             return False
         expires, now = int(expires_text), self._clock()
         if not now <= expires <= now + self._ttl + 1:
             return False
-        expected = self._mac(kind, doc_id, expires)
+        expected = self._mac(subject, expires)
         return hmac.compare_digest(mac.encode(), expected.encode())
 
-    def _mac(self, kind: DocKind, doc_id: int, expires: int) -> str:
-        message = f"retry:{kind}:{doc_id}:{expires}".encode()
+    def _mac(self, subject: str, expires: int) -> str:
+        message = f"retry:{subject}:{expires}".encode()
         digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 

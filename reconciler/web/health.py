@@ -18,13 +18,16 @@ carry no authentication, so exposing them is a deliberate configuration choice (
 container, see the Dockerfile).
 
 When the service hands it a `web.routes.StatusPage`, the same server routes the status page:
-`GET /status` (counts and the filtered list), `GET /status/doc/<kind>/<id>` (one document's
-history) and, only when a retry token is configured, `POST /status/retry`. Those routes answer
-only to this server's own Host names (a DNS-rebinding page asks with another).
+`GET /status` (counts and the filtered list), `GET /status/export.csv` (the filtered list as
+CSV, streamed), `GET /status/doc/<kind>/<id>` (one document's page) and, only when a retry
+token is configured, `POST /status/retry` and `POST /status/retry-set` (a view's documents).
+Those routes answer only to this server's own Host names (a DNS-rebinding page asks with
+another).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -45,7 +48,7 @@ from reconciler.model import Drift, SyncStatus
 from reconciler.sync.report import metered_kind
 from reconciler.web.guard import host_allowed
 from reconciler.web.pages import CONTENT_SECURITY_POLICY, message_html
-from reconciler.web.routes import Answer, RetryAsked, StatusPage
+from reconciler.web.routes import Answer, Download, RetryAsked, StatusPage
 from reconciler.web.server import MAX_BODY, BoundedHTTPServer, BufferedRequestHandler
 
 PASS_OUTCOMES = ("ok", "failures", "aborted", "crashed", "fatal", "error")
@@ -327,6 +330,8 @@ class HealthHandler(BufferedRequestHandler):
             self._reply(200, CONTENT_TYPE_LATEST, self.state.metrics_text())
         elif page is not None and path == "/":
             self._reply(303, "text/plain; charset=utf-8", b"see /status\n", "/status")
+        elif page is not None and path == "/status/export.csv":
+            self._download(page, lambda: page.export(query))
         elif page is not None and path.startswith("/status"):
             self._status(page, lambda: _status_get(page, path, query))
         else:
@@ -334,10 +339,12 @@ class HealthHandler(BufferedRequestHandler):
 
     def do_POST(self) -> None:
         page = self.page
-        if page is None or self.path != "/status/retry" or not page.retry_enabled:
+        routes = {"/status/retry": "retry", "/status/retry-set": "retry_set"}
+        if page is None or self.path not in routes or not page.retry_enabled:
             self._reply(404, "text/plain; charset=utf-8", b"not found\n")
             return
-        self._status(page, lambda: page.retry(self._retry_asked()))
+        answer = getattr(page, routes[self.path])
+        self._status(page, lambda: answer(self._retry_asked()))
 
     def _retry_asked(self) -> RetryAsked:
         length = self.headers.get("Content-Length", "0")
@@ -351,6 +358,36 @@ class HealthHandler(BufferedRequestHandler):
             body=self.rfile.read(min(size, MAX_BODY)),
         )
 
+    def _download(self, page: StatusPage, download: Callable[[], Download]) -> None:
+        """A streamed answer (the CSV export): its head, then each piece as it is made, so a
+        large export holds one piece in memory; the connection's end ends it (HTTP/1.0)."""
+        if not host_allowed(
+            self.headers.get("Host"), self.server.server_address[0], page.allowed_hosts
+        ):
+            self._status(page, lambda: None)
+            return
+        try:
+            found = download()
+            pieces = iter(found.pieces)
+            first = next(pieces, b"")
+        except Exception as exc:  # a damaged or locked state file: say so, no details
+            failed = _unreadable(page, exc)
+            self._status(page, lambda: failed)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", found.content_type)
+        self.send_header("Content-Disposition", f'attachment; filename="{found.filename}"')
+        self.end_headers()
+        self.connection.sendall(self.wfile.getvalue() + first)
+        self.wfile = io.BytesIO()
+        try:
+            for piece in pieces:
+                self.connection.sendall(piece)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+
     def _status(self, page: StatusPage, answer: Callable[[], Answer | None]) -> None:
         """A status page answer, for this server's own Host names only."""
         bound = self.server.server_address[0]
@@ -360,9 +397,7 @@ class HealthHandler(BufferedRequestHandler):
             try:
                 found = answer()
             except Exception as exc:  # a damaged or locked state file: say so, no details
-                page.report_error(exc)
-                text = "The state file cannot be read just now; see the daemon's log."
-                found = Answer(503, message_html("Status unavailable", text))
+                found = _unreadable(page, exc)
         if found is None:
             found = Answer(404, message_html("Not found", "There is no such page."))
         self._reply(found.status, HTML, found.html.encode())
@@ -386,6 +421,12 @@ class HealthHandler(BufferedRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes every few seconds would drown the JSON log; stay quiet."""
+
+
+def _unreadable(page: StatusPage, exc: BaseException) -> Answer:
+    page.report_error(exc)
+    text = "The state file cannot be read just now; see the daemon's log."
+    return Answer(503, message_html("Status unavailable", text))
 
 
 def _handler_for(state: HealthState, page: StatusPage | None) -> type[HealthHandler]:

@@ -12,24 +12,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from reconciler.documents.drift import WORDS as DRIFT_WORDS
-from reconciler.model import DocKind, Drift, LedgerEntry, SyncStatus
-from reconciler.web.filters import ListFilter, Page, reason
+from reconciler.documents.sent import SentSummary
+from reconciler.model import DocKind, LedgerEntry, SyncStatus
+from reconciler.web.filters import reason
+from reconciler.web.links import Links
 
 if TYPE_CHECKING:
     from reconciler.state import DriftDetail, HistoryRow
-
-QBO_APP = {
-    "production": "https://app.qbo.intuit.com",
-    "sandbox": "https://app.sandbox.qbo.intuit.com",
-}
 REASON_IN_LIST = 300  # characters
 STATUS_ORDER = (
     SyncStatus.FAILED,
@@ -53,6 +50,21 @@ PALETTE = {
     "notice": ("#1e3a8a", "#eff6ff"),
     "drift": ("#713f12", "#fef9c3"),
 }
+
+
+# The list's pager, sort links and the daemon's header.
+LIST_CSS = (
+    "nav.pages{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;margin:1rem 0}"
+    "nav.pages form{display:flex;gap:.5rem;align-items:center}"
+    "nav.pages input{width:6rem}"
+    "th a{color:inherit}th[aria-sort] a{font-weight:700}"
+    "code{overflow-wrap:anywhere}th code{white-space:nowrap}"
+    ".health{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));"
+    "gap:.25rem 1.5rem;margin:.75rem 0;padding:.75rem 1rem;border:1px solid #d1d5db;"
+    "border-radius:.4rem}"
+    ".health p{margin:.15rem 0}"
+    ".health h2{grid-column:1/-1;margin:0;font-size:1.1rem}"
+)
 
 
 def _css() -> str:
@@ -95,7 +107,7 @@ def _css() -> str:
         f"button{{background:{PALETTE['button'][1]};color:{PALETTE['button'][0]};"
         "border-color:#1d4ed8;cursor:pointer}"
         ".actions{flex-direction:row!important;gap:.75rem;align-items:center}"
-        "nav.pages{display:flex;gap:1rem;margin:1rem 0}"
+        f"{LIST_CSS}"
         "dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}"
         "dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}"
         f".notice{{color:{PALETTE['notice'][0]};background:{PALETTE['notice'][1]};"
@@ -129,11 +141,14 @@ def e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def when(value: datetime | None) -> str:
+def when(value: datetime | None, zone: tzinfo = UTC) -> str:
+    """An instant in the page's zone, its UTC time on hover (and in `datetime`)."""
     if value is None:
         return '<span class="meta">–</span>'
+    utc, shown = value.astimezone(UTC), value.astimezone(zone)
     return (
-        f'<time datetime="{e(value.isoformat())}">{e(value.strftime("%Y-%m-%d %H:%M"))} UTC</time>'
+        f'<time datetime="{e(utc.isoformat())}" title="{e(utc.strftime("%Y-%m-%d %H:%M"))} UTC">'
+        f"{e(shown.strftime('%Y-%m-%d %H:%M'))} {e(shown.strftime('%Z') or 'UTC')}</time>"
     )
 
 
@@ -168,19 +183,25 @@ def doc_name(entry: LedgerEntry) -> str:
     return entry.number or f"#{entry.doc_id}"
 
 
-def qbo_url(environment: str, kind: DocKind, qbo_id: str) -> str:
-    """The document in QBO's web app; the sandbox app for a sandbox company."""
-    app = QBO_APP["sandbox" if environment == "sandbox" else "production"]
-    return f"{app}/app/{kind.qbo_page}?txnId={quote(qbo_id, safe='')}"
-
-
-def qbo_link(environment: str, entry: LedgerEntry) -> str:
+def qbo_link(links: Links, entry: LedgerEntry) -> str:
+    """The QBO id, a link to the document in this company's QBO."""
     if not entry.qbo_id:
         return '<span class="meta">–</span>'
     return (
-        f'<a href="{e(qbo_url(environment, entry.kind, entry.qbo_id))}" rel="noreferrer">'
+        f'<a href="{e(links.qbo(entry.kind, entry.qbo_id))}" rel="noreferrer">'
         f"{e(entry.qbo_id)}"
         f'<span class="sr-only">: open {e(doc_name(entry))} in QuickBooks</span></a>'
+    )
+
+
+def luminous_link(links: Links, entry: LedgerEntry) -> str:
+    """The Luminous id, a link to the source document when the page knows Luminous's app."""
+    url = links.luminous(entry.kind, entry.doc_id)
+    if url is None:
+        return e(entry.doc_id)
+    return (
+        f'<a href="{e(url)}" rel="noreferrer">{e(entry.doc_id)}'
+        f'<span class="sr-only">: open {e(doc_name(entry))} in Luminous</span></a>'
     )
 
 
@@ -197,155 +218,30 @@ def layout(title: str, body: str) -> str:
     )
 
 
-def _options(name_value: Iterable[tuple[str, str]], chosen: str) -> str:
+def options(name_value: Iterable[tuple[str, str]], chosen: str) -> str:
     return "".join(
         f'<option value="{e(value)}"{" selected" if value == chosen else ""}>{e(name)}</option>'
         for name, value in name_value
     )
 
 
-def _table(
-    caption: str, headers: Sequence[str], rows: Iterable[str], label_id: str, cards: bool = False
+def table(
+    caption: str,
+    headers: Sequence[str],
+    rows: Iterable[str],
+    label_id: str,
+    cards: bool = False,
+    head: str | None = None,
 ) -> str:
-    """A captioned table in a box that scrolls on its own (or, `cards`, stacks on a phone)."""
-    head = "".join(f'<th scope="col">{e(h)}</th>' for h in headers)
+    """A captioned table in a box that scrolls on its own (or, `cards`, stacks on a phone);
+    `head`: header cells already written (sort links), instead of `headers`."""
+    head = head or "".join(f'<th scope="col">{e(h)}</th>' for h in headers)
     css_class = ' class="cards"' if cards else ""
     return (
         f'<div class="scroll" role="region" aria-labelledby="{label_id}" tabindex="0">'
         f'<table{css_class}><caption id="{label_id}">{caption}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
-
-
-# --- the overview ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ListRow:
-    entry: LedgerEntry
-    last_attempt: datetime | None
-
-
-@dataclass(frozen=True)
-class Overview:
-    counts: Mapping[DocKind, Mapping[str, int]]
-    wanted: ListFilter
-    vendors: Sequence[str]
-    page: Page
-    rows: Sequence[ListRow]
-    environment: str
-    drift_counts: Mapping[Drift, int] | None = None
-
-
-def overview_html(view: Overview) -> str:
-    body = (
-        "<h1>Sync status</h1>\n"
-        + counts_html(view.counts)
-        + drift_counts_html(view.drift_counts)
-        + '\n<h2 id="list-h">Documents</h2>\n'
-        + filter_form(view.wanted, view.vendors)
-        + documents_html(view)
-    )
-    return layout("Sync status", body)
-
-
-def counts_html(counts: Mapping[DocKind, Mapping[str, int]]) -> str:
-    headers = ["Kind", *(str(s) for s in STATUS_ORDER), "total"]
-    rows = []
-    for kind in DocKind:
-        by_status = counts.get(kind, {})
-        cells = "".join(
-            f'<td class="num"><a href="/status?{e(ListFilter(kind=kind, status=s).query())}">'
-            f'{by_status.get(str(s), 0)}<span class="sr-only"> {e(s)}</span></a></td>'
-            for s in STATUS_ORDER
-        )
-        total = sum(by_status.values())
-        rows.append(
-            f'<tr><th scope="row">{e(kind.plural)}</th>{cells}'
-            f'<td class="num"><a href="/status?{e(ListFilter(kind=kind).query())}">{total}</a>'
-            "</td></tr>"
-        )
-    return _table("Documents by status", headers, rows, "counts-h")
-
-
-def drift_counts_html(counts: Mapping[Drift, int] | None) -> str:
-    """How many documents someone else changed in QBO, each a link to the filtered list."""
-    if not counts:
-        return ""
-    links = [
-        f'<a href="/status?{e(ListFilter(drift=d).query())}">{counts[d]} {e(DRIFT_WORDS[d])}</a>'
-        for d in Drift
-        if counts.get(d)
-    ]
-    return f'\n<p class="notice">Found by the drift checks: {" · ".join(links)}</p>'
-
-
-def filter_form(wanted: ListFilter, vendors: Sequence[str]) -> str:
-    kinds = [("Any kind", ""), *((k.plural, str(k)) for k in DocKind)]
-    statuses = [("Any status", ""), *((str(s), str(s)) for s in STATUS_ORDER)]
-    vendor_options = [("Any vendor", ""), *((v, v) for v in vendors)]
-    drifts = [("Anything", ""), *((DRIFT_WORDS[d], str(d)) for d in Drift)]
-    return (
-        '<form method="get" action="/status" class="filters" role="search" '
-        'aria-label="Filter documents">'
-        f'<div><label for="f-kind">Kind</label><select id="f-kind" name="kind">'
-        f"{_options(kinds, str(wanted.kind or ''))}</select></div>"
-        f'<div><label for="f-status">Status</label><select id="f-status" name="status">'
-        f"{_options(statuses, str(wanted.status or ''))}</select></div>"
-        f'<div><label for="f-vendor">Vendor</label><select id="f-vendor" name="vendor">'
-        f"{_options(vendor_options, wanted.vendor)}</select></div>"
-        f'<div><label for="f-drift">In QuickBooks</label><select id="f-drift" name="drift">'
-        f"{_options(drifts, str(wanted.drift or ''))}</select></div>"
-        '<div><label for="f-q">Number or reason</label>'
-        f'<input id="f-q" name="q" type="search" value="{e(wanted.text)}" maxlength="200"></div>'
-        '<div class="actions"><button type="submit">Filter</button>'
-        '<a href="/status">Clear filters</a></div></form>\n'
-    )
-
-
-def documents_html(view: Overview) -> str:
-    page = view.page
-    summary = (
-        f'<p class="meta" id="list-summary">{page.matching} '
-        f"{'document' if page.matching == 1 else 'documents'} match · page {page.number} "
-        f"of {page.count}</p>"
-    )
-    if not view.rows:
-        return summary + '<p class="notice">No document matches these filters.</p>'
-    headers = ("Document", "Vendor", "Status", "Reason", "Last attempt", "Next retry", "QBO")
-    rows = [_list_row(row, view.environment) for row in view.rows]
-    table = _table("Documents", headers, rows, "docs-h", cards=True)
-    return summary + table + pager(view.wanted, page)
-
-
-def _list_row(row: ListRow, environment: str) -> str:
-    entry = row.entry
-    return (
-        f'<tr><th scope="row"><span class="kind">{e(kind_tag(entry.kind))}</span>'
-        f'<a href="{doc_path(entry.kind, entry.doc_id)}">{e(doc_name(entry))}</a></th>'
-        f'<td data-label="Vendor">{e(entry.vendor or "–")}</td>'
-        f'<td data-label="Status">{badge(entry.status)}{drift_tag(entry)}</td>'
-        f'<td class="reason" data-label="Reason">{e(short(reason(entry)) or "–")}</td>'
-        f'<td data-label="Last attempt">{when(row.last_attempt)}</td>'
-        f'<td data-label="Next retry">{when(entry.next_retry_at)}</td>'
-        f'<td data-label="QBO">{qbo_link(environment, entry)}</td></tr>'
-    )
-
-
-def pager(wanted: ListFilter, page: Page) -> str:
-    if page.count == 1:
-        return ""
-    parts = []
-    if page.number > 1:
-        parts.append(
-            f'<a rel="prev" href="/status?{e(wanted.query(page=page.number - 1))}">Previous</a>'
-        )
-    parts.append(f'<span aria-current="page">Page {page.number} of {page.count}</span>')
-    if page.number < page.count:
-        parts.append(
-            f'<a rel="next" href="/status?{e(wanted.query(page=page.number + 1))}">Next</a>'
-        )
-    return f'<nav class="pages" aria-label="Pages">{"".join(parts)}</nav>'
 
 
 # --- one document ---------------------------------------------------------------------------
@@ -355,9 +251,15 @@ def pager(wanted: ListFilter, page: Page) -> str:
 class DocumentView:
     entry: LedgerEntry
     history: Sequence[HistoryRow]
-    environment: str
+    links: Links
     csrf: str | None  # the retry form's token; None when retry is off
     drift: DriftDetail | None = None  # what someone else changed in QBO, field by field
+    zone: tzinfo = UTC
+    sent: SentSummary | None = None  # what its last write sent
+    line_ids: Sequence[tuple[str, str]] = ()  # (our line key, QBO's line Id) from QBO's answer
+    linked_pos: Sequence[tuple[LedgerEntry, str]] = field(default=())  # (PO, how it is linked)
+    recorded_at: datetime | None = None
+    intuit_tid: str | None = None
 
 
 def document_html(view: DocumentView) -> str:
@@ -366,25 +268,35 @@ def document_html(view: DocumentView) -> str:
     body = (
         '<nav aria-label="Breadcrumb"><a href="/status">All documents</a></nav>\n'
         f"<h1>{e(title)}</h1>\n"
-        + facts_html(entry, view.environment)
-        + drift_html(view.drift)
+        + facts_html(view)
+        + linked_html(view.linked_pos)
+        + drift_html(view.drift, view.zone)
+        + sent_html(view.sent, view.line_ids)
         + retry_html(entry, view.csrf)
-        + history_html(view.history)
+        + history_html(view.history, view.zone)
     )
     return layout(title, body)
 
 
-def facts_html(entry: LedgerEntry, environment: str) -> str:
+def facts_html(view: DocumentView) -> str:
+    entry, zone = view.entry, view.zone
+    sent = view.sent
+    amount = f"{sent.amount} {sent.currency or ''}".strip() if sent and sent.amount else "–"
     facts = [
         ("Status", badge(entry.status)),
         ("Vendor", e(entry.vendor or "–")),
-        ("Luminous id", e(entry.doc_id)),
-        ("QuickBooks", qbo_link(environment, entry)),
+        ("Amount", e(amount)),
+        ("Date", e(sent.txn_date if sent and sent.txn_date else "–")),
+        ("Luminous id", luminous_link(view.links, entry)),
+        ("QuickBooks id", qbo_link(view.links, entry) + _token(entry)),
         ("Reason", e(reason(entry) or "–")),
         ("Attempts", e(entry.attempts)),
-        ("Last request", when(entry.request_sent_at)),
-        ("Next retry", when(entry.next_retry_at)),
-        ("Edited in Luminous", when(entry.source_updated_at)),
+        ("Recorded", when(view.recorded_at, zone)),
+        ("Last request", when(entry.request_sent_at, zone)),
+        ("Requestid", f"<code>{e(entry.request_id)}</code>" if entry.request_id else "–"),
+        ("intuit_tid", f"<code>{e(view.intuit_tid)}</code>" if view.intuit_tid else "–"),
+        ("Next retry", when(entry.next_retry_at, zone)),
+        ("Edited in Luminous", when(entry.source_updated_at, zone)),
         ("In QuickBooks", e(entry.lifecycle or "–") + drift_tag(entry)),
     ]
     if entry.force_retry:
@@ -393,11 +305,56 @@ def facts_html(entry: LedgerEntry, environment: str) -> str:
     return f"<dl>{items}</dl>\n"
 
 
-def drift_html(drift: DriftDetail | None) -> str:
+def _token(entry: LedgerEntry) -> str:
+    if not entry.sync_token:
+        return ""
+    return f' <span class="meta">(SyncToken {e(entry.sync_token)})</span>'
+
+
+def linked_html(linked: Sequence[tuple[LedgerEntry, str]]) -> str:
+    """A bill's POs, each a link to its own page."""
+    if not linked:
+        return ""
+    items = "".join(
+        f'<li><a href="{doc_path(po.kind, po.doc_id)}">{e(kind_tag(po.kind))} {e(doc_name(po))}'
+        f'</a> <span class="meta">({e(how)})</span></li>'
+        for po, how in linked
+    )
+    return f'<h2 id="po-h">Its purchase orders</h2>\n<ul aria-labelledby="po-h">{items}</ul>\n'
+
+
+def sent_html(sent: SentSummary | None, line_ids: Sequence[tuple[str, str]]) -> str:
+    """The lines its last write sent, and the line Ids QBO's answer gave."""
+    if sent is None:
+        return '<h2 id="sent-h">Lines as sent</h2>\n<p class="meta">No write sent yet.</p>\n'
+    headers = ("#", "Item or account", "Description", "Qty", "Unit price", "Amount", "Linked to")
+    rows = [
+        f'<tr><td data-label="#">{e(line.number)}</td>'
+        f'<td data-label="Item or account">{e(line.what or "–")}</td>'
+        f'<td class="reason" data-label="Description">{e(line.description or "–")}</td>'
+        f'<td class="num" data-label="Qty">{e(line.qty if line.qty is not None else "–")}</td>'
+        f'<td class="num" data-label="Unit price">'
+        f"{e(line.unit_price if line.unit_price is not None else '–')}</td>"
+        f'<td class="num" data-label="Amount">{e(line.amount if line.amount is not None else "–")}'
+        f'</td><td data-label="Linked to">{e(", ".join(line.linked) or "–")}</td></tr>'
+        for line in sent.lines
+    ]
+    ids = ", ".join(f"{key}: {qbo}" for key, qbo in line_ids)
+    answer = f'<p class="meta">QuickBooks line Ids: {e(ids)}</p>\n' if ids else ""
+    caption = "Lines as sent" if not sent.txn_date else f"Lines as sent, dated {e(sent.txn_date)}"
+    return (
+        '<h2 id="sent-h">Lines as sent</h2>\n'
+        + table(caption, headers, rows, "sent-t", cards=True)
+        + "\n"
+        + answer
+    )
+
+
+def drift_html(drift: DriftDetail | None, zone: tzinfo = UTC) -> str:
     """The fields someone else changed in QBO: what the sync last wrote, what QBO holds."""
     if drift is None:
         return ""
-    found = f" (found {when(drift.found_at)})" if drift.found_at else ""
+    found = f" (found {when(drift.found_at, zone)})" if drift.found_at else ""
     text = f"<p>{e(DRIFT_WORDS[drift.change])}{found}{': ' + e(drift.note) if drift.note else ''}"
     head = f'<h2 id="drift-h">Changed in QuickBooks</h2>\n{text}</p>\n'
     if not drift.diffs:
@@ -408,7 +365,7 @@ def drift_html(drift: DriftDetail | None) -> str:
         for d in drift.diffs
     ]
     headers = ("Field", "Written by the sync", "In QuickBooks now")
-    return head + _table("Fields that differ", headers, rows, "drift-t", cards=True) + "\n"
+    return head + table("Fields that differ", headers, rows, "drift-t", cards=True) + "\n"
 
 
 def retry_html(entry: LedgerEntry, csrf: str | None) -> str:
@@ -427,20 +384,23 @@ def retry_html(entry: LedgerEntry, csrf: str | None) -> str:
     )
 
 
-def history_html(history: Sequence[HistoryRow]) -> str:
+def history_html(history: Sequence[HistoryRow], zone: tzinfo = UTC) -> str:
     if not history:
         return '<h2 id="hist-h">History</h2>\n<p class="notice">No history recorded.</p>'
-    headers = ("When", "Action", "Status", "QBO id", "Code", "Message")
+    headers = ("When", "Action", "Status", "QBO id", "Code", "Message", "Requestid / intuit_tid")
     rows = [
-        f'<tr><td data-label="When">{when(h.at)}</td><td data-label="Action">{e(h.action)}</td>'
+        f'<tr><td data-label="When">{when(h.at, zone)}</td>'
+        f'<td data-label="Action">{e(h.action)}</td>'
         f'<td data-label="Status">{badge(h.status)}</td>'
         f'<td data-label="QBO id">{e(h.qbo_id or "–")}</td>'
         f'<td data-label="Code">{e(h.error_code or "–")}</td>'
-        f'<td class="reason" data-label="Message">{e(h.message or "–")}</td></tr>'
+        f'<td class="reason" data-label="Message">{e(h.message or "–")}</td>'
+        f'<td class="reason" data-label="Requestid / intuit_tid">'
+        f"{e(' / '.join(x for x in (h.request_id, h.intuit_tid) if x) or '–')}</td></tr>"
         for h in reversed(history)
     ]
-    table = _table("History, newest first", headers, rows, "history-h", cards=True)
-    return '<h2 id="hist-h">History</h2>\n' + table
+    found = table("History, newest first", headers, rows, "history-h", cards=True)
+    return '<h2 id="hist-h">History</h2>\n' + found
 
 
 def retry_done_html(entry: LedgerEntry) -> str:
@@ -454,10 +414,12 @@ def retry_done_html(entry: LedgerEntry) -> str:
     return layout("Retry requested", body)
 
 
-def message_html(title: str, text: str) -> str:
-    """An error or refusal, in words a person can act on; never an exception's text."""
+def message_html(title: str, text: str, back: tuple[str, str] | None = None) -> str:
+    """An error or refusal, in words a person can act on; never an exception's text. `back`:
+    (path, words) of the page to go back to, besides the list."""
+    again = f'<a href="{e(back[0])}">{e(back[1])}</a> · ' if back else ""
     body = (
         f'<h1>{e(title)}</h1>\n<p class="notice" role="alert">{e(text)}</p>\n'
-        '<p><a href="/status">All documents</a></p>'
+        f'<p>{again}<a href="/status">All documents</a></p>'
     )
     return layout(title, body)

@@ -221,7 +221,7 @@ class WritePipeline:
             self._recorder.record(settled)
             return
         write, pending, payload = ready[0]
-        begun = self._recorder.begin([pending], [write.verb])[0]
+        begun = self._recorder.begin([pending], [write.verb], bodies=[payload])[0]
         crash_point("ledger_pending")
         wire_id = request_ids.wire_request_id(begun.request_id, write.base)
         self._recorder.record([self._sender.attempt(write, begun, payload, wire_id)])
@@ -264,7 +264,9 @@ class WritePipeline:
     def _send(self, ready: list[_Ready]) -> None:
         """Every item `pending` (one transaction), then the group leaves on a worker thread."""
         writes = [w for w, _, _ in ready]
-        begun = self._recorder.begin([p for _, p, _ in ready], [w.verb for w in writes])
+        begun = self._recorder.begin(
+            [p for _, p, _ in ready], [w.verb for w in writes], bodies=[b for _, _, b in ready]
+        )
         crash_point("ledger_pending")
         ops = []
         for index, ((write, _, payload), row) in enumerate(zip(ready, begun, strict=True), 1):

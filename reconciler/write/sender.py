@@ -28,7 +28,13 @@ STALE_RETRIES = 3
 class Recorder(Protocol):
     """Where the pipeline writes the ledger (the engine adds the checkpoint and the report)."""
 
-    def begin(self, entries: Sequence[LedgerEntry], verbs: Sequence[str]) -> list[LedgerEntry]: ...
+    def begin(
+        self,
+        entries: Sequence[LedgerEntry],
+        verbs: Sequence[str],
+        *,
+        bodies: Sequence[Mapping[str, Any] | None] = (),
+    ) -> list[LedgerEntry]: ...
     def record(self, records: Sequence[Record]) -> None: ...
 
 

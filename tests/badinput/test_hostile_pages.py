@@ -66,7 +66,7 @@ def test_an_unusable_updated_at_gets_a_row_that_status_shows_and_the_pass_exits_
         table = _cli(w, "status")
         assert table.returncode == 0, table.stderr
         listed = json.loads(_cli(w, "status", "--json").stdout)
-        by_id = {row["po_id"]: row for row in listed}
+        by_id = {row["doc_id"]: row for row in listed}
         for name, _, reason in UNUSABLE:
             po, number = bad[name], bad[name]["order_numbers"][0]
             entry = _entry(w, po["id"])

@@ -450,7 +450,7 @@ def daemon_in_pod(pod: Pod, host: Host) -> dict[str, float]:
 
     def a_po_synced() -> bool:  # `status` reads the state file while the daemon writes it
         rows = json.loads(pod.exec("reconciler", "status", "--json"))
-        synced[:] = [r["po_number"] for r in rows if r["status"] == "synced"]
+        synced[:] = [r["number"] for r in rows if r["status"] == "synced"]
         return bool(synced)
 
     numbers["synced_after_s"] = wait_for("a PO synced by the daemon", a_po_synced, 60)

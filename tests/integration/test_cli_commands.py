@@ -77,7 +77,7 @@ def test_run_once_then_status_and_po_history(env, capsys):
     assert "invalid_source_record" in detail and "history:" in detail
     assert main(["status", "--json", "--failed"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["po_number"] for r in rows} == {"PO-00011"}
+    assert {r["number"] for r in rows} == {"PO-00011"}
     assert main(["status", "PO-99999"]) == 1
 
 
@@ -109,12 +109,12 @@ def test_dry_run_previews_then_run_once_does_it(env, capsys):
     assert main(["run", "--once"]) == 1
     capsys.readouterr()
     assert main(["status", "--json"]) == 0
-    rows = {r["po_number"]: r for r in json.loads(capsys.readouterr().out)}
+    rows = {r["number"]: r for r in json.loads(capsys.readouterr().out)}
     for planned in shown["documents"]:
         row = rows[planned["number"]]
         status = {"create": "synced", "adopt": "synced", "fail": "failed", "skip": "skipped"}
         assert row["status"] == status[planned["action"]], (planned, row)
-    assert {r["po_number"] for r in rows.values() if r["status"] == "synced"} == {
+    assert {r["number"] for r in rows.values() if r["status"] == "synced"} == {
         d["number"] for d in shown["documents"] if d["action"] in ("create", "adopt")
     }
 

@@ -100,7 +100,7 @@ class FakeRecorder:
     begun: list[list[int]] = field(default_factory=list)
     records: list = field(default_factory=list)
 
-    def begin(self, entries, verbs):
+    def begin(self, entries, verbs, *, bodies=()):
         self.begun.append([e.doc_id for e in entries])
         return [replace(e, status=SyncStatus.PENDING) for e in entries]
 
@@ -353,9 +353,9 @@ def test_a_group_s_bodies_are_built_just_before_it_is_sent():
     built_when_begun: list[int] = []
 
     class Watching(FakeRecorder):
-        def begin(self, entries, verbs):
+        def begin(self, entries, verbs, *, bodies=()):
             built_when_begun.append(len(writer.built))
-            return super().begin(entries, verbs)
+            return super().begin(entries, verbs, bodies=bodies)
 
     pipeline = WritePipeline(
         {PO: writer}, Watching(), batch, policy=policy(), clock=lambda: T, rng=random.Random(1),

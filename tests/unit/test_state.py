@@ -67,6 +67,7 @@ def test_reopen_keeps_data_and_applies_no_migration_twice(tmp_path):
         "m005_preview_history_by_run",
         "m006_drift",
         "m007_bills",
+        "m008_status_queries",
     ]
     assert s2.integrity_ok()
 

@@ -4,13 +4,17 @@ the retry, and its routes on the real health server over a real state file."""
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import json
 import re
 import urllib.error
 import urllib.request
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from status_samples import BILL, HOSTILE_REASON, HOSTILE_VENDOR, PO, StepClock, record, seed
@@ -21,8 +25,9 @@ from reconciler.config.loader import load_settings
 from reconciler.config.settings import Secret
 from reconciler.errors import ConfigError
 from reconciler.model import LedgerEntry, SyncStatus
-from reconciler.state import StateStore
-from reconciler.web.filters import ListFilter, page_of
+from reconciler.state import DocumentQuery, StateStore
+from reconciler.state.search import search_key
+from reconciler.web.filters import ListFilter
 from reconciler.web.guard import (
     CsrfTokens,
     FailureThrottle,
@@ -32,7 +37,8 @@ from reconciler.web.guard import (
     token_matches,
 )
 from reconciler.web.health import HealthState, serve_health
-from reconciler.web.pages import CONTENT_SECURITY_POLICY, CSS_HASH, PALETTE, qbo_url
+from reconciler.web.links import Links
+from reconciler.web.pages import CONTENT_SECURITY_POLICY, CSS_HASH, PALETTE
 from reconciler.web.routes import RetryAsked, StatusPage
 
 TOKEN = "correct horse battery staple"
@@ -69,7 +75,7 @@ def events():
 
 @pytest.fixture
 def page(store, events):
-    return StatusPage(store.ledger, retry_token=Secret(TOKEN), on_event=events)
+    return StatusPage(store, retry_token=Secret(TOKEN), on_event=events)
 
 
 def csrf_of(page: StatusPage, kind: str, doc_id: int) -> str:
@@ -181,20 +187,42 @@ def test_colours_have_enough_contrast(use):
     assert ratio >= 4.5, f"{use}: {ratio:.2f}"
 
 
-def test_qbo_links_per_kind_and_environment():
-    assert qbo_url("production", PO, "101") == (
-        "https://app.qbo.intuit.com/app/purchaseorder?txnId=101"
+def test_qbo_links_name_the_company():
+    """QBO's company-scoped deep link: sign-in with `deeplinkcompanyid` (the realm) and
+    `pagereq` (the page and its txnId), as public integrations use it (e.g. a Python QBO
+    client's `invoice_deep_link`: qbo.intuit.com/app/login?pagereq=invoice%3FtxnId%3D..
+    &deeplinkcompanyid=..); without a realm, the plain page."""
+    links = Links("production", "9130355")
+    assert links.qbo(PO, "101") == (
+        "https://qbo.intuit.com/app/login?deeplinkcompanyid=9130355"
+        "&pagereq=purchaseorder%3FtxnId%3D101"
     )
-    assert qbo_url("sandbox", BILL, "9001") == (
-        "https://app.sandbox.qbo.intuit.com/app/bill?txnId=9001"
+    assert (
+        Links("sandbox", "42")
+        .qbo(BILL, "9001")
+        .startswith(
+            "https://sandbox.qbo.intuit.com/app/login?deeplinkcompanyid=42&pagereq=bill%3FtxnId"
+        )
     )
-    assert qbo_url("production", PO, "1&x=2").endswith("txnId=1%26x%3D2")
+    assert (
+        Links("production", "1&x")
+        .qbo(PO, "1&x=2")
+        .endswith("deeplinkcompanyid=1%26x&pagereq=purchaseorder%3FtxnId%3D1%26x%3D2")
+    )
+    assert Links().qbo(PO, "7") == "https://qbo.intuit.com/app/purchaseorder?txnId=7"
+
+
+def test_luminous_links_only_when_configured():
+    assert Links().luminous(PO, 5) is None
+    template = Links(luminous_url="https://acme.joinluminous.com/{resource}/{id}")
+    assert template.luminous(PO, 5) == "https://acme.joinluminous.com/purchase-orders/5"
+    assert template.luminous(BILL, 77).endswith("/bills/77")
 
 
 def test_sandbox_company_links_to_the_sandbox_app(store):
-    html = StatusPage(store.ledger, environment="sandbox").overview("").html
-    assert "https://app.sandbox.qbo.intuit.com/app/purchaseorder?txnId=101" in html
-    assert "https://app.sandbox.qbo.intuit.com/app/bill?txnId=9001" in html
+    html = StatusPage(store, environment="sandbox", realm_id="42").overview("").html
+    assert "https://sandbox.qbo.intuit.com/app/login?deeplinkcompanyid=42&amp;pagereq=" in html
+    assert "pagereq=bill%3FtxnId%3D9001" in html
 
 
 def test_counts_by_kind_and_status(page):
@@ -208,7 +236,7 @@ def test_a_long_reason_is_cut_in_the_list_and_whole_on_its_page(store):
     message = "QBO says: " + "x" * 5000
     entry = LedgerEntry(2001, SyncStatus.FAILED, "PO-2001", last_error_message=message)
     record(store, entry, "create")
-    page = StatusPage(store.ledger)
+    page = StatusPage(store)
     overview = page.overview("q=PO-2001").html
     assert message not in overview and "QBO says: " + "x" * 289 + "…" in overview
     assert message in page.document("po", "2001").html
@@ -225,28 +253,99 @@ def test_filter_from_query_ignores_what_it_does_not_know():
     assert ListFilter.from_query("page=%C2%B2").page == 1  # a superscript digit
     assert ListFilter.from_query("q=" + "a" * 500).text == "a" * 200
     assert ListFilter.from_query(wanted.query()) == wanted
+    odd = "size=7&sort=drop+table&dir=up&in_qbo=maybe&from=2026-13-01&until=9999-12-31&by=x"
+    assert ListFilter.from_query(odd) == ListFilter()
 
 
-def test_list_filters_by_status_vendor_and_text(store):
-    entries = store.ledger.entries()
-
-    def numbers(query: str) -> set[str]:
-        return {e.number for e in page_of(entries, ListFilter.from_query(query)).rows}
-
-    assert numbers("status=failed") == {"PO-1002", "PO-1006", "INV-78"}
-    assert numbers("status=failed&kind=bill") == {"INV-78"}
-    assert numbers("vendor=acme%20supplies") == {"PO-1001", "PO-1003", "INV-77"}
-    assert numbers("q=DUPLICATE") == {"PO-1002"}  # the reason
-    assert numbers("q=inv-7") == {"INV-77", "INV-78", "INV-79"}  # the number
-    assert numbers("q=6240") == {"PO-1002"}  # the error code
+def test_every_view_is_one_url():
+    """What the form sends comes back as the same filter, defaults left out of the URL."""
+    query = (
+        "kind=bill&status=failed&vendor=acme&q=x&code=6240&drift=edited&in_qbo=no&by=updated"
+        "&from=2026-01-01&until=2026-01-31&sort=vendor&dir=desc&size=200&page=4"
+    )
+    wanted = ListFilter.from_query(query)
+    assert wanted.query() == query
+    assert ListFilter.from_query(wanted.query()) == wanted
+    assert ListFilter.from_query("size=50&dir=&by=recorded").query() == ""
 
 
-def test_paging_stays_within_the_pages():
-    entries = [LedgerEntry(n, SyncStatus.SYNCED, f"PO-{n}") for n in range(1, 121)]
-    first = page_of(entries, ListFilter(), size=50)
+def numbers(store, query: str) -> set[str]:
+    """The numbers of every document the page's filter `query` matches."""
+    asked = ListFilter.from_query(query).to_query(UTC)
+    page = store.queries.page(replace(asked, size=1000))
+    return {row.entry.number for row in page.rows}
+
+
+def test_list_filters_by_status_vendor_text_code_and_qbo(store):
+    assert numbers(store, "status=failed") == {"PO-1002", "PO-1006", "INV-78"}
+    assert numbers(store, "status=failed&kind=bill") == {"INV-78"}
+    assert numbers(store, "vendor=acme%20supplies") == {"PO-1001", "PO-1003", "INV-77"}
+    assert numbers(store, "vendor=ACME") == {"PO-1001", "PO-1003", "INV-77"}  # a search
+    assert numbers(store, "vendor=cote") == {"PO-1004", "INV-79"}  # Côté, without its accents
+    assert numbers(store, "q=DUPLICATE") == {"PO-1002"}  # the reason
+    assert numbers(store, "q=inv-7") == {"INV-77", "INV-78", "INV-79"}  # the number
+    assert numbers(store, "q=6240") == {"PO-1002"}  # the error code
+    assert numbers(store, "q=100%25") == set()  # a LIKE wildcard is a character
+    assert numbers(store, "code=6240") == {"PO-1002"}
+    assert numbers(store, "in_qbo=yes") == {"PO-1001", "PO-1003", "INV-77"}
+    assert len(numbers(store, "in_qbo=no")) == 6
+
+
+def test_vendor_spellings_are_one_search(tmp_path):
+    """Luminous's "Acme- West Division" and "Acme: West Division" (issue 33) are found by
+    one search, and the search key is written with every row."""
+    store = StateStore.open(tmp_path / "v.sqlite", clock=StepClock())
+    for n, vendor in enumerate(("Acme- West Division", "Acme: West Division", "Acme East"), 1):
+        record(store, LedgerEntry(n, SyncStatus.FAILED, f"PO-{n}", vendor=vendor), "create")
+    assert numbers(store, "vendor=acme+west") == {"PO-1", "PO-2"}
+    assert numbers(store, "vendor=west+division") == {"PO-1", "PO-2"}
+    store.close()
+
+
+def test_dates_are_days_in_the_shown_zone(store):
+    """The seed's rows were recorded on 2026-03-02 09:3x UTC: that day in UTC, the 2nd in
+    Chicago too, and not the 3rd in Tokyo's terms either way."""
+    assert len(numbers(store, "from=2026-03-02&until=2026-03-02")) == 9
+    assert numbers(store, "from=2026-03-03") == set()
+    assert numbers(store, "until=2026-03-01") == set()
+    chicago = ListFilter.from_query("from=2026-03-02&until=2026-03-02").to_query(
+        ZoneInfo("America/Chicago")
+    )
+    assert chicago.since.isoformat() == "2026-03-02T00:00:00-06:00"
+    assert chicago.until.isoformat() == "2026-03-03T00:00:00-06:00"
+    assert numbers(store, "by=updated&until=2026-03-02") == numbers(store, "")
+
+
+def test_sorting_by_each_column(store):
+    def order(query: str) -> list[str]:
+        asked = ListFilter.from_query(query).to_query(UTC)
+        return [row.entry.number for row in store.queries.page(asked).rows]
+
+    assert order("sort=number&dir=asc")[:3] == ["INV-77", "INV-78", "INV-79"]
+    assert order("sort=number&dir=desc")[0] == "PO-1006"
+    vendors = {e.number: search_key(e.vendor) for e in store.ledger.entries()}
+    by_vendor = [vendors[n] for n in order("sort=vendor&dir=asc") if vendors[n]]
+    assert by_vendor == sorted(by_vendor) and len(set(by_vendor)) == 4
+    assert order("sort=vendor&dir=desc")[0] == "PO-1006"  # "<script>…" folds to "script …"
+    assert order("sort=code&dir=desc")[0] == "PO-1006"  # bad_input
+    assert order("")[0] == "INV-79"  # the newest recorded first
+    assert order("sort=recorded&dir=asc")[0] == "PO-1001"
+
+
+def test_paging_stays_within_the_pages(tmp_path):
+    store = StateStore.open(tmp_path / "many.sqlite", clock=StepClock())
+    rows = [LedgerEntry(n, SyncStatus.SYNCED, f"PO-{n}") for n in range(1, 121)]
+    for entry in rows:
+        record(store, entry, "create")
+    first = store.queries.page(DocumentQuery(size=50))
     assert (len(first.rows), first.number, first.count, first.matching) == (50, 1, 3, 120)
-    last = page_of(entries, ListFilter(page=99), size=50)
+    last = store.queries.page(DocumentQuery(size=50, page=99))
     assert (len(last.rows), last.number) == (20, 3)
+    seen = [
+        r.entry.doc_id for p in (1, 2, 3) for r in store.queries.page(DocumentQuery(page=p)).rows
+    ]
+    assert sorted(seen) == list(range(1, 121))  # every row once
+    store.close()
 
 
 def test_overview_pages_through_the_list(tmp_path):
@@ -254,13 +353,15 @@ def test_overview_pages_through_the_list(tmp_path):
     store = StateStore.open(tmp_path / "many.sqlite", clock=StepClock())
     for n in range(1, 61):
         record(store, LedgerEntry(n, SyncStatus.FAILED, f"PO-{n}", vendor="V"), "create")
-    page = StatusPage(store.ledger)
+    page = StatusPage(store)
     first = page.overview("status=failed").html
     assert "60 documents match · page 1 of 2" in first
     assert 'rel="next" href="/status?status=failed&amp;page=2"' in first
     second = page.overview("status=failed&page=2").html
     assert "page 2 of 2" in second and 'rel="prev"' in second and 'rel="next"' not in second
-    assert second.count('<tr><th scope="row">') == 10 + 3  # ten rows, a count row per kind
+    assert second.count('<tr><th scope="row"><span class="kind">') == 10
+    assert 'href="/status?status=failed">First</a>' in second
+    assert ">Last<" not in second and 'name="page" type="number"' in second
     store.close()
 
 
@@ -388,7 +489,7 @@ def test_wrong_tokens_lock_the_retry_for_a_while(page, store):
 
 def test_no_retry_without_a_token(store):
     """Off by default: no form on the page, and the route answers 404."""
-    page = StatusPage(store.ledger)
+    page = StatusPage(store)
     assert not page.retry_enabled
     assert '<form method="post"' not in page.document("po", "1002").html
     form = {"kind": "po", "doc_id": "1002", "csrf": "x", "retry_token": ""}
@@ -454,8 +555,13 @@ def test_retry_over_http(served, page, store):
     assert store.ledger.entry(1003).force_retry is True
 
 
-class BrokenLedger:
+class Broken:
+    """A store whose every read fails as a damaged file does."""
+
     def __getattr__(self, name):
+        if name in ("queries", "ledger", "db", "lines", "drift"):
+            return Broken()
+
         def fail(*args, **kwargs):
             raise RuntimeError("database disk image is malformed: /secret/path.sqlite")
 
@@ -463,15 +569,17 @@ class BrokenLedger:
 
 
 def test_a_damaged_state_file_is_a_503_without_details(events):
-    page = StatusPage(BrokenLedger(), on_event=events)
+    page = StatusPage(Broken(), on_event=events)
     server = serve_health(HealthState(timedelta(minutes=1)), port=0, status_page=page)
     try:
         status, _, body = fetch(server, "/status")
         assert status == 503 and "cannot be read" in body and "/secret" not in body
+        status, _, body = fetch(server, "/status/export.csv")
+        assert status == 503 and "/secret" not in body
         assert fetch(server, "/healthz")[0] == 200
     finally:
         server.shutdown()
-    assert events.seen == [("status_page_error", {"error": "RuntimeError"})]
+    assert events.seen == [("status_page_error", {"error": "RuntimeError"})] * 2
 
 
 # --- settings and the service -----------------------------------------------------------------
@@ -499,3 +607,114 @@ def test_service_builds_the_page_and_hides_its_token(store):
     short = {"RECONCILER_STATUS_PAGE__RETRY_TOKEN": "short"}
     with pytest.raises(ConfigError):
         status_page(load_settings(None, short, require_secrets=False), store, log=None)
+
+
+# --- issue 33: the document page's facts, the view's retry, zones, export -------------------
+
+
+def test_document_page_shows_what_was_sent_and_the_answers_ids(store):
+    """A bill sent linked to PO-1001's QBO document (101): its amount, date and lines, its
+    requestid and intuit_tid (the ledger row's and each history line's), and a link to its PO."""
+    from reconciler.documents.outcomes import Record
+    from reconciler.model import Outcome
+
+    bill = store.ledger.entry(77, BILL)
+    body = {
+        "TxnDate": "2026-02-27",
+        "CurrencyRef": {"value": "USD"},
+        "Line": [
+            {
+                "LineNum": 1,
+                "Amount": "12.50",
+                "DetailType": "ItemBasedExpenseLineDetail",
+                "ItemBasedExpenseLineDetail": {
+                    "ItemRef": {"value": "9", "name": "Widget"},
+                    "Qty": "5",
+                    "UnitPrice": "2.50",
+                },
+                "LinkedTxn": [{"TxnId": "101", "TxnType": "PurchaseOrder", "TxnLineId": "1"}],
+            },
+            {
+                "LineNum": 2,
+                "Amount": "30",
+                "DetailType": "AccountBasedExpenseLineDetail",
+                "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "7", "name": "Freight"}},
+            },
+        ],
+    }
+    begun = store.ledger.begin(
+        [replace(bill, request_id="req-77")], run_id="r2", verbs=["update"], bodies=[body]
+    )
+    extra = (("request_id", "req-77"), ("intuit_tid", "1-abc-tid"))
+    outcome = Outcome(77, SyncStatus.SYNCED, "update", qbo_id="9001", kind=BILL, extra=extra)
+    store.ledger.record([Record(replace(begun[0], status=SyncStatus.SYNCED), outcome)], run_id="r2")
+    page = StatusPage(store)
+    html = page.document("bill", "77").html
+    assert "<dd>42.50 USD</dd>" in html and "<dd>2026-02-27</dd>" in html
+    assert "Widget" in html and "Freight" in html and ">2.50<" in html
+    assert "<code>req-77</code>" in html and "<code>1-abc-tid</code>" in html
+    assert "req-77 / 1-abc-tid" in html  # the history line
+    assert 'href="/status/doc/po/1001">PO PO-1001</a>' in html
+    history = store.ledger.history(77, BILL)
+    assert (history[-1].request_id, history[-1].intuit_tid) == ("req-77", "1-abc-tid")
+
+
+def test_bulk_retry_is_bound_to_its_view(page, store, events):
+    """The view's CSRF token retries that view only; the failed and retrying of it only."""
+    html = page.overview("kind=po").html
+    csrf = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    assert "Retry the 3 failed or retrying documents" in html
+    other = asked({"filter": "kind=bill", "csrf": csrf, "retry_token": TOKEN})
+    assert page.retry_set(other).status == 403
+    wrong = asked({"filter": "kind=po", "csrf": csrf, "retry_token": "nope"})
+    assert page.retry_set(wrong).status == 403
+    assert not any(e.force_retry for e in store.ledger.entries())
+    done = page.retry_set(asked({"filter": "kind=po", "csrf": csrf, "retry_token": TOKEN}))
+    assert done.status == 200 and "3 documents will be taken again" in done.html
+    retried = {e.doc_id for e in store.ledger.entries() if e.force_retry}
+    assert retried == {1002, 1003, 1006}
+    assert ("status_page_retry_set", {"filter": "kind=po", "documents": 3}) in events.seen
+    assert StatusPage(store).retry_set(asked({"filter": "kind=po"})).status == 404
+
+
+def test_times_in_the_configured_zone_or_the_companys(store):
+    from reconciler.web.zones import display_zone
+
+    def meta(timezone):
+        profile = {"realm_id": "1", "read_at": "x", "profile": {"timezone": timezone}}
+        return lambda key: json.dumps(profile) if key == "qbo_company" else None
+
+    assert str(display_zone("", meta("Europe/Paris"))) == "Europe/Paris"
+    assert str(display_zone("Asia/Tokyo", meta("Europe/Paris"))) == "Asia/Tokyo"
+    assert display_zone("", meta("Mars/Olympus")) is UTC and display_zone("", meta(None)) is UTC
+    html = StatusPage(store, timezone="America/Chicago").overview("").html
+    assert '<time datetime="2026-03-02T09:31:00+00:00" title="2026-03-02 09:31 UTC">' in html
+    assert "2026-03-02 03:31 CST</time>" in html
+
+
+def test_company_profile_reads_its_time_zone():
+    from reconciler.qbo.company import profile_from
+
+    assert profile_from({"DefaultTimeZone": "America/Denver"}, {}).timezone == "America/Denver"
+    assert profile_from({}, {}).timezone is None
+
+
+def test_timezone_and_luminous_url_settings_are_checked(store):
+    bad_zone = {"RECONCILER_STATUS_PAGE__TIMEZONE": "Nowhere/Land"}
+    with pytest.raises(ConfigError, match="Nowhere/Land"):
+        status_page(load_settings(None, bad_zone, require_secrets=False), store, log=None)
+    bad_url = {"RECONCILER_STATUS_PAGE__LUMINOUS_URL": "https://acme.joinluminous.com/po"}
+    with pytest.raises(ConfigError, match="must contain"):
+        status_page(load_settings(None, bad_url, require_secrets=False), store, log=None)
+
+
+def test_export_over_http_is_an_attachment(served):
+    status, headers, body = fetch(served, "/status/export.csv?status=failed&sort=number")
+    assert status == 200 and headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert headers["Content-Disposition"].startswith('attachment; filename="reconciler-')
+    assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    rows = list(csv.reader(body.splitlines()))
+    assert rows[0][:3] == ["kind", "number", "luminous_id"] and len(rows) == 4
+    assert [row[1] for row in rows[1:]] == ["INV-78", "PO-1002", "PO-1006"]
+    assert rows[3][4] == HOSTILE_VENDOR  # quoted as RFC 4180 says, read back whole
+    assert fetch(served, "/status/export.csv", headers={"Host": "evil.example"})[0] == 403

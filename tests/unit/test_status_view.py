@@ -58,7 +58,7 @@ def test_detail_lists_history_in_order():
 def test_json_round_trips():
     """`--json` output is machine-readable and keeps the error code."""
     data = json.loads(status_view.as_json([_failed()]))
-    assert data[0]["po_number"] == "PO-1042"
+    assert data[0]["number"] == "PO-1042" and data[0]["doc_id"] == 1042
     assert data[0]["error_code"] == "6240"
     detail = json.loads(status_view.detail_json(_failed(), []))
     assert detail["history"] == []
