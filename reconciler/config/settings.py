@@ -119,6 +119,12 @@ class SyncSettings:
     require_approval: bool = True
     on_cancel: str = _opt("close", choices=("close", "delete"))
     on_delete: str = _opt("close", choices=("close", "delete"))
+    # order_status "inactive" and "deleted" (Luminous's documented states; the PO stays in its
+    # list): "close" or "delete" the QBO PO. Both default to "close", as on_cancel and
+    # on_delete do: a closed PO keeps its QBO history and reopens if the PO comes back to
+    # "active", where a delete cannot be undone.
+    on_inactive: str = _opt("close", choices=("close", "delete"))
+    on_deleted: str = _opt("close", choices=("close", "delete"))
     closed_never_synced: str = _opt("skip", choices=("skip", "create"))
     doc_number_index: int = _opt(0, min=0)
     doc_number_too_long: str = _opt("reject", choices=("reject", "truncate"))
@@ -387,6 +393,8 @@ class Settings:
             doc_number_missing=self.sync.doc_number_missing,
             doc_number_prefix=self.sync.doc_number_prefix,
             on_cancel=self.sync.on_cancel,
+            on_inactive=self.sync.on_inactive,
+            on_deleted=self.sync.on_deleted,
             item_kind=ItemKind(self.sync.item_type),
             home_currency=self.qbo.home_currency,
             ap_account=a.ap or None,

@@ -268,7 +268,7 @@ def _first_write(
     if lifecycle is Lifecycle.DELETED:
         if look:
             return Delete(rid("delete"))  # the writer looks it up by DocNumber
-        return Hold("not in QBO; cancelled in Luminous")
+        return Hold("not in QBO; cancelled or deleted in Luminous")
     closed = lifecycle is Lifecycle.CLOSED
     if closed and policy.closed_never_synced != "create" and not look:
         return Hold("not in QBO; already closed in Luminous")

@@ -186,7 +186,7 @@ def test_skip_reason(status, approval, require, reason):
         (
             desired("h2", Lifecycle.DELETED),
             None,
-            Hold("not in QBO; cancelled in Luminous", SyncStatus.SKIPPED),
+            Hold("not in QBO; cancelled or deleted in Luminous", SyncStatus.SKIPPED),
         ),
         # deleted in QBO by us, open again in Luminous -> a new PO
         (

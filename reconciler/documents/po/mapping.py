@@ -35,8 +35,9 @@ Addresses
     supplier address -> VendorAddr (and the vendor's BillAddr). Lines are cut at QBO's limits
     (500 per line, City 255, PostalCode 30).
 Lifecycle
-    active -> OPEN; completed/closed -> CLOSED; cancelled -> CLOSED or DELETED by
-    `rules.on_cancel`; draft never reaches here (`documents.po.plan.skip_reason`).
+    active -> OPEN; completed/closed -> CLOSED; cancelled, inactive and deleted -> CLOSED or
+    DELETED by `rules.on_cancel`, `rules.on_inactive` and `rules.on_deleted`; draft never
+    reaches here (`documents.po.plan.skip_reason`).
 Fields
     `rules.fields` lists the QBO fields that sync and their source; a field that is off is left
     out of the desired document and of the body (a sparse update then leaves it alone in QBO).
@@ -133,6 +134,8 @@ class MappingRules:
     custom_fields: tuple[tuple[str, str], ...]  # (QBO custom field name, source)
     # classes, locations and tax codes (`reconciler.documents.coding`)
     line_coding: coding.CodingRules = dataclasses.field(default_factory=coding.CodingRules)
+    on_inactive: str = "close"  # order_status "inactive": "close" | "delete"
+    on_deleted: str = "close"  # order_status "deleted": "close" | "delete"
 
     @property
     def numbers(self) -> values.NumberRules:
@@ -293,8 +296,13 @@ def _doc_number(po: SourcePO, rules: MappingRules) -> str:
 def _lifecycle(po: SourcePO, rules: MappingRules) -> Lifecycle:
     if po.status in (SourceStatus.COMPLETED, SourceStatus.CLOSED):
         return Lifecycle.CLOSED
-    if po.status is SourceStatus.CANCELLED:
-        return Lifecycle.DELETED if rules.on_cancel == "delete" else Lifecycle.CLOSED
+    by_setting = {
+        SourceStatus.CANCELLED: rules.on_cancel,
+        SourceStatus.INACTIVE: rules.on_inactive,
+        SourceStatus.DELETED: rules.on_deleted,
+    }
+    if po.status in by_setting:
+        return Lifecycle.DELETED if by_setting[po.status] == "delete" else Lifecycle.CLOSED
     return Lifecycle.OPEN
 
 

@@ -36,9 +36,15 @@ class SourceLine:
 
 
 class SourceStatus(enum.StrEnum):
-    """Luminous order_status values we understand; anything else is rejected by the parser."""
+    """Luminous order_status values we understand; anything else is rejected by the parser.
+
+    Documented by Luminous's API reference: active, inactive and deleted (the PO list's
+    `order_status` filter) and completed (the update example). Assumed (kept for accounts that
+    show them): closed, cancelled, draft."""
 
     ACTIVE = "active"
+    INACTIVE = "inactive"
+    DELETED = "deleted"
     COMPLETED = "completed"
     CLOSED = "closed"
     CANCELLED = "cancelled"
