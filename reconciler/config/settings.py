@@ -23,6 +23,8 @@ from reconciler.documents import coding
 from reconciler.documents.bill.mapping import BillRules
 from reconciler.documents.plan import PlanPolicy
 from reconciler.documents.po.mapping import DEFAULT_FIELDS, FIELD_SOURCES, MappingRules
+from reconciler.luminous.fields import PO_FIELDS
+from reconciler.luminous.values import approval_word
 from reconciler.model import ItemKind
 from reconciler.qbo.company import CompanyProfile
 
@@ -116,7 +118,14 @@ class StateSettings:
 @dataclass(frozen=True)
 class SyncSettings:
     poll_interval: timedelta = timedelta(seconds=60)
-    require_approval: bool = True
+    require_approval: bool = True  # push only POs Luminous shows approved (fails closed)
+    # The PO field that holds its approval. Luminous's reference shows no approval field, so
+    # the name is an assumption: with require_approval, a PO without this field (or with it
+    # empty) is not pushed and is reported failed, naming the field.
+    approval_field: str = _opt(PO_FIELDS["approval"], required=True)
+    # The approval field's values that mean approved, compared without case, spaces or
+    # hyphens ("Approved" is "approved"); every other value holds the PO back.
+    approved_values: tuple[str, ...] = ("approved",)
     on_cancel: str = _opt("close", choices=("close", "delete"))
     on_delete: str = _opt("close", choices=("close", "delete"))
     # order_status "inactive" and "deleted" (Luminous's documented states; the PO stays in its
@@ -443,6 +452,8 @@ class Settings:
             on_delete=s.on_delete,
             closed_never_synced=s.closed_never_synced,
             require_approval=s.require_approval,
+            approval_field=s.approval_field.strip(),
+            approved_values=tuple(approval_word(v) for v in s.approved_values if v.strip()),
             max_attempts=s.max_attempts,
             backoff_base=s.backoff_base,
             backoff_cap=s.backoff_cap,

@@ -85,6 +85,8 @@ class PlanPolicy:
     max_attempts: int  # transient failures before a document is parked as FAILED
     backoff_base: timedelta
     backoff_cap: timedelta
+    approval_field: str = "approval_status"  # the Luminous field a PO's approval is read from
+    approved_values: tuple[str, ...] = ("approved",)  # its values that mean approved
 
 
 class DesiredDocument(Protocol):

@@ -60,7 +60,10 @@ class SourcePO:
     lines: tuple[SourceLine, ...]
     created_at: datetime
     updated_at: datetime
-    approval_status: str | None = None  # "approved", "pending_approval", None = not required
+    # The approval state as read (`luminous.values.approval`: "approved", "pending_approval"),
+    # None when the field is empty or absent; `approval_missing`: the record has no such field.
+    approval_status: str | None = None
+    approval_missing: bool = False
     order_date: date | None = None
     arrival_due_date: date | None = None
     currency: str | None = None
