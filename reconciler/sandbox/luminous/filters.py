@@ -14,8 +14,9 @@ server may answer:
 - `timestamp_filters`, on `*_at` fields: "any" ISO-8601 form is compared as an instant (a date
   is its midnight); "strict" takes only the documented forms, `YYYY-MM-DD` (the filters page)
   and `YYYY-MM-DD HH:MM:SS` (the PO page's `created_at[gte]=2024-10-25 00:00:00`), and refuses
-  any other (a `T`, a fraction, a `Z`, an offset) with 422; "date_only" takes any form and
-  compares dates alone; "ignore" lets such filters have no effect;
+  any other (a `T`, a fraction, a `Z`, an offset) with 422; "dates" takes only `YYYY-MM-DD`
+  (422 for a time of day) and compares dates; "date_only" takes any form and compares dates
+  alone; "ignore" lets such filters have no effect;
 - `honour_filters` / `honour_sort`: False ignores every filter / the sort.
 
 Every comparison uses one order (`order.rank`), the one `sort` sorts by.
@@ -42,8 +43,9 @@ NOT_FILTERS = frozenset({"page", "per_page", "sort"})
 COMPARISONS = ("eq", "neq", "gt", "gte", "lt", "lte", "contains", "notcontains")
 FILTER_OPS = frozenset((*COMPARISONS, "in", "notin", "set", "notset"))
 DOCUMENTED_FORM = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$")
+DATE_FORM = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ID_FILTERS = ("honour", "refuse", "ignore")
-TIMESTAMP_FILTERS = ("any", "strict", "date_only", "ignore")
+TIMESTAMP_FILTERS = ("any", "strict", "dates", "date_only", "ignore")
 
 Row = dict[str, Any]
 Read = Callable[[Row, str], Any]
@@ -76,9 +78,12 @@ class FilterRules:
         if self.timestamp_filters == "ignore":
             return None
         values = text.split(",") if op in ("in", "notin") else [text]
-        if self.timestamp_filters == "strict" and not all(DOCUMENTED_FORM.match(v) for v in values):
+        mode = self.timestamp_filters
+        if mode == "strict" and not all(DOCUMENTED_FORM.match(v) for v in values):
             raise LuminousInvalid(field, f"The {field} does not match the format Y-m-d H:i:s.")
-        if self.timestamp_filters == "date_only":
+        if mode == "dates" and not all(DATE_FORM.match(v) for v in values):
+            raise LuminousInvalid(field, f"The {field} does not match the format Y-m-d.")
+        if mode in ("dates", "date_only"):
             by_day = predicate(op, ",".join(v.strip()[:10] for v in values))
             return lambda value: by_day(_day_of(value))
         return predicate(op, text)

@@ -22,7 +22,8 @@ Variants (constructor keywords, attributes, `POST /__admin/switches`; `reconcile
 luminous --help`): `approval_field` serves approval in that field ("approved",
 "pending_approval", null); `id_filter` ("refuse": an `id[...]` filter is answered 422;
 "ignore"), `timestamp_filters` ("strict": only the documented `YYYY-MM-DD` and `YYYY-MM-DD
-HH:MM:SS` forms, others 422; "date_only": dates compared alone; "ignore"); `honour_filters`
+HH:MM:SS` forms, others 422; "dates": `YYYY-MM-DD` only; "date_only": any form, dates
+compared alone; "ignore"); `honour_filters`
 and `honour_sort` (False ignores them all); `embed_warehouse` and `embed_items`;
 `meta_last_page` (a lie: a fixed number, or "endless"), `include_meta=False`.
 
@@ -232,7 +233,7 @@ class LuminousEmulator:
         self.honour_filters = honour_filters
         self.honour_sort = honour_sort
         self.id_filter = id_filter  # honour | refuse (422) | ignore, `filters.FilterRules`
-        self.timestamp_filters = timestamp_filters  # any | strict | date_only | ignore
+        self.timestamp_filters = timestamp_filters  # any | strict | dates | date_only | ignore
         self.approval_field = approval_field  # None: POs carry no approval field (documented)
         self.subsecond_stamps = subsecond_stamps  # False: whole seconds, as the reference shows
         self.filter_rules()  # checks the two filter switches
