@@ -60,6 +60,7 @@ def test_the_documented_po_is_not_pushed_when_approval_is_required():
     for named in ("'approval_status'", "sync.approval_field", "sync.require_approval"):
         assert named in action.reason
     assert "has no 'approval_status' field" in action.reason
+    assert action.code == "approval_unreadable"  # the row's error: code and this reason
 
 
 def test_an_empty_approval_field_is_not_approval():

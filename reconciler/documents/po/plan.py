@@ -20,6 +20,7 @@ from reconciler.luminous.values import approval_word
 from reconciler.model import LedgerEntry, SyncStatus
 
 AWAITING = ("pending_approval", "pending", "awaiting_approval")
+APPROVAL_UNREADABLE = "approval_unreadable"  # the error code of a PO whose approval is unread
 
 
 class POPlan:
@@ -64,6 +65,7 @@ def held_back(po: SourcePO, policy: PlanPolicy) -> Hold | None:
             "(sync.approval_field): not pushed; name the field Luminous uses, or set "
             "sync.require_approval = false",
             SyncStatus.FAILED,
+            APPROVAL_UNREADABLE,
         )
     word = approval_word(po.approval_status)
     if word in policy.approved_values:
