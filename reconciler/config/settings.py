@@ -134,6 +134,16 @@ class SyncSettings:
     # "active", where a delete cannot be undone.
     on_inactive: str = _opt("close", choices=("close", "delete"))
     on_deleted: str = _opt("close", choices=("close", "delete"))
+    # A PO with no currency (Luminous's PO shows none) in a multicurrency QBO company, where
+    # CurrencyRef is required: "vendor" books it in its vendor's currency in QBO, "home" in
+    # the home currency, "fail" fails the PO with the reason. "fail" by default: either guess
+    # books a wrong amount when Luminous's figures are in the other currency.
+    missing_currency: str = _opt("fail", choices=("vendor", "home", "fail"))
+    # A PO with no warehouse (none named, or none found) when [classes] or [locations] take
+    # their value from the warehouse: "fail" the PO with the reason naming the rule, or
+    # "default" (the rule's default). Without a warehouse a PO also goes without ShipAddr;
+    # both are told in the PO's history.
+    missing_warehouse: str = _opt("fail", choices=("fail", "default"))
     closed_never_synced: str = _opt("skip", choices=("skip", "create"))
     doc_number_index: int = _opt(0, min=0)
     doc_number_too_long: str = _opt("reject", choices=("reject", "truncate"))
@@ -404,6 +414,9 @@ class Settings:
             on_cancel=self.sync.on_cancel,
             on_inactive=self.sync.on_inactive,
             on_deleted=self.sync.on_deleted,
+            multicurrency=company.multicurrency if company is not None else False,
+            missing_currency=self.sync.missing_currency,
+            missing_warehouse=self.sync.missing_warehouse,
             item_kind=ItemKind(self.sync.item_type),
             home_currency=self.qbo.home_currency,
             ap_account=a.ap or None,

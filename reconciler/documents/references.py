@@ -42,6 +42,9 @@ class ResolvedRefs:
     class_ids: Mapping[str, str] = field(default_factory=dict)  # class name -> Class.Id
     department_id: str | None = None  # the PO's location
     tax_code_ids: Mapping[str, str] = field(default_factory=dict)  # code name -> TaxCode.Id
+    # The vendor's CurrencyRef in QBO, read only for a document that takes its currency from
+    # its vendor (`sync.missing_currency = "vendor"`).
+    vendor_currency: str | None = None
 
 
 def coded_detail(line: CodedLine, refs: ResolvedRefs, detail: dict[str, Any]) -> dict[str, Any]:

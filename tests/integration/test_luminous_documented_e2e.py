@@ -12,11 +12,13 @@ which must stop neither a pass nor a sweep.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from sync_harness import STRICT, harness
 
+from reconciler.config.settings import ClassesSettings
 from reconciler.model import SyncStatus
 
 DOCUMENTED = {**STRICT, "approval_field": None}  # no approval field, strict filters
@@ -151,3 +153,61 @@ def test_a_server_that_takes_only_dates_syncs_and_keeps_the_date_form(tmp_path):
         assert report.counts["created"] == 1 and h.entry(second["id"]).qbo_id
         assert h.entry(first["id"]).status is SyncStatus.SYNCED
         assert h.lum.count(status=422) == 2  # seconds and iso, once each, then remembered
+
+
+# --- absent fields ------------------------------------------------------------------------------
+
+
+def multicurrency(h) -> None:
+    """The QBO company keeps several currencies (Preferences.CurrencyPrefs)."""
+    prefs = next(iter(h.qbo.company.objects["Preferences"].values()))
+    prefs["CurrencyPrefs"]["MultiCurrencyEnabled"] = True
+
+
+def test_a_po_without_currency_in_a_multicurrency_company_is_a_decision(h):
+    """By default it fails with the reason; with missing_currency = "vendor" it is booked in
+    its vendor's currency in QBO (EUR for a vendor kept in euros, the home currency for the
+    vendor the sync creates)."""
+    multicurrency(h)
+    h.qbo.seed("Vendor", {"DisplayName": "Acme GmbH", "CurrencyRef": {"value": "EUR"}})
+    euro = documented_po(h, approval_status="approved", supplier_id=h.supplier("Acme GmbH")["id"])
+    report = h.run()
+    entry = h.entry(euro["id"])
+    assert entry.status is SyncStatus.FAILED and "sync.missing_currency" in entry.last_error_message
+    assert report.fatal is None and h.qbo.objects("PurchaseOrder") == []
+    h.edit(euro["id"], private_note="decided")
+    home = documented_po(h, approval_status="approved")  # Nutricost: a new vendor, in USD
+    h.run(settings=h.with_sync(missing_currency="vendor"))
+    assert h.qbo_po(euro["id"])["CurrencyRef"]["value"] == "EUR"
+    assert h.qbo_po(home["id"])["CurrencyRef"]["value"] == "USD"
+
+
+def test_a_po_without_a_warehouse_is_written_without_ship_to_and_says_so(h):
+    po = h.po()  # no warehouse_id
+    h.run()
+    assert "ShipAddr" not in h.qbo_po(po["id"])
+    store = h.store()
+    try:
+        messages = [row.message or "" for row in store.ledger.history(po["id"])]
+    finally:
+        store.close()
+    assert any("no warehouse_id in Luminous): ShipAddr left out" in m for m in messages)
+
+
+def test_a_warehouse_a_class_rule_needs_fails_or_takes_the_default_by_choice(tmp_path):
+    classes = ClassesSettings(source="warehouse", map=(("Main", "East"),), default="General")
+
+    def hook(settings):
+        return dataclasses.replace(settings, classes=classes)
+
+    with harness(tmp_path, settings_hook=hook) as h:
+        general = h.qbo.seed("Class", {"Name": "General"})["Id"]
+        h.qbo.seed("Class", {"Name": "East"})
+        gone = h.po(warehouse_id=404)  # a warehouse Luminous no longer has
+        h.run()
+        reason = h.entry(gone["id"]).last_error_message
+        assert "warehouse 404 not found" in reason and "[classes]" in reason
+        h.edit(gone["id"], private_note="again")
+        h.run(settings=h.with_sync(missing_warehouse="default"))
+        line = h.qbo_po(gone["id"])["Line"][0]
+        assert line["ItemBasedExpenseLineDetail"]["ClassRef"]["value"] == general

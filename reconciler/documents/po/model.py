@@ -76,6 +76,8 @@ class SourcePO:
     private_note: str | None = None
     custom_fields: tuple[tuple[str, str], ...] = ()  # (source field name, value)
     warehouse_name: str | None = None
+    warehouse_id: int | None = None  # as Luminous named it (its warehouse may not be found)
+    has_warehouse: bool = True  # False: no warehouse read (none named, or none found)
 
     @property
     def key(self) -> tuple[datetime, int]:
@@ -115,10 +117,16 @@ class DesiredPO:
     ship_addr: Address | None = None
     vendor_addr: Address | None = None
     currency: str | None = None
+    # No currency in Luminous, a multicurrency QBO company, `sync.missing_currency = "vendor"`:
+    # the PO takes its vendor's currency in QBO (found when the references are).
+    currency_from: str | None = None  # "vendor" (None when the PO names its own)
     ap_account: str | None = None
     custom_fields: tuple[tuple[str, str], ...] = ()  # (QBO custom field name, value)
     location: str | None = None  # QBO Department (FullyQualifiedName), from [locations]
     tax_calculation: str | None = None  # GlobalTaxCalculation; None in a US company
+    # What the mapping decided about a field Luminous left out (no warehouse: no ShipAddr),
+    # told in the PO's history when it is written; not content.
+    note: str | None = field(default=None, metadata={"hash": False})
     content_hash: str = ""
 
     @property

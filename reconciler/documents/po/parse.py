@@ -131,6 +131,8 @@ def _parse(raw: Mapping[str, Any], po_id: int, extra: tuple[tuple[str, str], ...
         ship_to=_address(warehouse) if warehouse else None,
         ship_to_name=warehouse_name,
         warehouse_name=warehouse_name,
+        warehouse_id=v.whole_id(raw.get(f["warehouse_id"])),
+        has_warehouse=bool(warehouse),
         total_shipping_cost=v.amount(raw.get(f["shipping"]), f["shipping"]),
         total_tax=v.amount(raw.get(f["tax"]), f["tax"]),
         other_costs=tuple(other_costs),
