@@ -17,6 +17,8 @@ Facts (../shared/luminous-api.md; Luminous's reference at docs.joinluminous.com,
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -143,3 +145,35 @@ def test_switches_over_admin_include_the_variants():
         answer = requests.post(url, json={"id_filter": "refuse"}, timeout=5).json()
         assert answer["id_filter"] == "refuse" and answer["timestamp_filters"] == "any"
         assert get(emu, "/purchase-orders", **{"id[gt]": "1"}).status_code == 422
+
+
+def test_the_command_line_serves_the_variants():
+    """`reconciler sandbox luminous --strict-filters --approval-field approval_status`: the
+    standalone emulator (the benchmarks' and out-of-process tests') takes the variants too."""
+    command = [
+        sys.executable,
+        "-m",
+        "reconciler",
+        "sandbox",
+        "luminous",
+        "--port",
+        "0",
+        "--strict-filters",
+        "--approval-field",
+        "approval_status",
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().split(": ", 1)[1].strip()
+        token = proc.stdout.readline().split(": ", 1)[1].strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        refused = requests.get(
+            base_url + "/purchase-orders", params={"id[gt]": "1"}, headers=headers, timeout=5
+        )
+        assert refused.status_code == 422
+        first = requests.get(base_url + "/purchase-orders/1", headers=headers, timeout=5)
+        assert first.json()["data"]["approval_status"] == "approved"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
