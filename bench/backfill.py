@@ -109,6 +109,8 @@ def emulators(args: argparse.Namespace) -> Iterator[Emulators]:
         LUMINOUS_TOKEN,
         "--no-sample-data",
         "--open-only",
+        "--approval-field",  # approved POs: the sync pushes only what Luminous shows approved
+        "approval_status",
         "--generate",
         str(args.pos),
         "--suppliers",

@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         else dict.fromkeys(("requests_per_minute", "max_concurrent", "batches_per_minute"))
     )
     qbo = QBOEmulator(latency=args.latency, **limits).start(port=0)
-    lum = LuminousEmulator(token=TOKEN, latency=args.latency).start(port=0)
+    lum = LuminousEmulator(
+        token=TOKEN, latency=args.latency, approval_field="approval_status"
+    ).start(port=0)
     try:
         qbo.seed_default()
         lum.generate(

@@ -63,7 +63,7 @@ def service(installed, monkeypatch):
     QBO connection made, and the unit's environment pointed at all of it."""
     home, reconciler = installed
     qbo = QBOEmulator().start(port=0)
-    lum = LuminousEmulator(token=LUMINOUS_TOKEN).start(port=0)
+    lum = LuminousEmulator(token=LUMINOUS_TOKEN, approval_field="approval_status").start(port=0)
     qbo.seed_default()
     lum.seed_default()
     run = Path(tempfile.mkdtemp(prefix="run-", dir=home))

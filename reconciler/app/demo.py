@@ -30,6 +30,9 @@ from reconciler.sync.engine import PassReport, RequestCounter, run_pass
 from reconciler.web.health import HealthState
 
 DEMO_LUMINOUS_TOKEN = "lum-demo-token"  # noqa: S105 (the emulator's demo credential)
+# The demo's Luminous account shows approval in `approval_status` (a variant: the reference's
+# PO has no approval field, and with `sync.require_approval` a PO without one is not pushed).
+DEMO_LUMINOUS_OPTIONS: dict[str, Any] = {"approval_field": "approval_status"}
 
 
 @dataclass
@@ -53,7 +56,8 @@ def sandbox(
 ) -> Iterator[Sandbox]:
     """Start both emulators, connect a token store to the QBO one, yield settings for them."""
     qbo = QBOEmulator(**(qbo_options or {})).start(port=0)
-    lum = LuminousEmulator(token=DEMO_LUMINOUS_TOKEN, **(luminous_options or {})).start(port=0)
+    options = {**DEMO_LUMINOUS_OPTIONS, **(luminous_options or {})}
+    lum = LuminousEmulator(token=DEMO_LUMINOUS_TOKEN, **options).start(port=0)
     try:
         if seed:
             qbo.seed_default()

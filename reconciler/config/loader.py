@@ -422,6 +422,11 @@ def _cross_checks(settings: Settings, problems: list[str]) -> Settings:
         problems.append("timeouts must be longer than zero")
     if settings.sync.poll_interval <= timedelta(0):
         problems.append("sync.poll_interval must be longer than zero")
+    if settings.sync.require_approval and not any(v.strip() for v in settings.sync.approved_values):
+        problems.append(
+            "sync.approved_values is empty while sync.require_approval = true: no PO could ever "
+            'be pushed; list the approval values that mean approved (e.g. ["approved"])'
+        )
     if settings.sync.item_type == "Inventory" and not settings.accounts.inventory_asset:
         problems.append("accounts.inventory_asset is required when sync.item_type = Inventory")
     hook = settings.alerts.webhook_url

@@ -23,6 +23,8 @@ from reconciler.documents import coding
 from reconciler.documents.bill.mapping import BillRules
 from reconciler.documents.plan import PlanPolicy
 from reconciler.documents.po.mapping import DEFAULT_FIELDS, FIELD_SOURCES, MappingRules
+from reconciler.luminous.fields import PO_FIELDS
+from reconciler.luminous.values import approval_word
 from reconciler.model import ItemKind
 from reconciler.qbo.company import CompanyProfile
 
@@ -116,9 +118,32 @@ class StateSettings:
 @dataclass(frozen=True)
 class SyncSettings:
     poll_interval: timedelta = timedelta(seconds=60)
-    require_approval: bool = True
+    require_approval: bool = True  # push only POs Luminous shows approved (fails closed)
+    # The PO field that holds its approval. Luminous's reference shows no approval field, so
+    # the name is an assumption: with require_approval, a PO without this field (or with it
+    # empty) is not pushed and is reported failed, naming the field.
+    approval_field: str = _opt(PO_FIELDS["approval"], required=True)
+    # The approval field's values that mean approved, compared without case, spaces or
+    # hyphens ("Approved" is "approved"); every other value holds the PO back.
+    approved_values: tuple[str, ...] = ("approved",)
     on_cancel: str = _opt("close", choices=("close", "delete"))
     on_delete: str = _opt("close", choices=("close", "delete"))
+    # order_status "inactive" and "deleted" (Luminous's documented states; the PO stays in its
+    # list): "close" or "delete" the QBO PO. Both default to "close", as on_cancel and
+    # on_delete do: a closed PO keeps its QBO history and reopens if the PO comes back to
+    # "active", where a delete cannot be undone.
+    on_inactive: str = _opt("close", choices=("close", "delete"))
+    on_deleted: str = _opt("close", choices=("close", "delete"))
+    # A PO with no currency (Luminous's PO shows none) in a multicurrency QBO company, where
+    # CurrencyRef is required: "vendor" books it in its vendor's currency in QBO, "home" in
+    # the home currency, "fail" fails the PO with the reason. "fail" by default: either guess
+    # books a wrong amount when Luminous's figures are in the other currency.
+    missing_currency: str = _opt("fail", choices=("vendor", "home", "fail"))
+    # A PO with no warehouse (none named, or none found) when [classes] or [locations] take
+    # their value from the warehouse: "fail" the PO with the reason naming the rule, or
+    # "default" (the rule's default). Without a warehouse a PO also goes without ShipAddr;
+    # both are told in the PO's history.
+    missing_warehouse: str = _opt("fail", choices=("fail", "default"))
     closed_never_synced: str = _opt("skip", choices=("skip", "create"))
     doc_number_index: int = _opt(0, min=0)
     doc_number_too_long: str = _opt("reject", choices=("reject", "truncate"))
@@ -391,6 +416,11 @@ class Settings:
             doc_number_missing=self.sync.doc_number_missing,
             doc_number_prefix=self.sync.doc_number_prefix,
             on_cancel=self.sync.on_cancel,
+            on_inactive=self.sync.on_inactive,
+            on_deleted=self.sync.on_deleted,
+            multicurrency=company.multicurrency if company is not None else False,
+            missing_currency=self.sync.missing_currency,
+            missing_warehouse=self.sync.missing_warehouse,
             item_kind=ItemKind(self.sync.item_type),
             home_currency=self.qbo.home_currency,
             ap_account=a.ap or None,
@@ -439,6 +469,8 @@ class Settings:
             on_delete=s.on_delete,
             closed_never_synced=s.closed_never_synced,
             require_approval=s.require_approval,
+            approval_field=s.approval_field.strip(),
+            approved_values=tuple(approval_word(v) for v in s.approved_values if v.strip()),
             max_attempts=s.max_attempts,
             backoff_base=s.backoff_base,
             backoff_cap=s.backoff_cap,

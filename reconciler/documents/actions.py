@@ -58,6 +58,9 @@ class Hold:
 
     reason: str
     status: SyncStatus = SyncStatus.SKIPPED
+    # With a code, the row's error is this hold's (code and reason); without one, a failed or
+    # retrying row keeps the error that brought it there.
+    code: str | None = None
     operation: ClassVar[str] = "skip"
 
 

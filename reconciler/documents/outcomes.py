@@ -283,8 +283,11 @@ def hold(
     if status is SyncStatus.SKIPPED:
         kept = replace(kept, last_error_code=None, last_error_message=action.reason)
         kept = replace(kept, next_retry_at=None)
+    code = action.code if isinstance(action, actions.Hold) else None
+    if code is not None:
+        kept = replace(kept, last_error_code=code, last_error_message=action.reason)
     verb = "none" if isinstance(action, actions.Noop) else "skip"
-    outcome = _outcome(kept, status, verb, message=action.reason)
+    outcome = _outcome(kept, status, verb, error_code=code, message=action.reason)
     return Record(kept, outcome, history=verb != "none")
 
 

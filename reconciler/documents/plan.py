@@ -85,6 +85,8 @@ class PlanPolicy:
     max_attempts: int  # transient failures before a document is parked as FAILED
     backoff_base: timedelta
     backoff_cap: timedelta
+    approval_field: str = "approval_status"  # the Luminous field a PO's approval is read from
+    approved_values: tuple[str, ...] = ("approved",)  # its values that mean approved
 
 
 class DesiredDocument(Protocol):
@@ -268,7 +270,7 @@ def _first_write(
     if lifecycle is Lifecycle.DELETED:
         if look:
             return Delete(rid("delete"))  # the writer looks it up by DocNumber
-        return Hold("not in QBO; cancelled in Luminous")
+        return Hold("not in QBO; cancelled or deleted in Luminous")
     closed = lifecycle is Lifecycle.CLOSED
     if closed and policy.closed_never_synced != "create" and not look:
         return Hold("not in QBO; already closed in Luminous")

@@ -45,6 +45,9 @@ class ResolvedRefs:
     tax_code_ids: Mapping[str, str] = field(default_factory=dict)  # code name -> TaxCode.Id
     # TaxCode.Id -> its total purchase rate (percent); read for TaxInclusive documents only
     tax_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    # The vendor's CurrencyRef in QBO, read only for a document that takes its currency from
+    # its vendor (`sync.missing_currency = "vendor"`).
+    vendor_currency: str | None = None
 
 
 def coded_detail(line: CodedLine, refs: ResolvedRefs, detail: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,8 @@
     LuminousClient
     ├── http      GETs with retries, the server clock, page walks that trust only data
     ├── keyed     the changed records of a list in a window, by key (`keyed.KeyedReader`)
+    ├── filters   what the server takes of the filters sent, per list (`remember_in` keeps it
+    │             in the state file)
     └── documents the same for bills and receiving reports (`documents(kind)`)
 
 Every Luminous field name the sync reads is in `luminous.fields`; `luminous.values` reads
@@ -23,6 +25,7 @@ from reconciler.errors import LuminousUnavailable
 from reconciler.luminous import documents
 from reconciler.luminous.documents import DocumentReader
 from reconciler.luminous.fields import PO_FIELDS
+from reconciler.luminous.filters import FilterMemory, Memory
 from reconciler.luminous.http import MAX_PER_PAGE, LuminousHTTP, LuminousRequestError, int_or_none
 from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant
 
@@ -71,8 +74,13 @@ class LuminousClient:
         )
         self.clock = clock
         self.last_read = ReadReport()
+        self.filters = FilterMemory()
         self._pos = KeyedReader(
-            self.http, PO_PATH, complete=self._complete, max_rewalks=max_rewalks
+            self.http,
+            PO_PATH,
+            complete=self._complete,
+            max_rewalks=max_rewalks,
+            filters=self.filters,
         )
         self._cache: dict[str, dict[Any, Any]] = {}
         self._documents: dict[str, DocumentReader] = {}
@@ -93,6 +101,11 @@ class LuminousClient:
     def last_date(self) -> datetime | None:
         return self.http.last_date
 
+    def remember_in(self, memory: Memory | None) -> None:
+        """Keep what is learnt of the server's filters in `memory` (the state file's `meta`),
+        and start from what it already holds (`filters`)."""
+        self.filters.bind(memory)
+
     # --- reads ---------------------------------------------------------------------------
 
     def server_now(self) -> datetime:
@@ -104,7 +117,12 @@ class LuminousClient:
         after `future_after` (in the future, by our clock): a pass gives them an outcome
         instead of reading past them."""
         return documents.probe(
-            self.http, PO_PATH, future_after, complete=self._complete, clock=self.clock
+            self.http,
+            PO_PATH,
+            future_after,
+            complete=self._complete,
+            clock=self.clock,
+            filters=self.filters,
         )
 
     def get(self, po_id: int) -> dict[str, Any] | None:
@@ -125,14 +143,16 @@ class LuminousClient:
 
     def iter_all_ids(self) -> Iterator[int]:
         """Every PO id Luminous lists, ascending when the server honours `id[gt]`+`sort`."""
-        return documents.all_ids(self.http, PO_PATH, PO_FIELDS["id"])
+        return documents.all_ids(self.http, PO_PATH, PO_FIELDS["id"], self.filters)
 
     def documents(self, kind: str) -> DocumentReader:
         """The reader of another list: "bills" or "receipts" (receiving reports), sharing this
         client's connection, retries and request count."""
         if kind not in self._documents:
             path = documents.BILLS_PATH if kind == "bills" else documents.RECEIPTS_PATH
-            self._documents[kind] = DocumentReader(self.http, path, clock=self.clock)
+            self._documents[kind] = DocumentReader(
+                self.http, path, clock=self.clock, filters=self.filters
+            )
         return self._documents[kind]
 
     # --- filling in what a list row may leave out ----------------------------------------

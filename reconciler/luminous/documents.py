@@ -15,9 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.errors import LuminousUnavailable
+from reconciler.luminous import filters as f
 from reconciler.luminous.fields import BILL_FIELDS, BILL_ITEM_FIELDS, RECEIPT_FIELDS
+from reconciler.luminous.filters import FilterMemory
 from reconciler.luminous.http import LuminousHTTP, LuminousRequestError, int_or_none
-from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant, stamp_of
+from reconciler.luminous.keyed import KeyedReader, ReadReport, stamp_of
 
 Row = dict[str, Any]
 BILLS_PATH = "/bills"
@@ -31,16 +33,17 @@ def probe(
     *,
     complete: Callable[[Row], Row],
     clock: Callable[[], datetime] | None,
+    filters: FilterMemory | None = None,
 ) -> tuple[datetime, list[Row]]:
     """The server's clock (its `Date` header) and, in the same request, the records stamped
-    after `future_after` (in the future, by our clock)."""
+    after `future_after` (in the future, by our clock). The first request of a pass: where a
+    timestamp form the server refuses or ignores is usually found out (`filters`)."""
     http.last_date = None
     if future_after is None:
         http.get(path, {"page": "1", "per_page": "1"})
         rows: list[Row] = []
     else:
-        params = {"updated_at[gt]": format_instant(future_after), "sort": "updated_at:asc"}
-        found = http.rows(path, {**params, "page": "1"})
+        found = _future(http, path, future_after, filters or FilterMemory())
         rows = [complete(r) for r in found if _after(r, future_after)]
     if http.last_date is not None:
         return http.last_date, rows
@@ -49,22 +52,70 @@ def probe(
     raise LuminousRequestError("Luminous sent no Date header; cannot fix the pull ceiling")
 
 
-def all_ids(http: LuminousHTTP, path: str, id_field: str = "id") -> Iterator[int]:
-    """Every id the list holds, ascending when the server honours `id[gt]` and `sort`; else
-    every page walked."""
-    last = 0
+def _future(http: LuminousHTTP, path: str, after: datetime, filters: FilterMemory) -> list[Row]:
+    """The first page of records stamped after `after`, in the form the server takes. Asked
+    as `updated_at[gte]` (a server comparing dates only would drop the rest of the day from a
+    `[gt]`) and filtered here: oldest first for an exact form; newest first for the date form
+    (whole days) or none, so what is stamped after comes on the first page anyway."""
     while True:
-        rows = http.rows(
-            path,
-            {"id[gt]": str(last), "sort": "id:asc", "page": "1", "per_page": str(http.per_page)},
-        )
-        ids = [int_or_none(r.get(id_field)) for r in rows]
-        if any(i is None for i in ids) or ids != sorted(set(ids)) or (ids and ids[0] <= last):
-            break  # the server ignored the filter or the sort: walk every page instead
-        yield from ids  # type: ignore[misc]
-        if len(ids) < http.per_page:
-            return
-        last = ids[-1]  # type: ignore[assignment]
+        form = filters.of(path).date_form
+        exact = form in f.EXACT
+        params = {"sort": "updated_at:asc" if exact else "updated_at:desc", "page": "1"}
+        if form != "none":
+            params["updated_at[gte]"] = f.lower(form, after)
+        try:
+            found = http.rows(path, params)
+        except LuminousRequestError as exc:
+            if not f.refused(exc) or form == "none":
+                raise
+            filters.date_form_failed(path, form, "refused")
+            continue
+        if form == "none":
+            return found
+        stamps = [s for s in (stamp_of(r) for r in found) if s is not None]
+        verdict = f.judge(stamps, f.sent_lower(form, after), None, strict_low=False)
+        if verdict == "fits":
+            return found
+        if verdict == "by_date":
+            filters.dates_only(path, form)
+        else:
+            filters.date_form_failed(path, form, "ignored")
+
+
+def all_ids(
+    http: LuminousHTTP, path: str, id_field: str = "id", filters: FilterMemory | None = None
+) -> Iterator[int]:
+    """Every id the list holds: ascending by `id[gt]` and `sort` while the server takes
+    them; else (refused with 400/422, or ignored: `filters` remembers which) every page
+    walked, which needs neither."""
+    filters = filters or FilterMemory()
+    last = 0
+    try:
+        while filters.of(path).id_usable:
+            rows = http.rows(
+                path,
+                {
+                    "id[gt]": str(last),
+                    "sort": "id:asc",
+                    "page": "1",
+                    "per_page": str(http.per_page),
+                },
+            )
+            ids = [int_or_none(r.get(id_field)) for r in rows]
+            if any(i is None for i in ids) or ids != sorted(set(ids)) or (ids and ids[0] <= last):
+                if last and ids and ids[0] is not None and ids[0] <= last:
+                    filters.id_filter_is(path, "ignored")
+                break  # the server ignored the filter or the sort: walk every page instead
+            if last:
+                filters.id_filter_is(path, "works")
+            yield from ids  # type: ignore[misc]
+            if len(ids) < http.per_page:
+                return
+            last = ids[-1]  # type: ignore[assignment]
+    except LuminousRequestError as exc:
+        if not f.refused(exc):
+            raise
+        filters.id_filter_is(path, "refused")
     seen: set[int] = set()
     for body in http.walk(path, {"sort": "id:asc"}):
         for row in body["data"]:
@@ -101,19 +152,30 @@ class DocumentReader:
         *,
         clock: Callable[[], datetime] | None = None,
         max_rewalks: int = 2,
+        filters: FilterMemory | None = None,
     ) -> None:
         self.http = http
         self.path = path
         self.clock = clock
         self.last_read = ReadReport()
+        self.filters = filters or FilterMemory()
         self._complete = self._complete_bill if path == BILLS_PATH else self._complete_receipt
-        self._reader = KeyedReader(http, path, complete=self._complete, max_rewalks=max_rewalks)
+        self._reader = KeyedReader(
+            http, path, complete=self._complete, max_rewalks=max_rewalks, filters=self.filters
+        )
 
     def server_now(self) -> datetime:
         return self.probe(None)[0]
 
     def probe(self, future_after: datetime | None) -> tuple[datetime, list[Row]]:
-        return probe(self.http, self.path, future_after, complete=self._complete, clock=self.clock)
+        return probe(
+            self.http,
+            self.path,
+            future_after,
+            complete=self._complete,
+            clock=self.clock,
+            filters=self.filters,
+        )
 
     def iter_changed(self, since: datetime, ceiling: datetime) -> Iterator[Row]:
         self.last_read = ReadReport()
@@ -124,7 +186,7 @@ class DocumentReader:
         return self._complete(found) if found is not None else None
 
     def iter_all_ids(self) -> Iterator[int]:
-        return all_ids(self.http, self.path)
+        return all_ids(self.http, self.path, filters=self.filters)
 
     # --- filling in what a list row may leave out ----------------------------------------
 

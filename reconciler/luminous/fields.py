@@ -15,6 +15,7 @@ PO_FIELDS = {
     "supplier": "supplier",
     "items": "items",
     "warehouse": "warehouse",  # assumed: embedded, or fetched by warehouse_id
+    "warehouse_id": "warehouse_id",  # assumed (the PO list's documented filter names it)
     "created_at": "created_at",
     "updated_at": "updated_at",
     "order_date": "order_date",

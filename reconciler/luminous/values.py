@@ -14,7 +14,9 @@ kind attaches the document's id (`errors.InvalidSourceRecord`). The rules:
   as UTC; one that cannot be a UTC instant (year 1 with a positive offset, year 9999 with a
   negative one) is refused like malformed text. Dates are `YYYY-MM-DD` (a timestamp in a date
   field keeps its date part);
-- text is a string, or a number written as text; blank is absent.
+- text is a string, or a number written as text; blank is absent;
+- an approval state (`approval`) is a word compared without case, spaces or hyphens
+  ("Pending Approval" is `pending_approval`), or a boolean or a number as its text.
 
 `read_or_reject` makes any record the unit of failure: what a parser refuses, or even an error
 nobody foresaw, becomes that record's `RejectedRecord`, never a crash of the pass.
@@ -164,6 +166,24 @@ def text(value: Any, where: str, *, strip: bool = True) -> str | None:
     if strip:
         found = found.strip()
     return found or None
+
+
+def approval_word(text: str) -> str:
+    """An approval state as the sync compares it: lower case, runs of spaces, hyphens and
+    underscores as one underscore ("Pending Approval" -> "pending_approval")."""
+    return re.sub(r"[\s\-_]+", "_", text.strip().lower())
+
+
+def approval(value: Any, where: str) -> str | None:
+    """An approval state (`approval_word`); a boolean reads "true"/"false", a number its
+    text; None when absent or blank."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str | Decimal):
+        return approval_word(str(value))
+    raise UnreadableField(f"bad {where}: {value!r:.60}")
 
 
 def list_of(value: Any, where: str) -> list[Any]:

@@ -11,7 +11,9 @@ Three facts decide how a document is written there:
   edition QBO does not name is not held against the configuration;
 - the tracking preferences (`Preferences.AccountingInfoPrefs`): `ClassTrackingPerTxnLine`
   (a class on each line), `ClassTrackingPerTxn` (one per transaction), `TrackDepartments`
-  (locations) and `DepartmentTerminology` (what the company calls them).
+  (locations) and `DepartmentTerminology` (what the company calls them);
+- whether it keeps several currencies (`Preferences.CurrencyPrefs.MultiCurrencyEnabled`):
+  there a PurchaseOrder's `CurrencyRef` is required (Intuit's PurchaseOrder reference).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class CompanyProfile:
     home_currency: str | None = None
     name: str | None = None
     timezone: str | None = None  # CompanyInfo.DefaultTimeZone (Intuit's XSD), when QBO says
+    multicurrency: bool = False
 
     @property
     def is_us(self) -> bool:
@@ -61,6 +64,8 @@ class CompanyProfile:
         ]
         if self.home_currency:
             parts.append(f"home currency {self.home_currency}")
+        if self.multicurrency:
+            parts.append("multicurrency")
         tax = "US tax rule (tax as an account line)" if self.is_us else "tax codes on every line"
         return ", ".join(parts) + f"; {tax}"
 
@@ -91,7 +96,8 @@ def profile_from(info: Mapping[str, Any], prefs: Mapping[str, Any]) -> CompanyPr
         class_tracking = "transaction"
     else:
         class_tracking = "off"
-    home = _mapping(_mapping(prefs.get("CurrencyPrefs")).get("HomeCurrency")).get("value")
+    currency = _mapping(prefs.get("CurrencyPrefs"))
+    home = _mapping(currency.get("HomeCurrency")).get("value")
     return CompanyProfile(
         country=country.upper(),
         edition=_edition(info.get("NameValue")),
@@ -101,6 +107,7 @@ def profile_from(info: Mapping[str, Any], prefs: Mapping[str, Any]) -> CompanyPr
         home_currency=_text(home),
         name=_text(info.get("CompanyName")),
         timezone=_text(info.get("DefaultTimeZone")),
+        multicurrency=currency.get("MultiCurrencyEnabled") is True,
     )
 
 

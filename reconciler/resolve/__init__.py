@@ -164,6 +164,10 @@ class References:
                 elif missing_item_account_id is None:  # policy: such lines go to an account
                     missing_item_account_id = self.accounts.id_for(self._settings.accounts.expense)
         names = {line.account for line in desired.lines if line.account}
+        vendor_currency = None
+        if getattr(desired, "currency_from", None) == "vendor":  # (a PO without a currency)
+            found = self.vendors.currency_of(vendor_id)
+            vendor_currency = found or self._settings.qbo.home_currency
         return ResolvedRefs(
             vendor_id=vendor_id,
             item_ids=item_ids,
@@ -175,6 +179,7 @@ class References:
             department_id=department_id,
             tax_code_ids=tax_code_ids,
             tax_rates=self.tax_rates.rates() if desired.tax_calculation == INCLUSIVE else {},
+            vendor_currency=vendor_currency,
         )
 
     def forget(self, desired: ReferringDocument) -> None:

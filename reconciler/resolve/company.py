@@ -121,6 +121,8 @@ class CompanyContext:
             record = json.loads(self._store.get_meta(CACHE_KEY) or "")
             if record.get("realm_id") != self._settings.qbo.realm_id:
                 return None, None
+            if "multicurrency" not in record["profile"]:
+                return None, None  # kept before currencies were read: read it again
             profile = CompanyProfile.from_json(json.dumps(record["profile"]))
             read_at = datetime.fromisoformat(record["read_at"])
             return profile, read_at if read_at.tzinfo is not None else None

@@ -54,6 +54,7 @@ class VendorResolver:
         self._policy = policy
         self._by_name_all: dict[str, dict[str, Any]] | None = None
         self._absent: set[str] = set()  # name keys `prefetch` just found missing in QBO
+        self._currencies: dict[str, str | None] = {}  # vendor Id -> its CurrencyRef, this pass
         self._on_event = on_event or (lambda *a, **k: None)
 
     def resolve(self, vendor: DesiredVendor) -> str:
@@ -76,6 +77,17 @@ class VendorResolver:
         if qbo_vendor is None:
             return self._create(vendor)
         return self._ensure_active(qbo_vendor)
+
+    def currency_of(self, vendor_id: str) -> str | None:
+        """The vendor's currency in QBO (its CurrencyRef), read once a pass: for a document
+        that takes its vendor's currency (`sync.missing_currency = "vendor"`). A vendor's
+        currency cannot change once it has transactions."""
+        if vendor_id not in self._currencies:
+            rows = self._client.query(q.select("Vendor", [q.eq("Id", vendor_id)]))
+            ref = rows[0].get("CurrencyRef") if rows else None
+            value = ref.get("value") if isinstance(ref, dict) else None
+            self._currencies[vendor_id] = value if isinstance(value, str) and value else None
+        return self._currencies[vendor_id]
 
     def remember(self, vendor: DesiredVendor, qbo_vendor: dict[str, Any]) -> None:
         self._maps.remember_vendor(vendor.display_name, qbo_vendor["Id"], qbo_vendor["DisplayName"])

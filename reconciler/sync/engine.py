@@ -72,6 +72,7 @@ class Pass:
         self.run_id = new_run_id(deps.clock())
         self.report = PassReport(run_id=self.run_id, started_at=deps.clock())
         self.ledger = deps.store.ledger
+        deps.luminous.remember_in(deps.store)  # what its server takes of our filters
         self.scratch = deps.store.pass_scratch()  # what it remembers per document, off the heap
         self.recorder = Recorder(
             self.ledger,

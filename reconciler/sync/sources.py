@@ -8,7 +8,7 @@ and the `DocumentSync` that takes each record. Every kind goes through the same 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ class Source:
     client: Any  # pull.ChangeSource: the LuminousClient, or one of its DocumentReaders
     writer: DocumentWriter
     sync: DocumentSync
+    parser: Callable[[Any], Any] | None = None  # the kind's parser as the settings set it
 
     @property
     def kind(self) -> DocKind:
@@ -37,7 +38,7 @@ class Source:
         return self.kind.checkpoint
 
     def parse(self, raw: Any) -> Any:
-        return self.declared.parse(raw)
+        return (self.parser or self.declared.parse)(raw)
 
     def before(self) -> None:
         self.sync.hooks.before()
@@ -64,5 +65,6 @@ def open_sources(
             clock=parts.clock,
             on_event=parts.event,
         )
-        sources.append(Source(kind, kind.reader(luminous, parts.settings), writer, sync))
+        reader = kind.reader(luminous, parts.settings)
+        sources.append(Source(kind, reader, writer, sync, kind.parser(parts.settings)))
     return sources

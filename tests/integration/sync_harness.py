@@ -2,6 +2,10 @@
 
 Tests build their own Luminous data (the QBO company gets its default seed: accounts,
 a few vendors, customers and items) and run passes with an injectable clock.
+
+The Luminous emulator is the less forgiving kind by default (`STRICT`): `id[gt]` (not a
+documented filter of the PO list) and a timestamp not in a documented form are answered 422,
+as a strict real server may (luminous-api.md, "Transport"); a test may ask for another.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from reconciler.app import wiring
 from reconciler.app.demo import Sandbox, sandbox
 from reconciler.config.loader import Settings
 from reconciler.sync.engine import PassReport, RequestCounter, run_pass
+
+STRICT: dict[str, Any] = {"id_filter": "refuse", "timestamp_filters": "strict"}
 
 
 class Harness:
@@ -117,6 +123,7 @@ def harness(
     *,
     qbo_options: dict[str, Any] | None = None,
     settings_hook: Callable[[Settings], Settings] | None = None,
+    luminous_options: dict[str, Any] | None = None,
 ) -> Iterator[Harness]:
     def hook(settings: Settings) -> Settings:
         # The emulator's windows clear within a second: no need for Intuit's 60 s wait here.
@@ -125,6 +132,13 @@ def harness(
         )
         return settings_hook(quick) if settings_hook is not None else quick
 
-    with sandbox(tmp_path, seed=False, qbo_options=qbo_options, settings_hook=hook) as sb:
+    options = STRICT if luminous_options is None else luminous_options
+    with sandbox(
+        tmp_path,
+        seed=False,
+        qbo_options=qbo_options,
+        luminous_options=options,
+        settings_hook=hook,
+    ) as sb:
         sb.qbo.seed_default()
         yield Harness(sb)

@@ -28,7 +28,7 @@ def _free_port() -> int:
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     qbo = QBOEmulator().start(port=0)
-    lum = LuminousEmulator(token="lum-cli-token").start(port=0)
+    lum = LuminousEmulator(token="lum-cli-token", approval_field="approval_status").start(port=0)
     qbo.seed_default()
     lum.seed_default()
     values = {

@@ -74,7 +74,8 @@ US_LOCATIONS = LocationsSettings(source="custom_field", field="Region", map=(("n
 
 def test_us_company_class_on_every_line_and_location_per_po(tmp_path):
     """The warehouse picks the class of every line (tax and shipping too), a custom field the
-    location; a PO without either gets the default class and no location. The US rule holds:
+    location; a PO without a warehouse fails with the reason (sync.missing_warehouse = "fail",
+    the default: issue 31, absent fields are decisions). The US rule holds:
     tax is a line on the tax account, no tax codes, no GlobalTaxCalculation. Classes and
     locations cost one IN query each for the pass, then nothing."""
     hook = configured(classes=US_CLASSES, locations=US_LOCATIONS)
@@ -92,7 +93,8 @@ def test_us_company_class_on_every_line_and_location_per_po(tmp_path):
         west = h.po(warehouse_id=reno["id"])
         plain = h.po()
         report = h.run()
-        assert report.fatal is None and report.counts["created"] == 3
+        assert report.fatal is None and report.counts["created"] == 2
+        assert '[classes] source = "warehouse" needs one' in h.entry(plain["id"]).last_error_message
 
         q_east = h.qbo_po(east["id"])
         assert [_ref(ln, "ClassRef") for ln in q_east["Line"]] == [ids["East"]] * 3
@@ -101,9 +103,8 @@ def test_us_company_class_on_every_line_and_location_per_po(tmp_path):
         assert "GlobalTaxCalculation" not in q_east and "TxnTaxDetail" not in q_east
         assert all(_ref(ln, "TaxCodeRef") == "NON" for ln in q_east["Line"])
         assert _money(q_east["TotalAmt"]) == D("462.75")  # 425.00 + 12.75 + 25.00
-        q_west, q_plain = h.qbo_po(west["id"]), h.qbo_po(plain["id"])
+        q_west = h.qbo_po(west["id"])
         assert _ref(q_west["Line"][0], "ClassRef") == ids["West"] and "DepartmentRef" not in q_west
-        assert _ref(q_plain["Line"][0], "ClassRef") == ids["General"]
         assert len(_queries(h, "Class")) == 1 and len(_queries(h, "Department")) == 1
 
         time.sleep(1.1)  # a new client per pass: leave QBO's per-second window
@@ -371,7 +372,7 @@ def test_inactive_class_with_policy_fail_parks_the_po(tmp_path):
         h.qbo.seed("Class", {"Name": "General"})
         main = h.lum.add_warehouse("Main Warehouse")
         first, second = h.po(warehouse_id=main["id"]), h.po(warehouse_id=main["id"])
-        other = h.po()
+        other = h.po(warehouse_id=h.lum.add_warehouse("Elsewhere")["id"])  # the default class
         report = h.run()
         assert report.counts["created"] == 1 and h.entry(other["id"]).status is SyncStatus.SYNCED
         for po in (first, second):
@@ -418,7 +419,7 @@ def test_the_company_is_read_again_after_a_day_or_when_it_refuses_the_configurat
         h.qbo.edition = "Plus"
         general = h.qbo.seed("Class", {"Name": "General"})
         with_classes = configured(classes=US_CLASSES)(h.settings)
-        po = h.po()
+        po = h.po(warehouse_id=h.lum.add_warehouse("Elsewhere")["id"])  # the default class
         report = h.run(settings=with_classes)
         assert report.fatal is None and reads() == 3
         assert _ref(h.qbo_po(po["id"])["Line"][0], "ClassRef") == general["Id"]

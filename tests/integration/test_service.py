@@ -48,7 +48,9 @@ def _env(qbo, lum, tmp_path: Path, health_port: int) -> dict[str, str]:
 @pytest.fixture
 def emulators(tmp_path):
     qbo = QBOEmulator().start(port=0)
-    lum = LuminousEmulator(token="lum-service-token").start(port=0)
+    lum = LuminousEmulator(token="lum-service-token", approval_field="approval_status").start(
+        port=0
+    )
     qbo.seed_default()
     lum.seed_default()
     yield qbo, lum

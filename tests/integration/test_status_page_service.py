@@ -57,7 +57,7 @@ def _env(qbo, lum, tmp_path: Path, port: int) -> dict[str, str]:
 @pytest.fixture
 def emulators():
     qbo = QBOEmulator().start(port=0)
-    lum = LuminousEmulator(token="lum-status-token").start(port=0)
+    lum = LuminousEmulator(token="lum-status-token", approval_field="approval_status").start(port=0)
     qbo.seed_default()
     lum.seed_default()
     yield qbo, lum

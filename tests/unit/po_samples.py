@@ -32,6 +32,7 @@ def make_po(**kw) -> SourcePO:
         "id": 42,
         "order_numbers": ("PO-1001",),
         "status": SourceStatus.ACTIVE,
+        "approval_status": "approved",
         "supplier": SourceSupplier(
             id=7,
             name="Nutricost",

@@ -96,6 +96,8 @@ def po_payload(desired: DesiredPO, refs: ResolvedRefs) -> dict[str, Any]:
         body["VendorAddr"] = address_payload(desired.vendor_addr)
     if desired.currency:
         body["CurrencyRef"] = {"value": desired.currency}
+    elif desired.currency_from == "vendor" and refs.vendor_currency:
+        body["CurrencyRef"] = {"value": refs.vendor_currency}
     if desired.location:
         if refs.department_id is None:
             raise Parked(

@@ -31,7 +31,19 @@ Notes
 Dates
     straight through (`order_date` -> TxnDate, `arrival_due_date` -> DueDate).
 Currency
-    the PO's currency, else the supplier's.
+    the PO's currency, else the supplier's (Luminous's reference shows neither). Neither, in a
+    multicurrency QBO company (where Intuit's reference requires CurrencyRef), is decided by
+    `rules.missing_currency`: "vendor" (the vendor's currency in QBO, found with the
+    references), "home" (the home currency), or "fail" (the PO fails with the reason: never
+    a silent guess that books a foreign amount at face value in another currency). In a
+    multicurrency company CurrencyRef is always sent, home included; elsewhere only a foreign
+    one.
+Warehouse
+    Luminous's PO may name no warehouse (the reference shows none), or one it no longer has.
+    A class or location rule whose source is the warehouse then needs a decision,
+    `rules.missing_warehouse`: "fail" the PO with the reason naming the rule, or "default"
+    (the rule's default, as for a warehouse its map does not name). A PO without a warehouse
+    goes without ShipAddr; either is told in its `note`.
 Addresses
     ship-to -> ShipAddr with the ship-to name as Line1 and the street lines joined in Line2;
     supplier address -> VendorAddr (and the vendor's BillAddr). Lines are cut at QBO's limits
@@ -39,8 +51,9 @@ Addresses
     and account number (100). An email or a SKU longer than 100 fails the PO with the reason
     (a cut address or SKU is another one).
 Lifecycle
-    active -> OPEN; completed/closed -> CLOSED; cancelled -> CLOSED or DELETED by
-    `rules.on_cancel`; draft never reaches here (`documents.po.plan.skip_reason`).
+    active -> OPEN; completed/closed -> CLOSED; cancelled, inactive and deleted -> CLOSED or
+    DELETED by `rules.on_cancel`, `rules.on_inactive` and `rules.on_deleted`; draft never
+    reaches here (`documents.po.plan.skip_reason`).
 Fields
     `rules.fields` lists the QBO fields that sync and their source; a field that is off is left
     out of the desired document and of the body (a sparse update then leaves it alone in QBO).
@@ -138,6 +151,11 @@ class MappingRules:
     custom_fields: tuple[tuple[str, str], ...]  # (QBO custom field name, source)
     # classes, locations and tax codes (`reconciler.documents.coding`)
     line_coding: coding.CodingRules = dataclasses.field(default_factory=coding.CodingRules)
+    on_inactive: str = "close"  # order_status "inactive": "close" | "delete"
+    on_deleted: str = "close"  # order_status "deleted": "close" | "delete"
+    multicurrency: bool = False  # the QBO company's MultiCurrencyEnabled
+    missing_warehouse: str = "fail"  # no warehouse, a rule needs it: "fail" | "default"
+    missing_currency: str = "fail"  # no currency there: "vendor" | "home" | "fail"
 
     @property
     def numbers(self) -> values.NumberRules:
@@ -298,8 +316,13 @@ def _doc_number(po: SourcePO, rules: MappingRules) -> str:
 def _lifecycle(po: SourcePO, rules: MappingRules) -> Lifecycle:
     if po.status in (SourceStatus.COMPLETED, SourceStatus.CLOSED):
         return Lifecycle.CLOSED
-    if po.status is SourceStatus.CANCELLED:
-        return Lifecycle.DELETED if rules.on_cancel == "delete" else Lifecycle.CLOSED
+    by_setting = {
+        SourceStatus.CANCELLED: rules.on_cancel,
+        SourceStatus.INACTIVE: rules.on_inactive,
+        SourceStatus.DELETED: rules.on_deleted,
+    }
+    if po.status in by_setting:
+        return Lifecycle.DELETED if by_setting[po.status] == "delete" else Lifecycle.CLOSED
     return Lifecycle.OPEN
 
 
@@ -340,18 +363,62 @@ def _custom_value(po: SourcePO, source: str) -> str | None:
     return values.one_line(text, values.CUSTOM_FIELD_MAX)
 
 
+def _currency(po: SourcePO, rules: MappingRules) -> tuple[str | None, str | None]:
+    """The PO's CurrencyRef (None: none sent), or "vendor" when it is its vendor's in QBO."""
+    if rules.source_for("CurrencyRef") is None:
+        return None, None
+    own = values.currency(po.currency, po.id) or values.currency(po.supplier.currency, po.id)
+    if not rules.multicurrency:
+        return values.foreign(own, rules.home_currency), None
+    if own is not None:
+        return own, None
+    if rules.missing_currency == "vendor":
+        return None, "vendor"
+    if rules.missing_currency == "home":
+        return rules.home_currency.upper(), None
+    raise InvalidSourceRecord(
+        "no currency on this PO or its supplier (Luminous's PO shows none) and the QBO "
+        'company keeps several currencies: set sync.missing_currency to "vendor" (the '
+        'vendor\'s currency in QBO) or "home"',
+        doc_id=po.id,
+    )
+
+
+def _without_warehouse(po: SourcePO, rules: MappingRules) -> str | None:
+    """What a PO without a warehouse means for the rules that read one: the PO's failure
+    (`missing_warehouse = "fail"`), or a note of what was left out or defaulted."""
+    if po.has_warehouse:
+        return None
+    coded = rules.line_coding
+    needs = [
+        f'[{section}] source = "warehouse"'
+        for section, lookup in (("classes", coded.classes), ("locations", coded.locations))
+        if lookup is not None and lookup.source == "warehouse"
+    ]
+    found = f"warehouse {po.warehouse_id} not found" if po.warehouse_id else "no warehouse_id"
+    what = f"no warehouse on this PO ({found} in Luminous)"
+    if needs and rules.missing_warehouse == "fail":
+        raise InvalidSourceRecord(
+            f"{what}: {' and '.join(needs)} needs one; name it in Luminous, or set "
+            'sync.missing_warehouse = "default" to use the rule\'s default',
+            doc_id=po.id,
+        )
+    left = [f"{need}: its default" for need in needs]
+    if rules.source_for("ShipAddr") is not None:
+        left.append("ShipAddr left out")
+    return f"{what}: {'; '.join(left)}" if left else None
+
+
 def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
     """The QBO PurchaseOrder a source PO should be; InvalidSourceRecord when it cannot be one."""
     if not po.lines:
         raise InvalidSourceRecord("PO has no lines (QBO needs at least one)", doc_id=po.id)
-    currency = None
-    if rules.source_for("CurrencyRef") is not None:
-        own = values.currency(po.currency, po.id) or values.currency(po.supplier.currency, po.id)
-        currency = values.foreign(own, rules.home_currency)
+    currency, from_vendor = _currency(po, rules)
     try:
         vendor = values.desired_vendor(po.supplier, currency=currency)
     except InvalidSourceRecord as exc:
         raise InvalidSourceRecord(exc.message, doc_id=po.id) from None
+    note = _without_warehouse(po, rules)
     doc = coding.DocFacts(warehouse=po.warehouse_name, custom_fields=po.custom_fields)
     items = _item_lines(po, rules, doc)
     lines = items + _cost_lines(po, rules, doc, items)
@@ -377,9 +444,11 @@ def desired_po(po: SourcePO, rules: MappingRules) -> DesiredPO:
         ship_addr=values.address(po.ship_to, po.ship_to_name) if on("ShipAddr") else None,
         vendor_addr=values.address(po.supplier.address) if on("VendorAddr") else None,
         currency=currency,
+        currency_from=from_vendor,
         ap_account=rules.ap_account,
         custom_fields=custom,
         location=coding.location_for(doc, rules.line_coding),
         tax_calculation=rules.line_coding.global_tax,
+        note=note,
     )
     return dataclasses.replace(desired, content_hash=values.content_hash(desired))

@@ -36,9 +36,15 @@ class SourceLine:
 
 
 class SourceStatus(enum.StrEnum):
-    """Luminous order_status values we understand; anything else is rejected by the parser."""
+    """Luminous order_status values we understand; anything else is rejected by the parser.
+
+    Documented by Luminous's API reference: active, inactive and deleted (the PO list's
+    `order_status` filter) and completed (the update example). Assumed (kept for accounts that
+    show them): closed, cancelled, draft."""
 
     ACTIVE = "active"
+    INACTIVE = "inactive"
+    DELETED = "deleted"
     COMPLETED = "completed"
     CLOSED = "closed"
     CANCELLED = "cancelled"
@@ -54,7 +60,10 @@ class SourcePO:
     lines: tuple[SourceLine, ...]
     created_at: datetime
     updated_at: datetime
-    approval_status: str | None = None  # "approved", "pending_approval", None = not required
+    # The approval state as read (`luminous.values.approval`: "approved", "pending_approval"),
+    # None when the field is empty or absent; `approval_missing`: the record has no such field.
+    approval_status: str | None = None
+    approval_missing: bool = False
     order_date: date | None = None
     arrival_due_date: date | None = None
     currency: str | None = None
@@ -67,6 +76,8 @@ class SourcePO:
     private_note: str | None = None
     custom_fields: tuple[tuple[str, str], ...] = ()  # (source field name, value)
     warehouse_name: str | None = None
+    warehouse_id: int | None = None  # as Luminous named it (its warehouse may not be found)
+    has_warehouse: bool = True  # False: no warehouse read (none named, or none found)
 
     @property
     def key(self) -> tuple[datetime, int]:
@@ -106,10 +117,16 @@ class DesiredPO:
     ship_addr: Address | None = None
     vendor_addr: Address | None = None
     currency: str | None = None
+    # No currency in Luminous, a multicurrency QBO company, `sync.missing_currency = "vendor"`:
+    # the PO takes its vendor's currency in QBO (found when the references are).
+    currency_from: str | None = None  # "vendor" (None when the PO names its own)
     ap_account: str | None = None
     custom_fields: tuple[tuple[str, str], ...] = ()  # (QBO custom field name, value)
     location: str | None = None  # QBO Department (FullyQualifiedName), from [locations]
     tax_calculation: str | None = None  # GlobalTaxCalculation; None in a US company
+    # What the mapping decided about a field Luminous left out (no warehouse: no ShipAddr),
+    # told in the PO's history when it is written; not content.
+    note: str | None = field(default=None, metadata={"hash": False})
     content_hash: str = ""
 
     @property

@@ -5,9 +5,11 @@ ids, timestamps, dates, text: the same rules for every document kind). What is a
 
 - `order_status` must be one of `SourceStatus` (case-insensitive; "canceled" is read as
   "cancelled"); anything else is rejected with "unknown status 'x'".
-- approval is `approval_status` (assumed), normalised to snake case: "Pending Approval" ->
-  "pending_approval". Unknown approval words pass through; the engine only pushes "approved"
-  (or None = approval not required) by configuration.
+- approval is read from the field `approval_field` names (`sync.approval_field`; by default
+  `approval_status`, assumed: the reference's PO shows no approval field), normalised to snake
+  case: "Pending Approval" -> "pending_approval". The record says whether it carried the field
+  at all (`approval_missing`): with approval required, a PO without it is not pushed
+  (`documents.po.plan.skip_reason`).
 - ship-to is the embedded `warehouse` object (assumed; the client fills it in from
   `GET /warehouses/{id}` when only `warehouse_id` is given), with the same address field names
   as suppliers: street_address, city, state, zip, country.
@@ -29,8 +31,8 @@ ids, timestamps, dates, text: the same rules for every document kind). What is a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -51,14 +53,22 @@ STATUS_ALIASES = {"canceled": SourceStatus.CANCELLED}
 
 
 def parse_po(
-    raw: Mapping[str, Any], *, extra_cost_fields: Iterable[tuple[str, str]] = ()
+    raw: Mapping[str, Any],
+    *,
+    extra_cost_fields: Iterable[tuple[str, str]] = (),
+    approval_field: str = PO_FIELDS["approval"],
 ) -> SourcePO:
     """Turn one PO object into a `SourcePO`; raise `InvalidSourceRecord` with the reason."""
     if not isinstance(raw, Mapping):
         raise InvalidSourceRecord(f"record is not an object: {type(raw).__name__}")
     po_id = v.document_id(raw, PO_FIELDS["id"])
     try:
-        return _parse(raw, po_id, tuple(extra_cost_fields))
+        po = _parse(raw, po_id, tuple(extra_cost_fields))
+        return replace(
+            po,
+            approval_status=v.approval(raw.get(approval_field), approval_field),
+            approval_missing=approval_field not in raw,
+        )
     except UnreadableField as bad:
         raise InvalidSourceRecord(str(bad), doc_id=po_id) from None
 
@@ -80,13 +90,16 @@ def rejected(raw: Mapping[str, Any], reason: str) -> RejectedRecord:
 
 
 def parse_or_reject(
-    raw: Any, *, extra_cost_fields: Iterable[tuple[str, str]] = ()
+    raw: Any,
+    *,
+    extra_cost_fields: Iterable[tuple[str, str]] = (),
+    approval_field: str = PO_FIELDS["approval"],
 ) -> SourcePO | RejectedRecord:
     """`parse_po`, with a refusal (or any error) turned into its `RejectedRecord`."""
     extra = tuple(extra_cost_fields)
     return v.read_or_reject(
         raw,
-        lambda record: parse_po(record, extra_cost_fields=extra),
+        lambda record: parse_po(record, extra_cost_fields=extra, approval_field=approval_field),
         rejected,
         DocKind.PURCHASE_ORDER,
     )
@@ -112,13 +125,14 @@ def _parse(raw: Mapping[str, Any], po_id: int, extra: tuple[tuple[str, str], ...
         ),
         created_at=v.required_timestamp(raw.get(f["created_at"]), "created_at"),
         updated_at=v.required_timestamp(raw.get(f["updated_at"]), "updated_at"),
-        approval_status=_approval(raw.get(f["approval"])),
         order_date=v.day(raw.get(f["order_date"]), "order_date"),
         arrival_due_date=v.day(raw.get(f["arrival_due_date"]), "arrival_due_date"),
         currency=v.text(raw.get(f["currency"]), "currency"),
         ship_to=_address(warehouse) if warehouse else None,
         ship_to_name=warehouse_name,
         warehouse_name=warehouse_name,
+        warehouse_id=v.whole_id(raw.get(f["warehouse_id"])),
+        has_warehouse=bool(warehouse),
         total_shipping_cost=v.amount(raw.get(f["shipping"]), f["shipping"]),
         total_tax=v.amount(raw.get(f["tax"]), f["tax"]),
         other_costs=tuple(other_costs),
@@ -138,14 +152,6 @@ def _status(value: Any) -> SourceStatus:
         return SourceStatus(word)
     except ValueError:
         raise UnreadableField(f"unknown status {value!r}") from None
-
-
-def _approval(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise UnreadableField(f"bad approval_status: {value!r}")
-    return re.sub(r"[\s\-]+", "_", value.strip().lower())
 
 
 def _supplier(value: Any) -> SourceSupplier:

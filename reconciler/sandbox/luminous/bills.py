@@ -47,7 +47,6 @@ from reconciler.sandbox.luminous.common import (
     find_po_line,
     id_order,
     render_money,
-    stamp_or,
     to_decimal,
 )
 
@@ -83,7 +82,7 @@ class BillBook:
         PO or PO line that does not exist (yet), or an unknown status."""
         with self.emu._lock:
             fields = dict(fields)
-            stamp = stamp_or(self.emu.now(), updated_at)
+            stamp = self.emu.stamp(updated_at)
             bid = self._ids.take("bill", fields.pop("id", None))
             nested = {key: fields.pop(key, []) for key in NESTED}
             record = self._new_record(bid, fields, stamp)
@@ -210,7 +209,7 @@ class BillBook:
         with self.emu._lock:
             record = self._record(bill_id)
             changes = dict(changes)
-            stamp = stamp_or(self.emu.now(), updated_at)
+            stamp = self.emu.stamp(updated_at)
             items, extras = changes.pop("items", None), changes.pop("extra_costs", None)
             plain = {k: v for k, v in changes.items() if k not in NESTED}
             self._check({**record, **plain}, True)
@@ -254,7 +253,7 @@ class BillBook:
             if target is None:
                 target = record.pop("_held_from", "draft")
             record["status"] = self._paid_status(record, target) if target == "posted" else target
-            return self._touch(record, stamp_or(self.emu.now(), updated_at))
+            return self._touch(record, self.emu.stamp(updated_at))
 
     def post(self, bill_id: int, updated_at: datetime | None = None) -> dict[str, Any]:
         return self.act(bill_id, "post", updated_at)
@@ -278,7 +277,7 @@ class BillBook:
         with self.emu._lock:
             record = self._record(bill_id)
             record["status"] = status
-            return self._touch(record, stamp_or(self.emu.now(), updated_at))
+            return self._touch(record, self.emu.stamp(updated_at))
 
     def pay(
         self,
@@ -293,7 +292,7 @@ class BillBook:
             record = self._record(bill_id)
             if record.get("status") == "void":
                 raise LuminousConflict(f"Bill {bill_id} is void.")
-            stamp = stamp_or(self.emu.now(), updated_at)
+            stamp = self.emu.stamp(updated_at)
             due = bill_totals(record)["total_due"]
             paid = {"paid_amount": due if amount is None else amount, "payment_date": payment_date}
             self._add_payment(record, paid, stamp)
@@ -346,7 +345,7 @@ class BillBook:
             if check_refs:
                 po_id = fields.get("purchase_order_id") or self._po_of_line(line_id)
                 find_po_line(self.emu._pos, po_id, line_id)
-            stamp = stamp_or(self.emu.now(), updated_at)
+            stamp = self.emu.stamp(updated_at)
             allocation = self._allocation(record["id"], item, extra, fields, stamp)
             record["allocations"].append(allocation)
             self._touch(record, stamp)
@@ -361,7 +360,7 @@ class BillBook:
             if len(kept) == len(record["allocations"]):
                 raise LuminousNotFound("Allocation")
             record["allocations"] = kept
-            self._touch(record, stamp_or(self.emu.now(), updated_at))
+            self._touch(record, self.emu.stamp(updated_at))
 
     def allocations(self, bill_id: int) -> list[dict[str, Any]]:
         with self.emu._lock:

@@ -7,11 +7,13 @@ even ids get numbers). Computed amounts are rounded half-up to cents (assumed)."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+_PLAIN_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 MONEY_STYLES = ("mixed", "strings", "numbers")
@@ -49,6 +51,23 @@ def render_money(value: Decimal, style: str, record_id: int) -> str | float:
     if style == "numbers" or (style == "mixed" and record_id % 2 == 0):
         return float(amount)  # shortest repr: 209.95 stays 209.95 on the wire
     return str(amount)
+
+
+def as_number(value: Any) -> Any:
+    """A stored amount or quantity as a JSON number, as the reference shows them (`12.5`,
+    `123`): a decimal string or a Decimal becomes an int when whole, else a float (its
+    shortest repr is the decimal text, up to 15 significant digits). Anything else (None,
+    junk, a value stored raw by a hostile-data test, more digits than a float keeps) is served
+    as it is."""
+    if isinstance(value, bool) or not isinstance(value, str | Decimal):
+        return value
+    text = str(value).strip()
+    if not _PLAIN_DECIMAL.match(text):
+        return value
+    number = Decimal(text)
+    if len(number.normalize().as_tuple().digits) > 15:
+        return value
+    return int(number) if number == number.to_integral_value() else float(number)
 
 
 def quantity_text(value: Decimal) -> str:
@@ -101,7 +120,8 @@ def parse_id(text: str) -> int | None:
 
 
 def stamp_or(now: datetime, wanted: datetime | None) -> datetime:
-    """The instant a change is stamped with: `wanted` (tests backdate, tie) or the server clock."""
+    """The instant a change is stamped with: `wanted` (tests backdate, tie) or the server clock
+    (the books call `LuminousEmulator.stamp`, which also keeps stamps to whole seconds)."""
     return wanted.astimezone(UTC) if wanted is not None else now
 
 

@@ -43,7 +43,6 @@ from reconciler.sandbox.luminous.common import (
     parse_id,
     quantity_text,
     render_money,
-    stamp_or,
     to_decimal,
 )
 
@@ -72,7 +71,7 @@ class ReceivingBook:
         unit_price, ...}; missing values come from the PO line."""
         with self.emu._lock:
             fields = dict(fields)
-            stamp = stamp_or(self.emu.now(), updated_at)
+            stamp = self.emu.stamp(updated_at)
             rid = self._ids.take("report", fields.pop("id", None))
             po_id = fields.get("purchase_order_id")
             raw_items = fields.pop("items", [])
@@ -132,7 +131,7 @@ class ReceivingBook:
         with self.emu._lock:
             record = self._record(report_id)
             before = self._counted(record)
-            stamp = stamp_or(self.emu.now(), updated_at)
+            stamp = self.emu.stamp(updated_at)
             changes = dict(changes)
             self._check_status({**record, **changes})
             if "items" in changes:
@@ -155,7 +154,7 @@ class ReceivingBook:
         with self.emu._lock:
             record = self.records.pop(report_id, None)
             if record is not None:
-                self._receive(self._counted(record), {}, stamp_or(self.emu.now(), updated_at))
+                self._receive(self._counted(record), {}, self.emu.stamp(updated_at))
 
     def set_updated_at(self, report_id: int, value: datetime) -> None:
         """Change only the report's stamp (ties, backdated late commits); the PO is untouched."""

@@ -3,17 +3,32 @@
 It implements the part of the API described in /work/shared/luminous-api.md that reconciler
 uses: `GET/POST/PUT/DELETE /purchase-orders`, `GET /purchase-orders/items`, and read-only
 `/suppliers`, `/products`, `/warehouses`; the `{"data", "meta"}` envelope; `field[op]=value`
-filters (eq neq gt gte lt lte contains notcontains in notin set notset); `sort=field:asc|desc`;
-`page` (from 1) and `per_page` (default 10, clamped to 100); bearer auth (401 otherwise); the
-server clock in the `Date` header.
+filters, `sort=field:asc|desc`, `page` and `per_page` (`filters`: more than 100 is refused
+with 422); bearer auth (401 otherwise); the server clock in the `Date` header.
+
+By default it serves the shapes Luminous's reference documents:
+
+- `order_status` is one of the documented active, inactive, deleted and completed (the seed
+  and `generate` use only these; a test may still write any value);
+- timestamps in whole seconds, `2023-11-07T05:31:56Z` (so ties are as common as in a real
+  account); a stamp is stored in whole seconds too (`stamp`), unless `subsecond_stamps`;
+- money and quantities as JSON numbers (`money_style="numbers"`; "strings" or "mixed" serve
+  decimal strings, which the client must read as well);
+- `supplier.status` an integer;
+- no approval field (the reference's PO shows none), no embedded `warehouse` object (only
+  `warehouse_id`; the client reads `GET /warehouses/{id}`).
+
+Variants (constructor keywords, attributes, `POST /__admin/switches`; `reconciler sandbox
+luminous --help`): `approval_field` serves approval in that field ("approved",
+"pending_approval", null); `id_filter` ("refuse": an `id[...]` filter is answered 422;
+"ignore"), `timestamp_filters` ("strict": only the documented `YYYY-MM-DD` and `YYYY-MM-DD
+HH:MM:SS` forms, others 422; "dates": `YYYY-MM-DD` only; "date_only": any form, dates
+compared alone; "ignore"); `honour_filters`
+and `honour_sort` (False ignores them all); `embed_warehouse` and `embed_items`;
+`meta_last_page` (a lie: a fixed number, or "endless"), `include_meta=False`.
 
 Choices where the reference is silent (assumed, mirrored by reconciler/documents/po/parse.py):
 
-- `order_status` vocabulary: active, completed, closed, cancelled, draft.
-- approval in `approval_status`: "approved", "pending_approval", or null (approval not needed).
-- ship-to: the PO embeds `warehouse` {id, name, street_address, city, state, zip, country}
-  and carries `warehouse_id`; `embed_warehouse=False` leaves only the id (the client then
-  reads `GET /warehouses/{id}`).
 - lines: embedded as `items`; `embed_items=False` leaves them out (the client then reads
   `GET /purchase-orders/items?purchase_order_id=<id>`).
 - tax (the reference shows only the line's `tax` amount and the PO's `total_tax`): a line may
@@ -22,24 +37,19 @@ Choices where the reference is silent (assumed, mirrored by reconciler/documents
   `tax_class` (assumed); the reference's `variant_attributes` and `category` {id, name} and a
   PO's `custom_fields` {name: value} (assumed on POs, as on products and invoices) are served
   as stored.
-- timestamps are rendered `2024-05-01T12:00:00.000000Z`; dates `YYYY-MM-DD`.
 - ties in the sort order are broken by id ascending (a real server may not; the client does
   not rely on it).
 
 Test controls (Python, and over HTTP under `/__admin/` for out-of-process tests): create, edit
 and delete POs, set `updated_at` (ties, backdated late commits), a callback after each PO list
 page (edits between two page reads), clock skew or a frozen clock, injected faults (status such
-as 429 with Retry-After or 5xx, latency, connection resets), a request log, and switches
-(attributes, constructor keywords, and `POST /__admin/switches`) that make the server ignore
-filters or sort, lie in `meta.last_page` (`meta_last_page`: a fixed number for every list, or
-"endless" for current_page + 1), leave `meta` out (`include_meta=False`), serve computed money
-as strings, numbers or both (`money_style`), or not touch a PO's `updated_at` on receiving.
+as 429 with Retry-After or 5xx, latency, connection resets), a request log, and the switches
+above, and one that does not touch a PO's `updated_at` on receiving.
 
 Bills, receiving reports and purchase-order shipments live in their own modules, reached as
-`emu.bills` (luminous_bills.py, HTTP in luminous_bills_http.py), `emu.receiving`
-(luminous_receiving.py) and `emu.shipments` (luminous_shipments.py). PO rows also carry
-`item_count`, `total_qty_ordered`, `total_qty_received` and `total_qty_remaining` (computed from
-the lines unless stored).
+`emu.bills` (bills.py, HTTP in bills_http.py), `emu.receiving` (receiving.py) and
+`emu.shipments` (shipments.py). PO rows also carry `item_count`, `total_qty_ordered`,
+`total_qty_received` and `total_qty_remaining` (computed from the lines unless stored).
 
 This module imports nothing from `reconciler` on purpose: a shared bug would hide on both sides.
 """
@@ -48,7 +58,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import operator
 import random
 import re
 import signal
@@ -57,7 +66,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -65,8 +74,22 @@ from urllib.parse import parse_qsl, urlsplit
 
 from reconciler.sandbox.luminous import bills_http as luminous_bills_http
 from reconciler.sandbox.luminous.bills import BillBook
-from reconciler.sandbox.luminous.common import ZERO, cents, guarded, to_decimal
-from reconciler.sandbox.luminous.order import parse_timestamp, rank
+from reconciler.sandbox.luminous.common import (
+    ZERO,
+    LuminousInvalid,
+    as_number,
+    cents,
+    guarded,
+    to_decimal,
+)
+from reconciler.sandbox.luminous.filters import (
+    MAX_PER_PAGE,  # noqa: F401 (the documented maximum, for callers)
+    FilterRules,
+    filter_sort,
+    lookup,
+    page,
+)
+from reconciler.sandbox.luminous.order import parse_timestamp
 from reconciler.sandbox.luminous.receiving import (
     QUANTITY_TOTALS,
     ReceivingBook,
@@ -77,42 +100,48 @@ from reconciler.sandbox.luminous.shipments import ShipmentBook
 
 API_PREFIX = "/external/api/v1"
 ADMIN_PREFIX = "/__admin"
-MAX_PER_PAGE = 100
-DEFAULT_PER_PAGE = 10
 DEFAULT_TOKEN = "lum-test-token"
 
-STATUSES = ("active", "completed", "closed", "cancelled", "draft")
-APPROVALS = ("approved", "pending_approval", None)
+# The documented order_status values: the PO list's filter names active, inactive and deleted,
+# the update example sets completed. The assumed ones are served only when a test writes them.
+STATUSES = ("active", "inactive", "deleted", "completed")
+ASSUMED_STATUSES = ("closed", "cancelled", "draft")
+APPROVALS = ("approved", "pending_approval")
 TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at"})
 FAST_FIELDS = TIMESTAMP_FIELDS | {"id", "order_status", "approval_status", "supplier_id"}
-FILTER_RE = re.compile(r"^([A-Za-z0-9_.]+)\[([a-z]+)\]$")
-SHORTHAND_RE = re.compile(r"^[A-Za-z0-9_.]+$")  # field=value means field[eq]=value
-NOT_FILTERS = frozenset({"page", "per_page", "sort"})
+SUPPLIER_ACTIVE = 1  # supplier.status is an integer in the reference (`"status": 123`)
+# Money and quantities a PO, its lines and their products carry: JSON numbers in the reference.
+PO_NUMBERS = (
+    "order_cost",
+    "total_tax",
+    "total_shipping_cost",
+    "total_cost",
+    "total_paid",
+    "total_due",
+    "down_payment",
+)
+LINE_NUMBERS = (
+    "quantity",
+    "unit_price",
+    "tax",
+    "tax_rate",
+    "discount_amount",
+    "line_total",
+    "received_quantity",
+)
 SWITCHES = (
     "honour_filters",
     "honour_sort",
+    "id_filter",
+    "timestamp_filters",
+    "approval_field",
+    "subsecond_stamps",
     "embed_items",
     "embed_warehouse",
     "meta_last_page",
     "include_meta",
     "money_style",
     "receiving_touches_po",
-)
-FILTER_OPS = frozenset(
-    {
-        "eq",
-        "neq",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "contains",
-        "notcontains",
-        "in",
-        "notin",
-        "set",
-        "notset",
-    }
 )
 
 
@@ -125,8 +154,12 @@ def line_tax(item: dict[str, Any]) -> Decimal:
 
 
 def format_timestamp(value: datetime) -> str:
-    """Render an instant the way Laravel-style APIs do: UTC, microseconds, `Z`."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Render an instant as the reference does: UTC, whole seconds, `Z`
+    ("2023-11-07T05:31:56Z"); a stamp stored with a fraction (`subsecond_stamps`) keeps it."""
+    value = value.astimezone(UTC)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _json_default(value: Any) -> Any:
@@ -184,17 +217,26 @@ class LuminousEmulator:
         latency: float = 0.0,
         honour_filters: bool = True,
         honour_sort: bool = True,
+        id_filter: str = "honour",
+        timestamp_filters: str = "any",
+        approval_field: str | None = None,
+        subsecond_stamps: bool = False,
         embed_items: bool = True,
-        embed_warehouse: bool = True,
+        embed_warehouse: bool = False,
         meta_last_page: int | str | None = None,
         include_meta: bool = True,
-        money_style: str = "mixed",
+        money_style: str = "numbers",
         receiving_touches_po: bool = True,
     ) -> None:
         self.token = token
         self.latency = latency
         self.honour_filters = honour_filters
         self.honour_sort = honour_sort
+        self.id_filter = id_filter  # honour | refuse (422) | ignore, `filters.FilterRules`
+        self.timestamp_filters = timestamp_filters  # any | strict | dates | date_only | ignore
+        self.approval_field = approval_field  # None: POs carry no approval field (documented)
+        self.subsecond_stamps = subsecond_stamps  # False: whole seconds, as the reference shows
+        self.filter_rules()  # checks the two filter switches
         self.embed_items = embed_items
         self.embed_warehouse = embed_warehouse
         self.meta_last_page = meta_last_page  # None: honest; an int or "endless": a lie
@@ -277,6 +319,21 @@ class LuminousEmulator:
         """Freeze the server clock at `value` (None: run from the real clock again)."""
         self._frozen_now = value.astimezone(UTC) if value is not None else None
 
+    def stamp(self, wanted: datetime | None = None) -> datetime:
+        """The `updated_at` a change gets: `wanted` (tests backdate, tie) or the server clock,
+        in whole seconds as the reference's stamps are (unless `subsecond_stamps`)."""
+        value = wanted.astimezone(UTC) if wanted is not None else self.now()
+        return value if self.subsecond_stamps else value.replace(microsecond=0)
+
+    def filter_rules(self) -> FilterRules:
+        """How this server takes filters and sort now (`filters.FilterRules`)."""
+        return FilterRules(
+            honour_filters=self.honour_filters,
+            honour_sort=self.honour_sort,
+            id_filter=self.id_filter,
+            timestamp_filters=self.timestamp_filters,
+        )
+
     # --- reference data ------------------------------------------------------------------
 
     def _take_id(self, kind: str) -> int:
@@ -289,7 +346,7 @@ class LuminousEmulator:
             sid = fields.pop("id", None) or self._take_id("supplier")
             record = {
                 "id": sid,
-                "status": "active",
+                "status": SUPPLIER_ACTIVE,
                 "name": name,
                 "description": None,
                 "street_address": None,
@@ -344,7 +401,7 @@ class LuminousEmulator:
         test can write a malformed record (e.g. `"supplier": None`, `"order_status": "x"`)."""
         with self._lock:
             record = self._new_po_record(fields)
-            stamp = updated_at.astimezone(UTC) if updated_at is not None else self.now()
+            stamp = self.stamp(updated_at)
             record.setdefault("created_at", stamp)
             record["updated_at"] = stamp
             self._pos[record["id"]] = record
@@ -359,7 +416,6 @@ class LuminousEmulator:
             "id": po_id,
             "order_numbers": [f"PO-{po_id:05d}"],
             "order_status": "active",
-            "approval_status": None,
             "order_type": 1,
             "order_date": None,
             "invoice_date": None,
@@ -381,6 +437,8 @@ class LuminousEmulator:
             "private_note": None,
             "items": items,
         }
+        if self.approval_field:  # a variant: the reference's PO has no approval field
+            record[self.approval_field] = None
         if "total_tax" not in fields and any(i.get("tax_rate") is not None for i in items):
             record["total_tax"] = str(sum((to_decimal(i["tax"]) for i in items), ZERO))
         for key, value in fields.items():
@@ -422,9 +480,7 @@ class LuminousEmulator:
                         sum((to_decimal(i["tax"]) for i in record["items"]), ZERO)
                     )
             record.update(changes)
-            record["updated_at"] = (
-                updated_at.astimezone(UTC) if updated_at is not None else self.now()
-            )
+            record["updated_at"] = self.stamp(updated_at)
             return self._render_po(record)
 
     def set_raw(self, po_id: int, **fields: Any) -> None:
@@ -442,7 +498,7 @@ class LuminousEmulator:
     def set_updated_at(self, po_id: int, value: datetime) -> None:
         """Change only the stamp: ties, backdated late commits."""
         with self._lock:
-            self._pos[po_id]["updated_at"] = value.astimezone(UTC)
+            self._pos[po_id]["updated_at"] = self.stamp(value)
 
     def delete_po(self, po_id: int) -> None:
         with self._lock:
@@ -509,8 +565,8 @@ class LuminousEmulator:
     # --- seed data -----------------------------------------------------------------------
 
     def seed_default(self) -> LuminousEmulator:
-        """A small, deliberately hostile data set: every status, approvals, tricky names,
-        products with and without SKUs, money as numbers and as strings."""
+        """A small, deliberately hostile data set: every documented status, tricky names,
+        products with and without SKUs; approvals in `approval_field` when it is set."""
         with self._lock:
             nutricost = self.add_supplier(
                 "Nutricost",
@@ -549,22 +605,23 @@ class LuminousEmulator:
                 (nutricost, main, "active", "approved", [(whey, "10", "42.50"), (scoop, 10, 0)]),
                 (nutricost, main, "active", "pending_approval", [(creatine, "24", 18.25)]),
                 (nutricost, east, "completed", "approved", [(whey, 5, "41.99")]),
-                (obrien, main, "closed", "approved", [(label, "1000", "0.035")]),
-                (obrien, east, "cancelled", None, [(scoop, 50, "0.40")]),
-                (colon, main, "draft", None, [(creatine, 1, "18.25")]),
-                (colon, main, "active", None, [(whey, "2", "40"), (creatine, "3", "17.5")]),
+                (obrien, main, "inactive", "approved", [(label, "1000", "0.035")]),
+                (obrien, east, "deleted", "approved", [(scoop, 50, "0.40")]),
+                (colon, main, "inactive", "pending_approval", [(creatine, 1, "18.25")]),
+                (colon, main, "active", "approved", [(whey, "2", "40"), (creatine, "3", "17.5")]),
                 (unicode_, east, "active", "approved", [(label, 500, "0.04")]),
-                (unicode_, main, "completed", None, [(scoop, 7, "0.39")]),
-                (nutricost, main, "draft", "pending_approval", [(whey, 1, "42.50")]),
+                (unicode_, main, "completed", "approved", [(scoop, 7, "0.39")]),
+                (nutricost, main, "active", "pending_approval", [(whey, 1, "42.50")]),
                 (obrien, main, "active", "approved", []),
-                (nutricost, None, "active", None, [(creatine, "12.5", "18.2500")]),
+                (nutricost, None, "active", "approved", [(creatine, "12.5", "18.2500")]),
             ]
             for n, (supplier, warehouse, status, approval, lines) in enumerate(plans):
                 stamp = base + timedelta(hours=n)
+                approved = {self.approval_field: approval} if self.approval_field else {}
                 po = self.create_po(
                     {
+                        **approved,
                         "order_status": status,
-                        "approval_status": approval,
                         "supplier_id": supplier["id"],
                         "warehouse_id": warehouse["id"] if warehouse else None,
                         "order_date": (stamp.date()).isoformat(),
@@ -596,8 +653,9 @@ class LuminousEmulator:
         bill_share: float = 0.0,
     ) -> LuminousEmulator:
         """Bulk load for benchmarks and backlog tests; deterministic for a given seed.
-        `open_only`: every PO active and approved (all of them go to QBO). `bill_share`: that
-        fraction of the POs is also received in full and billed in full (a posted bill)."""
+        `open_only`: every PO active (and approved, with an `approval_field`): all of them go to
+        QBO. `bill_share`: that fraction of the POs is also received in full and billed in
+        full (a posted bill)."""
         rng = random.Random(seed)
         billing_rng = random.Random(seed + 1)  # its own stream: POs stay the same with or without
         with self._lock:
@@ -619,10 +677,12 @@ class LuminousEmulator:
                     for _ in range(rng.randint(1, max_lines))
                 ]
                 stamp = start + timedelta(seconds=rng.randrange(span))
+                approval = "approved" if open_only else rng.choice(APPROVALS)
+                approved = {self.approval_field: approval} if self.approval_field else {}
                 po = self.create_po(
                     {
+                        **approved,
                         "order_status": "active" if open_only else rng.choice(STATUSES),
-                        "approval_status": "approved" if open_only else rng.choice(APPROVALS),
                         "supplier_id": rng.choice(suppliers)["id"],
                         "warehouse_id": warehouse["id"],
                         "order_date": stamp.date().isoformat(),
@@ -669,6 +729,9 @@ class LuminousEmulator:
             totals = {}
         for key, value in totals.items():
             out.setdefault(key, value)
+        if self.money_style == "numbers":  # as the reference shows: JSON numbers
+            numbers = (*PO_NUMBERS, *QUANTITY_TOTALS)
+            out.update({k: as_number(out[k]) for k in numbers if k in out})
         if self.embed_items if embed_items is None else embed_items:
             out["items"] = (
                 [self._render_item(i) for i in items] if isinstance(items, list) else items
@@ -683,6 +746,11 @@ class LuminousEmulator:
             product = _by_id(self._products, item.get("product_id"))
             out["product"] = dict(product) if product else None
             out["product_id"] = item.get("product_id")
+        if self.money_style == "numbers":  # as the reference shows: JSON numbers
+            out.update({k: as_number(out[k]) for k in LINE_NUMBERS if k in out})
+            if isinstance(out.get("product"), dict) and "unit_cost" in out["product"]:
+                product = out["product"] = dict(out["product"])
+                product["unit_cost"] = as_number(product["unit_cost"])
         if out.get("source_sku") is None and isinstance(out.get("product"), dict):
             out["source_sku"] = out["product"].get("sku")
         return out
@@ -692,7 +760,16 @@ class LuminousEmulator:
     def handle_api(
         self, method: str, path: str, query: list[tuple[str, str]], body: Any
     ) -> tuple[int, dict[str, str], Any]:
-        """Route one authenticated API request; returns (status, headers, JSON body)."""
+        """Route one authenticated API request; returns (status, headers, JSON body). A filter
+        or `per_page` the server does not take is answered 422, as validation errors are."""
+        try:
+            return self._route(method, path, query, body)
+        except LuminousInvalid as exc:
+            return 422, {}, {"message": "The given data was invalid.", "errors": exc.errors}
+
+    def _route(
+        self, method: str, path: str, query: list[tuple[str, str]], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
         parts = [p for p in path.split("/") if p]
         params = dict(query)
         with self._lock:
@@ -749,11 +826,11 @@ class LuminousEmulator:
     def list_envelope(self, rows: list[dict[str, Any]], query: list[tuple[str, str]]) -> dict:
         """Filter, sort and page rendered rows the way every list endpoint does."""
         params = dict(query)
-        return self._envelope(self._filter_sort(rows, query, params, _lookup), params)
+        return self._envelope(filter_sort(rows, query, params, lookup, self.filter_rules()), params)
 
     def _envelope(self, rows: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
         """One page in {data, meta}, with `meta` lied about or left out when a switch says so."""
-        envelope = _page(rows, params)
+        envelope = page(rows, params)
         meta = envelope["meta"]
         if self.meta_last_page == "endless":
             meta["last_page"] = meta["current_page"] + 1
@@ -773,7 +850,9 @@ class LuminousEmulator:
     def _list_pos(
         self, query: list[tuple[str, str]], params: dict[str, str]
     ) -> tuple[int, dict[str, str], Any]:
-        rows = self._filter_sort(list(self._pos.values()), query, params, self._po_lookup)
+        rows = filter_sort(
+            list(self._pos.values()), query, params, self._po_lookup, self.filter_rules()
+        )
         envelope = self._envelope(rows, params)
         envelope["data"] = [self._render_po(r) for r in envelope["data"]]
         self._list_pages_served += 1
@@ -783,6 +862,8 @@ class LuminousEmulator:
 
     def _po_lookup(self, record: dict[str, Any], dotted: str) -> Any:
         """A field of a stored PO as the API shows it, rendering embeds only when asked."""
+        if dotted in FAST_FIELDS:
+            return record.get(dotted)
         head, _, rest = dotted.partition(".")
         if not rest:
             if (head in ("supplier", "warehouse", "items") or head in QUANTITY_TOTALS) and (
@@ -790,7 +871,7 @@ class LuminousEmulator:
             ):
                 return self._render_po(record, embed_items=True).get(head)
             return record.get(head)
-        return _lookup(self._render_po(record, embed_items=True), dotted)
+        return lookup(self._render_po(record, embed_items=True), dotted)
 
     def _list_items(
         self, query: list[tuple[str, str]], params: dict[str, str]
@@ -808,39 +889,6 @@ class LuminousEmulator:
                     rendered.setdefault("purchase_order_id", record.get("id"))
                     rows.append(rendered)
         return 200, {}, self.list_envelope(rows, query)
-
-    def _filter_sort(
-        self,
-        rows: list[dict[str, Any]],
-        query: list[tuple[str, str]],
-        params: dict[str, str],
-        lookup: Callable[[dict[str, Any], str], Any],
-    ) -> list[dict[str, Any]]:
-        plain = lookup == self._po_lookup  # stored POs: top-level fields are plain dict reads
-        if self.honour_filters:
-            for name, value in query:
-                match = FILTER_RE.match(name)
-                if match and match.group(2) in FILTER_OPS:
-                    field_name, op = match.groups()
-                elif SHORTHAND_RE.match(name) and name not in NOT_FILTERS:
-                    field_name, op = name, "eq"
-                else:
-                    continue
-                test = _predicate(op, value)
-                if plain and field_name in FAST_FIELDS:
-                    rows = [r for r in rows if test(r.get(field_name))]
-                else:
-                    rows = [r for r in rows if test(lookup(r, field_name))]
-        rows.sort(key=lambda r: rank(r.get("id") or 0))  # one order: `luminous_order`
-        if self.honour_sort and params.get("sort"):
-            for spec in reversed(params["sort"].split(",")):
-                field_name, _, direction = spec.partition(":")
-                descending = direction.strip().lower() == "desc"
-                if plain and field_name in FAST_FIELDS:
-                    rows.sort(key=lambda r, f=field_name: rank(r.get(f)), reverse=descending)
-                else:
-                    rows.sort(key=lambda r, f=field_name: rank(lookup(r, f)), reverse=descending)
-        return rows
 
     # --- admin (out-of-process control) --------------------------------------------------
 
@@ -922,123 +970,6 @@ class LuminousEmulator:
 def _by_id(table: dict[int, dict[str, Any]], ident: Any) -> dict[str, Any] | None:
     """A reference record by a stored id of any type (a raw list or dict finds nothing)."""
     return table.get(ident) if isinstance(ident, int | str) else None
-
-
-def _lookup(row: dict[str, Any], dotted: str) -> Any:
-    value: Any = row
-    for part in dotted.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
-class _Operand:
-    """A query value, parsed once into each type it may be compared as."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        try:
-            self.instant: datetime | None = parse_timestamp(text)
-        except ValueError:
-            self.instant = None
-        try:
-            self.number: Decimal | None = Decimal(text)
-        except InvalidOperation:
-            self.number = None
-        self.rank = rank(text)
-
-    def pair(self, value: Any) -> tuple[Any, Any] | None:
-        if isinstance(value, datetime):
-            return (value, self.instant) if self.instant is not None else None
-        if isinstance(value, bool) or value is None:
-            return str(value).lower(), self.text.lower()
-        if isinstance(value, int | float | Decimal):
-            if self.number is None:
-                return str(value), self.text
-            return Decimal(str(value)), self.number
-        if isinstance(value, str) and self.number is not None:
-            try:
-                return Decimal(value), self.number
-            except InvalidOperation:
-                return value, self.text
-        return str(value), self.text
-
-
-def _predicate(op: str, text: str) -> Callable[[Any], bool]:
-    """Compile `field[op]=text` into a test on the field's value."""
-    if op == "set":
-        return lambda v: v not in (None, "", [])
-    if op == "notset":
-        return lambda v: v in (None, "", [])
-    if op in ("in", "notin"):
-        tests = [_predicate("eq", option) for option in text.split(",")]
-        if op == "in":
-            return lambda v: any(t(v) for t in tests)
-        return lambda v: not any(t(v) for t in tests)
-    operand = _Operand(text)
-    negated = op in ("neq", "notcontains")
-    positive = {"neq": "eq", "notcontains": "contains"}.get(op, op)
-    return _general_predicate(operand, positive, negated)
-
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq,
-    "gt": operator.gt,
-    "gte": operator.ge,
-    "lt": operator.lt,
-    "lte": operator.le,
-}
-
-
-def _general_predicate(operand: _Operand, positive: str, negated: bool) -> Callable[[Any], bool]:
-    """Compare any stored value with the operand, converting both to a common type."""
-
-    def scalar(value: Any) -> bool:
-        if value is None:
-            return False
-        if positive != "contains":  # in the order `sort` sorts by (`luminous_order`)
-            compare = _COMPARE.get(positive)
-            return compare is not None and compare(rank(value), operand.rank)
-        pair = operand.pair(value)
-        if pair is None:
-            return False
-        left, right = pair
-        return str(right).lower() in str(left).lower()
-
-    def test(value: Any) -> bool:
-        # a list matches by its entries (order_numbers); compared by order it is one value
-        entrywise = isinstance(value, list) and positive in ("eq", "contains")
-        hit = any(scalar(v) for v in value) if entrywise else scalar(value)
-        return not hit if negated else hit
-
-    return test
-
-
-def _page(rows: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
-    try:
-        per_page = int(params.get("per_page", DEFAULT_PER_PAGE))
-    except ValueError:
-        per_page = DEFAULT_PER_PAGE
-    per_page = max(1, min(MAX_PER_PAGE, per_page))
-    try:
-        page = max(1, int(params.get("page", 1)))
-    except ValueError:
-        page = 1
-    total = len(rows)
-    start = (page - 1) * per_page
-    chunk = rows[start : start + per_page]
-    return {
-        "data": chunk,
-        "meta": {
-            "current_page": page,
-            "last_page": max(1, -(-total // per_page)),
-            "per_page": per_page,
-            "total": total,
-            "from": start + 1 if chunk else None,
-            "to": start + len(chunk) if chunk else None,
-        },
-    }
 
 
 # --- HTTP plumbing -----------------------------------------------------------------------
@@ -1149,9 +1080,30 @@ def serve(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-sample-data", action="store_true", help="skip the default sample POs")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    parser.add_argument(
+        "--approval-field",
+        default=None,
+        help="serve approval in this PO field (the reference shows none), e.g. approval_status",
+    )
+    parser.add_argument(
+        "--strict-filters",
+        action="store_true",
+        help="answer 422 to an id[...] filter and to timestamps not in a documented form",
+    )
+    parser.add_argument(
+        "--date-only-filters", action="store_true", help="compare timestamp filters by date alone"
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
-    emu = LuminousEmulator(token=args.token, latency=args.latency)
+    emu = LuminousEmulator(
+        token=args.token,
+        latency=args.latency,
+        approval_field=args.approval_field,
+        id_filter="refuse" if args.strict_filters else "honour",
+        timestamp_filters=(
+            "date_only" if args.date_only_filters else "strict" if args.strict_filters else "any"
+        ),
+    )
     if not args.no_sample_data:
         emu.seed_default()
     if args.generate:

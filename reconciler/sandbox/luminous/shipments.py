@@ -27,7 +27,6 @@ from reconciler.sandbox.luminous.common import (
     LuminousNotFound,
     find_po_line,
     parse_id,
-    stamp_or,
 )
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ class ShipmentBook:
         """Store a shipment of `fields["items"]` ({purchase_order_item_id, quantity})."""
         with self.emu._lock:
             fields = dict(fields)
-            stamp = stamp_or(self.emu.now(), updated_at)
+            stamp = self.emu.stamp(updated_at)
             sid = self._ids.take("shipment", fields.pop("id", None))
             po_id = fields.get("purchase_order_id")
             items = [

@@ -60,3 +60,10 @@ class Kind:
     # The full sweep reads every document of this kind again (edits that did not move
     # `updated_at`); otherwise it only looks for the ones gone from Luminous.
     sweep_rereads: bool = False
+    # The parser as the settings configure it (the field a PO's approval is read from);
+    # None: `parse` as it is.
+    configure: Callable[[Settings], Callable[[Any], Any]] | None = None
+
+    def parser(self, settings: Settings) -> Callable[[Any], Any]:
+        """raw record -> its record, or a RejectedRecord, with these settings."""
+        return self.configure(settings) if self.configure is not None else self.parse

@@ -6,7 +6,8 @@ line Ids of an unchanged PO that never had them recorded (one read), so its bill
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from reconciler import errors
 from reconciler.documents import actions
@@ -18,6 +19,9 @@ from reconciler.documents.po.plan import POPlan
 from reconciler.model import DocKind, LedgerEntry
 from reconciler.sync.kinds.declaration import Kind, PassParts
 from reconciler.write.po import POWriter
+
+if TYPE_CHECKING:
+    from reconciler.config.settings import Settings
 
 PO = DocKind.PURCHASE_ORDER
 
@@ -70,6 +74,12 @@ def build(parts: PassParts) -> tuple[POWriter, POHooks]:
     return writer, POHooks(parts, writer)
 
 
+def parser(settings: Settings) -> Callable[[Any], Any]:
+    """The PO parser, reading approval from the field `sync.approval_field` names."""
+    field = settings.sync.approval_field.strip()
+    return lambda raw: parse_or_reject(raw, approval_field=field)
+
+
 PURCHASE_ORDERS = Kind(
     doc=PO,
     enabled=lambda settings: True,
@@ -77,4 +87,5 @@ PURCHASE_ORDERS = Kind(
     parse=parse_or_reject,
     build=build,
     sweep_rereads=True,
+    configure=parser,
 )
