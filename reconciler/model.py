@@ -18,6 +18,8 @@ class DocKind(enum.StrEnum):
     PURCHASE_ORDER = "po"
     BILL = "bill"
     RECEIPT = "receipt"  # a QBO Bill made from a Luminous receiving report ([bills] from)
+    VENDOR_CREDIT = "vendor_credit"  # a QBO VendorCredit ([vendor_credits] from)
+    PAYMENT = "payment"  # a Luminous bill payment: a QBO BillPayment ([payments] from)
 
     @property
     def entity(self) -> str:
@@ -63,6 +65,12 @@ KIND_FACTS = {
     DocKind.BILL: KindFacts("Bill", "bill", "Bills", "luminous_bills", "bill"),
     DocKind.RECEIPT: KindFacts(
         "Bill", "receipt", "Bills from receipts", "luminous_receipts", "bill"
+    ),
+    DocKind.VENDOR_CREDIT: KindFacts(
+        "VendorCredit", "vendor credit", "Vendor credits", "luminous_vendor_credits", "vendorcredit"
+    ),
+    DocKind.PAYMENT: KindFacts(
+        "BillPayment", "payment", "Bill payments", "luminous_payments", "billpayment"
     ),
 }
 

@@ -25,6 +25,7 @@ from reconciler.luminous.documents import DocumentReader
 from reconciler.luminous.fields import PO_FIELDS
 from reconciler.luminous.http import MAX_PER_PAGE, LuminousHTTP, LuminousRequestError, int_or_none
 from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant
+from reconciler.luminous.payments import PaymentReader
 
 __all__ = [
     "MAX_PER_PAGE",
@@ -34,6 +35,11 @@ __all__ = [
     "format_instant",
 ]
 
+DOCUMENT_PATHS = {
+    "bills": documents.BILLS_PATH,
+    "receipts": documents.RECEIPTS_PATH,
+    "vendor_credits": documents.CREDITS_PATH,
+}
 PO_PATH = "/purchase-orders"
 ITEMS_PATH = "/purchase-orders/items"
 
@@ -75,7 +81,7 @@ class LuminousClient:
             self.http, PO_PATH, complete=self._complete, max_rewalks=max_rewalks
         )
         self._cache: dict[str, dict[Any, Any]] = {}
-        self._documents: dict[str, DocumentReader] = {}
+        self._documents: dict[str, Any] = {}
 
     @property
     def per_page(self) -> int:
@@ -127,12 +133,16 @@ class LuminousClient:
         """Every PO id Luminous lists, ascending when the server honours `id[gt]`+`sort`."""
         return documents.all_ids(self.http, PO_PATH, PO_FIELDS["id"])
 
-    def documents(self, kind: str) -> DocumentReader:
-        """The reader of another list: "bills" or "receipts" (receiving reports), sharing this
-        client's connection, retries and request count."""
+    def documents(self, kind: str) -> Any:
+        """The reader of another list: "bills", "receipts" (receiving reports),
+        "vendor_credits", or "payments" (bill payments, read through their bills), sharing
+        this client's connection, retries and request count."""
         if kind not in self._documents:
-            path = documents.BILLS_PATH if kind == "bills" else documents.RECEIPTS_PATH
-            self._documents[kind] = DocumentReader(self.http, path, clock=self.clock)
+            if kind == "payments":
+                self._documents[kind] = PaymentReader(self.http, clock=self.clock)
+            else:
+                path = DOCUMENT_PATHS[kind]
+                self._documents[kind] = DocumentReader(self.http, path, clock=self.clock)
         return self._documents[kind]
 
     # --- filling in what a list row may leave out ----------------------------------------
