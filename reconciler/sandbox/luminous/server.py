@@ -66,7 +66,9 @@ from urllib.parse import parse_qsl, urlsplit
 from reconciler.sandbox.luminous import bills_http as luminous_bills_http
 from reconciler.sandbox.luminous.bills import BillBook
 from reconciler.sandbox.luminous.common import ZERO, cents, guarded, to_decimal
+from reconciler.sandbox.luminous.credits import CreditBook
 from reconciler.sandbox.luminous.order import parse_timestamp, rank
+from reconciler.sandbox.luminous.payments import PaymentDesk
 from reconciler.sandbox.luminous.receiving import (
     QUANTITY_TOTALS,
     ReceivingBook,
@@ -218,6 +220,8 @@ class LuminousEmulator:
         self.bills = BillBook(self)
         self.receiving = ReceivingBook(self)
         self.shipments = ShipmentBook(self)
+        self.payments = PaymentDesk(self)  # bill payments: luminous_payments.py
+        self.credits = CreditBook(self)  # vendor credits and returns: luminous_credits.py
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -736,6 +740,8 @@ class LuminousEmulator:
     ) -> tuple[int, Any] | None:
         """Bills, receiving reports and shipments answer their own paths (None: not theirs)."""
         routes = (
+            lambda: self.payments.route(method, parts, query, body),
+            lambda: self.credits.route(method, parts, query, body),
             lambda: luminous_bills_http.route(self.bills, method, parts, query, body),
             lambda: self.receiving.route(method, parts, query, body),
             lambda: self.shipments.route(method, parts, query),
@@ -898,6 +904,10 @@ class LuminousEmulator:
     def _admin_books(
         self, method: str, parts: list[str], body: dict[str, Any], stamp: datetime | None
     ) -> tuple[int, Any] | None:
+        if parts[:1] == ["vendor-credits"]:
+            return self.credits.admin(method, parts, body, stamp)
+        if parts[:1] == ["bills"] and parts[2:3] == ["payments"]:
+            return self.payments.admin(method, parts, body, stamp)
         if parts[:1] == ["bills"]:
             return luminous_bills_http.admin(self.bills, method, parts, body, stamp)
         if parts[:1] == ["receiving-reports"]:
@@ -913,6 +923,7 @@ class LuminousEmulator:
                 "bills": len(self.bills.records),
                 "receiving_reports": len(self.receiving.records),
                 "shipments": len(self.shipments.records),
+                "vendor_credits": len(self.credits.records),
             }
 
 
