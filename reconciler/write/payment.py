@@ -4,9 +4,10 @@
   else the vendor resolved by name, the bill's too), the bank or card account resolved by name,
   one line linked to the QBO Bill the sync wrote.
 - Creates go in batches, looked up first by DocNumber (`L-P<id>`: one number per payment).
-- A void in Luminous is QBO's void (`operation=update&include=void`), sent alone; a payment
-  gone from Luminous is deleted (or voided, `[payments] on_delete`). QBO gives the bill's
-  balance back either way.
+- A void in Luminous is QBO's void (`operation=update&include=void`), sent alone after one
+  read (a void resumed after a crash may have landed: QBO refuses a second); a payment gone
+  from Luminous is deleted (or voided, `[payments] on_delete`). QBO gives the bill's balance
+  back either way.
 - Every answer is read back (`confirmed`): a payment that landed without its bill's link is
   recorded failed with the reason, never synced.
 """
@@ -90,8 +91,13 @@ class PaymentWriter(DocumentWriter):
         qbo_id, token = str(target["Id"]), str(target["SyncToken"])
         if isinstance(write.action, actions.Delete):
             return self._delete(qbo_id, token, request_id)
-        if isinstance(write.action, actions.Close):
-            result = self.qbo.void(self.entity, qbo_id, token, request_id=request_id)
+        if isinstance(write.action, actions.Close):  # read first: a resumed void may be done
+            held = self.read(qbo_id)
+            if bodies.is_void(held):
+                return held, None
+            result = self.qbo.void(
+                self.entity, qbo_id, str(held["SyncToken"]), request_id=request_id
+            )
             return result.entity, result.intuit_tid
         assert payload is not None
         at = replace(begun, qbo_id=qbo_id, sync_token=token)

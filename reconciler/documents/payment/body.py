@@ -10,6 +10,7 @@ are told apart (a credit's application uses it too).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from reconciler.documents.payment.model import DesiredPayment
@@ -65,3 +66,16 @@ def linked(entity: Mapping[str, Any], txn_type: str) -> list[str]:
         for link in line.get("LinkedTxn") or []
         if isinstance(link, Mapping) and link.get("TxnType") == txn_type
     ]
+
+
+def is_void(entity: Mapping[str, Any]) -> bool:
+    """A BillPayment QBO voided: TotalAmt 0, no lines, "Voided" before its memo."""
+    note = str(entity.get("PrivateNote") or "")
+    return note.startswith("Voided") and not entity.get("Line") and _zero(entity.get("TotalAmt"))
+
+
+def _zero(value: Any) -> bool:
+    try:
+        return Decimal(str(value)) == 0
+    except ArithmeticError:
+        return False
