@@ -18,21 +18,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import errors
 from reconciler.documents import actions
 from reconciler.documents.bill import body as bill_bodies
-from reconciler.documents.bill.model import DesiredBillLine
 from reconciler.documents.credit import body as bodies
 from reconciler.documents.credit.model import DesiredApplication, DesiredCredit
 from reconciler.documents.payment.body import linked
 from reconciler.documents.request_ids import derive_request_id
-from reconciler.model import DesiredVendor, DocKind, LedgerEntry
+from reconciler.model import DocKind, LedgerEntry
 from reconciler.qbo import query as q
 from reconciler.write.lookup import number_key
-from reconciler.write.payment import AccountLine
+from reconciler.write.payment import AccountLine, AccountReferences
 from reconciler.write.writer import Answer, DocumentWriter, Write
 
 if TYPE_CHECKING:
@@ -41,16 +40,6 @@ if TYPE_CHECKING:
     from reconciler.state.scratch import PassScratch
 
 PAYMENT = "BillPayment"
-
-
-@dataclass(frozen=True)
-class CreditReferences:
-    source_id: int
-    vendor: DesiredVendor
-    lines: tuple[DesiredBillLine | AccountLine, ...]
-    ap_account: str | None
-    location: None = None
-    tax_calculation: str | None = None
 
 
 class VendorCreditWriter(DocumentWriter):
@@ -85,17 +74,11 @@ class VendorCreditWriter(DocumentWriter):
         self._applying: set[tuple[str, str]] = set()  # (number key, vendor) with applications
         self._problems: dict[int, str] = {}
 
-    def refs_view(self, desired: DesiredCredit) -> CreditReferences:
+    def refs_view(self, desired: DesiredCredit) -> AccountReferences:
         extra = (AccountLine(desired.application_account),) if desired.application_account else ()
         lines = (*desired.lines, *(extra if desired.applications else ()))
-        return CreditReferences(
-            desired.source_id,
-            desired.vendor,
-            lines,
-            desired.ap_account,
-            None,
-            desired.tax_calculation,
-        )
+        view = AccountReferences(desired.source_id, desired.vendor, lines, desired.ap_account)
+        return replace(view, tax_calculation=desired.tax_calculation)
 
     def payload(self, desired: DesiredCredit) -> dict[str, Any]:
         refs = self.refs.for_document(self.refs_view(desired))

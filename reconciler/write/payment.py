@@ -38,14 +38,15 @@ class AccountLine:
 
 @dataclass(frozen=True)
 class AccountReferences:
-    """What the resolver needs of a document that names a vendor and accounts only."""
+    """What the resolver reads of a document (`resolve.ReferringDocument`): its vendor, the
+    lines that need an item or an account, its AP account; no location of its own."""
 
     source_id: int
     vendor: DesiredVendor
-    lines: tuple[AccountLine, ...]
+    lines: tuple[Any, ...]  # resolve.ReferringLine: AccountLine, a bill's DesiredBillLine
     ap_account: str | None
     location: None = None
-    tax_calculation: None = None
+    tax_calculation: str | None = None  # TaxInclusive: the body needs the codes' rates
 
 
 class PaymentWriter(DocumentWriter):

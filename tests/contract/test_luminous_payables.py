@@ -37,7 +37,7 @@ def test_a_payment_is_made_voided_and_deleted_and_the_bill_follows(lum):
         {"paid_amount": 10, "payment_type": "check", "payment_date": "2026-03-01"},
     )
     assert answer.status_code == 201, answer.text
-    payment = answer.json()["data"]
+    payment = answer.json()["data"]["payments"][-1]  # the create answers the bill
     assert {"id", "payment_date", "payment_type", "paid_amount", "remarks"} <= set(payment)
     assert (payment["status"], payment["bill_id"]) == ("completed", bill["id"])
     after = lum.data(f"/bills/{bill['id']}")
@@ -72,6 +72,8 @@ def test_payment_types_and_refusals(lum):
         assert lum.call("POST", path, {"paid_amount": 1, "payment_type": kind}).status_code == 201
     assert lum.call("POST", path, {"paid_amount": 1, "payment_type": "wire"}).status_code == 422
     assert lum.call("POST", path, {"paid_amount": 0}).status_code == 422
+    in_full = lum.call("POST", path, {}).json()["data"]  # no amount: what is due
+    assert (in_full["status"], float(in_full["total_due"])) == ("paid", 0.0)
     void = next(b for b in lum.rows("/bills") if b["status"] == "void")
     assert lum.call("POST", f"/bills/{void['id']}/payments", {"paid_amount": 1}).status_code == 409
 

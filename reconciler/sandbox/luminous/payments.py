@@ -6,8 +6,9 @@ the payment fields `payment_date`, `payment_type` (cash, credit_card, debit_card
 bank_transfer), `paid_amount`, `remarks` (purchase_orders.py, a PO payment's create); a bill's
 `total_paid` and `total_due` (bills.py columns).
 
-Assumed (one place to correct): a payment's `status` ("completed", or "void" once voided: a
-void payment stays listed and counts for nothing), `reference_number`, `bill_id`,
+Assumed (one place to correct): a payment without `paid_amount` pays what is due; the
+create answers the bill, its payments included; a payment's `status` ("completed", or "void"
+once voided: a void payment stays listed and counts for nothing), `reference_number`, `bill_id`,
 `created_at`, `updated_at`; `GET /bills/{id}/payments` lists a bill's payments; every payment,
 void or delete moves the bill's `updated_at` (its totals change) and its status (partially_paid,
 paid, or back to posted); more than the bill's total_due is accepted (Luminous's own rule is not
@@ -36,6 +37,13 @@ from reconciler.sandbox.luminous.common import (
 if TYPE_CHECKING:
     from reconciler.sandbox.luminous.server import LuminousEmulator
 
+
+def bill_totals(record: dict[str, Any]) -> dict[str, Any]:
+    from reconciler.sandbox.luminous.bills import bill_totals as totals  # (bills imports us)
+
+    return totals(record)
+
+
 PAYMENT_TYPES = ("cash", "credit_card", "debit_card", "check", "bank_transfer")
 PAID_STATUSES = ("partially_paid", "paid")
 
@@ -55,12 +63,14 @@ class PaymentDesk:
         kind = fields.get("payment_type", "bank_transfer")
         if kind not in PAYMENT_TYPES:
             raise LuminousInvalid("payment_type", f"one of {', '.join(PAYMENT_TYPES)}")
-        if to_decimal(fields.get("paid_amount")) <= ZERO:
-            raise LuminousInvalid("paid_amount", "must be above zero")
         with self.emu._lock:
             record = self.emu.bills._record(bill_id)
             if record.get("status") == "void":
                 raise LuminousConflict(f"Bill {bill_id} is void.")
+            if fields.get("paid_amount") is None:  # in full: whatever is still due
+                fields = {**fields, "paid_amount": bill_totals(record)["total_due"]}
+            if to_decimal(fields.get("paid_amount")) <= ZERO:
+                raise LuminousInvalid("paid_amount", "must be above zero")
             stamp = stamp_or(self.emu.now(), updated_at)
             self.emu.bills._add_payment(record, {"payment_type": kind, **fields}, stamp)
             self.emu.bills._touch(record, stamp)
@@ -112,8 +122,9 @@ class PaymentDesk:
             return None
         rest = parts[3:]
         body = body if isinstance(body, dict) else {}
-        if not rest and method == "POST":
-            return 201, {"data": self.pay(bill_id, body)}
+        if not rest and method == "POST":  # answers the bill, as the emulator always has
+            self.pay(bill_id, body)
+            return 201, {"data": self.emu.bills.get(bill_id)}
         if not rest and method == "GET":
             return 200, self.emu.list_envelope(self.of(bill_id), query)
         payment_id = parse_id(rest[0]) if rest else None

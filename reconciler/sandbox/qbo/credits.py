@@ -30,6 +30,9 @@ from reconciler.sandbox.qbo import (  # circular by design: qbo_store used only 
     classes as qbo_classes,
 )
 from reconciler.sandbox.qbo import (
+    payments as qbo_payments,
+)
+from reconciler.sandbox.qbo import (
     store as qbo_store,
 )
 from reconciler.sandbox.qbo import (
@@ -92,15 +95,13 @@ def _apply_doc_number(company: Any, obj: dict, existing: dict | None) -> None:
 
 def applications_of(company: Any, credit_id: str | None) -> list[tuple[str, Decimal]]:
     """(BillPayment Id, amount) of every BillPayment line that applies this credit."""
-    if credit_id is None:
-        return []
     found = []
-    for payment in company.objects["BillPayment"].values():
+    for payment in qbo_payments.payers(company, "VendorCredit", credit_id):
         for line in payment.get("Line", []):
             for link in line.get("LinkedTxn", []):
                 if link.get("TxnType") == "VendorCredit" and str(link.get("TxnId")) == credit_id:
                     found.append((payment["Id"], line["Amount"]))
-    return sorted(found, key=lambda pair: int(pair[0]) if pair[0].isdigit() else 0)
+    return found
 
 
 def _set_balance(credit: dict, applied: list[tuple[str, Decimal]]) -> None:

@@ -159,8 +159,21 @@ def paid_bills(payment: dict | None, kind: str = "Bill") -> set[str]:
     }
 
 
+def payers(company: Any, kind: str, target_id: str | None) -> list[dict]:
+    """The BillPayments applied to a Bill or VendorCredit, by Id (an index: no scan of every
+    payment, which made a backlog of payments quadratic)."""
+    ids = company.payers.get((kind, str(target_id)), ()) if target_id is not None else ()
+    found = [company.objects["BillPayment"].get(pay_id) for pay_id in ids]
+    return sorted((p for p in found if p is not None), key=lambda p: (len(p["Id"]), p["Id"]))
+
+
 def after_payment_write(company: Any, before: dict | None, stored: dict | None) -> None:
     """Re-derive every bill and credit the payment applies or applied."""
+    for kind in ("Bill", "VendorCredit"):
+        for target in paid_bills(before, kind):
+            company.payers.get((kind, target), set()).discard(str((before or {}).get("Id")))
+        for target in paid_bills(stored, kind):
+            company.payers.setdefault((kind, target), set()).add(str((stored or {}).get("Id")))
     for bill_id in sorted(paid_bills(before) | paid_bills(stored)):
         qbo_bills.refresh_bill(company, bill_id)
     credits = paid_bills(before, "VendorCredit") | paid_bills(stored, "VendorCredit")

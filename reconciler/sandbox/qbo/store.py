@@ -356,6 +356,8 @@ class Company:
         self.line_id_high: dict[tuple[str, str], int] = {}
         # POs their bills closed (and may reopen); a PO the client closed is not here.
         self.auto_closed_pos: set[str] = set()
+        # (Bill or VendorCredit, Id) -> the BillPayments applied to it (qbo_payments keeps it)
+        self.payers: dict[tuple[str, str], set[str]] = {}
         # True only during a write that carries include=allowduplicatedocnum.
         self.allow_duplicate_docnum = False
         self.country = "US"

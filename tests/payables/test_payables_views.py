@@ -1,0 +1,109 @@
+"""Payments and vendor credits through the parts of the path that have no code of their own for
+them: the drift check, the preview (`run --once --dry-run`), `reconciler status`, the status
+page. Both emulators over HTTP, a pass in process (tests/integration/sync_harness.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from decimal import Decimal
+
+from bill_fixtures import bill, two_line_po
+from support import EventLog
+from sync_harness import harness
+
+from reconciler.app import dry_run
+from reconciler.app.cli import main
+from reconciler.model import DocKind, Drift
+from reconciler.web.routes import StatusPage
+
+
+def _on(settings):
+    bills = dataclasses.replace(settings.bills, from_="bills")
+    payments = dataclasses.replace(
+        settings.payments, from_="luminous", accounts=(("default", "Checking"),)
+    )
+    credits = dataclasses.replace(
+        settings.vendor_credits, from_="luminous", application_account="Checking"
+    )
+    return dataclasses.replace(settings, bills=bills, payments=payments, vendor_credits=credits)
+
+
+def _paid(h, amount="100.00"):
+    """A synced bill, a payment and a credit applied to it (not yet synced)."""
+    b = bill(h, two_line_po(h), bill_number="INV-1")
+    payment = h.lum.payments.pay(
+        b["id"], {"paid_amount": amount, "payment_type": "check"}, updated_at=h.next_stamp()
+    )
+    supplier = h.supplier("Nutricost")
+    credit = h.lum.credits.create(
+        {"vendor_id": supplier["id"], "amount": "30.00", "credit_number": "CN-1"},
+        updated_at=h.next_stamp(),
+    )
+    h.lum.credits.apply(credit["id"], {"bill_id": b["id"], "amount": "30"}, h.next_stamp())
+    return b, payment, credit
+
+
+def test_a_payment_voided_in_qbo_by_someone_else_is_drift(tmp_path):
+    with harness(tmp_path, settings_hook=_on) as h:
+        _, payment, _ = _paid(h)
+        assert h.run().outcome == "ok"
+        row = next(
+            p for p in h.qbo.objects("BillPayment") if p["DocNumber"] == f"L-P{payment['id']}"
+        )
+        h.qbo.company.void("BillPayment", {"Id": row["Id"], "SyncToken": row["SyncToken"]})
+        h.clock.advance(minutes=16)
+        report = h.run()
+        (finding,) = report.drift
+        assert (finding.kind, finding.doc_id, finding.change) == (
+            DocKind.PAYMENT,
+            payment["id"],
+            Drift.EDITED,
+        )
+        assert ("TotalAmt", Decimal("100.00"), Decimal("0.00")) in [
+            (d.field, d.ours, d.theirs) for d in finding.diffs
+        ]
+
+
+def test_the_preview_lists_payments_and_credits_and_writes_nothing(tmp_path):
+    with harness(tmp_path, settings_hook=_on) as h:
+        b = bill(h, two_line_po(h), bill_number="INV-1")
+        assert h.run().outcome == "ok"
+        payment = h.lum.payments.pay(b["id"], {"paid_amount": "50"}, updated_at=h.next_stamp())
+        supplier = h.supplier("Nutricost")
+        credit = h.lum.credits.create(
+            {"vendor_id": supplier["id"], "amount": "30.00"}, updated_at=h.next_stamp()
+        )
+        h.lum.credits.apply(credit["id"], {"bill_id": b["id"]}, h.next_stamp())
+        out = io.StringIO()
+        code = dry_run.command(h.settings, log=EventLog(), out=out, as_json=True)
+        shown = {
+            (d["kind"], d["doc_id"]): d["action"] for d in json.loads(out.getvalue())["documents"]
+        }
+        assert shown == {
+            ("payment", payment["id"]): "create",
+            ("vendor_credit", credit["id"]): "create",
+        }
+        assert code == 0 and h.qbo.objects("BillPayment") == []
+        assert h.qbo.objects("VendorCredit") == []
+        text = io.StringIO()
+        dry_run.command(h.settings, log=EventLog(), out=text)
+        assert "Bill payments (1):" in text.getvalue() and "Vendor credits (1):" in text.getvalue()
+
+
+def test_status_and_the_status_page_name_payments_and_credits(tmp_path, capsys):
+    with harness(tmp_path, settings_hook=_on) as h:
+        _, payment, _ = _paid(h)
+        assert h.run().outcome == "ok"
+        number = f"L-P{payment['id']}"
+        config = tmp_path / "status.toml"
+        config.write_text(f'[state]\npath = "{h.settings.state.path}"\n')
+        assert main(["status", number, "--config", str(config)]) == 0
+        assert f"payment {number}" in capsys.readouterr().out
+        store = h.store()
+        try:
+            page = StatusPage(store.ledger).overview("kind=vendor_credit").html
+        finally:
+            store.close()
+        assert "CN-1" in page and "Vendor credits" in page
