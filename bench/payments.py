@@ -36,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import qbo_bound  # (bench/ siblings: a script's own directory is on sys.path)
+import request_log
 import requests
-from backfill import LUMINOUS_TOKEN, Emulators, Meter, admin, build_deps
+from backfill import LUMINOUS_TOKEN, Emulators, Meter, admin, build_deps, qbo_log
 
 from reconciler import logs
 from reconciler.config.settings import Settings
@@ -81,6 +82,7 @@ def passes(emu: Emulators, args: argparse.Namespace, workdir: Path, turn_on) -> 
     meter, log = Meter(), logs.get_logger("bench")
     deps, _ = build_deps(emu, args, workdir, meter, log)
     deps.settings = turn_on(deps.settings)
+    logged, started = len(qbo_log(emu)), time.monotonic()  # (the log's admitted_at clock)
     start, done = time.perf_counter(), 0
     try:
         while done < MAX_PASSES:
@@ -93,13 +95,37 @@ def passes(emu: Emulators, args: argparse.Namespace, workdir: Path, turn_on) -> 
                 break
     finally:
         deps.store.close()
+    wall = time.perf_counter() - start
     return {
         "passes": done,
-        "wall_s": round(time.perf_counter() - start, 2),
+        "wall_s": round(wall, 2),
+        **_qbo_span(qbo_log(emu)[logged:], started, args.latency),
         "qbo_requests": meter.requests,
         "qbo_reads": meter.reads,
         "qbo_write_requests": meter.write_requests,
         "batches": meter.batches,
+    }
+
+
+def _qbo_span(entries: list[dict[str, Any]], started: float, latency: float) -> dict[str, Any]:
+    """When the pass's BillPayment work reached QBO: its first request (the DocNumber look-up
+    or batch) and its last answer, in seconds after the pass began; the rest of the wall time
+    is reading Luminous."""
+    times = [
+        float(e["admitted_at"]) - started
+        for e in request_log.api_entries(entries)
+        if e.get("admitted_at") is not None
+        and ("BillPayment" in request_log.kind(e) or "billpayment" in request_log.kind(e))
+    ]
+    if not times:
+        return {}
+    first, last = min(times), max(times) + latency
+    summary = request_log.summarize(entries, started)
+    return {
+        "qbo_first_s": round(first, 2),
+        "qbo_last_answer_s": round(last, 2),
+        "qbo_span_s": round(last - first, 2),
+        "qbo_timeline": summary["timeline"],
     }
 
 
@@ -131,8 +157,9 @@ def pay_every_bill(emu: Emulators) -> int:
     return len(bills)
 
 
-def bound(n: int, latency: float, wall: float) -> dict[str, Any]:
-    """The shortest wall time QBO's limits permit for N payment creates (`qbo_bound`)."""
+def bound(n: int, latency: float, wall: float, span: float | None) -> dict[str, Any]:
+    """The shortest wall time QBO's limits permit for N payment creates (`qbo_bound`): its
+    ratio to the pass's wall time, and to the span of the pass's QBO work."""
     work = qbo_bound.Work(ref_lookups=0, ref_creates=0, po_creates=n)
     schedule = qbo_bound.min_makespan(work, latency)
     return {
@@ -140,6 +167,8 @@ def bound(n: int, latency: float, wall: float) -> dict[str, Any]:
         "bound_s": round(schedule.makespan_s, 2),
         "bound_lower_s": round(qbo_bound.lower_bound(work, latency), 2),
         "bound_ratio": round(schedule.makespan_s / wall, 3) if wall else None,
+        "bound_ratio_of_qbo_span": round(schedule.makespan_s / span, 3) if span else None,
+        "mix_bound_s": None,
         "bound_binding": qbo_bound.binding_limits(work, latency)["binding"],
     }
 
@@ -165,9 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.15, help="QBO seconds per request")
     parser.add_argument("--cool-down", type=float, default=61.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--log-level", default="WARNING", help="the daemon's log, on stderr")
     args = parser.parse_args(argv)
     args.limits = "real"  # (build_deps: the client's limiter at QBO's limits)
-    logs.configure(level="WARNING", json_output=True)
+    logs.configure(level=args.log_level, json_output=True)
     with emulators(args) as emu, tempfile.TemporaryDirectory(prefix="bench-payments-") as tmp:
         visa = {"Name": "Visa", "AccountType": "Credit Card", "AccountSubType": "CreditCard"}
         admin(emu, "POST", "seed", {"entity": "Account", "object": visa})
@@ -181,8 +211,12 @@ def main(argv: list[str] | None = None) -> int:
             "count": n,
             **measured,
             **per,
-            **bound(n, args.latency, measured["wall_s"]),
+            **bound(n, args.latency, measured["wall_s"], measured.get("qbo_span_s")),
         }
+        mix = qbo_bound.mix_lower_bound(measured["qbo_requests"], measured["batches"], args.latency)
+        span = measured.get("qbo_span_s")
+        result["payments"]["mix_bound_s"] = round(mix, 2)
+        result["payments"]["mix_ratio_of_qbo_span"] = round(mix / span, 3) if span else None
         result["idle_pass"] = passes(emu, args, Path(tmp), payments_on)
         result["outcome"] = outcome(emu)
     json.dump(result, sys.stdout, indent=2)
