@@ -1,6 +1,7 @@
 """Payments and vendor credits through the parts of the path that have no code of their own for
 them: the drift check, the preview (`run --once --dry-run`), `reconciler status`, the status
-page. Both emulators over HTTP, a pass in process (tests/integration/sync_harness.py)."""
+page; and a cancelled credit deleted with its application. Both emulators over HTTP, a pass in
+process (tests/integration/sync_harness.py)."""
 
 from __future__ import annotations
 
@@ -107,3 +108,34 @@ def test_status_and_the_status_page_name_payments_and_credits(tmp_path, capsys):
         finally:
             store.close()
         assert "CN-1" in page and "Vendor credits" in page
+
+
+def test_a_credit_cancelled_with_delete_undoes_its_application_then_goes(tmp_path):
+    """`[vendor_credits] on_cancel = "delete"`: reversed and cancelled in Luminous between two
+    passes, the credit's application is deleted in QBO first (QBO refuses to delete a credit
+    that is applied), then the credit itself; the bill owes all again."""
+
+    def deleting(settings):
+        settings = _on(settings)
+        credits = dataclasses.replace(settings.vendor_credits, on_cancel="delete")
+        return dataclasses.replace(settings, vendor_credits=credits)
+
+    with harness(tmp_path, settings_hook=deleting) as h:
+        b, _, credit = _paid(h)
+        assert h.run().outcome == "ok"
+        assert len(h.qbo.objects("BillPayment")) == 2 and len(h.qbo.objects("VendorCredit")) == 1
+        application = h.lum.credits.get(credit["id"])["applications"][0]
+        h.lum.credits.reverse(credit["id"], application["id"], h.next_stamp())
+        h.lum.credits.cancel(credit["id"], h.next_stamp())
+        assert h.run().outcome == "ok"
+        assert h.qbo.objects("VendorCredit") == []
+        assert [p["DocNumber"] for p in h.qbo.objects("BillPayment")] == ["L-P1"]
+        store = h.store()
+        try:
+            row = store.ledger.entry(credit["id"], DocKind.VENDOR_CREDIT)
+            bill_row = store.ledger.entry(b["id"], DocKind.BILL)
+        finally:
+            store.close()
+        assert row.lifecycle.value == "deleted"
+        balance = h.qbo.get("Bill", bill_row.qbo_id)["Balance"]
+        assert balance == h.qbo.get("Bill", bill_row.qbo_id)["TotalAmt"] - Decimal("100.00")
