@@ -9,6 +9,9 @@ number, vendor, currency, stamp), and its key is its bill's `(updated_at, paymen
 payments of the bills of one instant are handed on in payment-id order, so the keys still
 ascend. A bill row without `payments` is completed from `GET /bills/{id}/payments` (assumed).
 
+A bill without payments yields nothing, so the read also says how far it went (`through`):
+the checkpoint may pass such bills, or every pass would read them again.
+
 One payment (`get`) is found through the payment-to-bill map the reads fill; one this process
 has not seen is found by one walk of every bill (which fills the map for all), and only after
 that walk is a payment known to be gone.
@@ -17,6 +20,7 @@ that walk is a payment known to be gone.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +30,16 @@ from reconciler.luminous.http import LuminousHTTP, int_or_none
 from reconciler.luminous.keyed import KeyedReader, ReadReport, stamp_of
 
 Row = dict[str, Any]
+
+
+@dataclass
+class PaymentReport(ReadReport):
+    """How the last read went, and the key of the last bill it read (`(updated_at, 0)`): the
+    checkpoint may pass bills that held no payment, or each pass would read them again."""
+
+    through: tuple[datetime, int] | None = None
+
+
 BILL_KEYS = ("id", "number", "vendor_id", "vendor_name", "currency", "status", "updated_at")
 
 
@@ -45,7 +59,7 @@ class PaymentReader:
         self._bills = KeyedReader(http, self.path, complete=self._complete, max_rewalks=max_rewalks)
         self._where: dict[int, int] = {}  # payment id -> its bill id
         self._walked = False
-        self.last_read = ReadReport()
+        self.last_read = PaymentReport()
 
     def server_now(self) -> datetime:
         return self.probe(None)[0]
@@ -57,7 +71,7 @@ class PaymentReader:
         return now, [p for bill in bills for p in self._payments_of(bill)]
 
     def iter_changed(self, since: datetime, ceiling: datetime) -> Iterator[Row]:
-        self.last_read = ReadReport()
+        self.last_read = PaymentReport()
         return self._by_instant(self._bills.changed(since, ceiling, self.last_read))
 
     def get(self, doc_id: int) -> Row | None:
@@ -93,6 +107,9 @@ class PaymentReader:
                 held = []
             instant = stamp
             held.extend(self._payments_of(bill))
+            through = self.last_read.through
+            if stamp is not None and (through is None or stamp >= through[0]):
+                self.last_read.through = (stamp, 0)
         yield from _in_id_order(held)
 
     def _complete(self, bill: Row) -> Row:

@@ -139,3 +139,21 @@ def test_a_credit_cancelled_with_delete_undoes_its_application_then_goes(tmp_pat
         assert row.lifecycle.value == "deleted"
         balance = h.qbo.get("Bill", bill_row.qbo_id)["Balance"]
         assert balance == h.qbo.get("Bill", bill_row.qbo_id)["TotalAmt"] - Decimal("100.00")
+
+
+def test_the_payments_checkpoint_passes_bills_without_payments(tmp_path):
+    """Bills changed after the last payment hold no payment: the read says how far it went,
+    and the payments' checkpoint moves past them (else each pass would read them again)."""
+    with harness(tmp_path, settings_hook=_on) as h:
+        b = bill(h, two_line_po(h), bill_number="INV-1")
+        h.lum.payments.pay(b["id"], {"paid_amount": "10"}, updated_at=h.next_stamp())
+        assert h.run().outcome == "ok"
+        later = [bill(h, two_line_po(h, f"PO-{n}"), bill_number=f"INV-{n}") for n in (2, 3)]
+        assert h.run().outcome == "ok"
+        store = h.store()
+        try:
+            mark = store.ledger.checkpoint(DocKind.PAYMENT.checkpoint)
+        finally:
+            store.close()
+        newest = max(h.lum.bills.get(x["id"])["updated_at"] for x in later)
+        assert mark.updated_at >= newest
