@@ -18,6 +18,8 @@ class DocKind(enum.StrEnum):
     PURCHASE_ORDER = "po"
     BILL = "bill"
     RECEIPT = "receipt"  # a QBO Bill made from a Luminous receiving report ([bills] from)
+    VENDOR_CREDIT = "vendor_credit"  # a QBO VendorCredit ([vendor_credits] from)
+    PAYMENT = "payment"  # a Luminous bill payment: a QBO BillPayment ([payments] from)
 
     @property
     def entity(self) -> str:
@@ -40,6 +42,11 @@ class DocKind(enum.StrEnum):
         return KIND_FACTS[self].checkpoint
 
     @property
+    def luminous_page(self) -> str | None:
+        """The page of Luminous's web app that shows one, if it has its own."""
+        return KIND_FACTS[self].luminous_page
+
+    @property
     def qbo_page(self) -> str:
         """The page of QBO's web app that shows one (`/app/<page>?txnId=`)."""
         return KIND_FACTS[self].qbo_page
@@ -54,15 +61,29 @@ class KindFacts:
     plural: str
     checkpoint: str
     qbo_page: str
+    # The page of Luminous's web app that shows one (`[status_page] luminous_url`'s
+    # `{resource}`); None: Luminous shows it only inside another (a payment, on its bill).
+    luminous_page: str | None = None
 
 
 KIND_FACTS = {
     DocKind.PURCHASE_ORDER: KindFacts(
-        "PurchaseOrder", "PO", "Purchase orders", "luminous", "purchaseorder"
+        "PurchaseOrder", "PO", "Purchase orders", "luminous", "purchaseorder", "purchase-orders"
     ),
-    DocKind.BILL: KindFacts("Bill", "bill", "Bills", "luminous_bills", "bill"),
+    DocKind.BILL: KindFacts("Bill", "bill", "Bills", "luminous_bills", "bill", "bills"),
     DocKind.RECEIPT: KindFacts(
-        "Bill", "receipt", "Bills from receipts", "luminous_receipts", "bill"
+        "Bill", "receipt", "Bills from receipts", "luminous_receipts", "bill", "receiving-reports"
+    ),
+    DocKind.VENDOR_CREDIT: KindFacts(
+        "VendorCredit",
+        "vendor credit",
+        "Vendor credits",
+        "luminous_vendor_credits",
+        "vendorcredit",
+        "vendor-credits",
+    ),
+    DocKind.PAYMENT: KindFacts(
+        "BillPayment", "payment", "Bill payments", "luminous_payments", "billpayment"
     ),
 }
 

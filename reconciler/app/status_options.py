@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-KINDS = ("po", "bill", "receipt")  # `model.DocKind`'s values (a test holds them equal)
+from reconciler.model import DocKind
+
+KINDS = tuple(str(kind) for kind in DocKind)  # every kind the sync declares
 
 
 def add_filters(status: argparse.ArgumentParser) -> None:

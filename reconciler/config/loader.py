@@ -61,6 +61,8 @@ from reconciler.config.settings import (
     typed_sections,
 )
 from reconciler.documents import coding
+from reconciler.documents.payment.mapping import DEFAULT_TYPE
+from reconciler.documents.payment.parse import PAYMENT_TYPES
 from reconciler.documents.values import ISO_4217
 from reconciler.errors import ConfigError
 
@@ -437,6 +439,7 @@ def _cross_checks(settings: Settings, problems: list[str]) -> Settings:
     for key in ("expense", "shipping", "tax", "discount", "other_costs"):
         if not getattr(settings.accounts, key).strip():
             problems.append(f"accounts.{key} must name a QBO account")
+    problems.extend(_payments_problems(settings))
     problems.extend(coding.lookup_problems("classes", settings.classes.lookup()))
     problems.extend(coding.lookup_problems("locations", settings.locations.lookup()))
     problems.extend(coding.tax_problems(settings.tax.rules()))
@@ -446,6 +449,31 @@ def _cross_checks(settings: Settings, problems: list[str]) -> Settings:
             qbo, environment=environment, base_url=base_url.rstrip("/"), home_currency=currency
         ),
     )
+
+
+def _payments_problems(settings: Settings) -> list[str]:
+    """Payments link the bills the sync wrote from Luminous bills, from named accounts."""
+    p = settings.payments
+    if p.from_ != "luminous":
+        return []
+    problems = []
+    if settings.bills.from_ != "bills":
+        problems.append(
+            'payments.from = "luminous" needs bills.from = "bills": a payment links the QBO '
+            "bill the sync wrote for its Luminous bill"
+        )
+    known = {*PAYMENT_TYPES, DEFAULT_TYPE}
+    if not any(name.strip() for _, name in p.accounts):
+        problems.append(
+            "payments.accounts must name the QBO account each payment_type is paid from, "
+            'e.g. { bank_transfer = "Checking", credit_card = "Visa" } (or a "default")'
+        )
+    problems += [
+        f"payments.accounts: {key!r} is not a payment_type ({', '.join(sorted(known))})"
+        for key, _ in p.accounts
+        if key.strip().lower() not in known
+    ]
+    return problems
 
 
 def load_settings(

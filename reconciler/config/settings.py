@@ -21,6 +21,8 @@ from typing import Any, get_type_hints
 
 from reconciler.documents import coding
 from reconciler.documents.bill.mapping import BillRules
+from reconciler.documents.credit.mapping import CreditRules
+from reconciler.documents.payment.mapping import PaymentRules
 from reconciler.documents.plan import PlanPolicy
 from reconciler.documents.po.mapping import DEFAULT_FIELDS, FIELD_SOURCES, MappingRules
 from reconciler.luminous.fields import PO_FIELDS
@@ -251,6 +253,27 @@ class BillsSettings:
     receipt_number_prefix: str = "RR-"
 
 
+@dataclass(frozen=True)
+class VendorCreditsSettings:
+    """Luminous vendor credits as QBO VendorCredits, applied to the bills Luminous applies
+    them to."""
+
+    from_: str = _opt("off", choices=("off", "luminous"), key="from")
+    account: str = ""  # lines without a product; empty: accounts.expense
+    application_account: str = ""  # the bank account an application's BillPayment names
+    on_cancel: str = _opt("void", choices=("void", "delete"))
+
+
+@dataclass(frozen=True)
+class PaymentsSettings:
+    """Luminous bill payments as QBO BillPayments linked to the bills the sync wrote."""
+
+    from_: str = _opt("off", choices=("off", "luminous"), key="from")
+    accounts: tuple[tuple[str, str], ...] = ()  # payment_type (or "default") -> QBO account
+    card_types: tuple[str, ...] = ("credit_card",)  # paid with PayType CreditCard
+    on_delete: str = _opt("delete", choices=("delete", "void"))
+
+
 def toml_key(spec: Any) -> str:
     """The key a field has in the file and the environment (`from_` is written `from`)."""
     return spec.metadata.get("key", spec.name)
@@ -393,6 +416,8 @@ class Settings:
     locations: LocationsSettings = LocationsSettings()
     tax: TaxSettings = TaxSettings()
     bills: BillsSettings = BillsSettings()
+    vendor_credits: VendorCreditsSettings = VendorCreditsSettings()
+    payments: PaymentsSettings = PaymentsSettings()
     daemon: DaemonSettings = DaemonSettings()
     status_page: StatusPageSettings = StatusPageSettings()
     alerts: AlertsSettings = AlertsSettings()
@@ -450,6 +475,25 @@ class Settings:
             freight_account=b.freight_account or a.shipping,
             fees_account=b.fees_account or a.other_costs,
             line_coding=self.coding_rules(),
+        )
+
+    def credit_rules(self) -> CreditRules:
+        """Vendor credits: a bill's line rules, their own account and application account."""
+        c = self.vendor_credits
+        return CreditRules(
+            lines=self.bill_rules(),
+            account=c.account or self.accounts.expense,
+            application_account=c.application_account or None,
+        )
+
+    def payment_rules(self) -> PaymentRules:
+        p = self.payments
+        return PaymentRules(
+            accounts=p.accounts,
+            card_types=p.card_types,
+            doc_number_prefix=self.sync.doc_number_prefix,
+            home_currency=self.qbo.home_currency,
+            ap_account=self.accounts.ap or None,
         )
 
     def coding_rules(self, company: CompanyProfile | None = None) -> coding.CodingRules:

@@ -18,7 +18,8 @@ document the ledger owns against its snapshot:
 `restore` marks the row (no content hash, a retry requested) so the next pass's retries plan
 an update (or, for a deleted document, a create) through the normal write pipeline.
 
-A kind of document takes part by its row in `ENTITIES`; bills are one more line there.
+A kind of document takes part by its row in `ENTITIES`: vendor credits and payments are one
+line each (a BillPayment voided or deleted in QBO by someone else is drift like any edit).
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ ENTITIES: dict[DocKind, DriftEntity] = {
         field_map=True,
         closure=_po_closure,
     ),
+    DocKind.VENDOR_CREDIT: DriftEntity(
+        "VendorCredit", ("VendorRef", "Line", "DocNumber", "APAccountRef", "TotalAmt")
+    ),
+    DocKind.PAYMENT: DriftEntity("BillPayment", ("VendorRef", "Line", "DocNumber", "TotalAmt")),
 }
 KIND_OF_ENTITY = {spec.entity: kind for kind, spec in ENTITIES.items()}
 

@@ -28,6 +28,7 @@ from reconciler.luminous.fields import PO_FIELDS
 from reconciler.luminous.filters import FilterMemory, Memory
 from reconciler.luminous.http import MAX_PER_PAGE, LuminousHTTP, LuminousRequestError, int_or_none
 from reconciler.luminous.keyed import KeyedReader, ReadReport, format_instant
+from reconciler.luminous.payments import PaymentReader
 
 __all__ = [
     "MAX_PER_PAGE",
@@ -37,6 +38,11 @@ __all__ = [
     "format_instant",
 ]
 
+DOCUMENT_PATHS = {
+    "bills": documents.BILLS_PATH,
+    "receipts": documents.RECEIPTS_PATH,
+    "vendor_credits": documents.CREDITS_PATH,
+}
 PO_PATH = "/purchase-orders"
 ITEMS_PATH = "/purchase-orders/items"
 
@@ -83,7 +89,7 @@ class LuminousClient:
             filters=self.filters,
         )
         self._cache: dict[str, dict[Any, Any]] = {}
-        self._documents: dict[str, DocumentReader] = {}
+        self._documents: dict[str, Any] = {}
 
     @property
     def per_page(self) -> int:
@@ -145,14 +151,19 @@ class LuminousClient:
         """Every PO id Luminous lists, ascending when the server honours `id[gt]`+`sort`."""
         return documents.all_ids(self.http, PO_PATH, PO_FIELDS["id"], self.filters)
 
-    def documents(self, kind: str) -> DocumentReader:
-        """The reader of another list: "bills" or "receipts" (receiving reports), sharing this
-        client's connection, retries and request count."""
+    def documents(self, kind: str) -> Any:
+        """The reader of another list: "bills", "receipts" (receiving reports),
+        "vendor_credits", or "payments" (bill payments, read through their bills), sharing
+        this client's connection, retries and request count."""
         if kind not in self._documents:
-            path = documents.BILLS_PATH if kind == "bills" else documents.RECEIPTS_PATH
-            self._documents[kind] = DocumentReader(
-                self.http, path, clock=self.clock, filters=self.filters
-            )
+            if kind == "payments":
+                self._documents[kind] = PaymentReader(
+                    self.http, clock=self.clock, filters=self.filters
+                )
+            else:
+                self._documents[kind] = DocumentReader(
+                    self.http, DOCUMENT_PATHS[kind], clock=self.clock, filters=self.filters
+                )
         return self._documents[kind]
 
     # --- filling in what a list row may leave out ----------------------------------------

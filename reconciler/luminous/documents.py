@@ -1,11 +1,13 @@
 """Any Luminous list the sync reads by key: the server clock, the changed records, one record,
-every id. POs (`LuminousClient`) and bills and receiving reports (`DocumentReader`) share it, so
-a bill is read with the same keyed paging, probes, fallback walk and retries as a PO.
+every id. POs (`LuminousClient`) and bills, receiving reports and vendor credits
+(`DocumentReader`) share it, so a bill is read with the same keyed paging, probes, fallback walk
+and retries as a PO (bill payments are read through their bills: `luminous.payments`).
 
 A bill list row is completed before it is handed on: its items when the list left them out
 (`GET /bills/{id}`), and its allocations when an item names no PO line of its own
 (`GET /bills/{id}/allocations`). A receiving report without its items is read in full. The
-field names come from `luminous.fields`.
+field names come from `luminous.fields`. A vendor credit row without its lines or applications
+is read in full too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from typing import Any
 
 from reconciler.errors import LuminousUnavailable
 from reconciler.luminous import filters as f
-from reconciler.luminous.fields import BILL_FIELDS, BILL_ITEM_FIELDS, RECEIPT_FIELDS
+from reconciler.luminous.fields import (
+    BILL_FIELDS,
+    BILL_ITEM_FIELDS,
+    RECEIPT_FIELDS,
+    VENDOR_CREDIT_FIELDS,
+)
 from reconciler.luminous.filters import FilterMemory
 from reconciler.luminous.http import LuminousHTTP, LuminousRequestError, int_or_none
 from reconciler.luminous.keyed import KeyedReader, ReadReport, stamp_of
@@ -24,6 +31,7 @@ from reconciler.luminous.keyed import KeyedReader, ReadReport, stamp_of
 Row = dict[str, Any]
 BILLS_PATH = "/bills"
 RECEIPTS_PATH = "/receiving-reports"
+CREDITS_PATH = "/vendor-credits"  # the CLI's vendor_credits.py
 
 
 def probe(
@@ -143,7 +151,7 @@ def _after(row: Row, instant: datetime) -> bool:
 
 
 class DocumentReader:
-    """One list of documents (bills or receiving reports), as the pull needs it."""
+    """One list of documents (bills, receiving reports, vendor credits), as the pull needs it."""
 
     def __init__(
         self,
@@ -159,7 +167,12 @@ class DocumentReader:
         self.clock = clock
         self.last_read = ReadReport()
         self.filters = filters or FilterMemory()
-        self._complete = self._complete_bill if path == BILLS_PATH else self._complete_receipt
+        completes = {
+            BILLS_PATH: self._complete_bill,
+            RECEIPTS_PATH: self._complete_receipt,
+            CREDITS_PATH: self._complete_credit,
+        }
+        self._complete = completes[path]
         self._reader = KeyedReader(
             http, path, complete=self._complete, max_rewalks=max_rewalks, filters=self.filters
         )
@@ -204,6 +217,14 @@ class DocumentReader:
             for body in self.http.walk(f"{self.path}/{bill_id}/{f['allocations']}", {}):
                 found.extend(body["data"])
             row = {**row, f["allocations"]: found}
+        return row
+
+    def _complete_credit(self, row: Row) -> Row:
+        """A vendor credit row without its lines or applications is read in full."""
+        f = VENDOR_CREDIT_FIELDS
+        credit_id = int_or_none(row.get(f["id"]))
+        if (f["items"] not in row or f["applications"] not in row) and credit_id is not None:
+            row = one(self.http, self.path, credit_id) or row
         return row
 
     def _complete_receipt(self, row: Row) -> Row:

@@ -86,6 +86,9 @@ BILL_FIELDS = {
     "allocations": "allocations",  # from GET /bills/{id}/allocations, attached by the client
     "purchase_order_ids": "purchase_order_ids",  # assumed
     "updated_at": "updated_at",  # assumed
+    "payments": "payments",  # embedded (the CLI's _input.py lists it among a record's arrays)
+    "total_paid": "total_paid",
+    "total_due": "total_due",
 }
 BILL_ITEM_FIELDS = {
     "id": "id",
@@ -126,4 +129,48 @@ RECEIPT_ITEM_FIELDS = {
     "po_line_id": "purchase_order_item_id",
     "received_quantity": "received_quantity",
     "quantity": "quantity",
+}
+
+# --- bill payments and vendor credits ---------------------------------------------------
+# Confirmed by the CLI: `POST /bills/{id}/payments`, `DELETE /bills/{id}/payments/{payment_id}`,
+# `POST /bills/{id}/payments/{payment_id}/void` (bills.py); a payment's `payment_date`,
+# `payment_type` (cash, credit_card, debit_card, check, bank_transfer), `paid_amount`, `remarks`
+# (purchase_orders.py, the PO payments' create); `/vendor-credits` with the columns `id`,
+# `vendor_name`, `amount`, `status`, `created_at` and the actions apply, cancel and
+# `/applications/{application_id}/reverse` (vendor_credits.py).
+
+PAYMENT_FIELDS = {
+    "id": "id",
+    "bill_id": "bill_id",  # assumed (the reader adds it from the bill when absent)
+    "payment_date": "payment_date",
+    "payment_type": "payment_type",
+    "paid_amount": "paid_amount",
+    "remarks": "remarks",
+    "reference": "reference_number",  # assumed: a check or transfer number, if any
+    "status": "status",  # assumed: "completed" (or absent) | "void"
+    "bill": "bill",  # the payment's bill as the reader attaches it (id, vendor, stamp)
+}
+PAYMENTS_PATH = "payments"  # assumed: GET /bills/{id}/payments when a bill row embeds none
+VENDOR_CREDIT_FIELDS = {
+    "id": "id",
+    "number": "credit_number",  # assumed
+    "status": "status",
+    "vendor_id": "vendor_id",  # assumed
+    "vendor_name": "vendor_name",
+    "amount": "amount",
+    "credit_date": "credit_date",  # assumed
+    "currency": "currency",  # assumed
+    "memo": "memo",  # assumed
+    "items": "items",  # assumed: lines as on a bill
+    "applications": "applications",  # assumed: embedded
+    "vendor_return_id": "vendor_return_id",  # assumed
+    "created_at": "created_at",
+    "updated_at": "updated_at",  # assumed
+}
+CREDIT_ITEM_FIELDS = BILL_ITEM_FIELDS  # assumed: a credit's lines read like a bill's items
+CREDIT_APPLICATION_FIELDS = {
+    "id": "id",
+    "bill_id": "bill_id",  # assumed; an application to a payment obligation names none
+    "amount": "amount",  # assumed
+    "status": "status",  # assumed: "applied" | "reversed"
 }

@@ -1,7 +1,7 @@
 """A QBO client for a preview: reads go to QBO, writes are answered here and kept as the plan.
 
 `PreviewQBO` wraps the real client. Every read (`read`, `query`, `count`, a batch of queries)
-goes to QBO as it would in a real pass. Every write (`create`, `update`, `delete`, a batch's
+goes to QBO as it would in a real pass. Every write (`create`, `update`, `delete`, `void`, a batch's
 write items) is answered locally, the way QBO would answer it: a created entity gets a
 placeholder Id (negative, so it can never be a real QBO Id) and SyncToken "0", an update the
 next SyncToken, a delete `status: Deleted`; and the write is kept in `writes`, in order. Later
@@ -129,6 +129,15 @@ class PreviewQBO:
             self._keep(entity, "delete", str(id), {"Id": str(id), "SyncToken": sync_token}, {})
             self._local.pop((entity, str(id)), None)
         return LocalResult(answer)
+
+    def void(self, entity: str, id: str, sync_token: str, *, request_id: str) -> LocalResult:
+        """QBO's void, answered here: the document stays with its amounts 0."""
+        qbo_id = str(id)
+        with self._lock:
+            known = self._local.get((entity, qbo_id)) or self.seen.get((entity, qbo_id)) or {}
+            row = {**known, "Id": qbo_id, "TotalAmt": 0, "SyncToken": _next_token(sync_token)}
+            self._keep(entity, "void", qbo_id, {"Id": qbo_id, "SyncToken": sync_token}, row)
+        return LocalResult(dict(row))
 
     def batch(
         self,

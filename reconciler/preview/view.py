@@ -14,7 +14,6 @@ from reconciler.model import DocKind
 from reconciler.preview.plan import ORDER, DocumentPlan, Preview
 from reconciler.redact import scrub
 
-PLURAL = {DocKind.PURCHASE_ORDER: "Purchase orders", DocKind.BILL: "Bills"}
 _REASON_WIDTH = 400
 
 
@@ -39,7 +38,7 @@ def text(preview: Preview) -> str:
     for kind in DocKind:
         docs = [d for d in preview.documents if d.kind is kind]
         if docs:
-            lines += ["", f"{PLURAL.get(kind, kind.label)} ({len(docs)}):"]
+            lines += ["", f"{kind.plural} ({len(docs)}):"]
             lines += [line for d in _ordered(docs) for line in _document(d)]
     if not preview.documents:
         lines += ["", "No document needs anything from QBO."]

@@ -244,6 +244,16 @@ class QBOClient:
         )
         return QBOResult(find_key(payload, entity), tid, status, attempts)
 
+    def void(self, entity: str, id: str, sync_token: str, *, request_id: str) -> QBOResult:
+        """POST ?operation=update&include=void, sparse: QBO's void of a BillPayment."""
+        validate_request_id(request_id)
+        body = {"Id": str(id), "SyncToken": str(sync_token), "sparse": True}
+        params = {"operation": "update", "include": "void"}
+        answer = self._call(
+            "POST", entity, entity.lower(), body=body, request_id=request_id, params=params
+        )
+        return QBOResult(find_key(answer[1], entity), answer[2], answer[0], answer[3])
+
     def cdc(self, entities: Sequence[str], changed_since: datetime) -> QBOResult:
         """GET /cdc: every object of `entities` changed since then (a read; at most 30 days
         back, 1000 objects per entity); `entity` is the whole answer, with its `time`."""

@@ -52,6 +52,9 @@ FILTERABLE_FIELDS: dict[str, frozenset[str]] = {
     # Intuit's Bill reference marks these filterable.
     "Bill": _COMMON_FIELDS
     | {"DocNumber", "TxnDate", "DueDate", "VendorRef", "TotalAmt", "Balance"},
+    # Intuit's references mark none for these two; the sync asks them only by number and Id.
+    "VendorCredit": _COMMON_FIELDS | {"DocNumber", "TxnDate", "VendorRef", "TotalAmt"},
+    "BillPayment": _COMMON_FIELDS | {"DocNumber", "TxnDate", "VendorRef", "TotalAmt"},
 }
 
 

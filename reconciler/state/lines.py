@@ -198,7 +198,8 @@ class DocLines:
         return previous
 
     def wait_for(self, kind: DocKind, doc_id: int, po_ids: Iterable[int]) -> None:
-        """This bill waits for these POs (none: it waits for nothing any more)."""
+        """This bill waits for these POs, or this payment for these bills (none: it waits
+        for nothing any more)."""
         ids = sorted(set(po_ids))
         text = "," + ",".join(str(i) for i in ids) + "," if ids else None
         with self._db.atomic():
@@ -208,9 +209,10 @@ class DocLines:
                 [str(kind), doc_id, text],
             )
 
-    def woken(self, kind: DocKind) -> list[int]:
-        """Documents that wait for a PO whose ledger row was written after theirs: what made
-        them wait may have changed. One query, however many wait."""
+    def woken(self, kind: DocKind, on: DocKind = DocKind.PURCHASE_ORDER) -> list[int]:
+        """Documents that wait for a document of kind `on` (a bill for its PO, a payment for
+        its bill) whose ledger row was written after theirs: what made them wait may have
+        changed. One query, however many wait."""
         rows = self._db.rows(
             "select f.doc_id from doc_facts f join ledger b"
             " on b.kind = f.kind and b.doc_id = f.doc_id"
@@ -218,7 +220,7 @@ class DocLines:
             " select 1 from ledger p where p.kind = ?"
             " and instr(f.waits_for, ',' || p.doc_id || ',') > 0"
             " and p.recorded_at > b.recorded_at) order by f.doc_id",
-            [str(kind), str(DocKind.PURCHASE_ORDER)],
+            [str(kind), str(on)],
         )
         return [row["doc_id"] for row in rows]
 

@@ -63,6 +63,12 @@ class CheckpointTracker:
             self._queue.append(_Read(key, settled=True))
             self._pass_settled()
 
+    def passed(self, key: Key) -> None:
+        """The read went as far as `key` in rows that held no record (a bill without payments,
+        for payments read through their bills): the end of the read may take the checkpoint
+        there."""
+        self._read_high = _max(self._read_high, key)
+
     def settle(self, doc_id: int) -> None:
         entry = self._open.pop(doc_id, None)
         if entry is not None:

@@ -54,6 +54,9 @@ class SourceRead:
             read_all = self._take_all(source, result, checkpoint, tracker, pipeline)
         if read_all:
             crash_point("before_checkpoint")
+            through = getattr(source.client.last_read, "through", None)  # (payments)
+            if through is not None:
+                tracker.passed(through)
             moved = tracker.at_end_of_read(result.safe_ceiling)
             if moved is not None:
                 self.parts.ledger.move_checkpoint(moved, source.checkpoint)

@@ -79,7 +79,8 @@ def columns(links: Links, utc: bool) -> tuple[list[str], list[Any]]:
         "l.kind",
         _safe("l.number"),
         "l.doc_id",
-        "case when ? then (case l.kind " + lum_case + " end) || l.doc_id || ? else '' end",
+        # (a kind Luminous shows on no page of its own has a NULL prefix: no link)
+        "coalesce(case when ? then (case l.kind " + lum_case + " end) || l.doc_id || ? end, '')",
         _safe("l.vendor"),
         "l.status",
         "coalesce(l.drift, '')",
@@ -106,10 +107,11 @@ def columns(links: Links, utc: bool) -> tuple[list[str], list[Any]]:
     return cells, params
 
 
-def _luminous_prefix(links: Links, kind: DocKind) -> str:
-    """The Luminous link before the id (the template's `{id}` comes last or not at all)."""
-    url = links.luminous(kind, 0) or ""
-    return url[: url.rfind("0")] if url else ""
+def _luminous_prefix(links: Links, kind: DocKind) -> str | None:
+    """The Luminous link before the id (the template's `{id}` comes last or not at all);
+    None for a kind with no page of its own in Luminous."""
+    url = links.luminous(kind, 0)
+    return url[: url.rfind("0")] if url else None
 
 
 def _luminous_suffix(links: Links) -> str:

@@ -23,11 +23,6 @@ QBO_APP = {
     "production": "https://qbo.intuit.com",
     "sandbox": "https://sandbox.qbo.intuit.com",
 }
-LUMINOUS_RESOURCES = {
-    DocKind.PURCHASE_ORDER: "purchase-orders",
-    DocKind.BILL: "bills",
-    DocKind.RECEIPT: "receiving-reports",
-}
 
 
 @dataclass(frozen=True)
@@ -56,9 +51,9 @@ class Links:
         )
 
     def luminous(self, kind: DocKind, doc_id: int) -> str | None:
-        if not self.luminous_url:
+        if not self.luminous_url or kind.luminous_page is None:
             return None
-        return self.luminous_url.replace("{resource}", LUMINOUS_RESOURCES[kind]).replace(
+        return self.luminous_url.replace("{resource}", kind.luminous_page).replace(
             "{id}", str(int(doc_id))
         )
 

@@ -24,7 +24,7 @@ from reconciler.app.service import status_page
 from reconciler.config.loader import load_settings
 from reconciler.config.settings import Secret
 from reconciler.errors import ConfigError
-from reconciler.model import LedgerEntry, SyncStatus
+from reconciler.model import DocKind, LedgerEntry, SyncStatus
 from reconciler.state import DocumentQuery, StateStore
 from reconciler.state.search import search_key
 from reconciler.web.filters import ListFilter
@@ -718,3 +718,14 @@ def test_export_over_http_is_an_attachment(served):
     assert [row[1] for row in rows[1:]] == ["INV-78", "PO-1002", "PO-1006"]
     assert rows[3][4] == HOSTILE_VENDOR  # quoted as RFC 4180 says, read back whole
     assert fetch(served, "/status/export.csv", headers={"Host": "evil.example"})[0] == 403
+
+
+def test_every_kind_links_into_luminous_where_luminous_has_a_page_for_it():
+    """The Luminous page of a kind is the kind's own fact; a payment, shown by Luminous only on
+    its bill, gets no link of its own (never one to a page that does not exist)."""
+    links = Links(luminous_url="https://acme.joinluminous.com/{resource}/{id}")
+    assert links.luminous(DocKind.VENDOR_CREDIT, 7) == (
+        "https://acme.joinluminous.com/vendor-credits/7"
+    )
+    assert links.luminous(DocKind.PAYMENT, 7) is None
+    assert all(links.luminous(k, 1) for k in DocKind if k.luminous_page is not None)

@@ -150,13 +150,19 @@ def _bill(raw: Mapping[str, Any], doc_id: int) -> SourceBill:
 def _bill_lines(
     item: Any, n: int, allocations: dict[int, list[tuple[int | None, int, Decimal]]]
 ) -> list[SourceBillLine]:
-    where = f"items[{n}]"
+    line = bill_item_line(item, f"items[{n}]")
+    if line.po_line_id is not None or line.id not in allocations:
+        return [line]
+    return _split(line, allocations[line.id])
+
+
+def bill_item_line(item: Any, where: str) -> SourceBillLine:
+    """One bill item as a line, before its allocations (a vendor credit's lines too)."""
     if not isinstance(item, Mapping):
         raise UnreadableField(f"{where} is not an object")
     i = BILL_ITEM_FIELDS
-    item_id = v.optional_id(item.get(i["id"]), f"{where}.id")
-    line = SourceBillLine(
-        id=item_id,
+    return SourceBillLine(
+        id=v.optional_id(item.get(i["id"]), f"{where}.id"),
         quantity=v.required_money(item.get(i["quantity"]), f"{where}.quantity"),
         unit_price=v.required_money(item.get(i["unit_price"]), f"{where}.unit_price"),
         product=_product(item.get(i["product"]), where),
@@ -166,9 +172,6 @@ def _bill_lines(
         po_id=v.optional_id(item.get(i["po_id"]), f"{where}.purchase_order_id"),
         po_line_id=v.optional_id(item.get(i["po_line_id"]), f"{where}.purchase_order_item_id"),
     )
-    if line.po_line_id is not None or item_id not in allocations:
-        return [line]
-    return _split(line, allocations[item_id])
 
 
 def _split(

@@ -23,7 +23,8 @@ memo, items [{id, bill_id, purchase_order_id, purchase_order_item_id, product_id
 quantity, unit_price, tax, amount}], extra_costs [{id, bill_id, name, quantity, unit_price,
 line_total, cost_allocation_type}], allocations [{id, bill_id, bill_item_id, bill_extra_cost_id,
 purchase_order_id, purchase_order_item_id, quantity, amount}], payments [{id, bill_id,
-payment_date, payment_type, paid_amount, remarks}], created_at, updated_at. Rendered bills add
+payment_date, payment_type, paid_amount, remarks, reference_number, status}] (their void and
+delete: luminous_payments.py), created_at, updated_at. Rendered bills add
 vendor_name, purchase_order_ids, subtotal, total_extra_costs, total_tax, total, total_paid,
 total_due and each item's product; allocations are served only by `/bills/{id}/allocations`.
 An item with a `purchase_order_item_id` is allocated to that line automatically; items without
@@ -49,6 +50,7 @@ from reconciler.sandbox.luminous.common import (
     render_money,
     to_decimal,
 )
+from reconciler.sandbox.luminous.payments import settled_amount
 
 if TYPE_CHECKING:
     from reconciler.sandbox.luminous.server import LuminousEmulator
@@ -308,6 +310,8 @@ class BillBook:
                 "payment_type": payment.get("payment_type", "bank_transfer"),
                 "paid_amount": str(cents(amount)),
                 "remarks": payment.get("remarks"),
+                "reference_number": payment.get("reference_number"),
+                "status": payment.get("status", "completed"),
                 "created_at": stamp,
                 "updated_at": stamp,
             }
@@ -451,7 +455,7 @@ def bill_totals(record: dict[str, Any]) -> dict[str, Decimal]:
     extras = sum((extra_amount(c) for c in record.get("extra_costs") or []), ZERO)
     tax = sum((to_decimal(i.get("tax")) for i in record.get("items") or []), ZERO)
     total = to_decimal(record["total"]) if "total" in record else subtotal + extras + tax
-    paid = sum((to_decimal(p["paid_amount"]) for p in record.get("payments") or []), ZERO)
+    paid = settled_amount(record.get("payments") or [])  # a void payment pays nothing
     return {
         "subtotal": subtotal,
         "total_extra_costs": extras,

@@ -82,6 +82,7 @@ from reconciler.sandbox.luminous.common import (
     guarded,
     to_decimal,
 )
+from reconciler.sandbox.luminous.credits import CreditBook
 from reconciler.sandbox.luminous.filters import (
     MAX_PER_PAGE,  # noqa: F401 (the documented maximum, for callers)
     FilterRules,
@@ -90,6 +91,7 @@ from reconciler.sandbox.luminous.filters import (
     page,
 )
 from reconciler.sandbox.luminous.order import parse_timestamp
+from reconciler.sandbox.luminous.payments import PaymentDesk
 from reconciler.sandbox.luminous.receiving import (
     QUANTITY_TOTALS,
     ReceivingBook,
@@ -260,6 +262,8 @@ class LuminousEmulator:
         self.bills = BillBook(self)
         self.receiving = ReceivingBook(self)
         self.shipments = ShipmentBook(self)
+        self.payments = PaymentDesk(self)  # bill payments: luminous_payments.py
+        self.credits = CreditBook(self)  # vendor credits and returns: luminous_credits.py
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -813,6 +817,8 @@ class LuminousEmulator:
     ) -> tuple[int, Any] | None:
         """Bills, receiving reports and shipments answer their own paths (None: not theirs)."""
         routes = (
+            lambda: self.payments.route(method, parts, query, body),
+            lambda: self.credits.route(method, parts, query, body),
             lambda: luminous_bills_http.route(self.bills, method, parts, query, body),
             lambda: self.receiving.route(method, parts, query, body),
             lambda: self.shipments.route(method, parts, query),
@@ -946,6 +952,10 @@ class LuminousEmulator:
     def _admin_books(
         self, method: str, parts: list[str], body: dict[str, Any], stamp: datetime | None
     ) -> tuple[int, Any] | None:
+        if parts[:1] == ["vendor-credits"]:
+            return self.credits.admin(method, parts, body, stamp)
+        if parts[:1] == ["bills"] and parts[2:3] == ["payments"]:
+            return self.payments.admin(method, parts, body, stamp)
         if parts[:1] == ["bills"]:
             return luminous_bills_http.admin(self.bills, method, parts, body, stamp)
         if parts[:1] == ["receiving-reports"]:
@@ -961,6 +971,7 @@ class LuminousEmulator:
                 "bills": len(self.bills.records),
                 "receiving_reports": len(self.receiving.records),
                 "shipments": len(self.shipments.records),
+                "vendor_credits": len(self.credits.records),
             }
 
 

@@ -51,6 +51,9 @@ from reconciler.sandbox.qbo import (
     lines as qbo_lines,
 )
 from reconciler.sandbox.qbo import (
+    payments as qbo_payments,
+)
+from reconciler.sandbox.qbo import (
     store as qbo_store,
 )
 from reconciler.sandbox.qbo import (
@@ -246,10 +249,8 @@ def bill_links(company: Any, bill: dict, bill_id: str | None) -> list[dict]:
 
 def payments_on(company: Any, bill_id: str | None) -> list[tuple[str, str, Decimal]]:
     """(payment Id, LinkedTxn type, amount) of every BillPayment line applied to a bill."""
-    if bill_id is None:
-        return []
     found = []
-    for payment in sorted(company.objects["BillPayment"].values(), key=_numeric_id):
+    for payment in qbo_payments.payers(company, "Bill", bill_id):
         pay_type = PAYMENT_TYPES.get(payment.get("PayType"), "BillPaymentCheck")
         for line in payment.get("Line", []):
             for link in line.get("LinkedTxn", []):

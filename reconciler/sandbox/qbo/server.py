@@ -7,7 +7,8 @@ protocol a real company answers with. Imports nothing from `reconciler` outside 
 Layout: `qbo_store` (the company: objects, write rules, query, CDC), `qbo_query` (the query
 language), `qbo_auth` (OAuth, apps), `qbo_limits` (rate limits), `qbo_wire` (JSON, faults,
 times), `qbo_seed` (default data), this module (HTTP, fault injection, test controls, `serve`);
-entities beyond the PO: `qbo_bills` (Bill and its PO links), `qbo_payments` (BillPayment),
+entities beyond the PO: `qbo_bills` (Bill and its PO links), `qbo_payments` (BillPayment and
+its void), `qbo_credits` (VendorCredit, its applications, the closing date),
 `qbo_tax` (TaxCode, TaxRate, tax computation), `qbo_classes` (Class, Department, plan limits),
 `qbo_lines` (line Ids), `qbo_settings` (country, edition, duplicate-number preference).
 
@@ -111,7 +112,11 @@ Where Intuit's documentation was unsure or silent, this is what the emulator doe
   edits breaking a link are 6000 (the texts are the emulator's: QBO's are not public).
 - BillPayment (qbo_payments) lowers Bill.Balance; a paid bill cannot be deleted (Intuit: unlink
   first), moved to another vendor, or cut below what is paid (6000, wording chosen here).
-  `emu.pay_bill(bill_id, amount)` / POST /__admin/pay_bill pays by check.
+  `emu.pay_bill(bill_id, amount)` / POST /__admin/pay_bill pays by check. A BillPayment line
+  linked to a VendorCredit applies the credit (its Balance falls; TotalAmt is bills less
+  credits); `operation=update&include=void` voids a BillPayment. VendorCredit (qbo_credits) as
+  Intuit's reference has it. The closing date (`emu.book_close_date`, setting
+  "book_close_date") refuses Bills, BillPayments and VendorCredits dated on or before it: 6210.
 - Country (qbo_settings, qbo_tax): `emu.country` / QBOEmulator(country=...) / settings
   "country" in US, GB (or UK), CA, AU: CompanyInfo.Country, home currency, TaxPrefs and that
   country's TaxCodes and TaxRates; outside the US every purchase line needs a TaxCodeRef with
@@ -439,6 +444,16 @@ class QBOEmulator:
     @refuse_closed_po_edits.setter
     def refuse_closed_po_edits(self, value: bool) -> None:
         self.company.refuse_closed_po_edits = value
+
+    @property
+    def book_close_date(self) -> str | None:
+        """The closing date ("YYYY-MM-DD"; None: books open): a Bill, BillPayment or
+        VendorCredit dated on or before it is refused with 6210 (qbo_credits)."""
+        return self.company.book_close_date
+
+    @book_close_date.setter
+    def book_close_date(self, value: str | None) -> None:
+        self.company.book_close_date = value
 
     @property
     def country(self) -> str:
@@ -813,6 +828,7 @@ class QBOEmulator:
                     body,
                     request.query.get("operation"),
                     allow_duplicate_docnum=_allows_duplicate_docnum(request.query),
+                    include=_includes(request.query),
                 ),
                 "time": self._time(),
             }
@@ -840,7 +856,12 @@ class QBOEmulator:
         return self.company.read(entity, parts[1])
 
     def _write(
-        self, entity: str, body: Any, operation: str | None, allow_duplicate_docnum: bool = False
+        self,
+        entity: str,
+        body: Any,
+        operation: str | None,
+        allow_duplicate_docnum: bool = False,
+        include: tuple[str, ...] = (),
     ) -> dict:
         if not isinstance(body, dict):
             raise QBOFault(
@@ -850,9 +871,11 @@ class QBOEmulator:
             )
         if operation == "delete":
             return self.company.delete(entity, body)
+        if operation == "update" and "void" in include:
+            return self.company.void(entity, body)  # BillPayment only (qbo_payments)
         if operation not in (None, "", "create", "update"):
-            # e.g. void: Intuit offers it for Invoice, Payment, SalesReceipt and BillPayment,
-            # none of which this emulator writes; the Bill reference lists no void at all.
+            # e.g. operation=void: Intuit voids through update&include=void; the Bill reference
+            # lists no void at all.
             raise QBOFault(
                 "500",
                 "Unsupported Operation",
@@ -1157,6 +1180,7 @@ class QBOEmulator:
         "refuse_closed_po_edits",
         "country",
         "edition",
+        "book_close_date",
     )
 
     @staticmethod
@@ -1177,10 +1201,13 @@ class QBOEmulator:
         return self._settings()
 
 
+def _includes(query: dict[str, str]) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in query.get("include", "").split(","))
+
+
 def _allows_duplicate_docnum(query: dict[str, str]) -> bool:
     """include=allowduplicatedocnum (Intuit's DocNumber docs): skip the 6140 check once."""
-    wanted = (part.strip().lower() for part in query.get("include", "").split(","))
-    return "allowduplicatedocnum" in wanted
+    return "allowduplicatedocnum" in _includes(query)
 
 
 # --- standalone -------------------------------------------------------------------------------

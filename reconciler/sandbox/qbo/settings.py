@@ -45,7 +45,15 @@ COUNTRIES: dict[str, dict] = {
 }
 COUNTRY_ALIASES = {"UK": "GB"}
 DUPLICATE_PREF = "WarnDuplicateBillNumber"
-CURRENCY_HOLDERS = ("Vendor", "Customer", "Account", "PurchaseOrder", "Bill", "BillPayment")
+CURRENCY_HOLDERS = (
+    "Vendor",
+    "Customer",
+    "Account",
+    "PurchaseOrder",
+    "Bill",
+    "BillPayment",
+    "VendorCredit",
+)
 
 
 def country_code(value: str) -> str:

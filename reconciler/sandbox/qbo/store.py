@@ -23,6 +23,9 @@ from reconciler.sandbox.qbo import (
     classes as qbo_classes,
 )
 from reconciler.sandbox.qbo import (
+    credits as qbo_credits,
+)
+from reconciler.sandbox.qbo import (
     lines as qbo_lines,
 )
 from reconciler.sandbox.qbo import (
@@ -51,6 +54,7 @@ ENTITIES = {
     "preferences": "Preferences",
     "bill": "Bill",
     "billpayment": "BillPayment",
+    "vendorcredit": "VendorCredit",
     "class": "Class",
     "department": "Department",
     "taxcode": "TaxCode",
@@ -58,16 +62,17 @@ ENTITIES = {
 }
 NAME_LIST = ("Vendor", "Customer", "Employee")
 HAS_ACTIVE = (*NAME_LIST, "Item", "Account", "Class", "Department", "TaxCode", "TaxRate")
-DELETABLE = ("PurchaseOrder", "Bill", "BillPayment")
+DELETABLE = ("PurchaseOrder", "Bill", "BillPayment", "VendorCredit")
+VOIDABLE = ("BillPayment",)  # of the entities here (Intuit: also Invoice, Payment, SalesReceipt)
 SINGLETONS = ("CompanyInfo", "Preferences")
 # Read and query only through the entity endpoints (Intuit lists no create or update for them).
 READ_ONLY = ("TaxCode", "TaxRate")
 # Transactions: their MetaData names the user who changed them last.
-TRANSACTIONS = ("PurchaseOrder", "Bill", "BillPayment")
+TRANSACTIONS = ("PurchaseOrder", "Bill", "BillPayment", "VendorCredit")
 APP_USER_ID = "9130350000000001"  # the connected app's user (recorded ids have this shape)
 OTHER_USER_ID = "9130350000000002"  # someone working in QBO (edit_as_other_user)
 # Entities whose lines keep their Ids across updates (qbo_lines).
-LINE_ID_ENTITIES = ("PurchaseOrder", "Bill")
+LINE_ID_ENTITIES = ("PurchaseOrder", "Bill", "VendorCredit")
 # Entities whose TotalAmt the client sets (a payment's amount) instead of QBO computing it.
 INPUT_TOTALS = ("BillPayment",)
 CDC_LOOKBACK = timedelta(days=30)
@@ -181,6 +186,7 @@ FILTERABLE: dict[str, set[str]] = {
         "Balance",
     },
     "BillPayment": {"DocNumber", "TxnDate", "VendorRef", "TotalAmt"},
+    "VendorCredit": {"DocNumber", "TxnDate", "VendorRef", "TotalAmt"},  # unsure, as BillPayment
     "Class": {"Name", "FullyQualifiedName", "Active"},
     "Department": {"Name", "FullyQualifiedName", "Active"},
     "TaxCode": {"Name", "Active"},
@@ -350,6 +356,8 @@ class Company:
         self.line_id_high: dict[tuple[str, str], int] = {}
         # POs their bills closed (and may reopen); a PO the client closed is not here.
         self.auto_closed_pos: set[str] = set()
+        # (Bill or VendorCredit, Id) -> the BillPayments applied to it (qbo_payments keeps it)
+        self.payers: dict[tuple[str, str], set[str]] = {}
         # True only during a write that carries include=allowduplicatedocnum.
         self.allow_duplicate_docnum = False
         self.country = "US"
@@ -449,6 +457,7 @@ class Company:
                     f"Operation Delete is not supported for {entity}: make it inactive instead."
                 )
             existing = self._existing_for_write(entity, body)
+            qbo_credits.check_open_period(self, entity, existing)
             if self._blocks_delete(entity, existing):
                 raise business_rule(
                     "This transaction is linked to other transactions and cannot be deleted."
@@ -458,6 +467,35 @@ class Company:
             self.deleted.setdefault(entity, {})[existing["Id"]] = self._moment()
             self._after_delete(entity, existing)
             return {"domain": "QBO", "status": "Deleted", "Id": existing["Id"]}
+
+    def void(self, entity: str, body: dict) -> dict:
+        """QBO's void (`operation=update&include=void`), of a BillPayment (qbo_payments)."""
+        with self.lock:
+            if entity not in VOIDABLE:
+                raise unsupported_operation(f"Operation void is not supported for {entity}.")
+            body = self._check_fields(entity, body)
+            existing = self._existing_for_write(entity, body)
+            qbo_credits.check_open_period(self, entity, existing)
+            obj = qbo_payments.voided(existing)
+            stored = self._store(entity, obj, existing=existing, wanted_id=None)
+            self._after_write(entity, existing, obj)
+            return stored
+
+    @property
+    def book_close_date(self) -> str | None:
+        """Preferences AccountingInfoPrefs.BookCloseDate (the closing date), or None."""
+        prefs = next(iter(self.objects["Preferences"].values()))
+        return (prefs.get("AccountingInfoPrefs") or {}).get("BookCloseDate") or None
+
+    @book_close_date.setter
+    def book_close_date(self, value: str | None) -> None:
+        with self.lock:
+            prefs = next(iter(self.objects["Preferences"].values()))
+            accounting = prefs.setdefault("AccountingInfoPrefs", {})
+            if value:
+                accounting["BookCloseDate"] = str(value)[:10]
+            else:
+                accounting.pop("BookCloseDate", None)
 
     def read(self, entity: str, object_id: str) -> dict:
         """GET /{entity}/{id}; deleted and unknown ids are 610."""
@@ -695,6 +733,7 @@ class Company:
             "PurchaseOrder": self._normalise_purchase_order,
             "Bill": lambda e, o, x: qbo_bills.normalise_bill(self, e, o, x),
             "BillPayment": lambda e, o, x: qbo_payments.normalise_payment(self, e, o, x),
+            "VendorCredit": lambda e, o, x: qbo_credits.normalise_credit(self, e, o, x),
             "Class": lambda e, o, x: qbo_classes.normalise_tracking(self, e, o, x),
             "Department": lambda e, o, x: qbo_classes.normalise_tracking(self, e, o, x),
             "TaxCode": lambda e, o, x: qbo_tax.normalise_tax_entity(self, e, o, x),
@@ -708,9 +747,11 @@ class Company:
         """Normalise with include=allowduplicatedocnum in force for this one write."""
         self.allow_duplicate_docnum = allow_duplicate_docnum
         try:
-            return self._normalise(entity, obj, existing)
+            normalised = self._normalise(entity, obj, existing)
         finally:
             self.allow_duplicate_docnum = False
+        qbo_credits.check_open_period(self, entity, normalised, existing)
+        return normalised
 
     def _after_write(self, entity: str, before: dict | None, stored: dict) -> None:
         """What a stored write does elsewhere: line Ids remembered, linked objects re-derived."""

@@ -1,0 +1,1 @@
+"""A Luminous bill payment as a QBO BillPayment: model, parse, mapping, plan, body."""

@@ -1,0 +1,49 @@
+"""The hooks of a kind whose documents wait for Luminous bills to reach QBO (payments, vendor
+credits applied to bills), as bills wait for their POs: the bills that will wake one are noted
+when it waits (`decided`), and each pass first retries those whose bills were written since
+(`before`); where each bill stands comes from its ledger row (`standings`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from reconciler.documents import actions
+from reconciler.documents.bill.model import POStanding
+from reconciler.documents.bill.standing import bill_standing
+from reconciler.documents.plan import Decision
+from reconciler.model import DocKind, LedgerEntry
+from reconciler.sync.kinds.declaration import PassParts
+
+WAITING_CODES = (actions.WAIT_CODE, actions.PARK_CODE)
+
+
+class WaitsForBills:
+    """`decided`, `before`, `after` and the bills' standings, for one kind."""
+
+    def __init__(self, parts: PassParts, kind: DocKind) -> None:
+        self.kind = kind
+        self._parts = parts
+
+    def standings(self, bill_ids: Iterable[int]) -> dict[int, POStanding]:
+        ledger = self._parts.ledger
+        return {b: bill_standing(b, ledger.entry(b, DocKind.BILL)) for b in set(bill_ids)}
+
+    def decided(self, decision: Decision, doc_id: int, entry: LedgerEntry | None) -> None:
+        """One that waits or is parked notes the bills that will wake it; one that no longer
+        waits forgets them."""
+        waiting = isinstance(decision.action, actions.Wait | actions.Park)
+        if waiting or (entry is not None and entry.last_error_code in WAITING_CODES):
+            wakers = decision.waits_for if waiting else ()
+            self._parts.lines.wait_for(self.kind, doc_id, wakers)
+
+    def before(self) -> None:
+        """Those waiting for a bill whose row changed since: retried in this pass."""
+        woken = self._parts.lines.woken(self.kind, on=DocKind.BILL)
+        for doc_id in woken:
+            self._parts.ledger.request_retry(doc_id, self.kind)
+        if woken:
+            self._parts.event("woken_by_bills", kind=str(self.kind), count=len(woken))
+
+    def after(self) -> None:
+        return None
