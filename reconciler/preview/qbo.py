@@ -88,6 +88,11 @@ class PreviewQBO:
     def count(self, statement: str) -> int:
         return self.inner.count(statement)
 
+    def quiet_for(self) -> tuple[float, str]:
+        """QBO's own `Retry-After`, as the real client heard it (the preview's state is a
+        copy: a hold it records is not kept)."""
+        return self.inner.quiet_for()
+
     def cdc(self, entities: Sequence[str], changed_since: Any) -> Any:
         """A read (the drift check): QBO's answer as it is; what it changes lands in the
         preview's copy of the state file only."""

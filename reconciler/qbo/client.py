@@ -148,6 +148,10 @@ class QBOClient:
     def __repr__(self) -> str:
         return f"QBOClient(base_url={self._base!r}, realm_id={self.realm_id!r})"
 
+    def quiet_for(self) -> tuple[float, str]:
+        """Seconds QBO still asks us to stay away (a `Retry-After` not waited out), and why."""
+        return self._transport.quiet_for()
+
     # -- public calls --------------------------------------------------------------------
 
     def read(self, entity: str, id: str) -> QBOResult:

@@ -28,6 +28,7 @@ from reconciler.resolve import References
 from reconciler.resolve.company import CompanyContext
 from reconciler.sync import report
 from reconciler.sync.drift_check import DriftCheck
+from reconciler.sync.holds import Holds, record_quiet
 from reconciler.sync.kinds import KINDS, PassParts
 from reconciler.sync.read import SourceRead
 from reconciler.sync.recorder import Recorder
@@ -55,6 +56,8 @@ class Deps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     rng: random.Random = field(default_factory=random.Random)
     stop_requested: Callable[[], bool] = lambda: False
+    # before anything else: a QBO token at hand (a failure stops the pass, no document hurt)
+    ready: Callable[[], None] = lambda: None
 
 
 def run_pass(
@@ -113,6 +116,7 @@ class Pass:
         d.store.runs.start(self.run_id, self.report.started_at)
         self.event("pass_started", full_sweep=full_sweep)
         try:
+            d.ready()
             self.company.load_meanwhile()  # while Luminous is first asked (`_read_changes`)
             read = SourceRead(self.parts, self.recorder, self.report, self.pipeline)
             for source in self.sources:
@@ -191,6 +195,9 @@ class Pass:
 
     def _finish(self) -> None:
         self.d.store.lines.flush()  # the line Ids of answers whose outcome a crash left out
+        clients = {"luminous": getattr(self.d.luminous, "http", None), "qbo": self.d.qbo}
+        for hold in record_quiet(Holds(self.d.store, self.d.clock), clients):
+            self.d.log.warning("service_hold", run_id=self.run_id, reason=hold.describe())
         r = report.close(
             self.report,
             finished_at=self.d.clock(),

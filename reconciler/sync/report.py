@@ -43,6 +43,7 @@ class PassReport:
     fatal: str | None = None
     aborted: str | None = None  # a transient failure stopped the pass (Luminous down, ...)
     crashed: str | None = None  # an unexpected error stopped it (a bug): type and message
+    fix: str | None = None  # what a person does about what stopped it (`errors.fix_for`)
     authorization_lost: bool = False
     stopped_in: str | None = None  # "luminous" or "qbo": the service whose error stopped it
     checkpoint: Checkpoint | None = None
@@ -64,6 +65,7 @@ class PassReport:
             self.stopped_in = "luminous"
         elif isinstance(exc, errors.QBOFault | errors.AuthorizationLost):
             self.stopped_in = "qbo"
+        self.fix = errors.fix_for(exc)
         if isinstance(exc, errors.Fatal):
             self.fatal = str(exc)
             self.authorization_lost = isinstance(
@@ -114,6 +116,7 @@ class PassReport:
             "aborted": self.aborted,
             "crashed": self.crashed,
             "stopped_in": self.stopped_in,
+            "fix": self.fix,
             "unsettled_in_ledger": self.unsettled_in_ledger,
             "drift": [finding.as_dict() for finding in self.drift[:DRIFT_IN_REPORT]],
             "checkpoint": (
