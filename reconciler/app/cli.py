@@ -170,9 +170,6 @@ def pass_logging(settings: Any, stream: str) -> tuple[Any, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from reconciler.app import wiring
-    from reconciler.sync.engine import RequestCounter, run_pass
-
     if args.dry_run or args.json:
         return cmd_preview(args)
     settings = load_settings(args)
@@ -193,18 +190,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         log, line = pass_logging(settings, "stdout")  # one JSON event a line, on stdout
-        counter = RequestCounter()
-        deps = wiring.build_deps(settings, log=log, counter=counter, stop_requested=stop.is_set)
-        if line is not None:  # the read's meta.total, for the estimate of time left
-            line.expected = lambda: getattr(deps.luminous.last_read, "expected", None)
-        try:
-            report = run_pass(deps, full_sweep=args.full, counter=counter)
-            alerts = wiring.pass_alerts(settings, deps.store, log)
-            if alerts is not None and alerts.after(report):  # bounded: give_up_after at most
-                alerts.sender.close(wait=settings.alerts.give_up_after.total_seconds())
-        finally:
-            deps.store.close()
-        return report.exit_code()
+        from reconciler.app.once import run_once
+
+        return run_once(
+            settings, log=log, full_sweep=args.full, stop_requested=stop.is_set, progress=line
+        )
 
 
 def cmd_preview(args: argparse.Namespace) -> int:

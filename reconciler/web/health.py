@@ -151,7 +151,11 @@ class HealthState:
         self._last_success: datetime | None = None
         self._last_outcome: str | None = None
         self._authorized = True
-        r = self.registry
+        self._held: str | None = None  # a service asked for quiet: passes wait (`sync.holds`)
+        self._tokens_unsaved: str | None = None  # a rotated token pair lives in memory only
+        self._metrics(self.registry)
+
+    def _metrics(self, r: CollectorRegistry) -> None:
         self.passes = Counter(
             "reconciler_passes", "Finished passes by outcome.", ["outcome"], registry=r
         )
@@ -225,6 +229,17 @@ class HealthState:
         with self._lock:
             self._last_outcome = "error"
 
+    def set_held(self, reason: str | None) -> None:
+        """Passes wait for a service's `Retry-After`: alive and doing as asked, not stale."""
+        with self._lock:
+            self._held = reason
+
+    def set_tokens_unsaved(self, reason: str | None) -> None:
+        """New QuickBooks tokens could not be saved: said in every answer, never a 503 (a
+        supervisor restarting the daemon for it would lose them)."""
+        with self._lock:
+            self._tokens_unsaved = reason
+
     def set_authorized(self, authorized: bool) -> None:
         with self._lock:
             self._authorized = authorized
@@ -247,11 +262,21 @@ class HealthState:
             return self._last_success
 
     def is_healthy(self, now: datetime) -> tuple[bool, str]:
+        healthy, reason = self._health(now)
         with self._lock:
-            authorized, last_success = self._authorized, self._last_success
+            unsaved = self._tokens_unsaved
+        if unsaved:
+            reason += f"; new QuickBooks tokens are not saved yet ({unsaved}): do not stop me"
+        return healthy, reason
+
+    def _health(self, now: datetime) -> tuple[bool, str]:
+        with self._lock:
+            authorized, last_success, held = self._authorized, self._last_success, self._held
         limit = int(self.max_age.total_seconds())
         if not authorized:
             return False, "QuickBooks authorization lost: run `reconciler auth connect`"
+        if held:
+            return True, f"waiting: {held}"
         if last_success is None:
             waited = now - self.started_at
             if waited <= self.max_age:
@@ -270,10 +295,12 @@ class HealthState:
                 self._last_outcome,
                 self._authorized,
             )
+            tokens_saved = self._tokens_unsaved is None
         return {
             "healthy": healthy,
             "reason": reason,
             "authorized": authorized,
+            "tokens_saved": tokens_saved,
             "last_success": last_success.isoformat() if last_success else None,
             "last_outcome": outcome,
             "now": now.isoformat(),
