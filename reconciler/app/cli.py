@@ -349,3 +349,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except errors.Fatal as exc:
         print(f"reconciler: {logs.SECRETS.scrub(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
+    except errors.ReconcilerError as exc:  # transient (a full disk): one line, try again later
+        print(f"reconciler: {logs.SECRETS.scrub(str(exc))}", file=sys.stderr)
+        return EXIT_SOME_FAILED

@@ -19,7 +19,7 @@ from reconciler.app.company_checks import company_checks
 from reconciler.config.loader import Settings, load_settings
 from reconciler.logs import SECRETS
 from reconciler.resolve import AccountResolver
-from reconciler.state import StateFileError
+from reconciler.state import StateFileError, StateFileFull
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def run_checks(
 
     try:
         store = wiring.open_store(settings, clock=clock)
-    except StateFileError as exc:
+    except (StateFileError, StateFileFull) as exc:
         yield Check("state database", False, str(exc).removesuffix(f"; {exc.fix}"), exc.fix)
         return
     try:

@@ -56,6 +56,8 @@ def run_once(
             alerts.trouble(TOKENS, Trouble("tokens", unsaved, TOKENS_FIX) if unsaved else None)
         return report.exit_code()
     finally:
+        if tokens.unsaved and not tokens.save_pending():  # the last chance before they go
+            log.error("tokens_unsaved_at_exit", reason=tokens.unsaved_reason)
         if alerts is not None:  # bounded: give_up_after at most
             alerts.sender.close(wait=settings.alerts.give_up_after.total_seconds())
         deps.store.close()

@@ -97,6 +97,7 @@ def run_service(settings: Settings, *, log: Any, full_sweep_first: bool = False)
     except errors.ConfigError:
         store.close()
         raise
+    log.info("health_listening", host=server.host, port=server.port)
     service = Service(settings, store, health, log, full_sweep_first=full_sweep_first)
     code = EXIT_FATAL
     try:

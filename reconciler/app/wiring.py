@@ -88,6 +88,9 @@ class RedactingTokenStore:
     def lock(self, timeout: float) -> Any:
         return self._inner.lock(timeout)
 
+    def recover(self) -> bool:
+        return self._inner.recover()
+
     def clear(self) -> None:
         """Forget the connection locally (after a revoke)."""
         Path(self._inner.path).unlink(missing_ok=True)

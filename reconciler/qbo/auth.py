@@ -194,6 +194,8 @@ class OAuthTokenSource:
         """A pair whose access token is fresh and not `stale_access`: the stored one when
         another process refreshed already, else a refresh (one process at a time)."""
         with self._store.lock(self._lock_timeout):
+            if self._store.recover():
+                self._event("tokens_recovered", reason="a killed process's save was finished")
             newest = self._newest()
             if newest.access_token != stale_access and self._fresh(newest):
                 self._tokens = newest

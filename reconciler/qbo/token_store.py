@@ -9,7 +9,9 @@ the newest pair must reach the disk before anything else happens. What this file
   asked for, and synced. A full disk or a read-only directory is found then, while the stored
   refresh token is still the live one; `commit` later overwrites those bytes in place (no new
   blocks on ext4 or XFS) and renames the file over the store.
-- **Atomic replace**: readers see the old pair or the new one, never half a file.
+- **Atomic replace**: readers see the old pair or the new one, never half a file; a process
+  killed after writing the new pair and before the rename leaves it in the reservation, and
+  the next refresh puts it in place (`recover`) instead of spending a retired token.
 - **One refresh at a time across processes** (`lock`): `flock` on `<store>.lock`, so a daemon,
   `run --once --dry-run` and `doctor` never spend the same refresh token twice.
 - **No symlink followed**: the store and its lock are opened with `O_NOFOLLOW`; a link where
@@ -148,6 +150,8 @@ class TokenStore(Protocol):
 
     def lock(self, timeout: float) -> contextlib.AbstractContextManager[None]: ...
 
+    def recover(self) -> bool: ...  # finish a save a killed process left (lock held)
+
 
 class MemoryReservation:
     def __init__(self, store: MemoryTokenStore) -> None:
@@ -176,6 +180,9 @@ class MemoryTokenStore:
 
     def reserve(self) -> MemoryReservation:
         return MemoryReservation(self)
+
+    def recover(self) -> bool:
+        return False
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
@@ -266,7 +273,7 @@ class FileTokenStore:
         if self.path.is_symlink():
             raise _store_error("write", self.path, OSError(errno.ELOOP, "symbolic link"))
         try:
-            fd, temp = tempfile.mkstemp(dir=directory, prefix=".tokens-", suffix=".tmp")
+            fd, temp = tempfile.mkstemp(dir=directory, prefix=self._temp_prefix, suffix=".tmp")
         except OSError as exc:
             raise _store_error("write", self.path, exc) from None
         try:
@@ -279,6 +286,48 @@ class FileTokenStore:
 
     def save(self, tokens: Tokens) -> None:
         self.reserve().commit(tokens)
+
+    @property
+    def _temp_prefix(self) -> str:
+        return f".{self.path.name}."
+
+    def recover(self) -> bool:
+        """Finish the save a killed process left half done (call with `lock` held: then no
+        live process has a reservation). A reservation holding a whole pair newer than the
+        stored one is that pair, written and synced but not renamed: it goes into place.
+        Anything else left (zeros, a pair not newer) is removed. True when a pair was kept."""
+        stored = self._load_quietly(self.path)
+        kept = False
+        for temp in sorted(self.path.parent.glob(f"{self._temp_prefix}*.tmp")):
+            found = self._load_quietly(temp)
+            newer = found is not None and (
+                stored is None
+                or (
+                    found.realm_id == stored.realm_id
+                    and found.access_expires_at > stored.access_expires_at
+                )
+            )
+            try:
+                if newer:
+                    os.replace(temp, self.path)
+                    _fsync_directory(self.path.parent)
+                    stored, kept = found, True
+                else:
+                    temp.unlink()
+            except OSError:
+                continue  # not ours to tidy (another user's file): left alone
+        return kept
+
+    def _load_quietly(self, path: Path) -> Tokens | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as stream:
+                raw = stream.read().rstrip(b"\0")
+            if self._fernet is not None:
+                raw = self._fernet.decrypt(raw)
+            return Tokens.from_json(json.loads(raw))
+        except Exception:
+            return None
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import Fatal
-from reconciler.state.db import StateDB, StateFileError
+from reconciler.state.db import StateDB, StateFileError, StateFileFull
 from reconciler.state.drift import DriftDetail, DriftRecords
 from reconciler.state.ledger import SETTLED_STATUSES, HistoryRow, Ledger
 from reconciler.state.lines import DocLines
@@ -41,6 +41,7 @@ __all__ = [
     "ReferenceMaps",
     "Runs",
     "StateFileError",
+    "StateFileFull",
     "StateStore",
     "StatusQueries",
     "name_key",

@@ -7,6 +7,7 @@ upgraded daemon opens an old file in place. Times are stored as ISO-8601 UTC str
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -19,7 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from reconciler.errors import Fatal
+from reconciler.errors import Fatal, ReconcilerError, Retryable
 from reconciler.state.search import search_key
 
 migrations = Migrations("reconciler")
@@ -236,15 +237,31 @@ class StateFileError(Fatal):
         self.fix = fix
 
 
+class StateFileFull(Retryable):
+    """The disk holding the state file is full: this pass stops (nothing half-recorded: the
+    transaction is rolled back); the next passes try again, and go on once space is freed."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.fix = f"free space on the filesystem of {Path(path).resolve().parent}"
+        super().__init__(
+            f"the disk holding the state file {path} is full; {self.fix}", code="disk_full"
+        )
+
+
 CORRUPT = ("malformed", "not a database", "file is encrypted", "database corrupt")
 UNWRITABLE = ("readonly", "read-only", "unable to open", "permission denied")
+FULL = ("database or disk is full", "no space left on device", "disk quota exceeded")
 
 
-def explain(exc: BaseException, path: str | Path) -> StateFileError | None:
+def explain(exc: BaseException, path: str | Path) -> ReconcilerError | None:
     """What a failure of the state file means for the person running the sync; None when it
     is not about the file (a bug, a lock held too long)."""
     text = str(exc).lower()
     user = _user()
+    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    full = full or any(w in text for w in FULL) or ("disk i/o error" in text and _no_room(path))
+    if full:
+        return StateFileFull(path)
     if isinstance(exc, OSError) or any(w in text for w in UNWRITABLE):
         return StateFileError(
             f"the state file {path} cannot be written by user {user} ({exc})",
@@ -259,6 +276,16 @@ def explain(exc: BaseException, path: str | Path) -> StateFileError | None:
             "none is created twice",
         )
     return None
+
+
+def _no_room(path: str | Path) -> bool:
+    """SQLite says only "disk I/O error" when it cannot create its -shm or -wal file on a full
+    disk: ask the filesystem."""
+    try:
+        stat = os.statvfs(Path(path).resolve().parent)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 64 * 1024
 
 
 def _user() -> str:

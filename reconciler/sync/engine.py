@@ -112,10 +112,10 @@ class Pass:
 
     def run(self, *, full_sweep: bool) -> PassReport:
         d = self.d
-        d.store.bind_realm(self.s.qbo.realm_id)
-        d.store.runs.start(self.run_id, self.report.started_at)
-        self.event("pass_started", full_sweep=full_sweep)
         try:
+            d.store.bind_realm(self.s.qbo.realm_id)
+            d.store.runs.start(self.run_id, self.report.started_at)
+            self.event("pass_started", full_sweep=full_sweep)
             d.ready()
             self.company.load_meanwhile()  # while Luminous is first asked (`_read_changes`)
             read = SourceRead(self.parts, self.recorder, self.report, self.pipeline)
@@ -194,10 +194,9 @@ class Pass:
         log(event, run_id=self.run_id, error_code=code, reason=str(exc), exc_info=crash)
 
     def _finish(self) -> None:
-        self.d.store.lines.flush()  # the line Ids of answers whose outcome a crash left out
-        clients = {"luminous": getattr(self.d.luminous, "http", None), "qbo": self.d.qbo}
-        for hold in record_quiet(Holds(self.d.store, self.d.clock), clients):
-            self.d.log.warning("service_hold", run_id=self.run_id, reason=hold.describe())
+        # the line Ids of answers whose outcome a crash left out, and what a service asked
+        self._keep(self.d.store.lines.flush)
+        self._keep(self._holds)
         r = report.close(
             self.report,
             finished_at=self.d.clock(),
@@ -205,5 +204,23 @@ class Pass:
             status_counts=self.ledger.status_counts(),
             counter=self.counter,
         )
-        self.d.store.runs.finish(self.run_id, r.finished_at, r.outcome, r.as_dict())
+        self._keep(
+            lambda: self.d.store.runs.finish(self.run_id, r.finished_at, r.outcome, r.as_dict())
+        )
         self.d.log.info("pass_finished", outcome=r.outcome, **r.as_dict())
+
+    def _holds(self) -> None:
+        clients = {"luminous": getattr(self.d.luminous, "http", None), "qbo": self.d.qbo}
+        for hold in record_quiet(Holds(self.d.store, self.d.clock), clients):
+            self.d.log.warning("service_hold", run_id=self.run_id, reason=hold.describe())
+
+    def _keep(self, write: Callable[[], Any]) -> None:
+        """A state write at the end of the pass; the state file failing (a full disk) is what
+        stopped the pass if nothing else did, and never hides what did."""
+        try:
+            write()
+        except errors.ReconcilerError as exc:
+            if self.report.outcome in ("ok", "failures"):
+                self._stopped_by(exc)
+            else:
+                self.d.log.warning("pass_unrecorded", run_id=self.run_id, reason=str(exc))

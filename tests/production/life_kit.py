@@ -1,0 +1,309 @@
+"""The pieces of issue 32's end-to-end tests ("a production life"): both emulators in this
+process, the CLI and the daemon as child processes configured by RECONCILER_* variables, and
+small faults on 127.0.0.1 and on real filesystems between them.
+
+- `life(tmp_path)`: the emulators, a work directory and the environment of every child.
+- `Life.cli(...)`: one `python -m reconciler ...` run (optionally killed at a crash point).
+- `Life.daemon(...)`: `reconciler run` as a child, its JSON log read as it goes.
+- `SmallDisk`: the daemon in a private mount namespace (`unshare -rm`) whose state directory
+  is a small tmpfs, so "the disk is full" is a real ENOSPC from the kernel; the test fills
+  and frees it through /proc/<pid>/root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from reconciler.sandbox.luminous.server import LuminousEmulator
+from reconciler.sandbox.qbo.server import QBOEmulator
+
+REPO = Path(__file__).resolve().parents[2]
+LUMINOUS_TOKEN = "SENTINEL-32-luminous-token"
+CLIENT_SECRET = "SENTINEL-32-client-secret"
+SIGKILLED = -9
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout}s: {predicate}")
+
+
+class Daemon:
+    """`reconciler run` as a child process; its stdout (one JSON event a line) in a file."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._out = log_path.open("w")
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=REPO, stdout=self._out, stderr=subprocess.STDOUT, text=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        found = []
+        for line in self.text().splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    event = json.loads(line)
+                    if name is None or event.get("event") == name:
+                        found.append(event)
+        return found
+
+    def wait_event(self, name: str, count: int = 1, timeout: float = 60.0) -> dict[str, Any]:
+        def seen() -> Any:
+            assert self.proc.poll() is None or len(self.events(name)) >= count, (
+                f"the daemon exited {self.proc.returncode} before {name}: {self.text()[-3000:]}"
+            )
+            events = self.events(name)
+            return events[count - 1] if len(events) >= count else None
+
+        return wait_for(seen, timeout)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        return self.proc.returncode
+
+
+@dataclass
+class Life:
+    qbo: QBOEmulator
+    lum: LuminousEmulator
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    stamp: datetime = field(
+        default_factory=lambda: datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    )
+    daemons: list[Daemon] = field(default_factory=list)
+
+    @property
+    def token_path(self) -> Path:
+        return Path(self.env["RECONCILER_QBO__TOKEN_STORE"])
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.env["RECONCILER_STATE__PATH"])
+
+    # --- Luminous data --------------------------------------------------------------------
+
+    def next_stamp(self) -> datetime:
+        self.stamp += timedelta(seconds=1)
+        return self.stamp
+
+    def po(self, supplier: str = "Nutricost", qty: str = "10", **fields: Any) -> dict[str, Any]:
+        sup = self.lum.add_supplier(supplier)
+        prod = self.lum.add_product(f"Whey {supplier}", f"SKU-{supplier[:6]}")
+        record = {
+            "supplier_id": sup["id"],
+            "order_status": "active",
+            "approval_status": "approved",
+            "items": [{"product_id": prod["id"], "quantity": qty, "unit_price": "42.50"}],
+            **fields,
+        }
+        return self.lum.create_po(record, updated_at=self.next_stamp())
+
+    def edit(self, po_id: int, **changes: Any) -> dict[str, Any]:
+        return self.lum.edit_po(po_id, changes, updated_at=self.next_stamp())
+
+    def qbo_notes(self) -> set[str]:
+        return {p.get("PrivateNote") or "" for p in self.qbo.objects("PurchaseOrder")}
+
+    # --- the QuickBooks connection ----------------------------------------------------------
+
+    def connect(self) -> None:
+        """What `reconciler auth connect` stores, without the browser."""
+        from reconciler.app.demo import connect as demo_connect
+        from reconciler.config.loader import load_settings
+
+        demo_connect(self.qbo, load_settings(None, self.env))
+
+    def stored_tokens(self, path: Path | None = None) -> dict[str, Any]:
+        return json.loads((path or self.token_path).read_text())
+
+    def access_expires_in(self, seconds: float, path: Path | None = None) -> None:
+        """Rewrite the stored pair's access expiry (the client's own clock), as an hour's
+        wait would; when it is past, the emulator's clock moves on so QBO agrees."""
+        path = path or self.token_path
+        data = self.stored_tokens(path)
+        data["access_expires_at"] = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+        path.write_text(json.dumps(data))
+        if seconds <= 0:
+            self.qbo.advance_clock(2 * 3600)
+
+    # --- children ----------------------------------------------------------------------------
+
+    def cli(
+        self,
+        *args: str,
+        crash_at: str | None = None,
+        timeout: float = 90,
+        prefix: list[str] | None = None,
+        **extra: str,
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, **extra}
+        if crash_at:
+            env["RECONCILER_CRASH_AT"] = crash_at
+        return subprocess.run(
+            [*(prefix or []), sys.executable, "-m", "reconciler", *args],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def daemon(self, *, prefix: list[str] | None = None, name: str = "daemon", **extra: str):
+        env = {**self.env, **extra}
+        argv = [*(prefix or []), sys.executable, "-m", "reconciler", "run"]
+        daemon = Daemon(argv, env, self.workdir / f"{name}.log")
+        self.daemons.append(daemon)
+        return daemon
+
+    def health(self, port: int, method: str = "GET") -> requests.Response:
+        return requests.request(method, f"http://127.0.0.1:{port}/healthz", timeout=5)
+
+
+def environment(qbo: QBOEmulator, lum: LuminousEmulator, workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    env.update(
+        {
+            "RECONCILER_LUMINOUS__BASE_URL": lum.base_url,
+            "RECONCILER_LUMINOUS__API_TOKEN": LUMINOUS_TOKEN,
+            "RECONCILER_LUMINOUS__SETTLE_LAG": "0",
+            "RECONCILER_LUMINOUS__TIMEOUT": "5s",
+            "RECONCILER_QBO__ENVIRONMENT": qbo.discovery_url,
+            "RECONCILER_QBO__BASE_URL": qbo.api_base,
+            "RECONCILER_QBO__REALM_ID": qbo.realm_id,
+            "RECONCILER_QBO__CLIENT_ID": qbo.client_id,
+            "RECONCILER_QBO__CLIENT_SECRET": CLIENT_SECRET,
+            "RECONCILER_QBO__TOKEN_STORE": str(workdir / "var" / "tokens.json"),
+            "RECONCILER_QBO__TIMEOUT": "5s",
+            "RECONCILER_QBO__THROTTLE_WAIT": "1s",
+            "RECONCILER_STATE__PATH": str(workdir / "var" / "state.sqlite"),
+            "RECONCILER_ACCOUNTS__AP": "Accounts Payable (A/P)",
+            "RECONCILER_SYNC__POLL_INTERVAL": "1s",
+            "RECONCILER_SYNC__BACKOFF_BASE": "0.05",
+            "RECONCILER_SYNC__BACKOFF_CAP": "0.2",
+            "RECONCILER_DAEMON__HEALTH_PORT": "0",
+            "RECONCILER_STATUS_PAGE__ENABLED": "false",
+        }
+    )
+    return env
+
+
+@contextmanager
+def life(
+    workdir: Path, *, qbo_options: dict[str, Any] | None = None, lum_options: dict | None = None
+) -> Iterator[Life]:
+    qbo = QBOEmulator(client_secret=CLIENT_SECRET, **(qbo_options or {})).start(port=0)
+    lum = LuminousEmulator(token=LUMINOUS_TOKEN, **(lum_options or {})).start(port=0)
+    (workdir / "var").mkdir(parents=True, exist_ok=True)
+    world = Life(qbo, lum, workdir, environment(qbo, lum, workdir))
+    qbo.seed_default()
+    try:
+        yield world
+    finally:
+        for daemon in world.daemons:
+            daemon.stop(timeout=5)
+        lum.stop()
+        qbo.stop()
+
+
+# --- a small disk ------------------------------------------------------------------------------
+
+
+class SmallDisk:
+    """A tmpfs of `size` mounted at `mount` in a private mount namespace, held open by a
+    sleeping process; children run inside it (`prefix`: nsenter) and see a real filesystem
+    that fills up (ENOSPC from the kernel). This process reaches it through /proc."""
+
+    def __init__(self, mount: Path, *, size: str = "8m", seed: Path | None = None) -> None:
+        self.mount = mount
+        self.size = size
+        self.seed = seed  # copied onto the tmpfs first
+        self.holder: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> SmallDisk:
+        copy = f'cp -a "{self.seed}/." "{self.mount}/" && ' if self.seed else ""
+        script = (
+            f'mount -t tmpfs -o size={self.size},mode=0755 tmpfs "{self.mount}" && {copy}'
+            "echo ready && exec sleep 3600"
+        )
+        self.holder = subprocess.Popen(
+            ["unshare", "-rm", "--propagation", "private", "sh", "-c", script],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = self.holder.stdout.readline() if self.holder.stdout else ""
+        assert line.strip() == "ready", (
+            "these tests mount a small tmpfs in a private mount namespace (`unshare -rm`), "
+            f"which this machine refused: {self.holder.stderr.read() if self.holder.stderr else ''}"
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.holder is not None:
+            self.holder.kill()
+            self.holder.wait()
+
+    def prefix(self) -> list[str]:
+        """Run a command on the small disk (in the holder's mount namespace)."""
+        assert self.holder is not None
+        pid = str(self.holder.pid)
+        return ["nsenter", "-t", pid, "-m", "-U", "--preserve-credentials"]
+
+    def path(self, name: str) -> Path:
+        """`name` on the small disk, as this process reaches it."""
+        assert self.holder is not None
+        return Path(f"/proc/{self.holder.pid}/root{self.mount}") / name
+
+    def fill(self) -> None:
+        """Every free page taken: the next block any writer needs is ENOSPC."""
+        for name, chunk in ((".filler", 65536), (".filler-small", 512)):
+            with self.path(name).open("wb", buffering=0) as f, contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * chunk)
+
+    def free(self) -> None:
+        for name in (".filler", ".filler-small"):
+            with contextlib.suppress(FileNotFoundError):
+                self.path(name).unlink()
