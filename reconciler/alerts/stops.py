@@ -94,7 +94,7 @@ def resumed_message(
     else:
         stopped = _since(episode.since, now)
         title = "syncing has resumed"
-        detail = [f"after {stopped} ({TITLES.get(episode.kind, episode.kind)}: {episode.reason})"]
+        detail = [f"after {stopped} without a finished pass; the cause was: {episode.reason}"]
     detail = [clean(line, 700) for line in detail]
     return headline_message(f"reconciler, QBO company {clean(realm_id, 40)}: {title}", detail)
 

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -307,3 +308,67 @@ class SmallDisk:
         for name in (".filler", ".filler-small"):
             with contextlib.suppress(FileNotFoundError):
                 self.path(name).unlink()
+
+
+# --- a webhook -----------------------------------------------------------------------------------
+
+
+class Webhook:
+    """A webhook receiver on 127.0.0.1 that keeps what it is sent (and when). `trickle`: it
+    answers one byte a second, for a minute and more, as a stuck proxy or server does."""
+
+    def __init__(self, *, trickle: bool = False) -> None:
+        self.trickle = trickle
+        self.received: list[tuple[float, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/services/T1/B2/secret-hook"
+        self._stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def texts(self) -> list[str]:
+        with self._lock:
+            return [message.get("text", "") for _, message in self.received]
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._server.close()
+
+    def _accept(self) -> None:
+        while not self._stopping:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            while len(body) < length:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                body += chunk
+            with self._lock:
+                self.received.append((time.monotonic(), json.loads(body)))
+            answer = b"HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n" + b"o" * 60
+            try:
+                if not self.trickle:
+                    conn.sendall(answer)
+                    return
+                for byte in answer:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(1.0)
+            except OSError:
+                return  # the client gave up

@@ -122,17 +122,16 @@ def test_a_full_disk_when_the_refresh_falls_due_spends_nothing(tmp_path, process
 
 
 @pytest.mark.parametrize("processes", list(OTHERS))
-def test_a_save_that_fails_after_intuit_answered_keeps_the_pair_until_it_lands(
-    tmp_path, processes
-):
+def test_a_save_that_fails_after_intuit_answered_keeps_the_pair_until_it_lands(tmp_path, processes):
     """Strict rotation. The file the new pair was to be written to vanishes while the token
     endpoint answers (slowly): the rename fails after the old refresh token was retired. The
     pair is used from memory, said to be unsaved, and saved before the process exits."""
     with life(tmp_path) as w:
         _prepare(w)
         w.qbo.add_fault(
-            FaultRule(method="POST", path_regex="/oauth2/v1/tokens/bearer", action="latency",
-                      latency=2.0)
+            FaultRule(
+                method="POST", path_regex="/oauth2/v1/tokens/bearer", action="latency", latency=2.0
+            )
         )
         vanished = threading.Event()
 
