@@ -124,6 +124,11 @@ class LuminousHTTP:
         raise LuminousUnavailable(f"{path} has more than {MAX_PAGES} pages", status=200)
 
     def get(self, path: str, params: dict[str, str], *, allow_404: bool = False) -> Any:
+        quiet, _ = self.quiet_for()
+        if quiet > 0:  # Luminous asked for quiet: nothing more is sent until then
+            failure = LuminousUnavailable(f"Luminous asked for quiet ({quiet:.0f}s more)")
+            failure.retry_after = quiet
+            raise failure
         url = self.base_url + path
         failure: LuminousUnavailable
         for attempt in range(1, self.max_attempts + 1):

@@ -133,6 +133,19 @@ class Transport:
         """Seconds QBO still asks us to stay away, and why (the next pass waits that long)."""
         return max(0.0, self._quiet_until - self._monotonic()), "HTTP 429 with Retry-After"
 
+    def _refuse_while_quiet(self, request: Request) -> None:
+        """QBO asked for quiet longer than a pass waits: nothing more is sent until then."""
+        left = self._quiet_until - self._monotonic()
+        if left > 0:
+            fault = errors.ThrottledFault(
+                f"QBO asked for quiet ({left:.0f}s more); {request.method} {request.entity} "
+                "not sent",
+                code="3001",
+                http_status=429,
+            )
+            fault.retry_after = left
+            raise fault
+
     def request(
         self,
         method: str,
@@ -180,6 +193,7 @@ class Transport:
         """Attempts until an answer, a fault, or no more attempts."""
         attempts = 0
         refreshed: str | None = None
+        self._refuse_while_quiet(request)
         while True:
             attempts += 1
             token = refreshed or self._tokens.access_token()
