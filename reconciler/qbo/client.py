@@ -217,7 +217,7 @@ class QBOClient:
             request_id=request_id,
             repeatable=None if resend_unclear else False,
         )
-        return QBOResult(find_key(payload, entity), tid, status, attempts)
+        return QBOResult(answered(payload, entity, "create", tid), tid, status, attempts)
 
     def update(
         self, entity: str, body: Mapping[str, Any], *, request_id: str, sparse: bool = True
@@ -233,7 +233,7 @@ class QBOClient:
         status, payload, tid, attempts = self._call(
             "POST", entity, entity.lower(), body=wire, request_id=request_id
         )
-        return QBOResult(find_key(payload, entity), tid, status, attempts)
+        return QBOResult(answered(payload, entity, "update", tid), tid, status, attempts)
 
     def delete(self, entity: str, id: str, sync_token: str, *, request_id: str) -> QBOResult:
         """POST ?operation=delete; the answer's entity is `{"status": "Deleted", "Id": ...}`."""
@@ -246,7 +246,7 @@ class QBOClient:
             request_id=request_id,
             params={"operation": "delete"},
         )
-        return QBOResult(find_key(payload, entity), tid, status, attempts)
+        return QBOResult(answered(payload, entity, "delete", tid), tid, status, attempts)
 
     def cdc(self, entities: Sequence[str], changed_since: datetime) -> QBOResult:
         """GET /cdc: every object of `entities` changed since then (a read; at most 30 days
@@ -353,5 +353,24 @@ def _batch_item(
         return BatchItemResult(
             item.bid, None, query_response=find_key(answer, "QueryResponse"), intuit_tid=tid
         )
-    entity = find_key(answer, item.entity or "")
+    try:
+        entity = answered(answer, item.entity or "", item.operation, tid)
+    except errors.UnclearOutcome as unclear:
+        return BatchItemResult(item.bid, item.entity, fault=unclear, intuit_tid=tid)
     return BatchItemResult(item.bid, item.entity, entity=entity, intuit_tid=tid)
+
+
+def answered(payload: Mapping[str, Any], entity: str, operation: str, tid: str | None) -> dict:
+    """The written object from a 2xx answer, checked: an answer without it, or without its Id
+    (a gateway's or proxy's 200, a batch item holding only its bId), says nothing about what
+    QBO did. That is an unclear outcome, as after a lost answer: the write is looked up before
+    anything is decided, never recorded as synced."""
+    found = find_key(payload, entity)
+    if not isinstance(found, Mapping) or not str(found.get("Id") or "").strip():
+        what = "the object" if not isinstance(found, Mapping) else "its Id"
+        raise errors.UnclearOutcome(
+            f"QBO answered the {operation} of a {entity} without {what}"
+            + (f" (intuit_tid {tid})" if tid else ""),
+            code="answer_without_entity",
+        )
+    return dict(found)

@@ -372,3 +372,74 @@ class Webhook:
                     time.sleep(1.0)
             except OSError:
                 return  # the client gave up
+
+
+# --- a gateway that mangles answers --------------------------------------------------------------
+
+
+class Gateway:
+    """An HTTP proxy on 127.0.0.1 in front of the QBO emulator's API. `answer(method, path,
+    body)` may return a (status, JSON) to send instead of forwarding; `rewrite(method, path,
+    status, JSON)` may change what the emulator answered. Either returns None to pass."""
+
+    def __init__(self, upstream: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.upstream = upstream.rstrip("/")
+        self.answer: Callable[[str, str, Any], Any] = lambda method, path, body: None
+        self.rewrite: Callable[[str, str, int, Any], Any] = lambda m, p, s, body: None
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                gateway._serve(self)
+
+            do_POST = do_GET
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v3/company"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _serve(self, handler: Any) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        body = _json_or_none(raw)
+        path = handler.path.split("?")[0]
+        replaced = self.answer(handler.command, path, body)
+        if replaced is not None:
+            status, payload = replaced
+        else:
+            headers = {k: v for k, v in handler.headers.items() if k.lower() != "host"}
+            upstream = requests.request(
+                handler.command,
+                self.upstream + handler.path.removeprefix("/v3/company"),
+                data=raw,
+                headers=headers,
+                timeout=30,
+            )
+            status, payload = upstream.status_code, _json_or_none(upstream.content)
+            changed = self.rewrite(handler.command, path, status, payload)
+            payload = changed if changed is not None else payload
+        data = json.dumps(payload).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
