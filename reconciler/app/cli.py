@@ -227,7 +227,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = load_settings(args, require_secrets=False)
     existing_state(args, settings)
-    store = StateStore.open(settings.state.path)
+    store = StateStore.open(settings.state.path, read_only=True)  # creates, changes nothing
     try:
         return status_command.run(args, settings, store, sys.stdout)
     finally:

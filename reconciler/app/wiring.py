@@ -224,8 +224,10 @@ def luminous_client(settings: Settings, *, http: requests.Session | None = None)
     )
 
 
-def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> StateStore:
-    return StateStore.open(settings.state.path, clock=clock)
+def open_store(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now, read_only: bool = False
+) -> StateStore:
+    return StateStore.open(settings.state.path, clock=clock, read_only=read_only)
 
 
 def build_deps(
