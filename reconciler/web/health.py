@@ -67,6 +67,12 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "same-origin"),
 )
 _DOC_ROUTE = re.compile(r"/status/doc/([a-z]{1,10})/([0-9]{1,18})")
+_PROBE = re.compile(rb"(GET|HEAD) /(healthz|metrics)[ ?]")
+
+
+def is_probe(request_head: bytes) -> bool:
+    """`/healthz` and `/metrics`: answered on their own lane, never behind page views."""
+    return _PROBE.match(request_head) is not None
 
 
 class PassReportLike(Protocol):
@@ -345,6 +351,12 @@ class HealthHandler(BufferedRequestHandler):
     sys_version = ""  # no Python version in the Server header
     state: HealthState
     page: StatusPage | None = None
+    head_only = False
+
+    def do_HEAD(self) -> None:
+        """What GET answers, without the body (a supervisor's `curl -I`)."""
+        self.head_only = True
+        self.do_GET()
 
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
@@ -438,7 +450,8 @@ class HealthHandler(BufferedRequestHandler):
         if location:
             self.send_header("Location", location)
         self.end_headers()
-        self.wfile.write(body)
+        if not self.head_only:
+            self.wfile.write(body)
 
     def end_headers(self) -> None:
         """Every answer, stdlib error pages included, carries the security headers."""
@@ -478,6 +491,7 @@ def serve_health(
         workers=workers,
         max_connections=max_connections,
         timeout=timeout,
+        priority=is_probe,
     )
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.5}, name="health-http", daemon=True
