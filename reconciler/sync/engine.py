@@ -105,8 +105,12 @@ class Pass:
             event=self.event,
             log=deps.log,
             stop_requested=deps.stop_requested,
+            before_overwrite=lambda kind, held: self.drift.before_overwrite(
+                kind, held, self.report
+            ),
         )
         self.parts = parts
+        self.drift = self._drift_check()
         self.sources = open_sources(KINDS, parts, deps.luminous, self.recorder)
         self.writers = {source.kind: source.writer for source in self.sources}
 
@@ -129,7 +133,7 @@ class Pass:
             for source in self.sources:
                 source.after()
             if not d.stop_requested():  # what someone else changed in QBO (`drift_check`)
-                self._drift_check().run(self.report)
+                self.drift.run(self.report)
             sweep = FullSweep(self.parts, self.recorder.handled, self.pipeline, d.store)
             if not d.stop_requested() and (full_sweep or sweep.due()):
                 sweep.run(self.sources)

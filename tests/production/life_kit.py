@@ -144,6 +144,21 @@ class Life:
     def edit(self, po_id: int, **changes: Any) -> dict[str, Any]:
         return self.lum.edit_po(po_id, changes, updated_at=self.next_stamp())
 
+    def bill(self, po: dict[str, Any], number: str, **fields: Any) -> dict[str, Any]:
+        """A posted Luminous bill for every line of `po` (bill_fixtures.bill's shape)."""
+        items = [
+            {"purchase_order_id": po["id"], "purchase_order_item_id": line["id"]}
+            for line in po["items"]
+        ]
+        record = {
+            "status": "posted",
+            "vendor_id": po["supplier_id"],
+            "bill_number": number,
+            "items": items,
+            **fields,
+        }
+        return self.lum.bills.create(record, updated_at=self.next_stamp())
+
     def qbo_notes(self) -> set[str]:
         return {p.get("PrivateNote") or "" for p in self.qbo.objects("PurchaseOrder")}
 
