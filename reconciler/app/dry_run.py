@@ -28,6 +28,7 @@ from reconciler.model import DocKind
 from reconciler.preview import view
 from reconciler.preview.plan import (
     DOCUMENT_ENTITIES,
+    OBSERVED,
     PlannedWrite,
     Preview,
     build,
@@ -100,7 +101,7 @@ def run(
         report.qbo_requests = counter.requests
         preview = build(
             report,
-            RunLines(store.db).of_run(report.run_id),
+            RunLines(store.db).of_run(report.run_id, skip=OBSERVED),
             qbo.writes,
             current,
             realm_id=settings.qbo.realm_id,

@@ -129,14 +129,19 @@ class Life:
         self.stamp += timedelta(seconds=1)
         return self.stamp
 
-    def po(self, supplier: str = "Nutricost", qty: str = "10", **fields: Any) -> dict[str, Any]:
+    def po(
+        self, supplier: str = "Nutricost", qty: str = "10", *, lines: int = 1, **fields: Any
+    ) -> dict[str, Any]:
         sup = self.lum.add_supplier(supplier)
-        prod = self.lum.add_product(f"Whey {supplier}", f"SKU-{supplier[:6]}")
+        items = []
+        for n in range(1, lines + 1):
+            prod = self.lum.add_product(f"Whey {supplier} {n}", f"SKU-{supplier[:6]}-{n}")
+            items.append({"product_id": prod["id"], "quantity": qty, "unit_price": "42.50"})
         record = {
             "supplier_id": sup["id"],
             "order_status": "active",
             "approval_status": "approved",
-            "items": [{"product_id": prod["id"], "quantity": qty, "unit_price": "42.50"}],
+            "items": items,
             **fields,
         }
         return self.lum.create_po(record, updated_at=self.next_stamp())
