@@ -258,11 +258,27 @@ def cmd_retry(args: argparse.Namespace) -> int:
             print(f"no PO {args.po!r} in the ledger", file=sys.stderr)
             return EXIT_SOME_FAILED
         for kind, doc_id in keys:
-            store.ledger.request_retry(doc_id, kind)
-            print(f"{kind.label} {args.po} (Luminous id {doc_id}) will be retried on the next pass")
+            print(retry_one(store.ledger, kind, doc_id, args.po))
         return EXIT_OK
     finally:
         store.close()
+
+
+def retry_one(ledger: Any, kind: Any, doc_id: int, asked: str) -> str:
+    """Mark one document for the next pass, or say why there is nothing to retry: a synced
+    document the pass would leave as it is (it used to be "retried", and nothing happened)."""
+    from reconciler.model import SyncStatus
+
+    entry = ledger.entry(doc_id, kind)
+    name = f"{kind.label} {asked} (Luminous id {doc_id})"
+    if entry is not None and entry.status is SyncStatus.SYNCED:
+        return (
+            f"{name} is synced (QBO id {entry.qbo_id}) and unchanged since: there is nothing to "
+            f"retry; a change in Luminous is picked up by the next pass (`reconciler status "
+            f"{asked}` shows its history)"
+        )
+    ledger.request_retry(doc_id, kind)
+    return f"{name} will be retried on the next pass"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

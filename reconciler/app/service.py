@@ -153,6 +153,7 @@ class Service:
 
     def ready_checks(self) -> None:
         self.store.bind_realm(self.settings.qbo.realm_id)
+        self.health.set_documents(self.store.ledger.status_counts())  # before any pass
         if self.holds.active() is None:  # (during a hold, the first pass waits; so does this)
             try:
                 self.tokens.prepare()  # refreshes (and stores the rotated pair) if needed

@@ -31,7 +31,7 @@ import io
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -52,6 +52,7 @@ from reconciler.web.routes import Answer, Download, RetryAsked, StatusPage
 from reconciler.web.server import MAX_BODY, BoundedHTTPServer, BufferedRequestHandler
 
 PASS_OUTCOMES = ("ok", "failures", "aborted", "crashed", "fatal", "error")
+QBO_STATUSES = ("200", "400", "401", "429", "500", "503", "error")
 SUCCESSFUL = ("ok", "failures")  # POs failing one by one do not make a pass unsuccessful
 PO_ACTIONS = ("created", "updated", "closed", "deleted", "adopted", "unchanged")  # PAST_TENSE
 DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -173,9 +174,23 @@ class HealthState:
         )
         self.qbo_requests = Counter(
             "reconciler_qbo_requests",
-            "HTTP requests sent to QBO, by kind ('read': GETs and queries, which Intuit meters; "
-            "'write') and response status ('error' when no answer came).",
-            ["kind", "status"],
+            "HTTP requests sent to QBO, by response status ('error' when no answer came).",
+            ["status"],
+            registry=r,
+        )
+        self.qbo_metered = Counter(
+            "reconciler_qbo_metered_requests",
+            "HTTP requests sent to QBO as Intuit meters them: 'read' (GETs and queries, the "
+            "CorePlus calls) and 'write'.",
+            ["kind"],
+            registry=r,
+        )
+        self.documents = Gauge(
+            "reconciler_documents",
+            "Documents the ledger holds now, by status (read from the state file at start and "
+            "after each pass: a restart keeps it; reconciler_pos_total counts what passes did "
+            "since the start).",
+            ["status"],
             registry=r,
         )
         self.qbo_throttled = Counter(
@@ -201,8 +216,18 @@ class HealthState:
             self.passes.labels(outcome=outcome)
         for status in SyncStatus:
             self.pos.labels(status=str(status))
+            self.documents.labels(status=str(status))
         for action in PO_ACTIONS:
             self.actions.labels(action=action)
+        for answered in QBO_STATUSES:  # there from the start, not from the first request
+            self.qbo_requests.labels(status=answered)
+        for kind in ("read", "write"):
+            self.qbo_metered.labels(kind=kind)
+
+    def set_documents(self, counts: Mapping[str, int]) -> None:
+        """The ledger's documents by status (`Ledger.status_counts`)."""
+        for status in SyncStatus:
+            self.documents.labels(status=str(status)).set(counts.get(str(status), 0))
 
     # --- feeding ------------------------------------------------------------------------
 
@@ -217,6 +242,9 @@ class HealthState:
             elif key in PO_ACTIONS:
                 self.actions.labels(action=key).inc(count)
         self.drift.record(report)
+        ledger = getattr(report, "ledger_counts", None)
+        if ledger is not None:
+            self.set_documents(ledger)
         finished = report.finished_at or self.clock()
         self.duration.observe(max(0.0, (finished - report.started_at).total_seconds()))
         self.passes.labels(outcome=outcome).inc()
@@ -254,9 +282,8 @@ class HealthState:
     def on_qbo_request(self, event: dict[str, Any]) -> None:
         """Hook for `QBOClient(on_request=...)`: one call per HTTP attempt."""
         status = event.get("status")
-        self.qbo_requests.labels(
-            kind=metered_kind(event), status=str(status) if status is not None else "error"
-        ).inc()
+        self.qbo_requests.labels(status=str(status) if status is not None else "error").inc()
+        self.qbo_metered.labels(kind=metered_kind(event)).inc()
         if status == 429:
             self.qbo_throttled.inc()
 
