@@ -178,21 +178,7 @@ class HealthState:
             ["status"],
             registry=r,
         )
-        self.qbo_metered = Counter(
-            "reconciler_qbo_metered_requests",
-            "HTTP requests sent to QBO as Intuit meters them: 'read' (GETs and queries, the "
-            "CorePlus calls) and 'write'.",
-            ["kind"],
-            registry=r,
-        )
-        self.documents = Gauge(
-            "reconciler_documents",
-            "Documents the ledger holds now, by status (read from the state file at start and "
-            "after each pass: a restart keeps it; reconciler_pos_total counts what passes did "
-            "since the start).",
-            ["status"],
-            registry=r,
-        )
+        self._ledger_metrics(r)
         self.qbo_throttled = Counter(
             "reconciler_qbo_throttled", "QBO answers with HTTP 429 (throttled).", registry=r
         )
@@ -223,6 +209,23 @@ class HealthState:
             self.qbo_requests.labels(status=answered)
         for kind in ("read", "write"):
             self.qbo_metered.labels(kind=kind)
+
+    def _ledger_metrics(self, r: CollectorRegistry) -> None:
+        self.qbo_metered = Counter(
+            "reconciler_qbo_metered_requests",
+            "HTTP requests sent to QBO as Intuit meters them: 'read' (GETs and queries, the "
+            "CorePlus calls) and 'write'.",
+            ["kind"],
+            registry=r,
+        )
+        self.documents = Gauge(
+            "reconciler_documents",
+            "Documents the ledger holds now, by status (read from the state file at start and "
+            "after each pass: a restart keeps it; reconciler_pos_total counts what passes did "
+            "since the start).",
+            ["status"],
+            registry=r,
+        )
 
     def set_documents(self, counts: Mapping[str, int]) -> None:
         """The ledger's documents by status (`Ledger.status_counts`)."""
