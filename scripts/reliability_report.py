@@ -222,8 +222,12 @@ def render(cases: list[Case], *, mode: str, seconds: float, commit: str, exit_co
     out += _table(
         ("test", "result"),
         [
-            (f"{c.file}: " + c.name.removeprefix("test_") + (f" [{c.params}]" if c.params else ""),
-             c.outcome)
+            (
+                f"{c.file}: "
+                + c.name.removeprefix("test_")
+                + (f" [{c.params}]" if c.params else ""),
+                c.outcome,
+            )
             for c in production
         ],
     )
