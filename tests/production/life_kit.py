@@ -59,6 +59,7 @@ class Daemon:
     """`reconciler run` as a child process; its stdout (one JSON event a line) in a file."""
 
     def __init__(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.port = int(env["RECONCILER_DAEMON__HEALTH_PORT"])
         self.log_path = log_path
         self._out = log_path.open("w")
         self.proc = subprocess.Popen(
@@ -212,7 +213,7 @@ class Life:
         )
 
     def daemon(self, *, prefix: list[str] | None = None, name: str = "daemon", **extra: str):
-        env = {**self.env, **extra}
+        env = {**self.env, "RECONCILER_DAEMON__HEALTH_PORT": str(free_port()), **extra}
         argv = [*(prefix or []), sys.executable, "-m", "reconciler", "run"]
         daemon = Daemon(argv, env, self.workdir / f"{name}.log")
         self.daemons.append(daemon)

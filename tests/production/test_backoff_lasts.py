@@ -37,7 +37,7 @@ def test_luminous_asking_for_an_hour_of_quiet_gets_it_even_across_a_restart(tmp_
         assert len(daemon.events("pass_aborted")) == 1
         assert "Luminous asked for quiet until" in held["reason"]
         assert held["until"] > time.strftime("%Y-%m-%dT%H", time.gmtime(time.time() + 3500))
-        port = daemon.wait_event("health_listening")["port"]
+        port = daemon.port
         health = w.health(port).json()
         assert health["healthy"] and health["reason"].startswith("waiting: Luminous asked")
         daemon.stop()

@@ -57,7 +57,7 @@ def test_healthz_is_never_queued_behind_page_views_and_head_is_answered(tmp_path
         daemon = w.daemon(
             RECONCILER_STATUS_PAGE__ENABLED="true", RECONCILER_SYNC__POLL_INTERVAL="60s"
         )
-        port = daemon.wait_event("health_listening")["port"]
+        port = daemon.port
         daemon.wait_event("pass_finished")
         base = f"http://127.0.0.1:{port}"
         views: list[float] = []
@@ -99,7 +99,7 @@ def test_the_healthcheck_prints_the_daemons_reason(tmp_path):
     with life(tmp_path) as w:
         w.connect()
         daemon = w.daemon()
-        port = daemon.wait_event("health_listening")["port"]
+        port = daemon.port
         daemon.wait_event("pass_finished")
         env = {**w.env, "RECONCILER_DAEMON__HEALTH_PORT": str(port)}
         probe = [sys.executable, "-m", "reconciler.web.probe"]

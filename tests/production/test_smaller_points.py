@@ -36,7 +36,7 @@ def test_metrics_after_a_restart_say_what_the_ledger_holds(tmp_path):
         assert w.cli("run", "--once").returncode == 1
         assert "PO-2" in w.cli("status", "--failed").stdout
         daemon = w.daemon(RECONCILER_SYNC__POLL_INTERVAL="1h")
-        port = daemon.wait_event("health_listening")["port"]
+        port = daemon.port
         daemon.wait_event("daemon_ready")
         text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert _metric(text, "reconciler_documents", status="failed") == 1
