@@ -294,12 +294,13 @@ class FileTokenStore:
     def recover(self) -> bool:
         """Finish the save a killed process left half done (call with `lock` held: then no
         live process has a reservation). A reservation holding a whole pair newer than the
-        stored one is that pair, written and synced but not renamed: it goes into place.
+        stored one is that pair, written and synced but not renamed: it goes into place (cut
+        to its length first: a kill may have come before the reservation's zeros were cut).
         Anything else left (zeros, a pair not newer) is removed. True when a pair was kept."""
-        stored = self._load_quietly(self.path)
+        stored, _ = self._load_quietly(self.path)
         kept = False
         for temp in sorted(self.path.parent.glob(f"{self._temp_prefix}*.tmp")):
-            found = self._load_quietly(temp)
+            found, size = self._load_quietly(temp)
             newer = found is not None and (
                 stored is None
                 or (
@@ -309,6 +310,7 @@ class FileTokenStore:
             )
             try:
                 if newer:
+                    os.truncate(temp, size)
                     os.replace(temp, self.path)
                     _fsync_directory(self.path.parent)
                     stored, kept = found, True
@@ -318,16 +320,16 @@ class FileTokenStore:
                 continue  # not ours to tidy (another user's file): left alone
         return kept
 
-    def _load_quietly(self, path: Path) -> Tokens | None:
+    def _load_quietly(self, path: Path) -> tuple[Tokens | None, int]:
+        """The pair in a file (trailing zeros of a reservation ignored), and its length."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             with os.fdopen(fd, "rb") as stream:
                 raw = stream.read().rstrip(b"\0")
-            if self._fernet is not None:
-                raw = self._fernet.decrypt(raw)
-            return Tokens.from_json(json.loads(raw))
+            data = self._fernet.decrypt(raw) if self._fernet is not None else raw
+            return Tokens.from_json(json.loads(data)), len(raw)
         except Exception:
-            return None
+            return None, 0
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
