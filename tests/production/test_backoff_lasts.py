@@ -49,6 +49,8 @@ def test_luminous_asking_for_an_hour_of_quiet_gets_it_even_across_a_restart(tmp_
         again.stop()
         once = w.cli("run", "--once")
         assert once.returncode == 1 and '"event": "pass_held"' in once.stdout
+        preview = w.cli("run", "--once", "--dry-run")  # a preview would ask Luminous too
+        assert preview.returncode == 1 and "Luminous asked for quiet until" in preview.stdout
         assert w.lum.count() - before == asked
 
 
