@@ -19,7 +19,7 @@ BATCH = re.compile(r"/v3/company/\d+/batch$")
 
 def _statuses(w) -> dict[str, tuple[str, str | None]]:
     rows = json.loads(w.cli("status", "--json").stdout)
-    return {row["po_number"]: (row["status"], row.get("qbo_id")) for row in rows}
+    return {row["number"]: (row["status"], row.get("qbo_id")) for row in rows}
 
 
 def _through(w, gateway: Gateway):

@@ -138,5 +138,5 @@ def test_a_po_deleted_and_made_again_under_its_number_is_synced(tmp_path):
         assert numbers == ["PO-77"], numbers
         assert live and live[0]["Id"] != first["Id"]
         status = json.loads(w.cli("status", "--json").stdout)
-        mine = [r for r in status if r["po_number"] == "PO-77"]
+        mine = [r for r in status if r["number"] == "PO-77"]
         assert sorted(r["status"] for r in mine) == ["synced", "synced"], mine
