@@ -11,7 +11,9 @@ The points (where a crash could hurt the most):
     qbo_no_reply         a QBO write was sent and its answer never arrived (connection lost)
     qbo_answered         QBO answered a write; the ledger does not know yet
     before_checkpoint    outcomes recorded; the end-of-pass checkpoint move not yet made
+    token_refresh_start  room for the new tokens reserved; the refresh not yet asked for
     token_issued         a refresh token was rotated by the token endpoint, not yet stored
+    token_saving         the new tokens written and synced beside the store, not yet renamed
     vendor_created       QBO created the vendor; the vendor map does not know yet
 """
 
@@ -27,7 +29,9 @@ POINTS = (
     "qbo_no_reply",
     "qbo_answered",
     "before_checkpoint",
+    "token_refresh_start",
     "token_issued",
+    "token_saving",
     "vendor_created",
 )
 

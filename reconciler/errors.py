@@ -44,6 +44,25 @@ def code_of(exc: BaseException) -> str | None:
     return getattr(exc, "code", None)
 
 
+def fix_for(exc: BaseException | None) -> str:
+    """What a person does about an error that stopped a pass (alerts, logs, the exit line):
+    the error's own `fix` when it names one, else the fix for its kind."""
+    own = getattr(exc, "fix", None)
+    if isinstance(own, str) and own:
+        return own
+    for kind, hint in _FIXES:
+        if isinstance(exc, kind):
+            return hint
+    if isinstance(exc, Fatal):
+        return "fix the cause named in the reason, then start the service again"
+    if isinstance(exc, ReconcilerError):
+        return "nothing, if it clears: the next passes try again (check the reason if it lasts)"
+    return (
+        "none needed to keep syncing (the next pass runs as usual); this is a bug: the "
+        "`pass_crashed` log event has the traceback to report"
+    )
+
+
 class Retryable(ReconcilerError):
     """Transient: back off and try again; a write retries with the same requestid."""
 
@@ -177,3 +196,21 @@ class LuminousUnavailable(LuminousHTTPError, Retryable):
 
 class LuminousAuthError(LuminousHTTPError, Fatal):
     """Luminous refused the API token."""
+
+
+_FIXES: tuple[tuple[type[BaseException], str], ...] = (
+    (ConfigError, "correct the configuration, then start the service again"),
+    (AuthorizationLost, "run `reconciler auth connect`, then start the service again"),
+    (QBOFatalFault, "run `reconciler auth connect`, then start the service again"),
+    (LuminousAuthError, "replace the Luminous API token credential, then start again"),
+    (
+        LuminousUnavailable,
+        "nothing, if it clears: Luminous is unreachable or asked us to slow down; check "
+        "luminous.base_url and Luminous's status if it lasts",
+    ),
+    (
+        QBORetryableFault,
+        "nothing, if it clears: QuickBooks is failing or throttling; check Intuit's status "
+        "page if it lasts",
+    ),
+)

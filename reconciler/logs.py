@@ -101,10 +101,40 @@ class CurrentStream:
         getattr(sys, self.name).flush()
 
 
+class ToStructlog(logging.Handler):
+    """What other libraries log through the standard `logging` (urllib3, intuit-oauth,
+    APScheduler), as our own events: the same format, the same redaction, never a plain-text
+    line of its own on the terminal. Warnings and above (their debug chatter stays out)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields: dict[str, Any] = {"logger": record.name}
+            if record.exc_info:
+                fields["exc_info"] = record.exc_info
+            method = record.levelname.lower()
+            log = get_logger(record.name)
+            getattr(log, method if method in _METHODS else "warning")(record.getMessage(), **fields)
+        except Exception:  # a log line must never take anything down
+            self.handleError(record)
+
+
+_METHODS = ("debug", "info", "warning", "error", "critical")
+
+
+def _bridge_stdlib() -> None:
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, ToStructlog)]:
+        root.removeHandler(handler)
+    root.addHandler(ToStructlog())
+    root.setLevel(logging.WARNING)
+
+
 def configure(
     *, level: str = "info", json_output: bool = True, stream: TextIO | str = "stderr"
 ) -> None:
-    """Configure structlog for the process: JSON lines to stderr, stdout, or a given stream."""
+    """Configure structlog for the process: JSON lines to stderr, stdout, or a given stream;
+    the standard library's records go the same way (`ToStructlog`)."""
+    _bridge_stdlib()
     structlog.configure(
         processors=processors(json_output),
         wrapper_class=structlog.make_filtering_bound_logger(

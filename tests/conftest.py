@@ -7,6 +7,7 @@ wrong), at most `MAX_EXAMPLES` examples unless a test asks for fewer, and the se
 the report header so a failure can be replayed with `--hypothesis-seed`.
 """
 
+import logging
 import os
 import random
 
@@ -54,3 +55,6 @@ def _fresh_logging():
     yield
     structlog.reset_defaults()
     logs.SECRETS.clear()
+    root = logging.getLogger()  # (logs.configure bridges the standard library's records)
+    for handler in [h for h in root.handlers if isinstance(h, logs.ToStructlog)]:
+        root.removeHandler(handler)

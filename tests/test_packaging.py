@@ -348,11 +348,15 @@ def test_dockerfile_healthcheck_asks_healthz(healthy):
     try:
         env = {**os.environ, "RECONCILER_DAEMON__HEALTH_PORT": str(server.port)}
         result = subprocess.run(
-            [sys.executable, *command[1:]], env=env, capture_output=True, timeout=30
+            [sys.executable, *command[1:]], env=env, capture_output=True, timeout=30, text=True
         )
     finally:
         server.shutdown()
     assert result.returncode == (0 if healthy else 1)
+    # the reason Docker keeps for `docker inspect`, not a traceback (issue 32 case 8)
+    expected = "healthy: starting" if healthy else "unhealthy (HTTP 503): QuickBooks authorization"
+    assert result.stdout.startswith(expected), result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_dockerignore_keeps_secrets_and_state_out():

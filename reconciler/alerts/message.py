@@ -31,9 +31,21 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _clean(value: Any, limit: int = MAX_LINE) -> str:
+def clean(value: Any, limit: int = MAX_LINE) -> str:
+    """One line of text from a source or an error: secrets scrubbed, escaped, cut."""
     text = " ".join(str(scrub(str(value)) or "").split())
     return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+_clean = clean
+
+
+def headline_message(headline: str, lines: Sequence[str]) -> dict[str, Any]:
+    """A message of a bold headline and a few lines (already cleaned), as `build` shapes it."""
+    body = "\n".join(lines)
+    text = "\n".join([f"*{headline}*", body]) if body else f"*{headline}*"
+    blocks = [_section(f"*{headline}*")] + ([_section(body)] if body else [])
+    return {"text": text, "blocks": blocks}
 
 
 def _field(item: Any, name: str) -> Any:

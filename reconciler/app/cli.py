@@ -170,9 +170,6 @@ def pass_logging(settings: Any, stream: str) -> tuple[Any, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from reconciler.app import wiring
-    from reconciler.sync.engine import RequestCounter, run_pass
-
     if args.dry_run or args.json:
         return cmd_preview(args)
     settings = load_settings(args)
@@ -193,18 +190,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         log, line = pass_logging(settings, "stdout")  # one JSON event a line, on stdout
-        counter = RequestCounter()
-        deps = wiring.build_deps(settings, log=log, counter=counter, stop_requested=stop.is_set)
-        if line is not None:  # the read's meta.total, for the estimate of time left
-            line.expected = lambda: getattr(deps.luminous.last_read, "expected", None)
-        try:
-            report = run_pass(deps, full_sweep=args.full, counter=counter)
-            alerts = wiring.pass_alerts(settings, deps.store, log)
-            if alerts is not None and alerts.after(report):  # bounded: give_up_after at most
-                alerts.sender.close(wait=settings.alerts.give_up_after.total_seconds())
-        finally:
-            deps.store.close()
-        return report.exit_code()
+        from reconciler.app.once import run_once
+
+        return run_once(
+            settings, log=log, full_sweep=args.full, stop_requested=stop.is_set, progress=line
+        )
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -237,7 +227,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = load_settings(args, require_secrets=False)
     existing_state(args, settings)
-    store = StateStore.open(settings.state.path)
+    store = StateStore.open(settings.state.path, read_only=True)  # creates, changes nothing
     try:
         return status_command.run(args, settings, store, sys.stdout)
     finally:
@@ -268,11 +258,27 @@ def cmd_retry(args: argparse.Namespace) -> int:
             print(f"no PO {args.po!r} in the ledger", file=sys.stderr)
             return EXIT_SOME_FAILED
         for kind, doc_id in keys:
-            store.ledger.request_retry(doc_id, kind)
-            print(f"{kind.label} {args.po} (Luminous id {doc_id}) will be retried on the next pass")
+            print(retry_one(store.ledger, kind, doc_id, args.po))
         return EXIT_OK
     finally:
         store.close()
+
+
+def retry_one(ledger: Any, kind: Any, doc_id: int, asked: str) -> str:
+    """Mark one document for the next pass, or say why there is nothing to retry: a synced
+    document the pass would leave as it is (it used to be "retried", and nothing happened)."""
+    from reconciler.model import SyncStatus
+
+    entry = ledger.entry(doc_id, kind)
+    name = f"{kind.label} {asked} (Luminous id {doc_id})"
+    if entry is not None and entry.status is SyncStatus.SYNCED:
+        return (
+            f"{name} is synced (QBO id {entry.qbo_id}) and unchanged since: there is nothing to "
+            f"retry; a change in Luminous is picked up by the next pass (`reconciler status "
+            f"{asked}` shows its history)"
+        )
+    ledger.request_retry(doc_id, kind)
+    return f"{name} will be retried on the next pass"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -359,3 +365,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except errors.Fatal as exc:
         print(f"reconciler: {logs.SECRETS.scrub(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
+    except errors.ReconcilerError as exc:  # transient (a full disk): one line, try again later
+        print(f"reconciler: {logs.SECRETS.scrub(str(exc))}", file=sys.stderr)
+        return EXIT_SOME_FAILED

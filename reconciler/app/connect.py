@@ -32,6 +32,28 @@ def parse_redirect(url: str) -> dict[str, str]:
     return {key: values[0] for key, values in query.items() if values}
 
 
+PASTE_HINT = (
+    "paste the whole address the browser was sent to after you approved (it starts with "
+    "qbo.redirect_uri and holds code=, state= and realmId=), then run `reconciler auth "
+    "connect --paste` again"
+)
+
+
+def _pasted(paste: Callable[[], str]) -> str:
+    """The pasted redirect URL; a clear Fatal when there is none (standard input closed, as
+    under a service manager or a pipe, or an empty line)."""
+    try:
+        text = paste()
+    except EOFError:
+        raise errors.Fatal(
+            f"nothing could be read from standard input (it is closed); {PASTE_HINT}",
+            code="oauth_paste",
+        ) from None
+    if not text.strip():
+        raise errors.Fatal(f"nothing was pasted; {PASTE_HINT}", code="oauth_paste")
+    return text
+
+
 def _check_redirect(params: dict[str, str], state: str, realm_id: str) -> tuple[str, str]:
     if "error" in params:
         raise errors.AuthorizationLost(f"the consent was not given ({params['error']})")
@@ -112,7 +134,7 @@ def connect(
     if paste is not None:
         print("Then paste the full URL the browser was sent to:", file=out)
         out.flush()
-        params = parse_redirect(paste())
+        params = parse_redirect(_pasted(paste))
     else:
         print(f"Waiting for the redirect on {settings.qbo.redirect_uri} ...", file=out)
         out.flush()

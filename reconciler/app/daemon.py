@@ -1,18 +1,16 @@
 """`reconciler run`: the same pass as `--once`, on a schedule, until a signal or a Fatal.
 
-The only module that imports APScheduler (3.x). The schedule is one job on an
-`IntervalTrigger` starting now, with explicit options (see `job_options`):
-`max_instances=1` (a pass never overlaps another: a run falling due while a pass is still
-going is skipped), `coalesce=True` (runs missed while asleep or busy collapse into one) and
-`misfire_grace_time` of one interval (a run later than that is dropped; the next one comes).
+The schedule is `app.scheduling` (APScheduler: one pass at a time, missed runs collapse into
+one); what happens around each pass (holds, health, systemd status, alerts) is
+`app.watch.PassWatch`. This class owns the threads and the stopping.
 
 Threads: the main thread installs the SIGTERM/SIGINT handlers and waits for the stop event;
 APScheduler's scheduler thread fires the job; the job runs on a daemon thread of our own
-executor (below) so that a pass stuck in a network call can be abandoned at shutdown without
-holding the process open; a watchdog thread sends `WATCHDOG=1` every half `WatchdogSec`,
-independent of pass length, but only while the pass in hand shows progress (it polls
-`stop_requested` between POs; silence longer than `stall_timeout` withholds the keep-alive,
-so systemd restarts a hung daemon instead of being told all is well).
+executor so that a pass stuck in a network call can be abandoned at shutdown without holding
+the process open; a watchdog thread sends `WATCHDOG=1` every half `WatchdogSec`, independent
+of pass length, but only while the pass in hand shows progress (it polls `stop_requested`
+between POs; silence longer than `stall_timeout` withholds the keep-alive, so systemd
+restarts a hung daemon instead of being told all is well).
 
 Stopping: the signal sets the stop flag; the pass returns once it sees it (between POs, after
 the ledger has recorded the PO in hand), the scheduler is shut down, `STOPPING=1` goes out and
@@ -21,97 +19,30 @@ grace are longer). A pass that does not come back in time is abandoned: the engi
 write's requestid to the ledger before sending, so the next start resumes it safely.
 
 Exit codes: 0 stopped by a signal, 2 a `Fatal` (configuration, authorization; the log line
-says how to fix it, and the unit's RestartPreventExitStatus=2 keeps systemd from looping),
-1 an unexpected error in the start-up checks.
+and the alert say how to fix it, and the unit's RestartPreventExitStatus=2 keeps systemd from
+looping), 1 an unexpected error in the start-up checks.
 """
 
 from __future__ import annotations
 
-import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
-from apscheduler.executors.base import BaseExecutor, run_job
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
-
 from reconciler import errors
 from reconciler.app.notify import Notifier
-from reconciler.web.health import HealthState, PassReportLike, pass_outcome
+from reconciler.app.scheduling import DaemonThreadExecutor, job_options, start_scheduler
+from reconciler.app.watch import PassWatch, fix_hint, pass_summary
+from reconciler.web.health import HealthState, PassReportLike
 
-JOB_ID = "reconcile-pass"
+__all__ = ["Daemon", "DaemonThreadExecutor", "fix_hint", "job_options", "pass_summary"]
+
 EXIT_STOPPED = 0
 EXIT_ERROR = 1
 EXIT_FATAL = 2
-FIX_HINTS: tuple[tuple[type[errors.Fatal], str], ...] = (
-    (errors.ConfigError, "correct the configuration, then start the service again"),
-    (errors.AuthorizationLost, "run `reconciler auth connect`, then start the service again"),
-    (errors.QBOFatalFault, "run `reconciler auth connect`, then start the service again"),
-    (errors.LuminousAuthError, "replace the Luminous API token credential, then start again"),
-)
-DEFAULT_FIX = "fix the cause named in `reason`, then start the service again"
-
-
-def job_options(poll_interval: timedelta) -> dict[str, Any]:
-    """APScheduler job options, explicit: one pass at a time, missed runs collapse to one."""
-    seconds = poll_interval.total_seconds()
-    return {
-        "id": JOB_ID,
-        "name": "reconcile pass",
-        "max_instances": 1,
-        "coalesce": True,
-        "misfire_grace_time": max(1, round(seconds)),  # APScheduler wants a positive int
-        "replace_existing": True,
-    }
-
-
-def fix_hint(exc: errors.Fatal | None) -> str:
-    for kind, hint in FIX_HINTS:
-        if isinstance(exc, kind):
-            return hint
-    return DEFAULT_FIX
-
-
-def pass_summary(report: PassReportLike) -> str:
-    """One line for STATUS= (systemctl status) and the log."""
-    counts = report.counts
-    finished = report.finished_at or report.started_at
-    seconds = (finished - report.started_at).total_seconds()
-    parts = [f"{counts.get(k, 0)} {k}" for k in ("synced", "failed", "retrying", "skipped")]
-    text = (
-        f"last pass {finished.strftime('%Y-%m-%dT%H:%M:%SZ')} {pass_outcome(report)}: "
-        f"{', '.join(parts)}; {getattr(report, 'qbo_requests', 0)} QBO requests "
-        f"({getattr(report, 'throttled', 0)} throttled) in {seconds:.1f}s"
-    )
-    if report.fatal:
-        text += f"; stopped: {report.fatal}"
-    return text
-
-
-class DaemonThreadExecutor(BaseExecutor):
-    """Runs each job on a fresh daemon thread.
-
-    APScheduler's ThreadPoolExecutor uses concurrent.futures, whose worker threads the
-    interpreter joins at exit: a pass stuck in a socket read would then keep a stopped daemon
-    alive past systemd's stop timeout. Instance counting (max_instances) stays in BaseExecutor.
-    """
-
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        def target() -> None:
-            try:
-                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
-            except BaseException:
-                self._run_job_error(job.id, *sys.exc_info()[1:])
-            else:
-                self._run_job_success(job.id, events)
-
-        threading.Thread(target=target, name="reconcile-pass", daemon=True).start()
 
 
 class Daemon:
@@ -130,15 +61,16 @@ class Daemon:
         stop_timeout: timedelta = timedelta(seconds=8),
         stall_timeout: timedelta = timedelta(minutes=15),
         monotonic: Callable[[], float] = time.monotonic,
+        watch: PassWatch | None = None,
     ) -> None:
         if poll_interval <= timedelta(0):
             raise ValueError("poll_interval must be positive")
-        self._run_one_pass = run_one_pass
         self.poll_interval = poll_interval
         self.notifier = notifier
         self.health = health
         self.log = log
         self.clock = clock
+        self.watch = watch or PassWatch(run_one_pass, health=health, notifier=notifier, log=log)
         self._ready_checks = ready_checks
         self._stop_timeout = stop_timeout
         self._stall_timeout = stall_timeout
@@ -194,35 +126,24 @@ class Daemon:
                 self._idle.set()
 
     def _one_pass(self) -> None:
-        try:
-            report = self._run_one_pass(self.stop_requested)
-        except errors.Fatal as exc:
-            self.health.record_error()
-            self._fatal(exc, str(exc))
-            return
-        except Exception as exc:
-            self.health.record_error()
-            self.log.error("pass_crashed", error=type(exc).__name__, reason=str(exc), exc_info=True)
-            self.notifier.status(f"last pass crashed: {type(exc).__name__}: {exc}")
-            return
-        self.health.record_pass(report)
-        summary = pass_summary(report)
-        self.notifier.status(summary)
-        if report.fatal:
-            self._fatal(None, report.fatal)
+        stopping = self.watch.one(self.stop_requested)
+        if stopping is not None:
+            self._fatal(*stopping)
 
     def _fatal(self, exc: errors.Fatal | None, reason: str) -> None:
-        if isinstance(exc, errors.AuthorizationLost | errors.QBOFatalFault):
-            self.health.set_authorized(False)
+        self.watch.stopped(exc, reason)
         self.log.error(
             "daemon_fatal",
             error=type(exc).__name__ if exc else "Fatal",
             error_code=getattr(exc, "code", None),
             reason=reason,
-            fix=fix_hint(exc),
+            fix=fix_hint(exc) if exc is not None else self._report_fix(),
             exit_code=EXIT_FATAL,
         )
         self.request_stop(f"fatal: {reason}", EXIT_FATAL)
+
+    def _report_fix(self) -> str:
+        return getattr(self.watch, "last_fix", None) or fix_hint(errors.Fatal(""))
 
     def _watchdog_loop(self, every: float) -> None:
         while not self._stop.wait(every):
@@ -235,12 +156,6 @@ class Daemon:
                     silent_s=round(self._monotonic() - self._last_progress, 1),
                     action="withholding WATCHDOG=1 so the service manager restarts us",
                 )
-
-    def _on_scheduler_event(self, event: JobExecutionEvent) -> None:
-        if event.code == EVENT_JOB_MAX_INSTANCES:
-            self.log.info("pass_skipped", reason="previous pass still running")
-        elif event.code == EVENT_JOB_MISSED:
-            self.log.info("pass_skipped", reason="run time missed by more than one interval")
 
     # --- the main thread ----------------------------------------------------------------
 
@@ -270,8 +185,7 @@ class Daemon:
         try:
             self._ready_checks()
         except errors.Fatal as exc:
-            if isinstance(exc, errors.AuthorizationLost | errors.QBOFatalFault):
-                self.health.set_authorized(False)
+            self.watch.stopped(exc, str(exc))
             self.log.error(
                 "daemon_not_ready",
                 error=type(exc).__name__,
@@ -290,7 +204,7 @@ class Daemon:
             return self._finish(scheduler=None, watchdog=None)
         self.health.set_authorized(True)
 
-        scheduler = self._start_scheduler(interval_s)
+        scheduler = start_scheduler(self._pass_job, self.poll_interval, self.log)
         watchdog, watchdog_thread = self._start_watchdog()
         self.notifier.ready(status=f"ready; passing every {interval_s:g}s")
         self.log.info(
@@ -302,23 +216,6 @@ class Daemon:
         while not self._stop.wait(timeout=1.0):
             pass
         return self._finish(scheduler=scheduler, watchdog=watchdog_thread)
-
-    def _start_scheduler(self, interval_s: float) -> BackgroundScheduler:
-        # APScheduler reports skips and misfires through stdlib logging as WARNINGs; we log
-        # them ourselves (JSON) from the listener below and keep its plain-text lines out.
-        logging.getLogger("apscheduler").setLevel(logging.ERROR)
-        scheduler = BackgroundScheduler(
-            timezone=UTC, executors={"default": DaemonThreadExecutor()}, daemon=True
-        )
-        scheduler.add_listener(self._on_scheduler_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
-        scheduler.add_job(
-            self._pass_job,
-            trigger=IntervalTrigger(seconds=interval_s, timezone=UTC),
-            next_run_time=datetime.now(UTC),  # APScheduler runs on real time: first pass now
-            **job_options(self.poll_interval),
-        )
-        scheduler.start()
-        return scheduler
 
     def _start_watchdog(self) -> tuple[timedelta | None, threading.Thread | None]:
         watchdog = self.notifier.watchdog_interval()
@@ -334,9 +231,7 @@ class Daemon:
         thread.start()
         return watchdog, thread
 
-    def _finish(
-        self, *, scheduler: BackgroundScheduler | None, watchdog: threading.Thread | None
-    ) -> int:
+    def _finish(self, *, scheduler: Any, watchdog: threading.Thread | None) -> int:
         started = self._monotonic()
         if self._signal is not None:
             self.log.info("stop_requested", signal=signal.Signals(self._signal).name)

@@ -3,14 +3,17 @@
 Checks run in order and each later one is skipped (said so, not hidden) when what it needs
 failed: configuration, state database, Luminous, QBO authorization, the QBO company (country,
 edition, tracking; then each configured class, location and tax code: `company_checks`), QBO
-accounts.
+accounts. The state file is only read: doctor creates, migrates and binds nothing (what the
+QBO checks look up is cached in memory, not in the file).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from reconciler import errors
@@ -19,7 +22,7 @@ from reconciler.app.company_checks import company_checks
 from reconciler.config.loader import Settings, load_settings
 from reconciler.logs import SECRETS
 from reconciler.resolve import AccountResolver
-from reconciler.state import StateFileError
+from reconciler.state import StateFileError, StateFileFull, StateFileMissing, StateStore
 
 
 @dataclass(frozen=True)
@@ -72,27 +75,51 @@ def run_checks(
     wiring.register_secrets(settings)
     yield Check("configuration", True, f"loaded ({config_path or 'environment only'})")
 
+    scratch = StateStore.open(":memory:", clock=clock)  # what the QBO checks cache
     try:
-        store = wiring.open_store(settings, clock=clock)
-    except StateFileError as exc:
-        yield Check("state database", False, str(exc).removesuffix(f"; {exc.fix}"), exc.fix)
-        return
+        state = _state_check(settings, clock)
+        yield state
+        if not state.ok:
+            return
+        yield from _luminous_check(settings)
+        yield from _qbo_checks(settings, scratch, clock)
+    finally:
+        scratch.close()
+
+
+def _state_check(settings: Settings, clock: Callable[[], datetime]) -> Check:
+    """The state file, read only: doctor creates, migrates and binds nothing."""
+    path = settings.state.path
+    try:
+        store = wiring.open_store(settings, clock=clock, read_only=True)
+    except StateFileMissing:
+        parent = Path(path).resolve().parent
+        if parent.is_dir() and not os.access(parent, os.W_OK):
+            return Check(
+                "state database",
+                False,
+                f"{path}: cannot be created in {parent}",
+                f"give this user write access to {parent}, or set state.path",
+            )
+        return Check("state database", True, f"{path} (none yet: the first pass creates it)")
+    except (StateFileError, StateFileFull) as exc:
+        return Check("state database", False, str(exc).removesuffix(f"; {exc.fix}"), exc.fix)
     try:
         try:
             store.check()
         except StateFileError as exc:
-            yield Check("state database", False, str(exc).removesuffix(f"; {exc.fix}"), exc.fix)
-            return
-        try:
-            store.bind_realm(settings.qbo.realm_id)
-        except errors.Fatal as exc:
-            yield Check("state database", False, str(exc), "use one state file per company")
-            return
+            return Check("state database", False, str(exc).removesuffix(f"; {exc.fix}"), exc.fix)
+        bound = store.get_meta("realm_id")
+        if bound is not None and bound != settings.qbo.realm_id:
+            return Check(
+                "state database",
+                False,
+                f"state file belongs to QBO company {bound}, but the configured realm is "
+                f"{settings.qbo.realm_id}",
+                "use one state file per company",
+            )
         counts = store.ledger.status_counts()
-        yield Check("state database", True, f"{settings.state.path} ({sum(counts.values())} POs)")
-
-        yield from _luminous_check(settings)
-        yield from _qbo_checks(settings, store, clock)
+        return Check("state database", True, f"{path} ({sum(counts.values())} documents)")
     finally:
         store.close()
 

@@ -28,6 +28,7 @@ from reconciler.model import DocKind
 from reconciler.preview import view
 from reconciler.preview.plan import (
     DOCUMENT_ENTITIES,
+    OBSERVED,
     PlannedWrite,
     Preview,
     build,
@@ -100,7 +101,7 @@ def run(
         report.qbo_requests = counter.requests
         preview = build(
             report,
-            RunLines(store.db).of_run(report.run_id),
+            RunLines(store.db).of_run(report.run_id, skip=OBSERVED),
             qbo.writes,
             current,
             realm_id=settings.qbo.realm_id,
@@ -124,9 +125,35 @@ def command(
     stop_requested: Callable[[], bool] = lambda: False,
     progress: Any = None,
 ) -> int:
-    """`run --once --dry-run [--json]`: print the preview; exit 0 / 1 / 2 (`Preview.exit_code`)."""
+    """`run --once --dry-run [--json]`: print the preview; exit 0 / 1 / 2 (`Preview.exit_code`).
+    While a service's `Retry-After` holds the passes (`sync.holds`), the preview waits too:
+    it would call that service."""
+    hold = _hold(settings)
+    if hold is not None:
+        print(
+            f"No preview now: {hold.describe()}; passes wait until then, and so does the "
+            "preview (it would ask the same service).",
+            file=out,
+        )
+        return 1
     preview = run(
         settings, log=log, full_sweep=full_sweep, stop_requested=stop_requested, progress=progress
     )
     print(view.as_json(preview) if as_json else view.text(preview), file=out)
     return preview.exit_code()
+
+
+def _hold(settings: Settings) -> Any:
+    """The hold in the state file, read without changing it (None when there is none, or no
+    file, or one that cannot be read: the preview then says what it finds)."""
+    from reconciler.state import StateStore
+    from reconciler.sync.holds import Holds
+
+    try:
+        store = StateStore.open(settings.state.path, read_only=True)
+    except Exception:
+        return None
+    try:
+        return Holds(store, wiring.utc_now).active()
+    finally:
+        store.close()

@@ -11,11 +11,13 @@ from typing import Any
 
 from reconciler import errors, logs
 from reconciler.app import wiring
-from reconciler.app.daemon import Daemon
+from reconciler.app.daemon import EXIT_FATAL, Daemon
 from reconciler.app.notify import Notifier
+from reconciler.app.watch import PassWatch
 from reconciler.config.loader import Settings
 from reconciler.state import StateStore
 from reconciler.sync.engine import Deps, PassReport, RequestCounter, run_pass
+from reconciler.sync.holds import Holds
 from reconciler.web.health import HealthServer, HealthState, serve_health
 from reconciler.web.links import luminous_template_problem
 from reconciler.web.routes import StatusPage
@@ -87,60 +89,102 @@ def start_health(settings: Settings, health: HealthState, page: StatusPage | Non
 
 
 def run_service(settings: Settings, *, log: Any, full_sweep_first: bool = False) -> int:
-    health = HealthState(settings.poll_interval)
     wiring.register_secrets(settings)
     store = wiring.open_store(settings)
+    health = HealthState(settings.poll_interval)
     try:
         server = start_health(settings, health, status_page(settings, store, log, health))
     except errors.ConfigError:
         store.close()
         raise
-    tokens = wiring.token_source(settings)
-    hooks = RequestHooks(health)
-    qbo = wiring.qbo_client(settings, tokens, on_request=hooks)
-    luminous = wiring.luminous_client(settings)
-    first = {"full": full_sweep_first}
-    alerts = wiring.pass_alerts(settings, store, log)  # None without [alerts] webhook_url
-
-    def ready_checks() -> None:
-        store.bind_realm(settings.qbo.realm_id)
-        try:
-            tokens.access_token()  # refreshes (and stores the rotated token) if needed
-        except errors.Fatal:
-            health.set_authorized(False)
-            raise
-        health.set_authorized(True)
-        log.info("ready", realm_id=settings.qbo.realm_id, state=settings.state.path)
-
-    def one_pass(stop_requested: Any) -> PassReport:
-        hooks.counter = RequestCounter()
-        deps = Deps(
-            settings=settings,
-            store=store,
-            luminous=luminous,
-            qbo=qbo,
-            log=log,
-            stop_requested=stop_requested,
-        )
-        full, first["full"] = first["full"], False
-        report = run_pass(deps, full_sweep=full, counter=hooks.counter)
-        if report.authorization_lost:
-            health.set_authorized(False)
-        if alerts is not None:
-            alerts.after(report)  # queued: the next pass never waits for a webhook
-        return report
-
+    log.info("health_listening", host=server.host, port=server.port)
+    service = Service(settings, store, health, log, full_sweep_first=full_sweep_first)
+    code = EXIT_FATAL
     try:
-        return Daemon(
-            one_pass,
-            poll_interval=settings.poll_interval,
-            notifier=Notifier.from_env(),
-            health=health,
-            log=log,
-            ready_checks=ready_checks,
-        ).run()
+        code = service.daemon().run()
+        return code
     finally:
-        if alerts is not None:
-            alerts.sender.close(wait=ALERT_WAIT_AT_EXIT)
+        service.close(fatal=code == EXIT_FATAL)
         server.shutdown()
         store.close()
+
+
+class Service:
+    """The long-lived pieces of `reconciler run` and what the daemon calls on them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: StateStore,
+        health: HealthState,
+        log: Any,
+        *,
+        full_sweep_first: bool,
+    ) -> None:
+        self.settings, self.store, self.health, self.log = settings, store, health, log
+        self.tokens = wiring.token_source(settings, on_event=log.warning)
+        self.hooks = RequestHooks(health)
+        self.qbo = wiring.qbo_client(settings, self.tokens, on_request=self.hooks)
+        self.luminous = wiring.luminous_client(settings)
+        self.full_next = full_sweep_first
+        self.alerts = wiring.pass_alerts(settings, store, log)  # None without a webhook_url
+        self.holds = Holds(store, wiring.utc_now)
+
+    def daemon(self) -> Daemon:
+        notifier = Notifier.from_env()
+        watch = PassWatch(
+            self.one_pass,
+            health=self.health,
+            notifier=notifier,
+            log=self.log,
+            alerts=self.alerts,
+            hold=self.holds.active,
+            tokens_unsaved=lambda: self.tokens.unsaved_reason if self.tokens.unsaved else None,
+        )
+        return Daemon(
+            self.one_pass,
+            poll_interval=self.settings.poll_interval,
+            notifier=notifier,
+            health=self.health,
+            log=self.log,
+            ready_checks=self.ready_checks,
+            watch=watch,
+        )
+
+    def ready_checks(self) -> None:
+        self.store.bind_realm(self.settings.qbo.realm_id)
+        self.health.set_documents(self.store.ledger.status_counts())  # before any pass
+        if self.holds.active() is None:  # (during a hold, the first pass waits; so does this)
+            try:
+                self.tokens.prepare()  # refreshes (and stores the rotated pair) if needed
+            except errors.Fatal:
+                self.health.set_authorized(False)
+                raise
+            except errors.Retryable as exc:  # no token just now: the passes will say so
+                self.log.warning("not_ready_yet", reason=str(exc))
+        self.health.set_authorized(True)
+        self.log.info("ready", realm_id=self.settings.qbo.realm_id, state=self.settings.state.path)
+
+    def one_pass(self, stop_requested: Any) -> PassReport:
+        self.hooks.counter = RequestCounter()
+        deps = Deps(
+            settings=self.settings,
+            store=self.store,
+            luminous=self.luminous,
+            qbo=self.qbo,
+            log=self.log,
+            stop_requested=stop_requested,
+            ready=self.tokens.prepare,
+        )
+        full, self.full_next = self.full_next, False
+        report = run_pass(deps, full_sweep=full, counter=self.hooks.counter)
+        if report.authorization_lost:
+            self.health.set_authorized(False)
+        return report
+
+    def close(self, *, fatal: bool) -> None:
+        if self.tokens.unsaved and not self.tokens.save_pending():
+            self.log.error("tokens_unsaved_at_exit", reason=self.tokens.unsaved_reason)
+        if self.alerts is not None:  # a stop for good waits for its alert (give_up_after)
+            wait = self.settings.alerts.give_up_after.total_seconds()
+            self.alerts.sender.close(wait=wait if fatal else ALERT_WAIT_AT_EXIT)

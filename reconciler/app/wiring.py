@@ -82,12 +82,33 @@ class RedactingTokenStore:
         logs.register_secrets([tokens.access_token, tokens.refresh_token])
         self._inner.save(tokens)
 
+    def reserve(self) -> Any:
+        return _RedactingReservation(self._inner.reserve())
+
+    def lock(self, timeout: float) -> Any:
+        return self._inner.lock(timeout)
+
+    def recover(self) -> bool:
+        return self._inner.recover()
+
     def clear(self) -> None:
         """Forget the connection locally (after a revoke)."""
         Path(self._inner.path).unlink(missing_ok=True)
 
     def __repr__(self) -> str:
         return f"RedactingTokenStore({self._inner!r})"
+
+
+class _RedactingReservation:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def commit(self, tokens: Any) -> None:
+        logs.register_secrets([tokens.access_token, tokens.refresh_token])
+        self._inner.commit(tokens)
+
+    def release(self) -> None:
+        self._inner.release()
 
 
 def token_store(settings: Settings) -> RedactingTokenStore:
@@ -97,23 +118,49 @@ def token_store(settings: Settings) -> RedactingTokenStore:
 
 def auth_client_factory(settings: Settings) -> Callable[[], Any]:
     def make() -> Any:
-        from intuitlib.client import AuthClient
-
         q = settings.qbo
-        return AuthClient(
+        return _bounded_auth_client()(
             client_id=q.client_id,
             client_secret=q.client_secret.reveal() if q.client_secret else "",
             redirect_uri=q.redirect_uri,
             environment=q.environment,
+            timeout=min(q.timeout.total_seconds(), 60.0),
         )
 
     return make
 
 
+_AUTH_CLIENT: list[type] = []
+
+
+def _bounded_auth_client() -> type:
+    """intuit-oauth's AuthClient with a timeout on every request: it sends none, and a token
+    endpoint that never answers would hold a refresh (and its cross-process lock) for ever."""
+    if not _AUTH_CLIENT:
+        from intuitlib.client import AuthClient
+
+        class BoundedAuthClient(AuthClient):  # type: ignore[misc]
+            def __init__(self, *args: Any, timeout: float, **kwargs: Any) -> None:
+                self.request_timeout = timeout  # read by the constructor's discovery GET
+                super().__init__(*args, **kwargs)
+
+            def request(self, method: Any, url: Any, **kwargs: Any) -> Any:
+                kwargs.setdefault("timeout", self.request_timeout)
+                return super().request(method, url, **kwargs)
+
+        _AUTH_CLIENT.append(BoundedAuthClient)
+    return _AUTH_CLIENT[0]
+
+
 def token_source(
-    settings: Settings, *, clock: Callable[[], datetime] = utc_now
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    on_event: Callable[..., None] | None = None,
 ) -> OAuthTokenSource:
-    return OAuthTokenSource(auth_client_factory(settings), token_store(settings), clock=clock)
+    return OAuthTokenSource(
+        auth_client_factory(settings), token_store(settings), clock=clock, on_event=on_event
+    )
 
 
 def qbo_client(
@@ -177,8 +224,10 @@ def luminous_client(settings: Settings, *, http: requests.Session | None = None)
     )
 
 
-def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> StateStore:
-    return StateStore.open(settings.state.path, clock=clock)
+def open_store(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now, read_only: bool = False
+) -> StateStore:
+    return StateStore.open(settings.state.path, clock=clock, read_only=read_only)
 
 
 def build_deps(
@@ -193,7 +242,7 @@ def build_deps(
 ) -> Deps:
     register_secrets(settings)
     store = store or open_store(settings, clock=clock)
-    tokens = tokens or token_source(settings, clock=clock)
+    tokens = tokens or token_source(settings, clock=clock, on_event=log.warning)
     return Deps(
         settings=settings,
         store=store,
@@ -203,10 +252,16 @@ def build_deps(
         clock=clock,
         rng=random.Random(),  # noqa: S311 (jitter, not secrets)
         stop_requested=stop_requested,
+        ready=getattr(tokens, "prepare", lambda: None),
     )
 
 
-def pass_alerts(settings: Settings, store: StateStore, log: Any) -> Any:
+EPISODES_KEY = "alerts.episodes"  # meta: syncing stopped or resumed (`alerts.stops`)
+
+
+def pass_alerts(
+    settings: Settings, store: StateStore, log: Any, *, clock: Callable[[], datetime] = utc_now
+) -> Any:
     """The alerts after each pass (`alerts.PassAlerts`), or None without a webhook URL."""
     config = settings.alerts
     if not config.webhook_url:
@@ -221,7 +276,6 @@ def pass_alerts(settings: Settings, store: StateStore, log: Any) -> Any:
         timeout=config.timeout.total_seconds(),
         max_attempts=config.max_attempts,
         give_up_after=config.give_up_after.total_seconds(),
-        session=session(2, for_url=config.webhook_url.reveal()),  # (never logged)
     )
     return PassAlerts(
         sender,
@@ -230,4 +284,10 @@ def pass_alerts(settings: Settings, store: StateStore, log: Any) -> Any:
         failed_in_ledger=lambda: store.ledger.count(status=SyncStatus.FAILED),
         max_listed=config.max_listed,
         log=log,
+        episodes=(
+            lambda: store.get_meta(EPISODES_KEY),
+            lambda value: store.set_meta(EPISODES_KEY, value),
+        ),
+        threshold=config.aborted_passes,
+        clock=clock,
     )

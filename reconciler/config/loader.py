@@ -29,6 +29,7 @@ as every free-form section's keys do).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -95,6 +96,7 @@ ENV_PREFIX = "RECONCILER_"
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION_DAYS = 3650  # ten years: past that a duration is a typo (and overflows timedelta)
 
 
 def parse_duration(value: object) -> timedelta:
@@ -117,6 +119,8 @@ def parse_duration(value: object) -> timedelta:
         raise ValueError(f"expected a duration, got {type(value).__name__}")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if not math.isfinite(seconds) or seconds > MAX_DURATION_DAYS * 86400:
+        raise ValueError(f"a duration of at most {MAX_DURATION_DAYS} days, got {value!r}")
     return timedelta(seconds=seconds)
 
 

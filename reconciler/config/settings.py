@@ -281,8 +281,21 @@ def toml_key(spec: Any) -> str:
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    health_host: str = _opt("127.0.0.1", required=True)
-    health_port: int = _opt(8787, min=0, max=65535)
+    """The health server: `/healthz` (200 or 503, with the reason) and `/metrics`."""
+
+    health_host: str = _opt(
+        "127.0.0.1",
+        required=True,
+        help="address the health server listens on; it has no authentication, so keep it "
+        "local unless a supervisor elsewhere must reach it (the image binds 0.0.0.0)",
+    )
+    health_port: int = _opt(
+        8787,
+        min=0,
+        max=65535,
+        help="port of /healthz, /metrics and the status page; /healthz and /metrics are "
+        "answered on their own thread, never queued behind page views",
+    )
 
 
 @dataclass(frozen=True)
@@ -300,13 +313,34 @@ class StatusPageSettings:
 
 @dataclass(frozen=True)
 class AlertsSettings:
-    """A chat webhook (Slack and alike) told when documents newly fail or drift is found."""
+    """A chat webhook (Slack and alike) told when documents newly fail, drift is found,
+    syncing stops or resumes, and when new QuickBooks tokens cannot be saved."""
 
-    webhook_url: Secret | None = None  # unset: no alerts; the URL is a credential
-    timeout: timedelta = timedelta(seconds=5)  # one POST
-    max_attempts: int = _opt(3, min=1, max=10)
-    give_up_after: timedelta = timedelta(seconds=30)  # all attempts of one message
-    max_listed: int = _opt(5, min=1, max=20)  # documents named in a message
+    webhook_url: Secret | None = field(
+        default=None,
+        metadata={"help": "the incoming-webhook URL; unset: no alerts (the URL is a secret)"},
+    )
+    timeout: timedelta = field(
+        default=timedelta(seconds=5),
+        metadata={"help": "the longest wait for any one read of the webhook's answer"},
+    )
+    max_attempts: int = _opt(3, min=1, max=10, help="POSTs of one message at most")
+    give_up_after: timedelta = field(
+        default=timedelta(seconds=30),
+        metadata={
+            "help": "the most one message may cost in all, retries included, whatever the "
+            "webhook does (slow, trickling, silent); a pass never waits for it"
+        },
+    )
+    max_listed: int = _opt(5, min=1, max=20, help="documents named in one message")
+    aborted_passes: int = _opt(
+        3,
+        min=1,
+        max=1000,
+        help="passes in a row that do not finish (Luminous unreachable, throttling, no token) "
+        "before an alert says syncing is interrupted; a crashed pass or a fatal stop is "
+        "alerted at once, and the first pass that finishes afterwards says syncing resumed",
+    )
 
 
 @dataclass(frozen=True)

@@ -242,8 +242,17 @@ def is_news(entry: LedgerEntry, snap: Snapshot | None, held: Mapping[str, Any]) 
         return False  # we deleted it, or a check already recorded it
     if held.get("status") == "Deleted":
         return True
-    known = [entry.sync_token, *((snap.sync_token, snap.seen_token) if snap else ())]
-    return _newer(str(held.get("SyncToken") or ""), [t for t in known if t])
+    # News is a version newer than the ones assessed (our snapshot's, what checks saw since),
+    # and not older than the ledger's token. The ledger's token alone does not make a version
+    # assessed: a bill linked to a PO moves it on past a version nobody compared, perhaps
+    # someone else's edit (issue 32 case 9).
+    token = str(held.get("SyncToken") or "")
+    assessed = [t for t in ((snap.sync_token, snap.seen_token) if snap else ()) if t]
+    if not assessed and entry.sync_token:
+        assessed = [entry.sync_token]
+    ledger = str(entry.sync_token or "")
+    stale = ledger.isdigit() and token.isdigit() and int(ledger) > int(token)
+    return _newer(token, assessed) and not stale
 
 
 def _newer(token: str, known: Sequence[str]) -> bool:

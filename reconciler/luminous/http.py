@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -83,6 +84,8 @@ class LuminousHTTP:
         self.last_total: int | None = None  # the last list page's `meta.total`, if it had one
         self.requests = 0
         self._counting = threading.Lock()  # (two probes of a key read go at once)
+        self._quiet_until = 0.0  # monotonic: a Retry-After this client could not wait out
+        self._quiet_reason = ""
 
     def rows(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
         return self.list(path, params)["data"]
@@ -121,6 +124,11 @@ class LuminousHTTP:
         raise LuminousUnavailable(f"{path} has more than {MAX_PAGES} pages", status=200)
 
     def get(self, path: str, params: dict[str, str], *, allow_404: bool = False) -> Any:
+        quiet, _ = self.quiet_for()
+        if quiet > 0:  # Luminous asked for quiet: nothing more is sent until then
+            failure = LuminousUnavailable(f"Luminous asked for quiet ({quiet:.0f}s more)")
+            failure.retry_after = quiet
+            raise failure
         url = self.base_url + path
         failure: LuminousUnavailable
         for attempt in range(1, self.max_attempts + 1):
@@ -141,7 +149,18 @@ class LuminousHTTP:
                 failure, delay = outcome
             if attempt < self.max_attempts:
                 self.sleep(delay)
+        self._quiet(failure)
         raise failure
+
+    def quiet_for(self) -> tuple[float, str]:
+        """Seconds Luminous still asks us to stay away (a `Retry-After` not waited out in
+        this pass), and why: the next pass is held that long (`sync.holds`)."""
+        return max(0.0, self._quiet_until - time.monotonic()), self._quiet_reason
+
+    def _quiet(self, failure: LuminousUnavailable) -> None:
+        if failure.retry_after:
+            self._quiet_until = max(self._quiet_until, time.monotonic() + failure.retry_after)
+            self._quiet_reason = f"HTTP {failure.status} with Retry-After"
 
     def _answer(self, response: requests.Response, path: str, allow_404: bool, attempt: int) -> Any:
         """The parsed body, or (the failure, the delay before trying again)."""
@@ -158,6 +177,7 @@ class LuminousHTTP:
             wait = _retry_after(response, self.last_date) if status == 429 else None
             failure.retry_after = wait
             if wait is not None and wait > self.backoff_cap:
+                self._quiet(failure)
                 raise failure
             return failure, (wait if wait is not None else self._backoff(attempt))
         if status >= 400:

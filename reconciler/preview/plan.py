@@ -39,6 +39,10 @@ def is_placeholder(qbo_id: str | None) -> bool:
 
 DOCUMENT_ENTITIES = {kind.entity: kind for kind in DocKind}
 WRITES = {"create", "adopt", "update", "close", "delete"}
+# History lines about a document that no write of its own made (another document's write, or
+# what QBO or a drift check saw): not what the pass did to it (a bill linked to a PO is the
+# bill's create, not a PO update).
+OBSERVED = ("billed", "closed_in_qbo", "reopened_in_qbo", "drift")
 ORDER = (
     "create",
     "adopt",

@@ -4,7 +4,9 @@
 goes to QBO as it would in a real pass. Every write (`create`, `update`, `delete`, `void`, a batch's
 write items) is answered locally, the way QBO would answer it: a created entity gets a
 placeholder Id (negative, so it can never be a real QBO Id) and SyncToken "0", an update the
-next SyncToken, a delete `status: Deleted`; and the write is kept in `writes`, in order. Later
+next SyncToken, a delete `status: Deleted`, and lines get their Ids and LineNum as QBO gives
+them (`with_line_ids`: a bill links to PO lines by Id, so a PO created in the same preview is
+linked, not waited for); and the write is kept in `writes`, in order. Later
 reads in the same pass see those local rows (`qbo.statement` matches them against the query),
 so a second PO under a number the preview "created", or a vendor looked up again, is decided as
 the real pass would decide it.
@@ -88,6 +90,11 @@ class PreviewQBO:
     def count(self, statement: str) -> int:
         return self.inner.count(statement)
 
+    def quiet_for(self) -> tuple[float, str]:
+        """QBO's own `Retry-After`, as the real client heard it (the preview's state is a
+        copy: a hold it records is not kept)."""
+        return self.inner.quiet_for()
+
     def cdc(self, entities: Sequence[str], changed_since: Any) -> Any:
         """A read (the drift check): QBO's answer as it is; what it changes lands in the
         preview's copy of the state file only."""
@@ -109,6 +116,8 @@ class PreviewQBO:
             qbo_id = f"-{next(self._ids)}"
             row = {**body, "Id": qbo_id, "SyncToken": "0"}
             row.setdefault("Active", True)
+            if isinstance(body.get("Line"), list):
+                row["Line"] = with_line_ids(body["Line"], [])
             self._keep(entity, "create", qbo_id, body, row)
         return LocalResult(dict(row))
 
@@ -120,6 +129,8 @@ class PreviewQBO:
             known = self._local.get((entity, qbo_id)) or self.seen.get((entity, qbo_id)) or {}
             wire = {k: v for k, v in body.items() if k != "sparse"}
             row = {**known, **wire, "SyncToken": _next_token(body.get("SyncToken"))}
+            if isinstance(wire.get("Line"), list):
+                row["Line"] = with_line_ids(wire["Line"], known.get("Line") or [])
             self._keep(entity, "update", qbo_id, wire, row)
         return LocalResult(dict(row))
 
@@ -234,6 +245,27 @@ class PreviewQBO:
                     f"{entity.lower()} (foreseen by the preview)",
                     code="6240",
                 )
+
+
+def with_line_ids(
+    lines: Sequence[Mapping[str, Any]], before: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The lines as QBO answers them (Intuit's Line.Id and LineNum; the QBO emulator's rule,
+    `sandbox/qbo/lines.py`): a line sent with an Id the document has keeps it, any other gets
+    one past the highest it ever had; LineNum counts 1..n. A bill's links (LinkedTxn) come
+    back as sent. Without this a preview's bill looked unlinked and its PO unread."""
+    had = {str(line.get("Id")) for line in before if isinstance(line, Mapping)}
+    numbers = [int(i) for i in had if i.isdigit()]
+    highest = max(numbers, default=0)
+    answered = []
+    for number, line in enumerate(lines, start=1):
+        kept = dict(line)
+        if str(kept.get("Id") or "") not in had:
+            highest += 1
+            kept["Id"] = str(highest)
+        kept["LineNum"] = number
+        answered.append(kept)
+    return answered
 
 
 def _next_token(token: Any) -> str:

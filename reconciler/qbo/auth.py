@@ -1,4 +1,4 @@
-"""OAuth 2.0 tokens for QBO: keep them, refresh them one at a time, never lose a rotated one.
+"""OAuth 2.0 tokens for QBO: refresh them one at a time, from the newest pair, never lose one.
 
 What intuit-oauth (`intuitlib`, 1.2.7, read in .venv) does, which this module relies on:
 
@@ -14,214 +14,73 @@ What intuit-oauth (`intuitlib`, 1.2.7, read in .venv) does, which this module re
   embeds the body, so we never chain it into our exceptions (`from None`).
 - Network failures are NOT wrapped: `requests.ConnectionError`/`Timeout` escape as they are.
 
-Intuit's rules: refresh tokens rotate (a used or revoked one answers 400 `invalid_grant`, and
-the user must reconnect), so the new refresh token is saved durably BEFORE the new access token
-is handed out; and no tokens in logs: `Tokens.__repr__` hides them, exception messages never
-hold them.
+Intuit's rules (its OAuth FAQ and "OAuth token management done the right way", 2024): refresh
+tokens rotate, "always store and use the LATEST refresh token returned", a retired or revoked
+one answers 400 `invalid_grant`; no tokens in logs. The failure integrations hit most is a
+rotated pair lost (two workers refreshing at once, or a save that failed). So a refresh
+(`OAuthTokenSource._renew`) goes:
 
-Refreshes are serialised by a lock in `OAuthTokenSource`; several threads hitting 401 with the
-same rejected token cause one refresh. Across processes there is no lock: run one daemon per
-token store.
+1. under the store's cross-process lock (`token_store.FileTokenStore.lock`), read the store:
+   another process may have refreshed already; a fresh stored pair is taken as it is;
+2. reserve room for the new pair (`reserve`): a full disk stops here, nothing spent;
+3. refresh from the newest pair (one kept in memory and not yet saved, else the stored one);
+   an `invalid_grant` reads the store again and tries once more with a newer pair found there;
+4. write the new pair into the reservation and rename it over the store, before the new
+   access token is handed out. If even that fails, the pair is kept in memory, used, and saved
+   again before every pass until it lands (`save_pending`; `unsaved` says so meanwhile).
+
+Within one process a thread lock serialises refreshes: several threads hitting 401 with the
+same rejected token cause one refresh.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import requests
 from intuitlib.exceptions import AuthClientError
 
 from reconciler import errors
 from reconciler.crashpoints import crash_point
+from reconciler.qbo.token_store import (
+    FileTokenStore,
+    MemoryTokenStore,
+    TokenRefreshUnavailable,
+    Tokens,
+    TokenStore,
+    TokenStoreError,
+    TokenStoreFull,
+)
 
 if TYPE_CHECKING:
     from intuitlib.client import AuthClient
 
+__all__ = [
+    "ACCOUNTING_SCOPE",
+    "FileTokenStore",
+    "MemoryTokenStore",
+    "OAuthClientRejected",
+    "OAuthTokenSource",
+    "StaticTokenSource",
+    "TokenRefreshUnavailable",
+    "TokenStore",
+    "TokenStoreError",
+    "TokenStoreFull",
+    "Tokens",
+    "connect_url",
+    "exchange_code",
+]
+
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
-
-
-@dataclass(frozen=True)
-class Tokens:
-    """One connection's tokens and when they expire (aware UTC); repr shows no secrets."""
-
-    access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False)
-    access_expires_at: datetime
-    refresh_expires_at: datetime
-    realm_id: str
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "access_expires_at": self.access_expires_at.isoformat(),
-            "refresh_expires_at": self.refresh_expires_at.isoformat(),
-            "realm_id": self.realm_id,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Tokens:
-        return cls(
-            access_token=str(data["access_token"]),
-            refresh_token=str(data["refresh_token"]),
-            access_expires_at=_aware(datetime.fromisoformat(data["access_expires_at"])),
-            refresh_expires_at=_aware(datetime.fromisoformat(data["refresh_expires_at"])),
-            realm_id=str(data["realm_id"]),
-        )
-
-    @classmethod
-    def from_grant(cls, answer: Any, *, now: datetime, realm_id: str) -> Tokens:
-        """From an AuthClient after a grant (or any object/dict with the token fields)."""
-
-        def value(name: str) -> Any:
-            return answer.get(name) if isinstance(answer, dict) else getattr(answer, name, None)
-
-        access, refresh = value("access_token"), value("refresh_token")
-        if not access or not refresh:
-            raise TokenRefreshUnavailable("the token endpoint answered without tokens")
-        return cls(
-            access_token=str(access),
-            refresh_token=str(refresh),
-            access_expires_at=now + timedelta(seconds=int(value("expires_in") or 3600)),
-            refresh_expires_at=now
-            + timedelta(seconds=int(value("x_refresh_token_expires_in") or 8726400)),
-            realm_id=str(realm_id),
-        )
-
-
-def _aware(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("stored token times must carry a zone")
-    return moment
-
-
-# --- errors ----------------------------------------------------------------------------
-
-
-class TokenRefreshUnavailable(errors.Retryable):
-    """The token endpoint is down, throttling or unreachable: try the pass again later."""
+LOCK_TIMEOUT_S = 90.0  # longer than one refresh can take (the token endpoint's timeout)
 
 
 class OAuthClientRejected(errors.Fatal):
     """The token endpoint refused our client (invalid_client, bad request): fix configuration."""
-
-
-class TokenStoreError(errors.Fatal):
-    """The token file cannot be read or written; nothing is refreshed until it can."""
-
-
-# --- stores ----------------------------------------------------------------------------
-
-
-class TokenStore(Protocol):
-    def load(self) -> Tokens | None: ...
-
-    def save(self, tokens: Tokens) -> None: ...
-
-
-class MemoryTokenStore:
-    """For tests and the demo: keeps the last saved tokens and how many saves there were."""
-
-    def __init__(self, tokens: Tokens | None = None) -> None:
-        self._tokens = tokens
-        self.saves = 0
-
-    def load(self) -> Tokens | None:
-        return self._tokens
-
-    def save(self, tokens: Tokens) -> None:
-        self._tokens = tokens
-        self.saves += 1
-
-
-class FileTokenStore:
-    """Tokens as JSON in one file: atomic replace, mode 0600, directory 0700.
-
-    With `key` (a Fernet key, `cryptography.fernet.Fernet.generate_key()`), the file holds
-    the Fernet token of the JSON instead; `cryptography` is then imported (lazily).
-    """
-
-    def __init__(self, path: str | os.PathLike[str], *, key: bytes | str | None = None) -> None:
-        self.path = Path(path)
-        self._fernet = _fernet(key) if key is not None else None
-
-    def __repr__(self) -> str:
-        return f"FileTokenStore({str(self.path)!r}, encrypted={self._fernet is not None})"
-
-    def load(self) -> Tokens | None:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise TokenStoreError(f"cannot read token file {self.path}: {exc.strerror}") from None
-        try:
-            if self._fernet is not None:
-                raw = self._fernet.decrypt(raw)
-            return Tokens.from_json(json.loads(raw))
-        except Exception:
-            # never chain: the cause could quote the file's contents
-            raise TokenStoreError(
-                f"token file {self.path} is unreadable (corrupt, or the wrong key); "
-                "run `reconciler auth connect` to start over"
-            ) from None
-
-    def save(self, tokens: Tokens) -> None:
-        directory = self.path.parent
-        if not directory.exists():
-            try:
-                directory.mkdir(parents=True, mode=0o700)
-                os.chmod(directory, 0o700)
-            except OSError as exc:
-                raise TokenStoreError(f"cannot create {directory}: {exc.strerror}") from None
-        data = json.dumps(tokens.to_json()).encode("utf-8")
-        if self._fernet is not None:
-            data = self._fernet.encrypt(data)
-        try:
-            handle, temp_name = tempfile.mkstemp(dir=directory, prefix=".tokens-", suffix=".tmp")
-        except OSError as exc:
-            raise TokenStoreError(f"cannot write token file {self.path}: {exc.strerror}") from None
-        try:
-            os.fchmod(handle, 0o600)
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temp_name, self.path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
-            raise TokenStoreError(f"cannot write token file {self.path}: {exc.strerror}") from None
-        _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fernet(key: bytes | str) -> Any:
-    from cryptography.fernet import Fernet  # optional dependency, only with a key
-
-    return Fernet(key.encode() if isinstance(key, str) else key)
 
 
 # --- token sources ---------------------------------------------------------------------
@@ -244,7 +103,8 @@ class StaticTokenSource:
 
 
 class OAuthTokenSource:
-    """Access tokens from the store, refreshed through intuit-oauth when close to expiry."""
+    """Access tokens from the store, refreshed through intuit-oauth when close to expiry
+    (the module docstring says how a refresh goes)."""
 
     def __init__(
         self,
@@ -253,14 +113,19 @@ class OAuthTokenSource:
         *,
         clock: Callable[[], datetime],
         refresh_margin: timedelta = timedelta(minutes=5),
+        lock_timeout: float = LOCK_TIMEOUT_S,
+        on_event: Callable[..., None] | None = None,
     ) -> None:
         self._factory = auth_client_factory
         self._store = store
         self._clock = clock
         self._margin = refresh_margin
+        self._lock_timeout = lock_timeout
+        self._event = on_event or (lambda event, **fields: None)
         self._lock = threading.Lock()
         self._tokens: Tokens | None = None
-        self._unsaved: Tokens | None = None  # refreshed but not yet durably stored
+        self._unsaved: Tokens | None = None  # refreshed, in use, not yet durably stored
+        self.unsaved_reason: str | None = None  # why it is not (for health and alerts)
         self.refresh_count = 0
 
     def __repr__(self) -> str:
@@ -270,42 +135,109 @@ class OAuthTokenSource:
         """A token with more than `refresh_margin` left; refreshes first when needed."""
         with self._lock:
             tokens = self._current()
-            if self._clock() >= tokens.access_expires_at - self._margin:
-                tokens = self._refresh(tokens)
-            return tokens.access_token
+            if self._fresh(tokens):
+                return tokens.access_token
+            return self._renew(tokens.access_token).access_token
 
     def refreshed_after_401(self, rejected_token: str) -> str:
         """A token other than `rejected_token`: one refresh, shared by all threads that ask."""
         with self._lock:
             tokens = self._current()
-            if tokens.access_token == rejected_token:
-                # another process may have refreshed: look at the store before spending one
-                stored = self._store.load()
-                if stored is not None and stored.access_token != rejected_token:
-                    self._tokens = tokens = stored
-            fresh = self._clock() < tokens.access_expires_at - self._margin
-            if tokens.access_token != rejected_token and fresh:
+            if tokens.access_token != rejected_token and self._fresh(tokens):
                 return tokens.access_token
-            return self._refresh(tokens).access_token
+            return self._renew(rejected_token).access_token
 
     def tokens(self) -> Tokens:
         """The current tokens (for status output: expiry times, realm)."""
         with self._lock:
             return self._current()
 
-    # -- internals (called with the lock held) -----------------------------------------
+    @property
+    def unsaved(self) -> bool:
+        """True while a rotated pair lives only in this process's memory."""
+        return self._unsaved is not None
+
+    def save_pending(self) -> bool:
+        """Save a rotated pair kept in memory; True when nothing is left unsaved."""
+        with self._lock:
+            return self._save_unsaved()
+
+    def prepare(self) -> None:
+        """Before a pass: a pair kept in memory is saved again, and a usable access token is
+        at hand (refreshed now if due: a failure stops the pass before any document)."""
+        self.save_pending()
+        self.access_token()
+
+    # -- internals (called with the thread lock held) ----------------------------------
+
+    def _fresh(self, tokens: Tokens) -> bool:
+        return self._clock() < tokens.access_expires_at - self._margin
 
     def _current(self) -> Tokens:
-        if self._unsaved is not None:
-            self._store.save(self._unsaved)  # raises again if the store still fails
-            self._tokens, self._unsaved = self._unsaved, None
         if self._tokens is None:
             self._tokens = self._store.load()
         if self._tokens is None:
             raise errors.AuthorizationLost("no QuickBooks tokens are stored")
         return self._tokens
 
-    def _refresh(self, tokens: Tokens) -> Tokens:
+    def _newest(self) -> Tokens:
+        """The pair a refresh starts from: ours when the store does not have it yet, else
+        whatever the store holds now (another process may have rotated it)."""
+        if self._unsaved is not None:
+            return self._unsaved
+        stored = self._store.load()
+        if stored is None:
+            raise errors.AuthorizationLost("no QuickBooks tokens are stored")
+        return stored
+
+    def _renew(self, stale_access: str) -> Tokens:
+        """A pair whose access token is fresh and not `stale_access`: the stored one when
+        another process refreshed already, else a refresh (one process at a time)."""
+        with self._store.lock(self._lock_timeout):
+            if self._store.recover():
+                self._event("tokens_recovered", reason="a killed process's save was finished")
+            newest = self._newest()
+            if newest.access_token != stale_access and self._fresh(newest):
+                self._tokens = newest
+                return newest
+            try:
+                reservation = self._store.reserve()
+            except (TokenStoreError, TokenRefreshUnavailable):
+                if self._unsaved is None:
+                    raise  # nothing spent: the stored refresh token is still the live one
+                reservation = None  # the live token is in memory already: refresh anyway
+            crash_point("token_refresh_start")
+            try:
+                fresh, from_store = self._grant_from(newest)
+            except BaseException:
+                if reservation is not None:
+                    reservation.release()
+                raise
+            if from_store:
+                if reservation is not None:
+                    reservation.release()
+                self._tokens = fresh
+                return fresh
+            self._keep(fresh, reservation)
+            return fresh
+
+    def _grant_from(self, newest: Tokens) -> tuple[Tokens, bool]:
+        """A refresh from `newest`; after an `invalid_grant`, the store is read again and a
+        newer pair found there is used (as it is when fresh, else refreshed once more).
+        Returns the pair and whether it came from the store as it was."""
+        try:
+            return self._grant(newest), False
+        except errors.AuthorizationLost:
+            again = self._store.load()
+            if again is None or again.refresh_token == newest.refresh_token:
+                raise
+            self._event("token_refresh_retried", reason="invalid_grant; the store had a newer pair")
+            self._unsaved = None  # the store is newer than what we held
+            if self._fresh(again):
+                return again, True
+            return self._grant(again), False
+
+    def _grant(self, tokens: Tokens) -> Tokens:
         try:
             client = self._factory()
             client.refresh(refresh_token=tokens.refresh_token)
@@ -317,11 +249,40 @@ class OAuthTokenSource:
             raise _classify_auth_error(exc, "the refresh token") from None
         self.refresh_count += 1
         crash_point("token_issued")
-        fresh = Tokens.from_grant(client, now=self._clock(), realm_id=tokens.realm_id)
-        self._unsaved = fresh
-        self._store.save(fresh)  # durable BEFORE anyone uses the new access token
-        self._tokens, self._unsaved = fresh, None
-        return fresh
+        return Tokens.from_grant(client, now=self._clock(), realm_id=tokens.realm_id)
+
+    def _keep(self, fresh: Tokens, reservation: Any) -> None:
+        """The new pair is ours from now on: stored if it can be, else held in memory."""
+        self._tokens = self._unsaved = fresh
+        if reservation is None:
+            self._save_unsaved()
+            return
+        try:
+            reservation.commit(fresh)
+        except errors.ReconcilerError as exc:
+            self._not_saved(exc)
+            return
+        self._saved()
+
+    def _save_unsaved(self) -> bool:
+        if self._unsaved is None:
+            return True
+        try:
+            self._store.save(self._unsaved)
+        except errors.ReconcilerError as exc:
+            self._not_saved(exc)
+            return False
+        self._saved()
+        return True
+
+    def _not_saved(self, exc: errors.ReconcilerError) -> None:
+        self.unsaved_reason = str(exc)
+        self._event("tokens_unsaved", reason=str(exc), fix="free space or fix the permissions")
+
+    def _saved(self) -> None:
+        if self.unsaved_reason is not None:
+            self._event("tokens_saved", after=self.unsaved_reason)
+        self._unsaved, self.unsaved_reason = None, None
 
 
 def _oauth_error_code(exc: Any) -> str | None:
@@ -368,15 +329,20 @@ def exchange_code(
     store: TokenStore,
     clock: Callable[[], datetime],
 ) -> Tokens:
-    """Trade the redirect's code for tokens and store them before returning."""
-    try:
-        auth_client.get_bearer_token(code, realm_id=realm_id)
-    except requests.RequestException as exc:
-        raise TokenRefreshUnavailable(
-            f"cannot reach Intuit's token endpoint ({type(exc).__name__})"
-        ) from None
-    except AuthClientError as exc:
-        raise _classify_auth_error(exc, "the authorization code") from None
-    tokens = Tokens.from_grant(auth_client, now=clock(), realm_id=realm_id)
-    store.save(tokens)
+    """Trade the redirect's code for tokens and store them before returning (room for them
+    reserved first, under the store's lock, as for a refresh)."""
+    with store.lock(LOCK_TIMEOUT_S):
+        reservation = store.reserve()
+        try:
+            auth_client.get_bearer_token(code, realm_id=realm_id)
+        except requests.RequestException as exc:
+            reservation.release()
+            raise TokenRefreshUnavailable(
+                f"cannot reach Intuit's token endpoint ({type(exc).__name__})"
+            ) from None
+        except AuthClientError as exc:
+            reservation.release()
+            raise _classify_auth_error(exc, "the authorization code") from None
+        tokens = Tokens.from_grant(auth_client, now=clock(), realm_id=realm_id)
+        reservation.commit(tokens)
     return tokens

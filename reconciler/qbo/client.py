@@ -148,6 +148,10 @@ class QBOClient:
     def __repr__(self) -> str:
         return f"QBOClient(base_url={self._base!r}, realm_id={self.realm_id!r})"
 
+    def quiet_for(self) -> tuple[float, str]:
+        """Seconds QBO still asks us to stay away (a `Retry-After` not waited out), and why."""
+        return self._transport.quiet_for()
+
     # -- public calls --------------------------------------------------------------------
 
     def read(self, entity: str, id: str) -> QBOResult:
@@ -204,55 +208,32 @@ class QBOClient:
         `resend_unclear=False` raises at the first lost answer or 5xx instead (429 is still
         waited out: a throttled request did nothing), for callers that would rather look the
         object up than trust how long QBO remembers a requestid."""
-        validate_request_id(request_id)
-        status, payload, tid, attempts = self._call(
-            "POST",
-            entity,
-            entity.lower(),
-            body=body,
-            request_id=request_id,
-            repeatable=None if resend_unclear else False,
-        )
-        return QBOResult(find_key(payload, entity), tid, status, attempts)
+        repeatable = None if resend_unclear else False
+        return self._write("create", entity, body, request_id=request_id, repeatable=repeatable)
 
     def update(
         self, entity: str, body: Mapping[str, Any], *, request_id: str, sparse: bool = True
     ) -> QBOResult:
         """POST an update; `body` carries Id and SyncToken (a stale one gives StaleObjectFault)."""
-        validate_request_id(request_id)
         require_id_and_token(body)
         wire = dict(body)
         if sparse:
             wire["sparse"] = True
         else:
             wire.pop("sparse", None)
-        status, payload, tid, attempts = self._call(
-            "POST", entity, entity.lower(), body=wire, request_id=request_id
-        )
-        return QBOResult(find_key(payload, entity), tid, status, attempts)
+        return self._write("update", entity, wire, request_id=request_id)
 
     def delete(self, entity: str, id: str, sync_token: str, *, request_id: str) -> QBOResult:
         """POST ?operation=delete; the answer's entity is `{"status": "Deleted", "Id": ...}`."""
-        validate_request_id(request_id)
-        status, payload, tid, attempts = self._call(
-            "POST",
-            entity,
-            entity.lower(),
-            body={"Id": str(id), "SyncToken": str(sync_token)},
-            request_id=request_id,
-            params={"operation": "delete"},
-        )
-        return QBOResult(find_key(payload, entity), tid, status, attempts)
+        body = {"Id": str(id), "SyncToken": str(sync_token)}
+        params = {"operation": "delete"}
+        return self._write("delete", entity, body, request_id=request_id, params=params)
 
     def void(self, entity: str, id: str, sync_token: str, *, request_id: str) -> QBOResult:
         """POST ?operation=update&include=void, sparse: QBO's void of a BillPayment."""
-        validate_request_id(request_id)
         body = {"Id": str(id), "SyncToken": str(sync_token), "sparse": True}
         params = {"operation": "update", "include": "void"}
-        answer = self._call(
-            "POST", entity, entity.lower(), body=body, request_id=request_id, params=params
-        )
-        return QBOResult(find_key(answer[1], entity), answer[2], answer[0], answer[3])
+        return self._write("void", entity, body, request_id=request_id, params=params)
 
     def cdc(self, entities: Sequence[str], changed_since: datetime) -> QBOResult:
         """GET /cdc: every object of `entities` changed since then (a read; at most 30 days
@@ -328,6 +309,16 @@ class QBOClient:
 
     # -- internals -----------------------------------------------------------------------
 
+    def _write(
+        self, operation: str, entity: str, body: Mapping[str, Any], *, request_id: str, **kw: Any
+    ) -> QBOResult:
+        """POST one write with its requestid; the answer must hold the written object."""
+        validate_request_id(request_id)
+        status, payload, tid, attempts = self._call(
+            "POST", entity, entity.lower(), body=body, request_id=request_id, **kw
+        )
+        return QBOResult(answered(payload, entity, operation, tid), tid, status, attempts)
+
     def _query(self, statement: str) -> tuple[dict, str | None]:
         if len(statement) <= _GET_QUERY_LIMIT:
             _, payload, tid, _ = self._call("GET", "query", "query", params={"query": statement})
@@ -359,5 +350,24 @@ def _batch_item(
         return BatchItemResult(
             item.bid, None, query_response=find_key(answer, "QueryResponse"), intuit_tid=tid
         )
-    entity = find_key(answer, item.entity or "")
+    try:
+        entity = answered(answer, item.entity or "", item.operation, tid)
+    except errors.UnclearOutcome as unclear:
+        return BatchItemResult(item.bid, item.entity, fault=unclear, intuit_tid=tid)
     return BatchItemResult(item.bid, item.entity, entity=entity, intuit_tid=tid)
+
+
+def answered(payload: Mapping[str, Any], entity: str, operation: str, tid: str | None) -> dict:
+    """The written object from a 2xx answer, checked: an answer without it, or without its Id
+    (a gateway's or proxy's 200, a batch item holding only its bId), says nothing about what
+    QBO did. That is an unclear outcome, as after a lost answer: the write is looked up before
+    anything is decided, never recorded as synced."""
+    found = find_key(payload, entity)
+    if not isinstance(found, Mapping) or not str(found.get("Id") or "").strip():
+        what = "the object" if not isinstance(found, Mapping) else "its Id"
+        raise errors.UnclearOutcome(
+            f"QBO answered the {operation} of a {entity} without {what}"
+            + (f" (intuit_tid {tid})" if tid else ""),
+            code="answer_without_entity",
+        )
+    return dict(found)

@@ -36,7 +36,8 @@ from reconciler.qbo.limiter import RealmLimiter
 from reconciler.qbo.wire import decode_json, encode_json, find_key
 
 THROTTLE_WAIT_S = 60.0  # Intuit: "wait 60 seconds before retrying"
-_RETRY_AFTER_CAP = 120.0
+_RETRY_AFTER_CAP = 120.0  # the longest wait inside a pass
+MAX_QUIET_S = 86400.0  # the longest hold a Retry-After can ask for (a day)
 _NO_ANSWER = (requests.ConnectionError, requests.Timeout)
 
 
@@ -76,8 +77,9 @@ class Answer:
     attempts: int
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds form); None when absent or a date."""
+def parse_retry_after(value: str | None, *, cap: float = _RETRY_AFTER_CAP) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form), at most `cap`; None when
+    absent or a date."""
     if value is None:
         return None
     try:
@@ -86,7 +88,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     if seconds != seconds or seconds < 0:  # NaN or negative
         return None
-    return min(seconds, _RETRY_AFTER_CAP)
+    return min(seconds, cap)
 
 
 class Transport:
@@ -125,6 +127,24 @@ class Transport:
         self._on_request = on_request
         self._rng = rng
         self._monotonic = monotonic
+        self._quiet_until = 0.0  # monotonic: a Retry-After not waited out (`quiet_for`)
+
+    def quiet_for(self) -> tuple[float, str]:
+        """Seconds QBO still asks us to stay away, and why (the next pass waits that long)."""
+        return max(0.0, self._quiet_until - self._monotonic()), "HTTP 429 with Retry-After"
+
+    def _refuse_while_quiet(self, request: Request) -> None:
+        """QBO asked for quiet longer than a pass waits: nothing more is sent until then."""
+        left = self._quiet_until - self._monotonic()
+        if left > 0:
+            fault = errors.ThrottledFault(
+                f"QBO asked for quiet ({left:.0f}s more); {request.method} {request.entity} "
+                "not sent",
+                code="3001",
+                http_status=429,
+            )
+            fault.retry_after = left
+            raise fault
 
     def request(
         self,
@@ -173,6 +193,7 @@ class Transport:
         """Attempts until an answer, a fault, or no more attempts."""
         attempts = 0
         refreshed: str | None = None
+        self._refuse_while_quiet(request)
         while True:
             attempts += 1
             token = refreshed or self._tokens.access_token()
@@ -261,11 +282,16 @@ class Transport:
         """Sleep before the next attempt, or raise the fault."""
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if retry_after is not None and isinstance(fault, errors.Retryable):
-            fault.retry_after = retry_after
+        asked = parse_retry_after(response.headers.get("Retry-After"), cap=MAX_QUIET_S)
+        if asked is not None and isinstance(fault, errors.Retryable):
+            fault.retry_after = asked
         transient = (status == 429 or status >= 500) and isinstance(fault, errors.QBORetryableFault)
         transient = transient and not isinstance(fault, errors.StaleObjectFault)
-        if not transient or attempts >= self._max_attempts:
+        if not transient or attempts >= self._max_attempts or (asked or 0) > _RETRY_AFTER_CAP:
+            # not waited out here (no attempt left, or longer than a pass should sleep): the
+            # next pass is held until then (`sync.holds`)
+            if asked and status in (429, 503):
+                self._quiet_until = max(self._quiet_until, self._monotonic() + asked)
             raise fault
         if isinstance(fault, errors.ThrottledFault):
             # A throttled request did nothing: it goes again as it is, after the wait QBO

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import Fatal
-from reconciler.state.db import StateDB, StateFileError
+from reconciler.state.db import StateDB
 from reconciler.state.drift import DriftDetail, DriftRecords
+from reconciler.state.files import StateFileError, StateFileFull, StateFileMissing
 from reconciler.state.ledger import SETTLED_STATUSES, HistoryRow, Ledger
 from reconciler.state.lines import DocLines
 from reconciler.state.queries import DocumentQuery, StatusQueries
@@ -41,6 +42,8 @@ __all__ = [
     "ReferenceMaps",
     "Runs",
     "StateFileError",
+    "StateFileFull",
+    "StateFileMissing",
     "StateStore",
     "StatusQueries",
     "name_key",
@@ -60,8 +63,16 @@ class StateStore:
         self.queries = StatusQueries(db)  # what the status page and `status` ask
 
     @classmethod
-    def open(cls, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> StateStore:
-        return cls(StateDB.open(path), clock or (lambda: datetime.now(UTC)))
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        read_only: bool = False,
+    ) -> StateStore:
+        """The store; `read_only` for commands that only read: no file is created, changed
+        or migrated (`state.files`)."""
+        return cls(StateDB.open(path, read_only=read_only), clock or (lambda: datetime.now(UTC)))
 
     def close(self) -> None:
         self.queries.close()

@@ -7,6 +7,7 @@ upgraded daemon opens an old file in place. Times are stored as ISO-8601 UTC str
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -19,7 +20,14 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from reconciler.errors import Fatal
+from reconciler.errors import ReconcilerError
+from reconciler.state.files import (
+    StateFileError,
+    StateFileFull,
+    connect_read_only,
+    connect_writable,
+    link_refused,
+)
 from reconciler.state.search import search_key
 
 migrations = Migrations("reconciler")
@@ -227,24 +235,22 @@ def m008_status_queries(db: Database) -> None:
     )
 
 
-class StateFileError(Fatal):
-    """The state file cannot be used as it is: a person must act (exit 2), and the message
-    says what to do."""
-
-    def __init__(self, message: str, *, fix: str) -> None:
-        super().__init__(f"{message}; {fix}", code="state_file")
-        self.fix = fix
-
-
 CORRUPT = ("malformed", "not a database", "file is encrypted", "database corrupt")
 UNWRITABLE = ("readonly", "read-only", "unable to open", "permission denied")
+FULL = ("database or disk is full", "no space left on device", "disk quota exceeded")
 
 
-def explain(exc: BaseException, path: str | Path) -> StateFileError | None:
+def explain(exc: BaseException, path: str | Path) -> ReconcilerError | None:
     """What a failure of the state file means for the person running the sync; None when it
     is not about the file (a bug, a lock held too long)."""
     text = str(exc).lower()
     user = _user()
+    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    full = full or any(w in text for w in FULL) or ("disk i/o error" in text and _no_room(path))
+    if full:
+        return StateFileFull(path)
+    if getattr(exc, "errno", None) == errno.ELOOP:
+        return link_refused(path)
     if isinstance(exc, OSError) or any(w in text for w in UNWRITABLE):
         return StateFileError(
             f"the state file {path} cannot be written by user {user} ({exc})",
@@ -259,6 +265,16 @@ def explain(exc: BaseException, path: str | Path) -> StateFileError | None:
             "none is created twice",
         )
     return None
+
+
+def _no_room(path: str | Path) -> bool:
+    """SQLite says only "disk I/O error" when it cannot create its -shm or -wal file on a full
+    disk: ask the filesystem."""
+    try:
+        stat = os.statvfs(Path(path).resolve().parent)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 64 * 1024
 
 
 def _user() -> str:
@@ -315,21 +331,28 @@ def instant(value: str | None) -> datetime | None:
 PAGE_CACHE_KIB = 1024
 
 
-def _connect(path: Path) -> Database:
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            # Create it private before SQLite writes a byte (no race with umask).
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        os.chmod(path, 0o600)
-    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+def _connect(path: Path, *, read_only: bool = False) -> Database:
+    if str(path) == ":memory:":
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
+    elif read_only:
+        conn = connect_read_only(path)
+    else:
+        conn = connect_writable(path)
     db = Database(conn)
-    if str(path) != ":memory:":
+    if str(path) != ":memory:" and not read_only:
         db.enable_wal()
-    db.execute("PRAGMA synchronous=FULL")
+    if not read_only:
+        db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA busy_timeout=30000")
     db.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
-    migrations.apply(db)
+    if not read_only:
+        migrations.apply(db)
+    elif migrations.pending(db):
+        raise StateFileError(
+            f"the state file {path} was written by an older reconciler",
+            fix="let the service (or `reconciler run --once`) open it once to bring it up to "
+            "date, then ask again",
+        )
     return db
 
 
@@ -343,9 +366,9 @@ class StateDB:
         self.lock = threading.RLock()
 
     @classmethod
-    def open(cls, path: str | Path) -> StateDB:
+    def open(cls, path: str | Path, *, read_only: bool = False) -> StateDB:
         with guarded(path):
-            return cls(_connect(Path(path)), path)
+            return cls(_connect(Path(path), read_only=read_only), path)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts, straight from the connection: sqlite-utils' `query()` wraps every

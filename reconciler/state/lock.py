@@ -20,6 +20,7 @@ from pathlib import Path
 
 from reconciler.errors import ReconcilerError
 from reconciler.state.db import guarded
+from reconciler.state.files import link_refused
 
 
 class AnotherRunHolds(ReconcilerError):
@@ -48,7 +49,9 @@ def run_lock(state_path: str | Path) -> Iterator[None]:
     path = lock_path_for(state_path)
     with guarded(state_path):  # an unwritable directory: the same clear message as the file
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if path.is_symlink():
+            raise link_refused(path)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -34,7 +34,7 @@ class RunLine:
 _LAST_OF_RUN = """
 with last as (
     select kind, doc_id, max(id) as id, min(id) as first_id from history
-    where run_id = ? group by kind, doc_id
+    where run_id = ? and action not in ({skipped}) group by kind, doc_id
 )
 select h.kind, h.doc_id, h.action, h.status, h.qbo_id, h.error_code, h.message,
        l.number, l.vendor,
@@ -56,8 +56,11 @@ class RunLines:
     def __init__(self, db: StateDB) -> None:
         self._db = db
 
-    def of_run(self, run_id: str) -> list[RunLine]:
-        """Each document the run recorded, in the order it first took them up."""
+    def of_run(self, run_id: str, *, skip: tuple[str, ...] = ()) -> list[RunLine]:
+        """Each document the run recorded, in the order it first took them up; lines of the
+        `skip` actions are passed over (notes about a document that another's write made)."""
+        marks = ", ".join("?" * len(skip)) or "''"
+        sql = _LAST_OF_RUN.format(skipped=marks)
         return [
             RunLine(
                 kind=DocKind(r["kind"]),
@@ -71,7 +74,7 @@ class RunLines:
                 message=r["message"],
                 status_before=r["status_before"],
             )
-            for r in self._db.rows(_LAST_OF_RUN, [run_id])
+            for r in self._db.rows(sql, [run_id, *skip])
         ]
 
     def newly_failed(self, run_id: str) -> list[RunLine]:

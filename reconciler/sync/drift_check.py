@@ -93,6 +93,20 @@ class DriftCheck:
             return
         report.drift_outstanding = self.records.counts()
 
+    def before_overwrite(self, kind: DocKind, held: Sequence[Any], report: PassReport) -> None:
+        """QBO's current version of documents a write of ours has moved past (a bill linked
+        to a PO, a PO reopened or closed again) or is about to: compared with our snapshot
+        now, before the ledger takes the new SyncToken, so someone else's edit in between is
+        found rather than masked (when drift checks are on)."""
+        if kind not in drift.ENTITIES or not self.interval:
+            return
+        rows = tuple(row for row in held if isinstance(row, dict) and row.get("Id"))
+        page = cdc.CDCPage({drift.ENTITIES[kind].entity: rows}, None)
+        settled = self._settle(page, set())
+        if settled:
+            self.records.apply(settled, run_id=self.run_id, cdc_from=None)
+            self._report(settled, report)
+
     def _ask(self, kinds: Sequence[DocKind], since: datetime, now: datetime, r: PassReport) -> None:
         entities = [drift.ENTITIES[kind].entity for kind in kinds]
         seen: set[tuple[str, str, str]] = set()

@@ -28,6 +28,7 @@ from reconciler.resolve import References
 from reconciler.resolve.company import CompanyContext
 from reconciler.sync import report
 from reconciler.sync.drift_check import DriftCheck
+from reconciler.sync.holds import Holds, record_quiet
 from reconciler.sync.kinds import KINDS, PassParts
 from reconciler.sync.read import SourceRead
 from reconciler.sync.recorder import Recorder
@@ -55,6 +56,8 @@ class Deps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     rng: random.Random = field(default_factory=random.Random)
     stop_requested: Callable[[], bool] = lambda: False
+    # before anything else: a QBO token at hand (a failure stops the pass, no document hurt)
+    ready: Callable[[], None] = lambda: None
 
 
 def run_pass(
@@ -102,17 +105,22 @@ class Pass:
             event=self.event,
             log=deps.log,
             stop_requested=deps.stop_requested,
+            before_overwrite=lambda kind, held: self.drift.before_overwrite(
+                kind, held, self.report
+            ),
         )
         self.parts = parts
+        self.drift = self._drift_check()
         self.sources = open_sources(KINDS, parts, deps.luminous, self.recorder)
         self.writers = {source.kind: source.writer for source in self.sources}
 
     def run(self, *, full_sweep: bool) -> PassReport:
         d = self.d
-        d.store.bind_realm(self.s.qbo.realm_id)
-        d.store.runs.start(self.run_id, self.report.started_at)
-        self.event("pass_started", full_sweep=full_sweep)
         try:
+            d.store.bind_realm(self.s.qbo.realm_id)
+            d.store.runs.start(self.run_id, self.report.started_at)
+            self.event("pass_started", full_sweep=full_sweep)
+            d.ready()
             self.company.load_meanwhile()  # while Luminous is first asked (`_read_changes`)
             read = SourceRead(self.parts, self.recorder, self.report, self.pipeline)
             for source in self.sources:
@@ -125,7 +133,7 @@ class Pass:
             for source in self.sources:
                 source.after()
             if not d.stop_requested():  # what someone else changed in QBO (`drift_check`)
-                self._drift_check().run(self.report)
+                self.drift.run(self.report)
             sweep = FullSweep(self.parts, self.recorder.handled, self.pipeline, d.store)
             if not d.stop_requested() and (full_sweep or sweep.due()):
                 sweep.run(self.sources)
@@ -190,7 +198,9 @@ class Pass:
         log(event, run_id=self.run_id, error_code=code, reason=str(exc), exc_info=crash)
 
     def _finish(self) -> None:
-        self.d.store.lines.flush()  # the line Ids of answers whose outcome a crash left out
+        # the line Ids of answers whose outcome a crash left out, and what a service asked
+        self._keep(self.d.store.lines.flush)
+        self._keep(self._holds)
         r = report.close(
             self.report,
             finished_at=self.d.clock(),
@@ -198,5 +208,23 @@ class Pass:
             status_counts=self.ledger.status_counts(),
             counter=self.counter,
         )
-        self.d.store.runs.finish(self.run_id, r.finished_at, r.outcome, r.as_dict())
+        self._keep(
+            lambda: self.d.store.runs.finish(self.run_id, r.finished_at, r.outcome, r.as_dict())
+        )
         self.d.log.info("pass_finished", outcome=r.outcome, **r.as_dict())
+
+    def _holds(self) -> None:
+        clients = {"luminous": getattr(self.d.luminous, "http", None), "qbo": self.d.qbo}
+        for hold in record_quiet(Holds(self.d.store, self.d.clock), clients):
+            self.d.log.warning("service_hold", run_id=self.run_id, reason=hold.describe())
+
+    def _keep(self, write: Callable[[], Any]) -> None:
+        """A state write at the end of the pass; the state file failing (a full disk) is what
+        stopped the pass if nothing else did, and never hides what did."""
+        try:
+            write()
+        except errors.ReconcilerError as exc:
+            if self.report.outcome in ("ok", "failures"):
+                self._stopped_by(exc)
+            else:
+                self.d.log.warning("pass_unrecorded", run_id=self.run_id, reason=str(exc))

@@ -10,7 +10,15 @@ from typing import Any
 
 from reconciler.documents import drift
 from reconciler.documents.outcomes import Record, anonymous_reject
-from reconciler.model import DocKey, DocKind, LedgerEntry, Outcome, RejectedRecord, SyncStatus
+from reconciler.model import (
+    DocKey,
+    DocKind,
+    LedgerEntry,
+    Lifecycle,
+    Outcome,
+    RejectedRecord,
+    SyncStatus,
+)
 from reconciler.state import DocLines, Ledger
 from reconciler.state.scratch import IdSet, PassScratch
 from reconciler.sync.checkpoint import CheckpointTracker
@@ -109,6 +117,22 @@ class Recorder:
         for record in records:
             self.handled.add(record.entry.key)
             self.report_outcome(record.outcome, record.started)
+        self._free_numbers(records)
+
+    def _free_numbers(self, records: Sequence[Record]) -> None:
+        """A document the sync deleted in QBO frees its number: one that failed for wanting it
+        (6140, naming the deleted one) is tried again by the next pass instead of keeping a
+        stale reason (a PO deleted in Luminous and made again under its number)."""
+        for record in records:
+            gone = record.entry
+            if gone.lifecycle is not Lifecycle.DELETED or gone.status is not SyncStatus.SYNCED:
+                continue
+            for kind, doc_id in self.ledger.find(gone.number, gone.kind) if gone.number else ():
+                other = self.ledger.entry(doc_id, kind) if kind is gone.kind else None
+                if other is None or doc_id == gone.doc_id:
+                    continue
+                if other.status is SyncStatus.FAILED and other.last_error_code == "6140":
+                    self.ledger.request_retry(doc_id, kind)
 
     def _snapshots(self, records: Sequence[Record]) -> list[tuple[DocKey, drift.Snapshot]]:
         """What QBO answered to our writes, as drift checks will compare it (no extra read)."""

@@ -43,6 +43,7 @@ class PassReport:
     fatal: str | None = None
     aborted: str | None = None  # a transient failure stopped the pass (Luminous down, ...)
     crashed: str | None = None  # an unexpected error stopped it (a bug): type and message
+    fix: str | None = None  # what a person does about what stopped it (`errors.fix_for`)
     authorization_lost: bool = False
     stopped_in: str | None = None  # "luminous" or "qbo": the service whose error stopped it
     checkpoint: Checkpoint | None = None
@@ -54,6 +55,7 @@ class PassReport:
     # closed ones are counted, not listed. None of this makes the pass fail.
     drift: list[DriftFinding] = field(default_factory=list)
     drift_outstanding: dict[str, int] | None = None  # documents in each drift state, if checked
+    ledger_counts: dict[str, int] | None = None  # the ledger's documents by status, at the end
 
     def stopped_by(self, exc: BaseException) -> str:
         """Record what stopped the pass; the event to log. A Fatal (configuration,
@@ -64,6 +66,7 @@ class PassReport:
             self.stopped_in = "luminous"
         elif isinstance(exc, errors.QBOFault | errors.AuthorizationLost):
             self.stopped_in = "qbo"
+        self.fix = errors.fix_for(exc)
         if isinstance(exc, errors.Fatal):
             self.fatal = str(exc)
             self.authorization_lost = isinstance(
@@ -114,6 +117,7 @@ class PassReport:
             "aborted": self.aborted,
             "crashed": self.crashed,
             "stopped_in": self.stopped_in,
+            "fix": self.fix,
             "unsettled_in_ledger": self.unsettled_in_ledger,
             "drift": [finding.as_dict() for finding in self.drift[:DRIFT_IN_REPORT]],
             "checkpoint": (
@@ -136,11 +140,14 @@ def close(
     QBO requests it cost."""
     report.finished_at = finished_at
     report.checkpoint = checkpoint
+    report.ledger_counts = dict(status_counts)
     report.unsettled_in_ledger = sum(
         status_counts.get(str(s), 0)
         for s in (SyncStatus.FAILED, SyncStatus.RETRYING, SyncStatus.PENDING)
     )
     if counter is not None:
+        # every /batch sent, the reference look-ups' and creates' included
+        report.counts["batch_requests"] = max(report.counts["batch_requests"], counter.batches)
         report.qbo_requests = counter.requests
         report.qbo_reads = counter.reads
         report.qbo_writes = counter.writes
@@ -164,10 +171,13 @@ class RequestCounter:
         self.reads = 0
         self.writes = 0
         self.throttled = 0
+        self.batches = 0
         self.by_status: Counter[int] = Counter()
 
     def __call__(self, info: dict[str, Any]) -> None:
         self.requests += 1
+        if info.get("entity") == "batch":
+            self.batches += 1
         if metered_kind(info) == "read":
             self.reads += 1
         else:

@@ -31,7 +31,7 @@ import io
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -52,6 +52,7 @@ from reconciler.web.routes import Answer, Download, RetryAsked, StatusPage
 from reconciler.web.server import MAX_BODY, BoundedHTTPServer, BufferedRequestHandler
 
 PASS_OUTCOMES = ("ok", "failures", "aborted", "crashed", "fatal", "error")
+QBO_STATUSES = ("200", "400", "401", "429", "500", "503", "error")
 SUCCESSFUL = ("ok", "failures")  # POs failing one by one do not make a pass unsuccessful
 PO_ACTIONS = ("created", "updated", "closed", "deleted", "adopted", "unchanged")  # PAST_TENSE
 DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -67,6 +68,12 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "same-origin"),
 )
 _DOC_ROUTE = re.compile(r"/status/doc/([a-z]{1,10})/([0-9]{1,18})")
+_PROBE = re.compile(rb"(GET|HEAD) /(healthz|metrics)[ ?]")
+
+
+def is_probe(request_head: bytes) -> bool:
+    """`/healthz` and `/metrics`: answered on their own lane, never behind page views."""
+    return _PROBE.match(request_head) is not None
 
 
 class PassReportLike(Protocol):
@@ -151,7 +158,11 @@ class HealthState:
         self._last_success: datetime | None = None
         self._last_outcome: str | None = None
         self._authorized = True
-        r = self.registry
+        self._held: str | None = None  # a service asked for quiet: passes wait (`sync.holds`)
+        self._tokens_unsaved: str | None = None  # a rotated token pair lives in memory only
+        self._metrics(self.registry)
+
+    def _metrics(self, r: CollectorRegistry) -> None:
         self.passes = Counter(
             "reconciler_passes", "Finished passes by outcome.", ["outcome"], registry=r
         )
@@ -163,11 +174,11 @@ class HealthState:
         )
         self.qbo_requests = Counter(
             "reconciler_qbo_requests",
-            "HTTP requests sent to QBO, by kind ('read': GETs and queries, which Intuit meters; "
-            "'write') and response status ('error' when no answer came).",
-            ["kind", "status"],
+            "HTTP requests sent to QBO, by response status ('error' when no answer came).",
+            ["status"],
             registry=r,
         )
+        self._ledger_metrics(r)
         self.qbo_throttled = Counter(
             "reconciler_qbo_throttled", "QBO answers with HTTP 429 (throttled).", registry=r
         )
@@ -191,8 +202,35 @@ class HealthState:
             self.passes.labels(outcome=outcome)
         for status in SyncStatus:
             self.pos.labels(status=str(status))
+            self.documents.labels(status=str(status))
         for action in PO_ACTIONS:
             self.actions.labels(action=action)
+        for answered in QBO_STATUSES:  # there from the start, not from the first request
+            self.qbo_requests.labels(status=answered)
+        for kind in ("read", "write"):
+            self.qbo_metered.labels(kind=kind)
+
+    def _ledger_metrics(self, r: CollectorRegistry) -> None:
+        self.qbo_metered = Counter(
+            "reconciler_qbo_metered_requests",
+            "HTTP requests sent to QBO as Intuit meters them: 'read' (GETs and queries, the "
+            "CorePlus calls) and 'write'.",
+            ["kind"],
+            registry=r,
+        )
+        self.documents = Gauge(
+            "reconciler_documents",
+            "Documents the ledger holds now, by status (read from the state file at start and "
+            "after each pass: a restart keeps it; reconciler_pos_total counts what passes did "
+            "since the start).",
+            ["status"],
+            registry=r,
+        )
+
+    def set_documents(self, counts: Mapping[str, int]) -> None:
+        """The ledger's documents by status (`Ledger.status_counts`)."""
+        for status in SyncStatus:
+            self.documents.labels(status=str(status)).set(counts.get(str(status), 0))
 
     # --- feeding ------------------------------------------------------------------------
 
@@ -207,6 +245,9 @@ class HealthState:
             elif key in PO_ACTIONS:
                 self.actions.labels(action=key).inc(count)
         self.drift.record(report)
+        ledger = getattr(report, "ledger_counts", None)
+        if ledger is not None:
+            self.set_documents(ledger)
         finished = report.finished_at or self.clock()
         self.duration.observe(max(0.0, (finished - report.started_at).total_seconds()))
         self.passes.labels(outcome=outcome).inc()
@@ -225,6 +266,17 @@ class HealthState:
         with self._lock:
             self._last_outcome = "error"
 
+    def set_held(self, reason: str | None) -> None:
+        """Passes wait for a service's `Retry-After`: alive and doing as asked, not stale."""
+        with self._lock:
+            self._held = reason
+
+    def set_tokens_unsaved(self, reason: str | None) -> None:
+        """New QuickBooks tokens could not be saved: said in every answer, never a 503 (a
+        supervisor restarting the daemon for it would lose them)."""
+        with self._lock:
+            self._tokens_unsaved = reason
+
     def set_authorized(self, authorized: bool) -> None:
         with self._lock:
             self._authorized = authorized
@@ -233,9 +285,8 @@ class HealthState:
     def on_qbo_request(self, event: dict[str, Any]) -> None:
         """Hook for `QBOClient(on_request=...)`: one call per HTTP attempt."""
         status = event.get("status")
-        self.qbo_requests.labels(
-            kind=metered_kind(event), status=str(status) if status is not None else "error"
-        ).inc()
+        self.qbo_requests.labels(status=str(status) if status is not None else "error").inc()
+        self.qbo_metered.labels(kind=metered_kind(event)).inc()
         if status == 429:
             self.qbo_throttled.inc()
 
@@ -247,11 +298,21 @@ class HealthState:
             return self._last_success
 
     def is_healthy(self, now: datetime) -> tuple[bool, str]:
+        healthy, reason = self._health(now)
         with self._lock:
-            authorized, last_success = self._authorized, self._last_success
+            unsaved = self._tokens_unsaved
+        if unsaved:
+            reason += f"; new QuickBooks tokens are not saved yet ({unsaved}): do not stop me"
+        return healthy, reason
+
+    def _health(self, now: datetime) -> tuple[bool, str]:
+        with self._lock:
+            authorized, last_success, held = self._authorized, self._last_success, self._held
         limit = int(self.max_age.total_seconds())
         if not authorized:
             return False, "QuickBooks authorization lost: run `reconciler auth connect`"
+        if held:
+            return True, f"waiting: {held}"
         if last_success is None:
             waited = now - self.started_at
             if waited <= self.max_age:
@@ -270,10 +331,12 @@ class HealthState:
                 self._last_outcome,
                 self._authorized,
             )
+            tokens_saved = self._tokens_unsaved is None
         return {
             "healthy": healthy,
             "reason": reason,
             "authorized": authorized,
+            "tokens_saved": tokens_saved,
             "last_success": last_success.isoformat() if last_success else None,
             "last_outcome": outcome,
             "now": now.isoformat(),
@@ -318,6 +381,12 @@ class HealthHandler(BufferedRequestHandler):
     sys_version = ""  # no Python version in the Server header
     state: HealthState
     page: StatusPage | None = None
+    head_only = False
+
+    def do_HEAD(self) -> None:
+        """What GET answers, without the body (a supervisor's `curl -I`)."""
+        self.head_only = True
+        self.do_GET()
 
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
@@ -411,7 +480,8 @@ class HealthHandler(BufferedRequestHandler):
         if location:
             self.send_header("Location", location)
         self.end_headers()
-        self.wfile.write(body)
+        if not self.head_only:
+            self.wfile.write(body)
 
     def end_headers(self) -> None:
         """Every answer, stdlib error pages included, carries the security headers."""
@@ -451,6 +521,7 @@ def serve_health(
         workers=workers,
         max_connections=max_connections,
         timeout=timeout,
+        priority=is_probe,
     )
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.5}, name="health-http", daemon=True

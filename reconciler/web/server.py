@@ -11,6 +11,8 @@ when `accept()` fails with EMFILE its loop retries at once and spins a core. Her
   read is dropped to make room, so a flood of idle sockets cannot shut out `/healthz`;
 - complete requests go to a fixed pool of `workers` threads, which run a stdlib
   `BaseHTTPRequestHandler` over the bytes already read and send the answer within `timeout`;
+  requests the `priority` test picks (the health probes) have a lane and a thread of their
+  own, so a flood of slow page views never queues them;
 - `accept()` failing for want of descriptors or memory pauses accepting for
   `ACCEPT_BACKOFF` seconds (and drops the oldest connection being read) instead of retrying.
 
@@ -114,6 +116,7 @@ class BoundedHTTPServer:
         max_connections: int | None = None,
         timeout: float = 5.0,
         backlog: int = 128,
+        priority: Callable[[bytes], bool] | None = None,
     ) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.socket = socket.create_server(address, family=family, backlog=backlog)
@@ -123,11 +126,21 @@ class BoundedHTTPServer:
         self.timeout = timeout
         self.max_connections = max_connections or default_max_connections()
         self.accept_pauses = 0  # times accept() ran out of descriptors (for tests and logs)
+        self._ready: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        self._urgent: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        self._priority = priority
         self._workers = [
-            threading.Thread(target=self._work, name=f"http-worker-{n}", daemon=True)
+            threading.Thread(
+                target=self._work, args=(self._ready,), name=f"http-worker-{n}", daemon=True
+            )
             for n in range(workers)
         ]
-        self._ready: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        if priority is not None:
+            self._workers.append(
+                threading.Thread(
+                    target=self._work, args=(self._urgent,), name="http-probes", daemon=True
+                )
+            )
         self._reading: dict[int, Request] = {}  # in accept order: the first is the oldest
         self._lock = threading.Lock()
         self._open = 0  # connections owned: being read, queued or being answered
@@ -227,7 +240,8 @@ class BoundedHTTPServer:
         request.data += chunk
         if request.complete():
             self._forget(request)
-            self._ready.put(request)
+            urgent = self._priority is not None and self._priority(bytes(request.data[:128]))
+            (self._urgent if urgent else self._ready).put(request)
 
     def _expire(self, now: float) -> None:
         """Deadlines grow in accept order, so the expired are at the front."""
@@ -276,8 +290,8 @@ class BoundedHTTPServer:
 
     # --- workers ----------------------------------------------------------------------------
 
-    def _work(self) -> None:
-        while (request := self._ready.get()) is not None:
+    def _work(self, lane: queue.SimpleQueue[Request | None]) -> None:
+        while (request := lane.get()) is not None:
             try:
                 request.sock.settimeout(self.timeout)
                 if request.oversized:
@@ -301,6 +315,7 @@ class BoundedHTTPServer:
     def server_close(self) -> None:
         for _ in self._workers:
             self._ready.put(None)
+            self._urgent.put(None)
         for worker in self._workers:
             if worker.is_alive():
                 worker.join(timeout=2)

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -75,11 +75,14 @@ class BillWriter(DocumentWriter):
         first_connection: bool = False,
         clock: Callable[[], datetime],
         scratch: PassScratch | None = None,
+        before_overwrite: Callable[[Sequence[Mapping[str, Any]]], None] = lambda held: None,
     ) -> None:
         super().__init__(
             qbo, ledger, refs, lines, kind=kind, first_connection=first_connection, scratch=scratch
         )
-        self.links = POLinks(qbo, ledger, lines, run_id=run_id, clock=clock)
+        self.links = POLinks(
+            qbo, ledger, lines, run_id=run_id, clock=clock, before_overwrite=before_overwrite
+        )
         self._links: dict[int, dict[int, POLinkRef]] = {}  # doc id -> line number -> link
 
     def refs_view(self, desired: DesiredBill) -> BillReferences:
@@ -170,7 +173,7 @@ class BillWriter(DocumentWriter):
         )
         return self._update(_at(begun, current), body, request_id)
 
-    def refresh_pos(self) -> list[tuple[int, str | None, str | None]]:
+    def refresh_pos(self) -> list[tuple[int, str | None, str | None, dict[str, Any]]]:
         return self.links.refresh()
 
 

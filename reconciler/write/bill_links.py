@@ -10,7 +10,7 @@ SyncToken (a bill moves it), which spares the PO's next edit a stale-token round
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,14 +36,18 @@ class POLinks:
         *,
         run_id: str | None,
         clock: Callable[[], datetime],
+        before_overwrite: Callable[[Sequence[Mapping[str, Any]]], None] = lambda held: None,
     ) -> None:
         self.qbo = qbo
         self.ledger = ledger
         self.lines = lines
         self.run_id = run_id
         self.clock = clock
+        # QBO's version of a PO our write is about to move past: compared with our snapshot
+        self.before_overwrite = before_overwrite
         self.touched: dict[str, int] = {}  # QBO PO Id -> Luminous PO id, linked this pass
         self.reclose: dict[str, int] = {}  # reopened for a bill, to be closed again
+        self.reopened: set[str] = set()  # QBO PO Ids this pass reopened (compared then)
         self.reads = 0
 
     def of(self, desired: DesiredBill, vendor_id: str) -> dict[int, POLinkRef]:
@@ -81,6 +85,8 @@ class POLinks:
             self.reads += 1
             held = self.qbo.read("PurchaseOrder", ref.txn_id).entity
             if held.get("POStatus") == "Closed":
+                self.before_overwrite([held])
+                self.reopened.add(ref.txn_id)
                 body = {"Id": ref.txn_id, "SyncToken": held["SyncToken"], "sparse": True}
                 rid = request_ids.derive_request_id("reopen", ref.txn_id, str(held["SyncToken"]))
                 held = self.qbo.update(
@@ -127,22 +133,22 @@ class POLinks:
                 qbo_id=refs[0].txn_id,
             )
 
-    def refresh(self) -> list[tuple[int, str | None, str | None]]:
-        """(Luminous PO id, POStatus, SyncToken) of every PO a bill linked to in this pass:
-        whether QBO closed it, and its token now (a bill moved it). A few reads for many. A PO
-        reopened for a bill that then failed is among them: it is closed again too."""
+    def refresh(self) -> list[tuple[int, str | None, str | None, dict[str, Any]]]:
+        """(Luminous PO id, POStatus, SyncToken, the PO as QBO holds it) of every PO a bill
+        linked to in this pass: whether QBO closed it, its token now (a bill moved it), and
+        the whole PO (a drift check compares it with our snapshot before the ledger takes the
+        token). A few reads for many. A PO reopened for a bill that then failed is among
+        them: it is closed again too."""
         pos = {**self.reclose, **self.touched}
         ids = sorted(pos, key=lambda i: (len(i), i))
-        found: list[tuple[int, str | None, str | None]] = []
+        found: list[tuple[int, str | None, str | None, dict[str, Any]]] = []
         for chunk in q.in_chunks(ids, max_values=30):
             self.reads += 1
-            statement = q.select(
-                "PurchaseOrder", [q.in_("Id", chunk)], fields=("Id", "POStatus", "SyncToken")
-            )
+            statement = q.select("PurchaseOrder", [q.in_("Id", chunk)])
             for row in self.qbo.query(statement):
                 po_doc_id = pos.get(str(row.get("Id")))
                 if po_doc_id is not None:
-                    found.append(self._closed_again(po_doc_id, row))
+                    found.append((*self._closed_again(po_doc_id, row), dict(row)))
         self.touched.clear()
         self.reclose.clear()
         return found

@@ -175,11 +175,12 @@ def test_metrics_parse_and_count(server, state):
     assert samples[("reconciler_pos_total", (("status", "retrying"),))] == 1
     assert samples[("reconciler_po_actions_total", (("action", "created"),))] == 4
     assert samples[("reconciler_po_actions_total", (("action", "unchanged"),))] == 3
-    reads = "reconciler_qbo_requests_total", (("kind", "read"),)
-    assert samples[(reads[0], (*reads[1], ("status", "200")))] == 3
-    assert samples[(reads[0], (*reads[1], ("status", "429")))] == 1
-    assert samples[(reads[0], (*reads[1], ("status", "error")))] == 1
-    assert samples[("reconciler_qbo_requests_total", (("kind", "write"), ("status", "200")))] == 1
+    # {status} as the docs say (issue 32); read/write as Intuit meters them, apart
+    assert samples[("reconciler_qbo_requests_total", (("status", "200"),))] == 4
+    assert samples[("reconciler_qbo_requests_total", (("status", "429"),))] == 1
+    assert samples[("reconciler_qbo_requests_total", (("status", "error"),))] == 1
+    assert samples[("reconciler_qbo_metered_requests_total", (("kind", "read"),))] == 5
+    assert samples[("reconciler_qbo_metered_requests_total", (("kind", "write"),))] == 1
     assert samples[("reconciler_qbo_throttled_total", ())] == 1
     assert samples[("reconciler_last_success_timestamp_seconds", ())] == ((T0 + MINUTE).timestamp())
     assert samples[("reconciler_pass_duration_seconds_count", ())] == 2

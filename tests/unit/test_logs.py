@@ -66,3 +66,36 @@ def test_short_values_are_not_registered():
     logs.register_secrets(["abc"])
     out = logs.redact_secrets(None, "info", {"event": "abcdef"})
     assert out["event"] == "abcdef"
+
+
+def test_other_libraries_log_through_structlog_redacted(capsys):
+    """Issue 32 case 11: urllib3, intuit-oauth and APScheduler log through the standard
+    `logging`; their lines used to bypass structlog and its redaction and reach stderr as plain
+    text. Now they are JSON events like ours, scrubbed."""
+    import json
+    import logging
+
+    logging.disable(logging.NOTSET)  # (another test in this process may have touched them)
+    for name in ("urllib3.connectionpool", "apscheduler.executors.default"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.NOTSET)
+        logger.disabled, logger.propagate = False, True
+    logs.configure(level="INFO", json_output=True, stream="stdout")
+    logs.register_secrets(["RT1-refresh-token-in-a-url-0123456789"])
+    logging.getLogger("urllib3.connectionpool").warning(
+        "Retrying after connection broken: %s",
+        "/oauth?refresh=RT1-refresh-token-in-a-url-0123456789",
+    )
+    logging.getLogger("apscheduler.executors.default").error("Job raised an exception")
+    logging.getLogger("urllib3.connectionpool").debug("Starting new HTTP connection (1)")
+    out, err = capsys.readouterr()
+    names = ("urllib3.connectionpool", "apscheduler.executors.default")
+    # (a thread another test left behind may log meanwhile: only these two are looked at)
+    parsed = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    lines = [e for e in parsed if e.get("logger") in names]
+    assert [(e["logger"], e["level"]) for e in lines] == [
+        ("urllib3.connectionpool", "warning"),
+        ("apscheduler.executors.default", "error"),
+    ]
+    assert "RT1-refresh-token" not in out and "***" in lines[0]["event"]
+    assert err == ""  # nothing in plain text

@@ -123,17 +123,26 @@ class FlakyStore(MemoryTokenStore):
         super().save(tokens)
 
 
-def test_new_access_token_is_not_used_until_the_rotated_refresh_token_is_saved():
-    """If saving fails, no new token is handed out; the next call saves it first, then uses it."""
-    store = FlakyStore(tokens(expires_in=60), failures=1)
-    source = OAuthTokenSource(RotatingAuthClient, store, clock=lambda: NOW)
-    with pytest.raises(TokenStoreError):
-        source.access_token()
-    assert store.load().access_token == ACCESS  # the store still holds the old pair
+def test_a_rotated_pair_that_cannot_be_saved_is_kept_in_memory_until_it_lands():
+    """The old refresh token is retired once Intuit answered: the new pair is used from memory
+    (losing it would lose the connection), said to be unsaved, and saved at the next chance;
+    the refresh is not done again."""
+    events: list[tuple[str, dict]] = []
+    store = FlakyStore(tokens(expires_in=60), failures=2)
+    source = OAuthTokenSource(
+        RotatingAuthClient, store, clock=lambda: NOW, on_event=lambda e, **f: events.append((e, f))
+    )
     token = source.access_token()
-    assert store.load().access_token == token
-    assert store.load().refresh_token.startswith("refresh-")
+    assert token.startswith("access-") and source.unsaved
+    assert "disk full" in (source.unsaved_reason or "")
+    assert store.load().access_token == ACCESS  # the store still holds the old pair
+    assert source.save_pending() is False  # the second failure: still in memory
+    assert source.access_token() == token  # and still in use
+    assert source.save_pending() is True
+    assert store.load().access_token == token and not source.unsaved
     assert source.refresh_count == 1  # the kept refresh was saved, not redone
+    assert [e for e, _ in events] == ["tokens_unsaved", "tokens_unsaved", "tokens_saved"]
+    assert all(ACCESS not in str(f) and token not in str(f) for _, f in events)
 
 
 def test_no_stored_tokens_means_authorization_lost():

@@ -2,10 +2,16 @@
 
 - Access tokens live 3600 s; refresh tokens 100 days from issue (`x_refresh_token_expires_in`
   8726400 s, the figure Intuit answers with), a connection at most 5 years.
-- Every refresh answers a new refresh token and retires the one used: a used, revoked or expired
-  refresh token gets HTTP 400 `{"error": "invalid_grant"}` (Intuit's OAuth troubleshooting page).
-  Intuit may hand back the same refresh token for a while; always rotating is the stricter case
-  and the one a client must survive.
+- Every refresh answers a new refresh token and retires the one used: a retired, revoked or
+  expired refresh token gets HTTP 400 `{"error": "invalid_grant"}` (Intuit's OAuth
+  troubleshooting page). Intuit may hand back the same refresh token for a while; always
+  rotating is the stricter case and the one a client must survive.
+- When a retired refresh token stops working varies with what one reads: Intuit's own
+  oauth-jsclient README says "your previous refresh tokens expire 24 hours after you receive a
+  new one"; its "Validity of Refresh Token" article says the previous one expires when a new
+  one is returned. `refresh_grace` models both: 0 (the default, the less forgiving reading)
+  retires it at once; `timedelta(hours=24)` keeps it working that long after its successor
+  was issued (each use of it issues another successor).
 - Revoking either token of a connection ends the whole connection (Intuit's revoke disconnects
   the app), so its access tokens stop working at once.
 - The token endpoint wants HTTP Basic client credentials; wrong ones get 401 `invalid_client`.
@@ -57,13 +63,21 @@ class Connection:
     access_tokens: dict[str, datetime] = field(default_factory=dict)
     refresh_token: str | None = None
     refresh_expires: datetime | None = None
+    retired: dict[str, datetime] = field(default_factory=dict)  # refresh token -> works until
 
 
 class TokenAuthority:
     """Issues and checks tokens for the registered apps (the first one is the default app)."""
 
-    def __init__(self, client_id: str, client_secret: str, clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        clock: Callable[[], datetime],
+        refresh_grace: timedelta = timedelta(0),
+    ):
         self.client_id = client_id
+        self.refresh_grace = refresh_grace
         self.client_secret = client_secret
         self.clock = clock
         self.lock = threading.Lock()
@@ -177,7 +191,12 @@ class TokenAuthority:
     def _connection_for_refresh(self, refresh_token: str) -> Connection | None:
         now = self.clock()
         for connection in self.connections:
-            if connection.refresh_token != refresh_token or connection.revoked:
+            if connection.revoked:
+                continue
+            graced = connection.retired.get(refresh_token)
+            if graced is not None and now < graced:
+                return connection
+            if connection.refresh_token != refresh_token:
                 continue
             if connection.refresh_expires is not None and now >= connection.refresh_expires:
                 return None
@@ -191,6 +210,8 @@ class TokenAuthority:
         access = f"eyJ.emu.{secrets.token_urlsafe(48)}"
         refresh = f"RT1-emu-{secrets.token_urlsafe(36)}"
         connection.access_tokens[access] = now + timedelta(seconds=ACCESS_TOKEN_SECONDS)
+        if connection.refresh_token is not None and self.refresh_grace > timedelta(0):
+            connection.retired[connection.refresh_token] = now + self.refresh_grace
         connection.refresh_token = refresh
         connection.refresh_expires = now + timedelta(seconds=REFRESH_TOKEN_SECONDS)
         hard_expiry = connection.created + CONNECTION_LIFETIME - now

@@ -326,6 +326,7 @@ class QBOEmulator:
         limits_clock: Callable[[], float] = time.monotonic,
         country: str = "US",
         edition: str = "Plus",
+        refresh_grace: float = 0.0,
     ) -> None:
         self.realm_id = realm_id
         self.requests_per_minute = requests_per_minute
@@ -340,7 +341,9 @@ class QBOEmulator:
         self.client_secret = client_secret
         self._clock = _Clock()
         self.company = Company(realm_id, self._clock.now, country=country, edition=edition)
-        self.auth = TokenAuthority(client_id, client_secret, self._clock.now)
+        self.auth = TokenAuthority(
+            client_id, client_secret, self._clock.now, timedelta(seconds=refresh_grace)
+        )
         self._limits = RateLimits(limits_clock)
         self._faults: list[FaultRule] = []
         self._faults_lock = threading.Lock()

@@ -88,7 +88,12 @@ class BillHooks:
         history, with QBO's SyncToken for the PO's next write."""
         ledger, lines = self._parts.ledger, self._parts.lines
         now = self._parts.clock()
-        for po_id, status, token in self._writer.refresh_pos():
+        reopened = self._writer.links.reopened  # (compared before the reopen)
+        refreshed = self._writer.refresh_pos()
+        # someone else's edit before the bill moved the PO on is compared now, not masked
+        held = [row for *_, row in refreshed if str(row.get("Id")) not in reopened]
+        self._parts.before_overwrite(PO, held)
+        for po_id, status, token, _held in refreshed:
             previous = lines.note_status(PO, po_id, status, at=now)
             entry = ledger.entry(po_id, PO)
             ours = entry is not None and entry.lifecycle is Lifecycle.CLOSED
@@ -120,6 +125,7 @@ def builder(kind: DocKind) -> Callable[[PassParts], tuple[BillWriter, BillHooks]
             first_connection=parts.first_connection(kind),
             clock=parts.clock,
             scratch=parts.scratch,
+            before_overwrite=lambda held: parts.before_overwrite(PO, held),
         )
         return writer, BillHooks(parts, writer, kind)
 

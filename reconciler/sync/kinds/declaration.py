@@ -8,7 +8,7 @@ the QBO entity, the ledger's checkpoint name and how a person names one are the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,9 @@ class PassParts:
     event: Callable[..., None]  # an info event of the pass's log, with its run id
     log: Any  # the pass's structured logger (warnings)
     stop_requested: Callable[[], bool]
+    # QBO's current version of documents a write of ours moved past (a bill linked to a PO):
+    # compared with our snapshot before the ledger takes the new SyncToken (`drift_check`)
+    before_overwrite: Callable[[DocKind, Sequence[Any]], None] = lambda kind, held: None
 
     def first_connection(self, kind: DocKind) -> bool:
         """No document of this kind in the ledger (a new install, a lost state file): its
