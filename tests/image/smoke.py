@@ -35,6 +35,9 @@ POD = "reconciler-smoke"
 VOLUME = "reconciler-smoke-state"
 QBO_PORT, LUMINOUS_PORT = 8765, 8766
 LUMINOUS_TOKEN = "lum-smoke-token"  # the emulator's credential, not a secret
+# Luminous documents no approval field, so the daemon (require_approval on by default) parks
+# every PO unless the emulator serves one, as docs/try-it.md starts it.
+LUMINOUS_APPROVAL = ("--approval-field", "approval_status")
 POLL = 2  # seconds between passes: /healthz turns red after 3 intervals without a success
 STOP_TIMEOUT = 10  # podman's default, and what the Dockerfile promises (exit within 10 s)
 RSS_TOLERANCE = 0.10  # the daemon's RSS in the container against the host's (issue 34)
@@ -260,7 +263,9 @@ class Pod:
     def start_emulators(self) -> None:
         self.podman("pod", "create", "--name", POD, "--network", "none")
         self.start_emulator("qbo", "--port", str(QBO_PORT))
-        self.start_emulator("luminous", "--port", str(LUMINOUS_PORT), "--token", LUMINOUS_TOKEN)
+        self.start_emulator(
+            "luminous", "--port", str(LUMINOUS_PORT), "--token", LUMINOUS_TOKEN, *LUMINOUS_APPROVAL
+        )
         qbo = json.loads(self.logged("qbo", "{"))
         luminous = self.logged("luminous", "Luminous emulator: ").split(": ", 1)[1]
         self.env = daemon_settings(qbo, luminous)
@@ -382,7 +387,13 @@ class Host:
         qbo_child = self.spawn("sandbox", "qbo", "--port", "0")
         qbo = json.loads(lines_until(qbo_child.stdout, "{", timeout=60))
         luminous_child = self.spawn(
-            "sandbox", "luminous", "--port", str(free_port()), "--token", LUMINOUS_TOKEN
+            "sandbox",
+            "luminous",
+            "--port",
+            str(free_port()),
+            "--token",
+            LUMINOUS_TOKEN,
+            *LUMINOUS_APPROVAL,
         )
         luminous = lines_until(luminous_child.stdout, "Luminous emulator: ", timeout=60)
         secrets = secret_files(self.workdir / "host-secrets", qbo["client_secret"], owner=None)
