@@ -10,7 +10,6 @@ import pytest
 import structlog
 from sync_harness import harness
 
-from reconciler.app import wiring
 from reconciler.model import SyncStatus
 from reconciler.sandbox.qbo.server import FaultRule
 from reconciler.sync.engine import RequestCounter, run_pass
@@ -217,9 +216,7 @@ def test_checkpoint_never_passes_a_buffered_po(h):
     drafts = [h.po(order_status="draft") for _ in range(3)]  # skipped, recorded at once
     rest = _backlog(h, 5)
     counter = RequestCounter()
-    deps = wiring.build_deps(
-        h.settings, log=structlog.get_logger("test"), clock=h.clock, counter=counter
-    )
+    deps = h.deps(log=structlog.get_logger("test"), counter=counter)
     deps.qbo = _CrashingBatches(deps.qbo)
     try:
         crashed = run_pass(deps, counter=counter)

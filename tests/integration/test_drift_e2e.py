@@ -20,7 +20,6 @@ import requests
 from support import EventLog
 from sync_harness import harness
 
-from reconciler.app import wiring
 from reconciler.app.cli import main
 from reconciler.app.service import status_page
 from reconciler.config.loader import Settings
@@ -91,7 +90,7 @@ class Accountant:
 def run(h, settings: Settings | None = None, *, full_sweep: bool = False):
     """One pass with fresh wiring (a restart, as far as the state file is concerned)."""
     log, counter = EventLog(), RequestCounter()
-    deps = wiring.build_deps(settings or h.settings, log=log, clock=h.clock, counter=counter)
+    deps = h.deps(settings, log=log, counter=counter)
     try:
         report = run_pass(deps, full_sweep=full_sweep, counter=counter)
     finally:
