@@ -3,7 +3,7 @@
     .venv/bin/python scripts/reliability_report.py            # bounded, as CI runs it
     RECONCILER_LONG_TESTS=1 .venv/bin/python scripts/reliability_report.py   # long variant
 
-It runs pytest on tests/crash, tests/faults, tests/badinput and tests/security with
+It runs pytest on tests/reliability (crash, faults, badinput, identity, security) with
 `--junitxml`, reads every test case's id and outcome, groups them (crash points, seeds, fault
 kinds, hostile inputs, security checks) and writes the counts with pass/fail. The exit code is
 pytest's, so a red suite is a red report.
@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SUITE = ("tests/crash", "tests/faults", "tests/badinput", "tests/security")
+SUITE = ("tests/reliability",)
 PASS, FAIL = "pass", "FAIL"
 
 

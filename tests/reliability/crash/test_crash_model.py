@@ -30,7 +30,7 @@ from reliability_kit import (
     scaled,
     world,
 )
-from support import Clock, EventLog
+from support import EventLog
 
 from reconciler import crashpoints
 from reconciler.config.loader import load_settings
@@ -107,7 +107,6 @@ class SyncModel(RuleBasedStateMachine):
         self.tmp = Path(tempfile.mkdtemp(prefix="reconciler-model-"))
         self.w = None
         self.ids: list[int] = []
-        self.clock = Clock()
         self.log = EventLog()
         self.need_reconnect = False
         self.crashes = 0
@@ -118,6 +117,7 @@ class SyncModel(RuleBasedStateMachine):
         only the daemon's look-before-create prevents a second PO after a crash."""
         self.forgetful = forgetful
         self.w = self.stack.enter_context(world(self.tmp))
+        self.clock = self.w.clock  # the passes' fake time, the QBO emulator's windows too
         self.w.qbo.duplicate_docnumber_check = not forgetful
         connect(self.w)
         self.settings = load_settings(None, self.w.env)
@@ -219,7 +219,6 @@ class SyncModel(RuleBasedStateMachine):
             clock=self.clock,
             store=store,
             qbo_timeout=(5.0, 5.0),
-            sleep=lambda _s: None,
         )
 
     def _pass(

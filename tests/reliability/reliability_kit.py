@@ -1,10 +1,13 @@
-"""Shared pieces of the reliability suite (crash, faults, bad input, security).
+"""Shared pieces of the reliability suite (crash, faults, bad input, identity, security).
 
 - Both emulators run in the test process (threads); the daemon under test is either a
   subprocess (`python -m reconciler run --once`, configured purely by RECONCILER_* variables, as
-  tests/integration/test_service.py does) or, for speed, `run_pass` in process.
+  tests/integration/test_service.py does) or, for speed, `run_pass` in process
+  (`InProcessDaemon`), on the world's fake clock (`World.clock`): its sleeps move the clock
+  instead of waiting, and the QBO emulator's rate windows read the same clock.
 - Every secret the suite hands out is a sentinel (`SENTINEL-7f3a-...`); every subprocess output
-  and every token the emulator issued is recorded here, and tests/security scans them all.
+  and every token the emulator issued is recorded here (`CAPTURED`), and tests/reliability's
+  conftest scans what each test recorded when it ends.
 - `scaled(bounded, long)`: the bounded size runs in every `pytest`; RECONCILER_LONG_TESTS=1
   runs the long variant (more seeds, more examples). Nothing is skipped either way.
 - `check_invariants`: every Luminous PO that must be in QBO is there exactly once with its
@@ -75,6 +78,19 @@ class Capture:
         except (OSError, ValueError):
             return
         self.secret(data.get("access_token"), data.get("refresh_token"))
+
+    def leaks(self, *, since: int = 0) -> list[tuple[str, str]]:
+        """(label, the secret's first 20 characters) for every secret found in the outputs
+        recorded from `since` on: the sentinels and every token the emulator issued."""
+        with self.lock:
+            secrets = {LUMINOUS_TOKEN, CLIENT_SECRET, SENTINEL} | self.issued_secrets
+            outputs = self.outputs[since:]
+        return [
+            (label, secret[:20])
+            for label, text in outputs
+            for secret in secrets
+            if secret and secret in text
+        ]
 
 
 CAPTURED = Capture()
@@ -175,6 +191,7 @@ class World:
     lum: LuminousEmulator
     workdir: Path
     source: Source
+    clock: Clock  # the in-process passes' fake time; the QBO emulator's windows read it too
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -190,14 +207,18 @@ class World:
 def world(
     workdir: Path, *, requestid_replay: bool = True, qbo_options: dict | None = None
 ) -> Iterator[World]:
-    """Both emulators up for a whole scenario (restarts of the daemon included)."""
+    """Both emulators up for a whole scenario (restarts of the daemon included). The QBO
+    emulator's rate windows run on `World.clock`: real time for a child process (nothing moves
+    the clock then), the fake time of the in-process passes."""
+    clock = Clock()
+    options = {"limits_clock": clock.monotonic, **(qbo_options or {})}
     qbo = QBOEmulator(
-        client_secret=CLIENT_SECRET, requestid_replay=requestid_replay, **(qbo_options or {})
+        client_secret=CLIENT_SECRET, requestid_replay=requestid_replay, **options
     ).start(port=0)
     lum = LuminousEmulator(token=LUMINOUS_TOKEN).start(port=0)
     try:
         qbo.seed_default()
-        w = World(qbo, lum, workdir, Source(lum))
+        w = World(qbo, lum, workdir, Source(lum), clock)
         w.env = daemon_env(w)
         yield w
     finally:
@@ -450,25 +471,37 @@ def assert_invariants(w: World) -> Verdict:
 # --- in-process passes (faults, bad input) -------------------------------------------------
 
 
-def in_process_deps(settings, *, log, clock, store, qbo_timeout, sleep):
-    """`wiring.build_deps` with a QBO client that backs off in milliseconds, not seconds, and
-    counts its requests; returns (deps, counter)."""
+def in_process_deps(settings, *, log, clock: Clock, store, qbo_timeout, sleep=None):
+    """`wiring.build_deps` on the fake `clock`, with a QBO client that backs off in
+    milliseconds, not seconds, and counts its requests; returns (deps, counter). `sleep` (the
+    clients' back-off; the clock's by default) is a hook that must move the clock itself."""
     from reconciler.app import wiring
     from reconciler.qbo.client import QBOClient
     from reconciler.qbo.limiter import RealmLimiter
     from reconciler.sync.engine import RequestCounter
 
+    sleep = sleep or clock.sleep
     tokens = wiring.token_source(settings, clock=clock)
     counter = RequestCounter()
-    deps = wiring.build_deps(settings, log=log, clock=clock, store=store, tokens=tokens)
+    deps = wiring.build_deps(
+        settings,
+        log=log,
+        clock=clock,
+        store=store,
+        tokens=tokens,
+        sleep=sleep,
+        monotonic=clock.monotonic,
+    )
     deps.qbo = QBOClient(
         wiring.session(for_url=settings.qbo.base_url),
         settings.qbo.base_url,
         settings.qbo.realm_id,
         tokens,
         timeout=qbo_timeout,
-        limiter=RealmLimiter(),  # as the daemon has: QBO's limits, kept on our side
+        # as the daemon has: QBO's limits, kept on our side (on the fake clock)
+        limiter=RealmLimiter(clock=clock.monotonic, sleep=clock.sleep),
         sleep=sleep,
+        monotonic=clock.monotonic,
         backoff_base=0.02,
         backoff_cap=0.1,
         throttle_wait=0.2,
@@ -478,7 +511,8 @@ def in_process_deps(settings, *, log, clock, store, qbo_timeout, sleep):
 
 
 class InProcessDaemon:
-    """`run_pass` with the wiring's pieces, but clients with short back-off and a sleep hook."""
+    """`run_pass` with the wiring's pieces, but clients with short back-off, on the world's fake
+    clock; `sleep` (a hook that records, then moves `w.clock`) replaces the clock's own."""
 
     def __init__(
         self,
@@ -493,11 +527,11 @@ class InProcessDaemon:
 
         self.w = w
         self.settings = load_settings(None, env or w.env)
-        self.clock = Clock()
+        self.clock = w.clock
         self.log = EventLog()
         self.qbo_timeout = qbo_timeout
         self.lum_timeout = lum_timeout
-        self.sleep = sleep or (lambda seconds: None)
+        self.sleep = sleep or w.clock.sleep
         self.reports: list[Any] = []
         self.aborted: list[str] = []
 
