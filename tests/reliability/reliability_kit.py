@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -468,7 +469,57 @@ def assert_invariants(w: World) -> Verdict:
     return verdict
 
 
-# --- in-process passes (faults, bad input) -------------------------------------------------
+# --- in-process crashes (the crash matrix, the model) --------------------------------------
+
+
+class SimulatedCrash(BaseException):
+    """The process died here (not an Exception: nothing may catch it on the way out)."""
+
+
+def crash_modules() -> tuple[Any, ...]:
+    """Every module of the package that imports crash_point (found in the source)."""
+    import importlib
+
+    from reconciler import crashpoints
+
+    package = Path(crashpoints.__file__).parent
+    names = sorted(
+        ".".join(("reconciler", *path.relative_to(package).with_suffix("").parts)).removesuffix(
+            ".__init__"
+        )
+        for path in package.rglob("*.py")
+        if "from reconciler.crashpoints import crash_point" in path.read_text()
+    )
+    return tuple(importlib.import_module(name) for name in names)
+
+
+@contextmanager
+def crash_armed(point: str | None, hit: int, on_crash) -> Iterator[dict[str, Any]]:
+    """Replace every module's `crash_point` by one that dies at the `hit`-th `point`: it calls
+    `on_crash` (the power cut: close the state file) and raises SimulatedCrash. Yields
+    {"n": times the point was reached, "fired": whether it died}."""
+    seen = {"n": 0, "fired": False}
+
+    def fake(name: str) -> None:
+        if name != point:
+            return
+        seen["n"] += 1
+        if seen["n"] == hit:
+            seen["fired"] = True
+            on_crash()
+            raise SimulatedCrash(name)
+
+    originals = {m: m.crash_point for m in crash_modules() if hasattr(m, "crash_point")}
+    for module in originals:
+        module.crash_point = fake
+    try:
+        yield seen
+    finally:
+        for module, original in originals.items():
+            module.crash_point = original
+
+
+# --- in-process passes (crash matrix, faults, bad input) ----------------------------------
 
 
 def in_process_deps(settings, *, log, clock: Clock, store, qbo_timeout, sleep=None):
@@ -534,14 +585,46 @@ class InProcessDaemon:
         self.sleep = sleep or w.clock.sleep
         self.reports: list[Any] = []
         self.aborted: list[str] = []
+        self.crashes: list[str] = []
 
-    def run(self, *, full_sweep: bool = False):
+    def run(self, *, full_sweep: bool = False, crash_at: str | None = None):
+        """One pass: its report, or None when Luminous stopped it or it crashed. `crash_at`
+        ("point" or "point:N") arms an in-process crash: at the N-th time the pass reaches the
+        point the state file is closed under it (a power cut) and the pass dies there; a
+        point never reached fails the test."""
         from reconciler import errors
-        from reconciler.app import wiring
-        from reconciler.luminous.client import LuminousClient
         from reconciler.sync.engine import run_pass
 
+        point, _, nth = (crash_at or "").partition(":")
         store = StateStore.open(self.w.state_path, clock=self.clock)
+        deps, counter = self._deps(store)
+        # The "power cut" closes the database under the store's own lock: closing a sqlite3
+        # connection while a worker thread is inside a statement on it crashes CPython.
+        with crash_armed(point or None, int(nth or 1), store.close) as seen:
+            try:
+                report = run_pass(deps, full_sweep=full_sweep, counter=counter)
+            except (SimulatedCrash, sqlite3.ProgrammingError):
+                assert seen["fired"], "a closed database without a crash"
+                report = None
+            except errors.Retryable as exc:  # Luminous unavailable: the whole pass waits
+                self.aborted.append(str(exc))
+                report = None
+            finally:
+                store.close()
+                CAPTURED.output("in-process events", "\n".join(self.log.lines))
+                self.log.lines.clear()
+        if point:
+            assert seen["fired"], f"{crash_at} was not reached ({seen['n']} times)"
+            self.crashes.append(crash_at)
+            return None
+        if report is not None:
+            self.reports.append(report)
+        return report
+
+    def _deps(self, store: StateStore):
+        from reconciler.app import wiring
+        from reconciler.luminous.client import LuminousClient
+
         deps, counter = in_process_deps(
             self.settings,
             log=self.log,
@@ -560,17 +643,7 @@ class InProcessDaemon:
             backoff_base=0.02,
             backoff_cap=0.1,
         )
-        try:
-            report = run_pass(deps, full_sweep=full_sweep, counter=counter)
-        except errors.Retryable as exc:  # Luminous unavailable: the whole pass waits
-            self.aborted.append(str(exc))
-            return None
-        finally:
-            store.close()
-            CAPTURED.output("in-process events", "\n".join(self.log.lines))
-            self.log.lines.clear()
-        self.reports.append(report)
-        return report
+        return deps, counter
 
     def settle(self, *, max_passes: int = 8) -> int:
         """Passes (clock moved 2 h each time) until one ends clean; how many it took."""

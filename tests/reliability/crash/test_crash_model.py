@@ -10,12 +10,11 @@ the next QBO call must stop the pass with authorization lost, and the model reco
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import sqlite3
 import tempfile
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,8 +23,11 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 from reliability_kit import (
     CAPTURED,
+    SimulatedCrash,
     check_invariants,
     connect,
+    crash_armed,
+    crash_modules,
     in_process_deps,
     scaled,
     world,
@@ -40,20 +42,7 @@ from reconciler.sandbox.qbo.server import FaultRule
 from reconciler.state import StateStore
 from reconciler.sync.engine import PassReport, run_pass
 
-
-def _calling_crash_point() -> list[str]:
-    """Every module of the package that imports crash_point (found in the source)."""
-    package = Path(crashpoints.__file__).parent
-    return sorted(
-        ".".join(("reconciler", *path.relative_to(package).with_suffix("").parts)).removesuffix(
-            ".__init__"
-        )
-        for path in package.rglob("*.py")
-        if "from reconciler.crashpoints import crash_point" in path.read_text()
-    )
-
-
-CRASH_MODULES = tuple(importlib.import_module(name) for name in _calling_crash_point())
+CRASH_MODULES = crash_modules()
 
 
 def test_the_model_can_crash_every_module_that_has_a_crash_point():
@@ -68,34 +57,6 @@ SUPPLIERS = ("Nutricost", "O'Brien & Sons", "Back\\slash\\", "Ünïcode GmbH")
 PRODUCTS = ("Whey Protein 5lb", "Creatine 1kg", "Shaker Bottle")
 SETTLE_PASSES = 8
 WRITES = r"/(purchaseorder|batch)"
-
-
-class SimulatedCrash(BaseException):
-    """The process died here (not an Exception: nothing may catch it on the way out)."""
-
-
-@contextmanager
-def crash_armed(point: str | None, hit: int, on_crash):
-    """Replace every module's `crash_point` by one that dies at the `hit`-th `point`."""
-    seen = {"n": 0, "fired": False}
-
-    def fake(name: str) -> None:
-        if name != point:
-            return
-        seen["n"] += 1
-        if seen["n"] == hit:
-            seen["fired"] = True
-            on_crash()
-            raise SimulatedCrash(name)
-
-    originals = {m: m.crash_point for m in CRASH_MODULES if hasattr(m, "crash_point")}
-    for module in originals:
-        module.crash_point = fake
-    try:
-        yield seen
-    finally:
-        for module, original in originals.items():
-            module.crash_point = original
 
 
 class SyncModel(RuleBasedStateMachine):
