@@ -52,11 +52,14 @@ def test_a_group_waiting_for_the_batch_window_builds_its_batch_once(monkeypatch)
         assert sender._turns.acquire(blocking=False)
     items = [BatchOp(str(i), "create", "Vendor", {"DisplayName": f"V{i}"}) for i in range(3)]
     looks = 0
+    looked_enough = threading.Event()
     real_wait = limiter.batch_budget_wait
 
     def counted_wait() -> float:
         nonlocal looks
         looks += 1
+        if looks >= 20:
+            looked_enough.set()
         return real_wait()
 
     monkeypatch.setattr(limiter, "batch_budget_wait", counted_wait)
@@ -70,10 +73,8 @@ def test_a_group_waiting_for_the_batch_window_builds_its_batch_once(monkeypatch)
         daemon=True,
     )
     sending.start()
-    deadline = time.monotonic() + 10
-    while looks < 20 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert looks >= 20 and client.batches_built == 0  # looked, built nothing
+    assert looked_enough.wait(10)
+    assert client.batches_built == 0  # looked 20 times, built nothing
     fake.now += 60.0  # the slot frees
     sending.join(timeout=10)
     assert not sending.is_alive()
