@@ -32,6 +32,10 @@ CONFINE = ROOT / "tests" / "systemd" / "confine.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 LUMINOUS_TOKEN = "lum-units-token"
 
+# Slow: the module builds a venv with pip first. One xdist group: with `--dist loadgroup`
+# every test here runs on one worker, so the venv is built once, not once per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("units_confined")]
+
 
 def require_tools() -> None:
     assert os.geteuid() == 0, "confining the daemon takes root (CI runs as root)"
