@@ -42,6 +42,19 @@ class Clock:
             self.offset += timedelta(**kw)
 
 
+def wire_to(clock: Clock, monkeypatch: Any) -> None:
+    """The passes the code under test builds itself (`main(["run", ...])`, the preview) wait
+    on `clock` too: `wiring.build_deps` and `wiring.pass_alerts` get its sleep and monotonic
+    clock (dates stay the caller's). Give the QBO emulator the same `limits_clock`."""
+    import functools
+
+    from reconciler.app import wiring
+
+    waits = {"sleep": clock.sleep, "monotonic": clock.monotonic}
+    monkeypatch.setattr(wiring, "build_deps", functools.partial(wiring.build_deps, **waits))
+    monkeypatch.setattr(wiring, "pass_alerts", functools.partial(wiring.pass_alerts, **waits))
+
+
 class EventLog:
     """A structlog-shaped logger keeping every event as a JSON line (scanned for secrets)."""
 

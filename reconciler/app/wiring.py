@@ -235,7 +235,14 @@ def build_deps(
     )
 
 
-def pass_alerts(settings: Settings, store: StateStore, log: Any) -> Any:
+def pass_alerts(
+    settings: Settings,
+    store: StateStore,
+    log: Any,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Any:
     """The alerts after each pass (`alerts.PassAlerts`), or None without a webhook URL."""
     config = settings.alerts
     if not config.webhook_url:
@@ -251,6 +258,8 @@ def pass_alerts(settings: Settings, store: StateStore, log: Any) -> Any:
         max_attempts=config.max_attempts,
         give_up_after=config.give_up_after.total_seconds(),
         session=session(2, for_url=config.webhook_url.reveal()),  # (never logged)
+        sleep=sleep,
+        monotonic=monotonic,
     )
     return PassAlerts(
         sender,
