@@ -32,9 +32,9 @@ CONFINE = ROOT / "tests" / "systemd" / "confine.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 LUMINOUS_TOKEN = "lum-units-token"
 
-# Slow: the module builds a venv with pip first. One xdist group: with `--dist loadgroup`
-# every test here runs on one worker, so the venv is built once, not once per worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("units_confined")]
+# Slow: the module builds a venv with pip first (`pytest -n auto --dist loadfile`, as CI runs
+# the suite, keeps the module on one worker: the venv is built once, not once per worker).
+pytestmark = pytest.mark.slow
 
 
 def require_tools() -> None:

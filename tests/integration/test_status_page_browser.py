@@ -50,8 +50,6 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     pytest.skip("chromium / chromium-driver not installed", allow_module_level=True)
 
 webdriver = pytest.importorskip("selenium.webdriver")
-# one chromium (the module's `browser`) for all of them under `pytest -n --dist loadgroup`
-pytestmark = pytest.mark.xdist_group("browser")
 from selenium.common.exceptions import (  # noqa: E402
     NoAlertPresentException,
     StaleElementReferenceException,
