@@ -81,7 +81,7 @@ def _crash_in_process(w: World, daemon: InProcessDaemon, point: str, hit: int) -
         w.qbo.clear_faults()
 
 
-def _change_while_down(w: World, pos: list[dict]) -> None:
+def _move_the_source_on(w: World, pos: list[dict]) -> None:
     """The source moves on before the second crash: a quantity, a close, a note, a new PO."""
     w.source.set_qty(pos[1]["id"], "4", "Creatine 1kg")
     w.source.edit(pos[2]["id"], order_status="completed")
@@ -122,7 +122,7 @@ def test_crash_at_named_point_then_restart_settles_exactly_once(tmp_path, point,
         daemon.settle()
         assert_invariants(w)
 
-        _change_while_down(w, pos)
+        _move_the_source_on(w, pos)
         _crash_in_process(w, daemon, point, on_update)
         daemon.settle()
         verdict = assert_invariants(w)
