@@ -4,21 +4,55 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
 class Clock:
-    """Real time plus an offset the tests move forward (back-off and retries)."""
+    """One fake time for a test: the wall clock (call it), the monotonic clock and `sleep`.
+
+    Real time plus an offset the test moves forward (`advance`, back-off and retries); `sleep`
+    moves the offset instead of waiting, so every wait of an in-process pass (the back-off
+    after a fault, the rate limiter, Luminous's retries) is instant and still counted: what
+    was slept is in `slept`. Hand the same clock to the QBO emulator's `limits_clock` so its
+    windows see the time the client slept. Threads may sleep at once: each moves the clock
+    by what it asked, so time runs at least as fast as every waiter needs.
+    """
 
     def __init__(self) -> None:
         self.offset = timedelta(0)
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
         return datetime.now(UTC) + self.offset
 
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset.total_seconds()
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.offset += timedelta(seconds=max(0.0, seconds))
+
     def advance(self, **kw: float) -> None:
-        self.offset += timedelta(**kw)
+        with self._lock:
+            self.offset += timedelta(**kw)
+
+
+def wire_to(clock: Clock, monkeypatch: Any) -> None:
+    """The passes the code under test builds itself (`main(["run", ...])`, the preview) wait
+    on `clock` too: `wiring.build_deps` and `wiring.pass_alerts` get its sleep and monotonic
+    clock (dates stay the caller's). Give the QBO emulator the same `limits_clock`."""
+    import functools
+
+    from reconciler.app import wiring
+
+    waits = {"sleep": clock.sleep, "monotonic": clock.monotonic}
+    monkeypatch.setattr(wiring, "build_deps", functools.partial(wiring.build_deps, **waits))
+    monkeypatch.setattr(wiring, "pass_alerts", functools.partial(wiring.pass_alerts, **waits))
 
 
 class EventLog:

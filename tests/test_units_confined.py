@@ -32,6 +32,10 @@ CONFINE = ROOT / "tests" / "systemd" / "confine.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 LUMINOUS_TOKEN = "lum-units-token"
 
+# Slow: the module builds a venv with pip first (`pytest -n auto --dist loadfile`, as CI runs
+# the suite, keeps the module on one worker: the venv is built once, not once per worker).
+pytestmark = pytest.mark.slow
+
 
 def require_tools() -> None:
     assert os.geteuid() == 0, "confining the daemon takes root (CI runs as root)"

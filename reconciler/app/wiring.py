@@ -4,6 +4,10 @@ The one place that turns configuration into objects; the CLI, the daemon, the de
 integration tests all build through here, so they run the same code. TLS verification is
 requests' default and is never turned off: the emulators are plain http on 127.0.0.1.
 
+Time comes in as parameters with the real defaults (`clock` for dates, `monotonic` and
+`sleep` for the waits: back-off after a fault, the rate limiter, Luminous's retries), so a test
+can run a pass on one fake clock whose sleep moves it instead of waiting.
+
 A session reads the environment once, when it is built (`session`), not at every request as
 requests does by default: that re-read (proxies, `no_proxy`, `~/.netrc`) was about a tenth of
 the CPU a single QBO write costs, and a `.netrc` entry for the host would have replaced the
@@ -15,6 +19,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,6 +174,8 @@ def qbo_client(
     *,
     on_request: Callable[[dict[str, Any]], None] | None = None,
     http: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> QBOClient:
     q = settings.qbo
     timeout = q.timeout.total_seconds()
@@ -179,9 +186,11 @@ def qbo_client(
         tokens,
         minorversion=q.minorversion,
         timeout=(min(10.0, timeout), timeout),
-        limiter=realm_limiter(settings),
+        limiter=realm_limiter(settings, sleep=sleep, monotonic=monotonic),
         throttle_wait=q.throttle_wait.total_seconds(),
         on_request=on_request,
+        sleep=sleep,
+        monotonic=monotonic,
     )
 
 
@@ -189,9 +198,15 @@ _LIMITERS: dict[tuple[Any, ...], RealmLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
-def realm_limiter(settings: Settings) -> RealmLimiter:
-    """One limiter per company for the whole process: QBO counts a company's requests across
-    passes, so a pass that starts as the last one ends must see what that one sent."""
+def realm_limiter(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> RealmLimiter:
+    """One limiter per company (and clock) for the whole process: QBO counts a company's
+    requests across passes, so a pass that starts as the last one ends must see what that one
+    sent."""
     q = settings.qbo
     key = (
         q.base_url,
@@ -200,6 +215,8 @@ def realm_limiter(settings: Settings) -> RealmLimiter:
         q.requests_per_second,
         q.batches_per_minute,
         q.max_concurrent,
+        monotonic,
+        sleep,
     )
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(key)
@@ -209,11 +226,18 @@ def realm_limiter(settings: Settings) -> RealmLimiter:
                 requests_per_second=q.requests_per_second,
                 batches_per_minute=q.batches_per_minute,
                 max_concurrent=q.max_concurrent,
+                clock=monotonic,
+                sleep=sleep,
             )
         return limiter
 
 
-def luminous_client(settings: Settings, *, http: requests.Session | None = None) -> LuminousClient:
+def luminous_client(
+    settings: Settings,
+    *,
+    http: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LuminousClient:
     lum = settings.luminous
     return LuminousClient(
         http or session(for_url=lum.base_url),
@@ -221,6 +245,7 @@ def luminous_client(settings: Settings, *, http: requests.Session | None = None)
         lum.api_token.reveal() if lum.api_token else "",
         per_page=lum.per_page,
         timeout=lum.timeout.total_seconds(),
+        sleep=sleep,
     )
 
 
@@ -239,15 +264,19 @@ def build_deps(
     tokens: Any = None,
     counter: RequestCounter | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Deps:
+    """The pieces of one pass; `clock`, `sleep` and `monotonic` are real time unless a test
+    hands in its fake clock's."""
     register_secrets(settings)
     store = store or open_store(settings, clock=clock)
     tokens = tokens or token_source(settings, clock=clock, on_event=log.warning)
     return Deps(
         settings=settings,
         store=store,
-        luminous=luminous_client(settings),
-        qbo=qbo_client(settings, tokens, on_request=counter),
+        luminous=luminous_client(settings, sleep=sleep),
+        qbo=qbo_client(settings, tokens, on_request=counter, sleep=sleep, monotonic=monotonic),
         log=log,
         clock=clock,
         rng=random.Random(),  # noqa: S311 (jitter, not secrets)
@@ -260,7 +289,13 @@ EPISODES_KEY = "alerts.episodes"  # meta: syncing stopped or resumed (`alerts.st
 
 
 def pass_alerts(
-    settings: Settings, store: StateStore, log: Any, *, clock: Callable[[], datetime] = utc_now
+    settings: Settings,
+    store: StateStore,
+    log: Any,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Any:
     """The alerts after each pass (`alerts.PassAlerts`), or None without a webhook URL."""
     config = settings.alerts
@@ -276,6 +311,8 @@ def pass_alerts(
         timeout=config.timeout.total_seconds(),
         max_attempts=config.max_attempts,
         give_up_after=config.give_up_after.total_seconds(),
+        sleep=sleep,
+        monotonic=monotonic,
     )
     return PassAlerts(
         sender,

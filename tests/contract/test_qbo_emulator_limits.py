@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
+
+from reconciler.sandbox.qbo.server import FaultRule
 
 
 def assert_throttled(response) -> None:
@@ -60,13 +63,22 @@ def test_requests_per_minute_limit_answers_429(make_emu):
 
 
 def test_concurrent_requests_past_the_limit_are_429(make_emu):
-    """With max_concurrent 2 and latency, a third simultaneous request is throttled."""
-    qbo = make_emu(max_concurrent=2, latency=0.3)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        answers = list(pool.map(lambda _: qbo.get("preferences"), range(4)))
-    statuses = sorted(a.status_code for a in answers)
-    assert statuses.count(200) == 2 and statuses.count(429) == 2
-    assert_throttled(next(a for a in answers if a.status_code == 429))
+    """With max_concurrent 2 and two requests held in flight, a third and a fourth are
+    throttled; once the two are answered, requests pass again. (The two are held by a
+    latency fault and seen in flight before the others go: no race with a loaded machine.)"""
+    qbo = make_emu(max_concurrent=2)
+    qbo.emu.add_fault(FaultRule(path_regex="/vendor/", action="latency", latency=1.0, times=2))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        held = [pool.submit(qbo.get, "vendor/1") for _ in range(2)]
+        deadline = time.monotonic() + 10
+        while qbo.emu.in_flight() < 2 and time.monotonic() < deadline:  # (sockets: bounded)
+            time.sleep(0.01)
+        assert qbo.emu.in_flight() == 2
+        refused = [qbo.get("preferences") for _ in range(2)]
+        assert [r.status_code for r in refused] == [429, 429]
+        assert_throttled(refused[0])
+        assert [f.result(timeout=10).status_code for f in held] == [200, 200]
+    assert qbo.get("preferences").status_code == 200
 
 
 def test_batches_per_minute_limit(make_emu):

@@ -1,7 +1,9 @@
 """Both emulators, a real SQLite file and real intuit-oauth, driven one pass at a time.
 
 Tests build their own Luminous data (the QBO company gets its default seed: accounts,
-a few vendors, customers and items) and run passes with an injectable clock.
+a few vendors, customers and items) and run passes on one fake clock (`support.Clock`): the
+pass's dates, its rate limiter and back-off, and the QBO emulator's rate windows all read it,
+and a sleep moves it instead of waiting.
 
 The Luminous emulator is the less forgiving kind by default (`STRICT`): `id[gt]` (not a
 documented filter of the PO list) and a timestamp not in a documented form are answered 422,
@@ -29,12 +31,12 @@ STRICT: dict[str, Any] = {"id_filter": "refuse", "timestamp_filters": "strict"}
 
 
 class Harness:
-    def __init__(self, sb: Sandbox) -> None:
+    def __init__(self, sb: Sandbox, clock: Clock | None = None) -> None:
         self.sb = sb
         self.qbo = sb.qbo
         self.lum = sb.luminous
         self.settings = sb.settings
-        self.clock = Clock()
+        self.clock = clock or Clock()
         self._stamp = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
         self.suppliers: dict[str, dict[str, Any]] = {}
         self.products: dict[str, dict[str, Any]] = {}
@@ -83,13 +85,21 @@ class Harness:
     def run(self, *, full_sweep: bool = False, settings: Settings | None = None) -> PassReport:
         counter = RequestCounter()
         log = structlog.get_logger("test")
-        deps = wiring.build_deps(
-            settings or self.settings, log=log, clock=self.clock, counter=counter
-        )
+        deps = self.deps(settings, log=log, counter=counter)
         try:
             return run_pass(deps, full_sweep=full_sweep, counter=counter)
         finally:
             deps.store.close()
+
+    def deps(self, settings: Settings | None = None, **kw: Any):
+        """`wiring.build_deps` on this harness's fake clock (dates, sleeps, the limiter)."""
+        return wiring.build_deps(
+            settings or self.settings,
+            clock=self.clock,
+            sleep=self.clock.sleep,
+            monotonic=self.clock.monotonic,
+            **kw,
+        )
 
     def store(self):
         return wiring.open_store(self.settings, clock=self.clock)
@@ -132,13 +142,14 @@ def harness(
         )
         return settings_hook(quick) if settings_hook is not None else quick
 
+    clock = Clock()
     options = STRICT if luminous_options is None else luminous_options
     with sandbox(
         tmp_path,
         seed=False,
-        qbo_options=qbo_options,
+        qbo_options={"limits_clock": clock.monotonic, **(qbo_options or {})},
         luminous_options=options,
         settings_hook=hook,
     ) as sb:
         sb.qbo.seed_default()
-        yield Harness(sb)
+        yield Harness(sb, clock)

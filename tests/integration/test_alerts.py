@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from support import EventLog
+from support import Clock, EventLog
 from sync_harness import harness
 
 from reconciler import logs
@@ -69,7 +69,11 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{HOOK_PATH}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # (a short poll: `shutdown` waits for the loop to look, 0.5 s by default)
+        loop = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        loop.start()
 
     def messages(self) -> list[dict[str, Any]]:
         return [json.loads(r["body"]) for r in self.received]
@@ -101,7 +105,9 @@ def _pass_with_alerts(h, log) -> Any:
     report = h.run()
     store = h.store()
     try:
-        alerts = wiring.pass_alerts(h.settings, store, log)
+        alerts = wiring.pass_alerts(
+            h.settings, store, log, sleep=h.clock.sleep, monotonic=h.clock.monotonic
+        )
         if alerts.after(report):
             alerts.sender.close(wait=h.settings.alerts.give_up_after.total_seconds())
     finally:
@@ -248,11 +254,14 @@ def test_client_errors_are_not_retried_and_redirects_not_followed():
 
 
 def test_429_waits_retry_after_then_succeeds():
-    log = EventLog()
+    log, clock = EventLog(), Clock()  # the wait is on the fake clock: counted, not slept
     with receiver((429, 0.0, {"Retry-After": "1"}), (200, 0.0, {})) as r:
-        assert _sender(r.url, log, give_up_after=10.0).send({"text": "x"}) is True
+        sender = _sender(
+            r.url, log, give_up_after=10.0, sleep=clock.sleep, monotonic=clock.monotonic
+        )
+        assert sender.send({"text": "x"}) is True
         assert len(r.received) == 2
-        assert r.times[1] - r.times[0] >= 0.9
+        assert clock.slept == [1.0]  # Retry-After, not the back-off (0.5)
     assert json.loads(log.lines[-1])["attempts"] == 2
 
 

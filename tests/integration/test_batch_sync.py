@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import pytest
 import structlog
 from sync_harness import harness
 
-from reconciler.app import wiring
 from reconciler.model import SyncStatus
 from reconciler.sandbox.qbo.server import FaultRule
 from reconciler.sync.engine import RequestCounter, run_pass
@@ -72,7 +70,7 @@ def test_updates_of_a_backlog_go_in_batches_too(h):
     h.run()
     # Each pass here has a new client (and limiter): let the first pass's burst leave QBO's
     # 10-per-second window, as the minute between two daemon passes does.
-    time.sleep(1.1)
+    h.clock.sleep(1.1)
     h.qbo.reset_log()
     for po in pos:
         h.edit(po["id"], private_note="changed")
@@ -217,9 +215,7 @@ def test_checkpoint_never_passes_a_buffered_po(h):
     drafts = [h.po(order_status="draft") for _ in range(3)]  # skipped, recorded at once
     rest = _backlog(h, 5)
     counter = RequestCounter()
-    deps = wiring.build_deps(
-        h.settings, log=structlog.get_logger("test"), clock=h.clock, counter=counter
-    )
+    deps = h.deps(log=structlog.get_logger("test"), counter=counter)
     deps.qbo = _CrashingBatches(deps.qbo)
     try:
         crashed = run_pass(deps, counter=counter)
@@ -328,7 +324,7 @@ def test_a_first_read_asks_qbo_for_the_po_index_and_the_accounts_while_luminous_
     _backlog(h, 40)
     h.lum.latency = 1.0
     h.qbo.reset_log()
-    started = time.monotonic()
+    started = h.clock.monotonic()  # the clock the emulator stamps `admitted_at` with
     report = h.run()
     assert report.counts["created"] == 40
     queries = [

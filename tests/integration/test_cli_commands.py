@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from support import Clock, wire_to
 
 from reconciler.app.cli import main
 from reconciler.app.demo import connect
@@ -27,7 +28,9 @@ def _free_port() -> int:
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    qbo = QBOEmulator().start(port=0)
+    clock = Clock()  # the in-process passes' waits and the QBO emulator's windows
+    wire_to(clock, monkeypatch)
+    qbo = QBOEmulator(limits_clock=clock.monotonic).start(port=0)
     lum = LuminousEmulator(token="lum-cli-token", approval_field="approval_status").start(port=0)
     qbo.seed_default()
     lum.seed_default()

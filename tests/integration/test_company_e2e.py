@@ -7,7 +7,6 @@ locations, and an edition without classes stopping the pass with the fix."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -107,7 +106,7 @@ def test_us_company_class_on_every_line_and_location_per_po(tmp_path):
         assert _ref(q_west["Line"][0], "ClassRef") == ids["West"] and "DepartmentRef" not in q_west
         assert len(_queries(h, "Class")) == 1 and len(_queries(h, "Department")) == 1
 
-        time.sleep(1.1)  # a new client per pass: leave QBO's per-second window
+        h.clock.sleep(1.1)  # a new client per pass: leave QBO's per-second window
         h.qbo.reset_log()
         h.po(warehouse_id=main["id"], custom_fields={"Region": "north"})
         again = h.run()
@@ -264,7 +263,7 @@ def test_tax_codes_on_every_line_to_the_cent(tmp_path, country, calculation):
         # A lost state file: the PO is found in QBO and adopted; what QBO stored (net lines,
         # the gross in TaxInclusiveAmt) is no difference from what would be sent: no write.
         Path(h.settings.state.path).unlink()
-        time.sleep(1.1)
+        h.clock.sleep(1.1)  # (out of QBO's per-second window)
         again = h.run()
         assert again.counts["adopted"] == 1 and again.qbo_writes == 0
         assert h.qbo.get("PurchaseOrder", qpo["Id"])["SyncToken"] == qpo["SyncToken"]
@@ -357,7 +356,7 @@ def test_plus_limit_refuses_a_reactivation_and_the_po_fails_alone(tmp_path):
         h.qbo.edit_as_other_user("Class", fillers[0]["Id"], {"Active": False})
         h.edit(blocked["id"], private_note="retry after freeing a class")
         h.edit(also_blocked["id"], private_note="retry after freeing a class")
-        time.sleep(1.1)
+        h.clock.sleep(1.1)  # (out of QBO's per-second window)
         assert h.run().counts["created"] == 2
         assert _ref(h.qbo_po(blocked["id"])["Line"][0], "ClassRef") == east["Id"]
         assert h.qbo.get("Class", east["Id"])["Active"] is True

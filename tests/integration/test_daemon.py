@@ -252,19 +252,27 @@ def test_crashing_pass_is_logged_and_the_next_runs():
 
 
 def test_passes_never_overlap():
-    """Passes longer than the interval run one at a time (max_instances=1)."""
+    """Passes longer than the interval run one at a time (max_instances=1): each pass lasts
+    until the scheduler has tried to start another beside it and skipped it."""
     running = 0
     most = 0
     lock = threading.Lock()
     done = threading.Event()
     count = 0
+    log = RecordingLog()
 
     def one_pass(stop_requested):
         nonlocal running, most, count
         with lock:
             running += 1
             most = max(most, running)
-        time.sleep(0.25)  # the pass's own work, longer than the 50 ms interval
+        skipped = len(log.named("pass_skipped"))
+
+        def another_was_skipped() -> bool:
+            return len(log.named("pass_skipped")) > skipped
+
+        with log.arrived:  # the pass's own work: longer than the 50 ms interval
+            assert log.arrived.wait_for(another_was_skipped, timeout=10)
         with lock:
             running -= 1
             count += 1
@@ -272,13 +280,14 @@ def test_passes_never_overlap():
                 done.set()
         return Report()
 
-    daemon = make_daemon(one_pass, RecordingLog(), poll_interval=timedelta(milliseconds=50))
+    daemon = make_daemon(one_pass, log, poll_interval=timedelta(milliseconds=50))
     thread, result = run_in_thread(daemon)
     assert done.wait(timeout=10)
     daemon.request_stop("test")
     thread.join(timeout=10)
     assert result == [0]
     assert most == 1
+    assert len(log.named("pass_skipped")) >= 3  # it tried, three times, and skipped
 
 
 def test_watchdog_is_withheld_while_a_pass_stalls(tmp_path):

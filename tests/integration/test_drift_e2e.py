@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +19,6 @@ import requests
 from support import EventLog
 from sync_harness import harness
 
-from reconciler.app import wiring
 from reconciler.app.cli import main
 from reconciler.app.service import status_page
 from reconciler.config.loader import Settings
@@ -41,11 +39,14 @@ def h(tmp_path):
 
 
 class Accountant:
-    """Another app of the same company, through QBO's normal API over HTTP."""
+    """Another app of the same company, through QBO's normal API over HTTP (waiting on the
+    harness's clock, which the emulator's rate windows read)."""
 
-    def __init__(self, emu: Any) -> None:
+    def __init__(self, h: Any) -> None:
+        emu = h.qbo
         emu.register_app(APP, SECRET)
         self.emu = emu
+        self.sleep = h.clock.sleep
         self.http = requests.Session()
         token = emu.issue_tokens(APP)["access_token"]
         self.http.headers.update(
@@ -61,7 +62,7 @@ class Accountant:
             )
             if answer.status_code != 429:
                 break
-            time.sleep(0.5)
+            self.sleep(0.5)
         assert answer.status_code == 200, answer.text
         return next(v for k, v in answer.json(parse_float=Decimal).items() if k != "time")
 
@@ -91,7 +92,7 @@ class Accountant:
 def run(h, settings: Settings | None = None, *, full_sweep: bool = False):
     """One pass with fresh wiring (a restart, as far as the state file is concerned)."""
     log, counter = EventLog(), RequestCounter()
-    deps = wiring.build_deps(settings or h.settings, log=log, clock=h.clock, counter=counter)
+    deps = h.deps(settings, log=log, counter=counter)
     try:
         report = run_pass(deps, full_sweep=full_sweep, counter=counter)
     finally:
@@ -148,7 +149,7 @@ def test_an_edit_in_qbo_is_reported_field_by_field_under_both_policies(h, policy
     whey["ItemBasedExpenseLineDetail"] = {**whey["ItemBasedExpenseLineDetail"], "Qty": 12}
     whey["Amount"] = Decimal("510.00")
     vendor = other_vendor(h, qpo)
-    Accountant(h.qbo).edit(qpo, VendorRef={"value": vendor}, Line=[whey])  # the scoop line gone
+    Accountant(h).edit(qpo, VendorRef={"value": vendor}, Line=[whey])  # the scoop line gone
     start = len(h.qbo.request_log)
 
     report, log = check(h, settings)
@@ -194,7 +195,7 @@ def test_an_update_after_a_qbo_edit_sends_qbos_sync_token_first_time(h):
     """The drift check refreshed the cached SyncToken: a later Luminous edit updates the PO
     with one request, not a 5010 and a re-read."""
     po, qpo = synced_po(h)
-    Accountant(h.qbo).edit(qpo, Memo="checked by accounts")
+    Accountant(h).edit(qpo, Memo="checked by accounts")
     report, _ = check(h)
     assert [d.field for d in report.drift[0].diffs] == ["Memo"]
     h.edit(po["id"], public_note="Deliver to dock 3")
@@ -212,7 +213,7 @@ def test_a_po_deleted_in_qbo(h, policy):
     user asks (`reconciler retry`); `restore`: recreated on the next pass (looked up first)."""
     settings = h.with_sync(drift=policy)
     po, qpo = synced_po(h, settings, order_numbers=["PO-7002"])
-    Accountant(h.qbo).delete(qpo)
+    Accountant(h).delete(qpo)
 
     report, log = check(h, settings)
 
@@ -244,7 +245,7 @@ def test_a_bill_closing_the_po_is_recorded_as_billed_not_as_an_error(h, policy):
     PO. The check records it as billed: no drift on the report, no failure, nothing restored."""
     settings = h.with_sync(drift=policy)
     po, qpo = synced_po(h, settings)
-    bill = Accountant(h.qbo).bill_every_line(qpo)
+    bill = Accountant(h).bill_every_line(qpo)
     assert h.qbo.get(PO_ENTITY, qpo["Id"])["POStatus"] == "Closed"
 
     report, log = check(h, settings)
@@ -291,7 +292,7 @@ def test_a_restart_between_two_checks_loses_nothing(h, monkeypatch):
     store = h.store()
     asked_from = store.drift.cdc_from()
     store.close()
-    Accountant(h.qbo).edit(qpo, Memo="after the first check")
+    Accountant(h).edit(qpo, Memo="after the first check")
 
     def power_cut(*_a, **_kw):
         raise KeyboardInterrupt  # the process dies between the answer and the record
@@ -341,7 +342,7 @@ def test_requests_per_check(h):
     start = len(h.qbo.request_log)
     idle, _ = check(h)
     assert len(our_requests(h, start)) == 1 and idle.qbo_requests == 1 and idle.drift == []
-    accountant = Accountant(h.qbo)
+    accountant = Accountant(h)
     for po in pos:
         accountant.edit(h.qbo_po(po["id"]), Memo="re-keyed")
     start = len(h.qbo.request_log)
@@ -367,7 +368,7 @@ def test_over_1000_changes_are_paged_from_the_newest_change_held(h):
              "Line": [{"Amount": 1, "DetailType": "AccountBasedExpenseLineDetail",
                        "AccountBasedExpenseLineDetail": {"AccountRef": {"value": account}}}]},
         )  # fmt: skip
-    Accountant(h.qbo).edit(qpo, Memo="behind a thousand others")
+    Accountant(h).edit(qpo, Memo="behind a thousand others")
     report, _ = check(h)
     # 2, or 3 when more than 1000 of the changes share the second the client asks from
     # (changedSince is sent to the second, as Intuit's examples show it)
@@ -380,7 +381,7 @@ def test_a_gap_over_30_days_asks_from_as_far_back_as_qbo_allows(h):
     and says what it cannot know."""
     _, qpo = synced_po(h)
     check(h)
-    Accountant(h.qbo).edit(qpo, Memo="edited while the sync was stopped")
+    Accountant(h).edit(qpo, Memo="edited while the sync was stopped")
     h.qbo.advance_clock(31 * 86400)
     h.clock.advance(days=31)
     report, log = run(h)
@@ -391,7 +392,7 @@ def test_a_gap_over_30_days_asks_from_as_far_back_as_qbo_allows(h):
 def test_drift_checks_off_send_nothing(h):
     settings = h.with_sync(drift_check_interval=0)
     _, qpo = synced_po(h, settings)
-    Accountant(h.qbo).edit(qpo, Memo="x")
+    Accountant(h).edit(qpo, Memo="x")
     start = len(h.qbo.request_log)
     report, _ = check(h, settings)
     assert our_requests(h, start) == [] and report.drift == []
@@ -409,7 +410,7 @@ def test_a_ledger_synced_before_drift_checks_existed(h):
     store.db.execute("delete from meta where key like 'drift_%'")
     store.close()
     run(h)  # the interval starts
-    Accountant(h.qbo).edit(h.qbo_po(edited["id"]), Memo="changed after the upgrade")
+    Accountant(h).edit(h.qbo_po(edited["id"]), Memo="changed after the upgrade")
     report, _ = check(h)
     assert [(f.doc_id, f.diffs) for f in report.drift] == [(edited["id"], ())]
     assert "not known" in report.drift[0].note
@@ -421,8 +422,8 @@ def test_drift_shows_in_status_the_status_page_and_metrics(h, monkeypatch, capsy
     po, qpo = synced_po(h, order_numbers=["PO-5001"])
     other = h.po(order_numbers=["PO-5002"])
     run(h)
-    Accountant(h.qbo).edit(qpo, Memo="changed by accounts")
-    Accountant(h.qbo).bill_every_line(h.qbo_po(other["id"]))
+    Accountant(h).edit(qpo, Memo="changed by accounts")
+    Accountant(h).bill_every_line(h.qbo_po(other["id"]))
     report, _ = check(h)
     assert report.drift_outstanding == {"edited": 1, "billed": 1}
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tracemalloc
 
+import pytest
 import requests
 
 from reconciler.documents.po.model import SourcePO
@@ -37,6 +38,7 @@ def _start_emulator() -> tuple[subprocess.Popen, str, str]:
     return proc, base_url, token
 
 
+@pytest.mark.slow  # a scale run: 10,000 POs through the pull (the inner loop reads small pages)
 def test_ten_thousand_po_backlog_streams_each_po_once_in_flat_memory():
     """Every PO of a 10,000 backlog comes out exactly once, and the traced peak while streaming
     is a small fraction of what holding the parsed POs would take."""

@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support import EventLog
+from support import EventLog, wire_to
 from sync_harness import harness
 
 from reconciler.app import dry_run as preview
@@ -37,8 +37,9 @@ def _delete_on_cancel(settings):
 
 
 @pytest.fixture
-def h(tmp_path):
+def h(tmp_path, monkeypatch):
     with harness(tmp_path, settings_hook=_delete_on_cancel) as h:
+        wire_to(h.clock, monkeypatch)  # the preview builds its own pass: on the harness's clock
         yield h
 
 

@@ -39,7 +39,11 @@ class Echo:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # (a short poll: `shutdown` waits for the loop to look, 0.5 s by default)
+        loop = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        loop.start()
 
 
 @pytest.fixture

@@ -52,11 +52,14 @@ def test_a_group_waiting_for_the_batch_window_builds_its_batch_once(monkeypatch)
         assert sender._turns.acquire(blocking=False)
     items = [BatchOp(str(i), "create", "Vendor", {"DisplayName": f"V{i}"}) for i in range(3)]
     looks = 0
+    looked_enough = threading.Event()
     real_wait = limiter.batch_budget_wait
 
     def counted_wait() -> float:
         nonlocal looks
         looks += 1
+        if looks >= 20:
+            looked_enough.set()
         return real_wait()
 
     monkeypatch.setattr(limiter, "batch_budget_wait", counted_wait)
@@ -70,10 +73,8 @@ def test_a_group_waiting_for_the_batch_window_builds_its_batch_once(monkeypatch)
         daemon=True,
     )
     sending.start()
-    deadline = time.monotonic() + 10
-    while looks < 20 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert looks >= 20 and client.batches_built == 0  # looked, built nothing
+    assert looked_enough.wait(10)
+    assert client.batches_built == 0  # looked 20 times, built nothing
     fake.now += 60.0  # the slot frees
     sending.join(timeout=10)
     assert not sending.is_alive()
@@ -110,19 +111,35 @@ def test_the_minute_s_last_batch_slot_goes_to_the_group_sent_first():
     limiter = RealmLimiter(batches_per_minute=1, clock=fake.clock, sleep=time.sleep)
     client = BatchOrAloneClient(limiter)
     sender = groups.GroupSender(client)
+    line = sender._line
     full = [BatchOp(str(i), "create", "PurchaseOrder", {"n": i}) for i in range(30)]
     tail = [BatchOp(str(i), "create", "PurchaseOrder", {"n": i}) for i in range(10)]
-    first_may_look, second_looked = threading.Event(), threading.Event()
-    real_wait = limiter.batch_budget_wait
+    first_in_line, first_may_look = threading.Event(), threading.Event()
+    # the second asks the line (and waits there), or, without the line, has sent its batch
+    second_decides = threading.Event()
+    real_wait, real_may_batch, real_batch = limiter.batch_budget_wait, line.may_batch, client.batch
 
     def watched_wait() -> float:
         if threading.current_thread().name == "first":
+            first_in_line.set()  # (it joined the line before it looks)
             assert first_may_look.wait(10)
-        else:
-            second_looked.set()
         return real_wait()
 
+    def asks_the_line(*args: Any) -> bool:
+        if threading.current_thread().name == "second":
+            second_decides.set()
+        return real_may_batch(*args)
+
+    def sends(*args: Any, **kw: Any) -> Any:
+        try:
+            return real_batch(*args, **kw)
+        finally:
+            if threading.current_thread().name == "second":
+                second_decides.set()
+
     limiter.batch_budget_wait = watched_wait  # type: ignore[method-assign]
+    line.may_batch = asks_the_line  # type: ignore[method-assign]
+    client.batch = sends  # type: ignore[method-assign]
     answers: dict[str, Any] = {}
 
     def send(name: str, items: list[BatchOp]) -> None:
@@ -135,13 +152,10 @@ def test_the_minute_s_last_batch_slot_goes_to_the_group_sent_first():
 
     first = threading.Thread(target=send, args=("first", full), name="first", daemon=True)
     first.start()
-    deadline = time.monotonic() + 10
-    while not sender._line._line and time.monotonic() < deadline:  # its place is taken
-        time.sleep(0.001)
+    assert first_in_line.wait(10)  # its place is taken
     second = threading.Thread(target=send, args=("second", tail), name="second", daemon=True)
     second.start()
-    assert second_looked.wait(10)
-    time.sleep(0.05)  # the second has seen the free slot (and, without the line, taken it)
+    assert second_decides.wait(10)  # it has seen the free slot (and, without the line, taken it)
     first_may_look.set()
     first.join(timeout=10)
     second.join(timeout=10)

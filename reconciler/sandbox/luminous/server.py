@@ -990,6 +990,9 @@ def _make_handler(emu: LuminousEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "LuminousEmulator/1.0"
+        # No Nagle (as the QBO emulator): the body, written after the headers, goes out at
+        # once instead of waiting ~40 ms on the client's delayed ACK of the headers.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the request log is kept in memory instead."""

@@ -10,12 +10,11 @@ the next QBO call must stop the pass with authorization lost, and the model reco
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import sqlite3
 import tempfile
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,13 +23,16 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 from reliability_kit import (
     CAPTURED,
+    SimulatedCrash,
     check_invariants,
     connect,
+    crash_armed,
+    crash_modules,
     in_process_deps,
     scaled,
     world,
 )
-from support import Clock, EventLog
+from support import EventLog
 
 from reconciler import crashpoints
 from reconciler.config.loader import load_settings
@@ -40,20 +42,7 @@ from reconciler.sandbox.qbo.server import FaultRule
 from reconciler.state import StateStore
 from reconciler.sync.engine import PassReport, run_pass
 
-
-def _calling_crash_point() -> list[str]:
-    """Every module of the package that imports crash_point (found in the source)."""
-    package = Path(crashpoints.__file__).parent
-    return sorted(
-        ".".join(("reconciler", *path.relative_to(package).with_suffix("").parts)).removesuffix(
-            ".__init__"
-        )
-        for path in package.rglob("*.py")
-        if "from reconciler.crashpoints import crash_point" in path.read_text()
-    )
-
-
-CRASH_MODULES = tuple(importlib.import_module(name) for name in _calling_crash_point())
+CRASH_MODULES = crash_modules()
 
 
 def test_the_model_can_crash_every_module_that_has_a_crash_point():
@@ -70,34 +59,6 @@ SETTLE_PASSES = 8
 WRITES = r"/(purchaseorder|batch)"
 
 
-class SimulatedCrash(BaseException):
-    """The process died here (not an Exception: nothing may catch it on the way out)."""
-
-
-@contextmanager
-def crash_armed(point: str | None, hit: int, on_crash):
-    """Replace every module's `crash_point` by one that dies at the `hit`-th `point`."""
-    seen = {"n": 0, "fired": False}
-
-    def fake(name: str) -> None:
-        if name != point:
-            return
-        seen["n"] += 1
-        if seen["n"] == hit:
-            seen["fired"] = True
-            on_crash()
-            raise SimulatedCrash(name)
-
-    originals = {m: m.crash_point for m in CRASH_MODULES if hasattr(m, "crash_point")}
-    for module in originals:
-        module.crash_point = fake
-    try:
-        yield seen
-    finally:
-        for module, original in originals.items():
-            module.crash_point = original
-
-
 class SyncModel(RuleBasedStateMachine):
     """Luminous changes and daemon passes in any order, against the invariants."""
 
@@ -107,7 +68,6 @@ class SyncModel(RuleBasedStateMachine):
         self.tmp = Path(tempfile.mkdtemp(prefix="reconciler-model-"))
         self.w = None
         self.ids: list[int] = []
-        self.clock = Clock()
         self.log = EventLog()
         self.need_reconnect = False
         self.crashes = 0
@@ -118,6 +78,7 @@ class SyncModel(RuleBasedStateMachine):
         only the daemon's look-before-create prevents a second PO after a crash."""
         self.forgetful = forgetful
         self.w = self.stack.enter_context(world(self.tmp))
+        self.clock = self.w.clock  # the passes' fake time, the QBO emulator's windows too
         self.w.qbo.duplicate_docnumber_check = not forgetful
         connect(self.w)
         self.settings = load_settings(None, self.w.env)
@@ -219,7 +180,6 @@ class SyncModel(RuleBasedStateMachine):
             clock=self.clock,
             store=store,
             qbo_timeout=(5.0, 5.0),
-            sleep=lambda _s: None,
         )
 
     def _pass(

@@ -16,7 +16,7 @@ from reconciler.documents.outcomes import Record
 from reconciler.model import LedgerEntry, Outcome, SyncStatus
 from reconciler.state import StateStore
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NOBODY = 65534
 
 

@@ -29,11 +29,12 @@ import threading
 
 import pytest
 from life_kit import SIGKILLED, SmallDisk, life, wait_for
+from reliability_kit import TOKEN_POINTS
 
 from reconciler.sandbox.qbo.server import FaultRule
 
 INTUIT_GRACE = {"refresh_grace": 24 * 3600}
-KILLS = ["token_refresh_start", "token_issued", "token_saving"]
+KILLS = list(TOKEN_POINTS)
 OTHERS = {"one": (), "two": (("doctor",),)}
 
 

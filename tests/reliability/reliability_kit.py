@@ -1,10 +1,13 @@
-"""Shared pieces of the reliability suite (crash, faults, bad input, security).
+"""Shared pieces of the reliability suite (crash, faults, bad input, identity, security).
 
 - Both emulators run in the test process (threads); the daemon under test is either a
   subprocess (`python -m reconciler run --once`, configured purely by RECONCILER_* variables, as
-  tests/integration/test_service.py does) or, for speed, `run_pass` in process.
+  tests/integration/test_service.py does) or, for speed, `run_pass` in process
+  (`InProcessDaemon`), on the world's fake clock (`World.clock`): its sleeps move the clock
+  instead of waiting, and the QBO emulator's rate windows read the same clock.
 - Every secret the suite hands out is a sentinel (`SENTINEL-7f3a-...`); every subprocess output
-  and every token the emulator issued is recorded here, and tests/security scans them all.
+  and every token the emulator issued is recorded here (`CAPTURED`), and tests/reliability's
+  conftest scans what each test recorded when it ends.
 - `scaled(bounded, long)`: the bounded size runs in every `pytest`; RECONCILER_LONG_TESTS=1
   runs the long variant (more seeds, more examples). Nothing is skipped either way.
 - `check_invariants`: every Luminous PO that must be in QBO is there exactly once with its
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -28,6 +32,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support import Clock, EventLog
 
 from reconciler.documents.values import clean_text
@@ -76,8 +81,32 @@ class Capture:
             return
         self.secret(data.get("access_token"), data.get("refresh_token"))
 
+    def leaks(self, *, since: int = 0) -> list[tuple[str, str]]:
+        """(label, the secret's first 20 characters) for every secret found in the outputs
+        recorded from `since` on: the sentinels and every token the emulator issued."""
+        with self.lock:
+            secrets = {LUMINOUS_TOKEN, CLIENT_SECRET, SENTINEL} | self.issued_secrets
+            outputs = self.outputs[since:]
+        return [
+            (label, secret[:20])
+            for label, text in outputs
+            for secret in secrets
+            if secret and secret in text
+        ]
+
 
 CAPTURED = Capture()
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_recorded_output() -> Iterator[None]:
+    """Ends every test of a folder whose conftest imports it: no secret the suite handed out
+    (the sentinels) or the emulator issued may appear in what the test recorded. Per test, so
+    it holds whichever worker of `pytest -n` ran the test and in whatever order."""
+    start = len(CAPTURED.outputs)
+    yield
+    leaks = CAPTURED.leaks(since=start)
+    assert leaks == [], f"secrets in recorded output: {leaks}"
 
 
 # --- Luminous data ------------------------------------------------------------------------
@@ -175,6 +204,7 @@ class World:
     lum: LuminousEmulator
     workdir: Path
     source: Source
+    clock: Clock  # the in-process passes' fake time; the QBO emulator's windows read it too
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -190,14 +220,18 @@ class World:
 def world(
     workdir: Path, *, requestid_replay: bool = True, qbo_options: dict | None = None
 ) -> Iterator[World]:
-    """Both emulators up for a whole scenario (restarts of the daemon included)."""
+    """Both emulators up for a whole scenario (restarts of the daemon included). The QBO
+    emulator's rate windows run on `World.clock`: real time for a child process (nothing moves
+    the clock then), the fake time of the in-process passes."""
+    clock = Clock()
+    options = {"limits_clock": clock.monotonic, **(qbo_options or {})}
     qbo = QBOEmulator(
-        client_secret=CLIENT_SECRET, requestid_replay=requestid_replay, **(qbo_options or {})
+        client_secret=CLIENT_SECRET, requestid_replay=requestid_replay, **options
     ).start(port=0)
     lum = LuminousEmulator(token=LUMINOUS_TOKEN).start(port=0)
     try:
         qbo.seed_default()
-        w = World(qbo, lum, workdir, Source(lum))
+        w = World(qbo, lum, workdir, Source(lum), clock)
         w.env = daemon_env(w)
         yield w
     finally:
@@ -266,6 +300,9 @@ def run_once(
 
 
 SIGKILLED = -9
+# The crash points of a token refresh, in order; each is SIGKILLed in
+# production/test_refresh_matrix.py (and `token_issued` in crash/test_crash_points.py too).
+TOKEN_POINTS = ("token_refresh_start", "token_issued", "token_saving")
 
 
 def settle(env: dict[str, str], *, max_runs: int = 6, label: str = "settle") -> list[int]:
@@ -447,28 +484,90 @@ def assert_invariants(w: World) -> Verdict:
     return verdict
 
 
-# --- in-process passes (faults, bad input) -------------------------------------------------
+# --- in-process crashes (the crash matrix, the model) --------------------------------------
 
 
-def in_process_deps(settings, *, log, clock, store, qbo_timeout, sleep):
-    """`wiring.build_deps` with a QBO client that backs off in milliseconds, not seconds, and
-    counts its requests; returns (deps, counter)."""
+class SimulatedCrash(BaseException):
+    """The process died here (not an Exception: nothing may catch it on the way out)."""
+
+
+def crash_modules() -> tuple[Any, ...]:
+    """Every module of the package that imports crash_point (found in the source)."""
+    import importlib
+
+    from reconciler import crashpoints
+
+    package = Path(crashpoints.__file__).parent
+    names = sorted(
+        ".".join(("reconciler", *path.relative_to(package).with_suffix("").parts)).removesuffix(
+            ".__init__"
+        )
+        for path in package.rglob("*.py")
+        if "from reconciler.crashpoints import crash_point" in path.read_text()
+    )
+    return tuple(importlib.import_module(name) for name in names)
+
+
+@contextmanager
+def crash_armed(point: str | None, hit: int, on_crash) -> Iterator[dict[str, Any]]:
+    """Replace every module's `crash_point` by one that dies at the `hit`-th `point`: it calls
+    `on_crash` (the power cut: close the state file) and raises SimulatedCrash. Yields
+    {"n": times the point was reached, "fired": whether it died}."""
+    seen = {"n": 0, "fired": False}
+
+    def fake(name: str) -> None:
+        if name != point:
+            return
+        seen["n"] += 1
+        if seen["n"] == hit:
+            seen["fired"] = True
+            on_crash()
+            raise SimulatedCrash(name)
+
+    originals = {m: m.crash_point for m in crash_modules() if hasattr(m, "crash_point")}
+    for module in originals:
+        module.crash_point = fake
+    try:
+        yield seen
+    finally:
+        for module, original in originals.items():
+            module.crash_point = original
+
+
+# --- in-process passes (crash matrix, faults, bad input) ----------------------------------
+
+
+def in_process_deps(settings, *, log, clock: Clock, store, qbo_timeout, sleep=None):
+    """`wiring.build_deps` on the fake `clock`, with a QBO client that backs off in
+    milliseconds, not seconds, and counts its requests; returns (deps, counter). `sleep` (the
+    clients' back-off; the clock's by default) is a hook that must move the clock itself."""
     from reconciler.app import wiring
     from reconciler.qbo.client import QBOClient
     from reconciler.qbo.limiter import RealmLimiter
     from reconciler.sync.engine import RequestCounter
 
+    sleep = sleep or clock.sleep
     tokens = wiring.token_source(settings, clock=clock)
     counter = RequestCounter()
-    deps = wiring.build_deps(settings, log=log, clock=clock, store=store, tokens=tokens)
+    deps = wiring.build_deps(
+        settings,
+        log=log,
+        clock=clock,
+        store=store,
+        tokens=tokens,
+        sleep=sleep,
+        monotonic=clock.monotonic,
+    )
     deps.qbo = QBOClient(
         wiring.session(for_url=settings.qbo.base_url),
         settings.qbo.base_url,
         settings.qbo.realm_id,
         tokens,
         timeout=qbo_timeout,
-        limiter=RealmLimiter(),  # as the daemon has: QBO's limits, kept on our side
+        # as the daemon has: QBO's limits, kept on our side (on the fake clock)
+        limiter=RealmLimiter(clock=clock.monotonic, sleep=clock.sleep),
         sleep=sleep,
+        monotonic=clock.monotonic,
         backoff_base=0.02,
         backoff_cap=0.1,
         throttle_wait=0.2,
@@ -478,7 +577,8 @@ def in_process_deps(settings, *, log, clock, store, qbo_timeout, sleep):
 
 
 class InProcessDaemon:
-    """`run_pass` with the wiring's pieces, but clients with short back-off and a sleep hook."""
+    """`run_pass` with the wiring's pieces, but clients with short back-off, on the world's fake
+    clock; `sleep` (a hook that records, then moves `w.clock`) replaces the clock's own."""
 
     def __init__(
         self,
@@ -493,21 +593,53 @@ class InProcessDaemon:
 
         self.w = w
         self.settings = load_settings(None, env or w.env)
-        self.clock = Clock()
+        self.clock = w.clock
         self.log = EventLog()
         self.qbo_timeout = qbo_timeout
         self.lum_timeout = lum_timeout
-        self.sleep = sleep or (lambda seconds: None)
+        self.sleep = sleep or w.clock.sleep
         self.reports: list[Any] = []
         self.aborted: list[str] = []
+        self.crashes: list[str] = []
 
-    def run(self, *, full_sweep: bool = False):
+    def run(self, *, full_sweep: bool = False, crash_at: str | None = None):
+        """One pass: its report, or None when Luminous stopped it or it crashed. `crash_at`
+        ("point" or "point:N") arms an in-process crash: at the N-th time the pass reaches the
+        point the state file is closed under it (a power cut) and the pass dies there; a
+        point never reached fails the test."""
         from reconciler import errors
-        from reconciler.app import wiring
-        from reconciler.luminous.client import LuminousClient
         from reconciler.sync.engine import run_pass
 
+        point, _, nth = (crash_at or "").partition(":")
         store = StateStore.open(self.w.state_path, clock=self.clock)
+        deps, counter = self._deps(store)
+        # The "power cut" closes the database under the store's own lock: closing a sqlite3
+        # connection while a worker thread is inside a statement on it crashes CPython.
+        with crash_armed(point or None, int(nth or 1), store.close) as seen:
+            try:
+                report = run_pass(deps, full_sweep=full_sweep, counter=counter)
+            except (SimulatedCrash, sqlite3.ProgrammingError):
+                assert seen["fired"], "a closed database without a crash"
+                report = None
+            except errors.Retryable as exc:  # Luminous unavailable: the whole pass waits
+                self.aborted.append(str(exc))
+                report = None
+            finally:
+                store.close()
+                CAPTURED.output("in-process events", "\n".join(self.log.lines))
+                self.log.lines.clear()
+        if point:
+            assert seen["fired"], f"{crash_at} was not reached ({seen['n']} times)"
+            self.crashes.append(crash_at)
+            return None
+        if report is not None:
+            self.reports.append(report)
+        return report
+
+    def _deps(self, store: StateStore):
+        from reconciler.app import wiring
+        from reconciler.luminous.client import LuminousClient
+
         deps, counter = in_process_deps(
             self.settings,
             log=self.log,
@@ -526,17 +658,7 @@ class InProcessDaemon:
             backoff_base=0.02,
             backoff_cap=0.1,
         )
-        try:
-            report = run_pass(deps, full_sweep=full_sweep, counter=counter)
-        except errors.Retryable as exc:  # Luminous unavailable: the whole pass waits
-            self.aborted.append(str(exc))
-            return None
-        finally:
-            store.close()
-            CAPTURED.output("in-process events", "\n".join(self.log.lines))
-            self.log.lines.clear()
-        self.reports.append(report)
-        return report
+        return deps, counter
 
     def settle(self, *, max_passes: int = 8) -> int:
         """Passes (clock moved 2 h each time) until one ends clean; how many it took."""

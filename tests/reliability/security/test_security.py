@@ -1,8 +1,8 @@
 """Security: no QBO query injection, TLS checks never off, no secret in any output, private files.
 
-The sentinel scan runs last in the suite (this directory sorts after crash/, faults/ and
-badinput/): it reads every subprocess output and in-process event the reliability suite
-recorded, plus a dedicated run here with a sentinel in every secret, including the tokens.
+The sentinel scan runs after every test of the reliability suite (tests/reliability/conftest.py)
+over every subprocess output and in-process event it recorded; here, dedicated runs with a
+sentinel in every secret, including the tokens, and a check that the scan finds a planted one.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from reliability_kit import (
     CLIENT_SECRET,
     LUMINOUS_TOKEN,
     SENTINEL,
+    Capture,
     InProcessDaemon,
     assert_invariants,
     connect,
@@ -29,7 +30,7 @@ from reliability_kit import (
 
 from reconciler.qbo.auth import FileTokenStore, Tokens
 
-PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
+PACKAGE = Path(__file__).resolve().parents[3] / "reconciler"
 INJECTIONS = [
     "x' OR Name = 'y",
     "x\\' OR DisplayName LIKE '%",
@@ -164,14 +165,20 @@ def test_state_file_and_token_store_are_private(tmp_path):
             assert not stat.S_IMODE(os.stat(extra).st_mode) & 0o077, extra
 
 
-def test_no_secret_in_any_output_the_reliability_suite_captured():
-    """The sentinel scan over everything recorded this session (runs after the other dirs)."""
-    secrets = {LUMINOUS_TOKEN, CLIENT_SECRET, SENTINEL} | CAPTURED.issued_secrets
-    assert CAPTURED.outputs, "nothing was captured"
-    leaks = [
-        (label, secret[:20])
-        for label, text in CAPTURED.outputs
-        for secret in secrets
-        if secret and secret in text
-    ]
-    assert leaks == []
+def test_the_sentinel_scan_finds_a_secret_in_what_a_test_recorded(tmp_path):
+    """tests/reliability/conftest.py scans what every test recorded when it ends; here it
+    reads a real in-process pass's events (no secret) and finds one planted in a copy."""
+    with world(tmp_path) as w:
+        connect(w)
+        w.source.po()
+        start = len(CAPTURED.outputs)
+        assert InProcessDaemon(w).run() is not None
+    recorded = CAPTURED.outputs[start:]
+    assert recorded and "pass_finished" in recorded[-1][1]
+    assert CAPTURED.leaks(since=start) == []
+    token = next(iter(CAPTURED.issued_secrets))
+    planted = Capture()
+    planted.issued_secrets = {token}
+    planted.output("planted", recorded[-1][1] + f" token={token} secret={CLIENT_SECRET}")
+    found = {secret for _label, secret in planted.leaks()}
+    assert found == {token[:20], CLIENT_SECRET[:20], SENTINEL[:20]}

@@ -1,15 +1,20 @@
 """Broken configurations stop `reconciler run --once` at start: exit 2, one clear line each.
 
-The daemon runs as a subprocess configured by RECONCILER_* variables and (here) a TOML file;
-nothing may be read, written or created before the configuration is known to be good.
+The command is configured by RECONCILER_* variables and (here) a TOML file; nothing may be
+read, written or created before the configuration is known to be good. Each case runs the
+CLI's `main` in process (the same code as the command, without an interpreter's start); one
+runs as the command itself, a child process, for the exit code a shell sees.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from reliability_kit import CLIENT_SECRET, LUMINOUS_TOKEN, run_once
+from reliability_kit import CAPTURED, CLIENT_SECRET, LUMINOUS_TOKEN, run_once
+
+from reconciler.app.cli import main
 
 BASE = {
     "RECONCILER_LUMINOUS__BASE_URL": "http://127.0.0.1:9/external/api/v1",
@@ -23,8 +28,6 @@ BASE = {
 
 
 def _env(tmp_path: Path, drop=(), **extra: str) -> dict[str, str]:
-    import os
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
     env.update({k: v for k, v in BASE.items() if k not in drop})
     env["RECONCILER_STATE__PATH"] = str(tmp_path / "state.sqlite")
@@ -104,9 +107,29 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize(("name", "make_env", "expected"), CONFIGS, ids=[c[0] for c in CONFIGS])
-def test_bad_configuration_is_a_clear_startup_error(tmp_path, name, make_env, expected):
+def test_bad_configuration_is_a_clear_startup_error(
+    tmp_path, monkeypatch, capsys, name, make_env, expected
+):
     """Exit 2 before any work, with every problem named; no state file is created."""
-    proc = run_once(make_env(tmp_path), label=f"config {name}", timeout=60)
+    monkeypatch.chdir(tmp_path)  # (as the command runs: no configuration file but the case's)
+    for key in [k for k in os.environ if k.startswith("RECONCILER_")]:
+        monkeypatch.delenv(key)
+    for key, value in make_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    code = main(["run", "--once"])
+    stderr = capsys.readouterr().err
+    CAPTURED.output(f"config {name}", stderr)
+    assert code == 2, stderr
+    for text in expected:
+        assert text in stderr, f"{text!r} not in {stderr!r}"
+    assert not (tmp_path / "state.sqlite").exists()
+
+
+def test_a_bad_configuration_exits_2_from_the_command_line(tmp_path):
+    """The command itself, as a shell runs it: exit 2, the problems on stderr, no traceback,
+    no state file."""
+    _name, make_env, expected = CONFIGS[1]  # two problems at once
+    proc = run_once(make_env(tmp_path), label="config from the command line", timeout=60)
     assert proc.returncode == 2, proc.stderr
     for text in expected:
         assert text in proc.stderr, f"{text!r} not in {proc.stderr!r}"

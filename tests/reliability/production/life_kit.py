@@ -29,14 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from reliability_kit import CAPTURED, CLIENT_SECRET, LUMINOUS_TOKEN, REPO, SIGKILLED
 
 from reconciler.sandbox.luminous.server import LuminousEmulator
 from reconciler.sandbox.qbo.server import QBOEmulator
 
-REPO = Path(__file__).resolve().parents[2]
-LUMINOUS_TOKEN = "SENTINEL-32-luminous-token"
-CLIENT_SECRET = "SENTINEL-32-client-secret"
-SIGKILLED = -9
+__all__ = ["REPO", "SIGKILLED"]  # for the tests, from the suite's one kit
 
 
 def free_port() -> int:
@@ -203,7 +201,7 @@ class Life:
         env = {**self.env, **extra}
         if crash_at:
             env["RECONCILER_CRASH_AT"] = crash_at
-        return subprocess.run(
+        proc = subprocess.run(
             [*(prefix or []), sys.executable, "-m", "reconciler", *args],
             env=env,
             cwd=REPO,
@@ -211,6 +209,9 @@ class Life:
             text=True,
             timeout=timeout,
         )
+        CAPTURED.output(f"{args[:2]} stdout", proc.stdout)  # for the suite's sentinel scan
+        CAPTURED.output(f"{args[:2]} stderr", proc.stderr)
+        return proc
 
     def daemon(self, *, prefix: list[str] | None = None, name: str = "daemon", **extra: str):
         env = {**self.env, "RECONCILER_DAEMON__HEALTH_PORT": str(free_port()), **extra}
@@ -265,6 +266,8 @@ def life(
     finally:
         for daemon in world.daemons:
             daemon.stop(timeout=5)
+            CAPTURED.output(f"daemon log {daemon.log_path.name}", daemon.text())
+        CAPTURED.tokens_from(world.token_path)
         lum.stop()
         qbo.stop()
 
