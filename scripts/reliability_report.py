@@ -213,7 +213,7 @@ def render(cases: list[Case], *, mode: str, seconds: float, commit: str, exit_co
     out += _table(
         ("input", "result"),
         [(f"record `{c.params}`", c.outcome) for c in records]
-        + [(f"config `{c.params}`", c.outcome) for c in configs],
+        + [(f"config `{c.params or c.name.removeprefix('test_')}`", c.outcome) for c in configs],
     )
     out += ["", "### Security", ""]
     security = by_file["test_security"]
