@@ -8,6 +8,10 @@ its CSV download, sorting deep in the list; and the picture in docs/status-page.
 
 (without the variable the test writes it to a temporary directory only, so a test run leaves
 the committed file alone).
+
+Marked slow (filling 100,000 documents holds a worker about 20 s): the inner loop keeps the
+page in the browser at a small ledger (test_status_page_browser.py); CI runs this module, and
+bench/status_page.py measures the page at this size.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from reconciler.web.routes import StatusPage
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "status-page.png"
 DOCUMENTS = 100_000
+pytestmark = pytest.mark.slow
 sys.path.insert(0, str(REPO / "scripts"))
 from seed_ledger import END, seed  # noqa: E402
 

@@ -6,6 +6,9 @@ Intuit developer blog, 2024): refresh tokens rotate; "always store and use the L
 token returned"; a retired one answers 400 invalid_grant. The emulator retires a used refresh
 token at once (the less forgiving reading), so a process that refreshes with a pair another
 process already rotated meets exactly the invalid_grant that stopped the daemon on main.
+
+Each case waits in real time for a refresh to fall due (12 to 15 s): the inner loop runs one
+of each (`doctor`, `shared`); the other two are marked slow and run in CI.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def _until_refresh_due(expires_at: str) -> float:
 
 @pytest.mark.parametrize(
     "other",
-    [("doctor",), ("run", "--once", "--dry-run")],
+    [("doctor",), pytest.param(("run", "--once", "--dry-run"), marks=pytest.mark.slow)],
     ids=["doctor", "dry-run"],
 )
 def test_another_process_refreshing_the_token_leaves_the_daemon_syncing(tmp_path, other):
@@ -61,7 +64,7 @@ def test_another_process_refreshing_the_token_leaves_the_daemon_syncing(tmp_path
         assert w.stored_tokens()["refresh_token"] == rotated["refresh_token"]  # taken, not spent
 
 
-@pytest.mark.parametrize("layout", ["shared", "tokens-alone"])
+@pytest.mark.parametrize("layout", ["shared", pytest.param("tokens-alone", marks=pytest.mark.slow)])
 def test_a_full_disk_at_refresh_time_never_spends_the_refresh_token(tmp_path, layout):
     """Case 2. Before: the refresh succeeded at Intuit (the old token retired), the save failed
     on the full disk, TokenStoreError stopped the daemon, and the new pair died with it: after

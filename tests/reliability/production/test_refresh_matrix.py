@@ -20,6 +20,10 @@ expires when the new one is returned. The matrix runs under Intuit's documented 
 strict reading is run too, and there exactly one point cannot be survived by any client: a
 kill between Intuit's answer and its bytes reaching the disk (`token_issued`), which then ends
 with exit 2 and the fix named, nothing written to QBO.
+
+Marked slow (19 runs of child processes, about 75 s of a worker): the inner loop keeps a full
+disk at refresh time and another process refreshing (test_connection_life.py) and the SIGKILL
+at `token_issued` (crash/test_crash_points.py); CI runs the whole matrix.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from reconciler.sandbox.qbo.server import FaultRule
 
 INTUIT_GRACE = {"refresh_grace": 24 * 3600}
 KILLS = list(TOKEN_POINTS)
+pytestmark = pytest.mark.slow
 OTHERS = {"one": (), "two": (("doctor",),)}
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from life_kit import Webhook, life, wait_for
 
 from reconciler.sandbox.luminous.server import LuminousFault
 
 
+@pytest.mark.slow  # five aborted passes in real time; tests/unit/test_stop_alerts.py counts
 def test_an_interrupted_sync_is_announced_once_with_its_fix_and_its_recovery(tmp_path):
     """Case 3, aborted passes. Before: passes aborted for as long as Luminous was down and no
     alert said so, nor that it came back. After: after `aborted_passes` in a row, one alert
