@@ -195,6 +195,18 @@ def list_of(value: Any, where: str) -> list[Any]:
     return value
 
 
+def read_document(
+    raw: Mapping[str, Any], id_field: str, read: Callable[[Mapping[str, Any], int], Parsed]
+) -> Parsed:
+    """`read(raw, id)` for one document whose id could be read: a field it cannot read
+    becomes `InvalidSourceRecord` naming that id, so the record fails alone."""
+    doc_id = document_id(raw, id_field)
+    try:
+        return read(raw, doc_id)
+    except UnreadableField as bad:
+        raise InvalidSourceRecord(str(bad), doc_id=doc_id) from None
+
+
 def read_or_reject(
     raw: Any,
     parse: Callable[[Mapping[str, Any]], Parsed],

@@ -34,7 +34,6 @@ from reconciler.documents.bill.model import (
     SourceBillCost,
     SourceBillLine,
 )
-from reconciler.errors import InvalidSourceRecord
 from reconciler.luminous import values as v
 from reconciler.luminous.fields import (
     ALLOCATION_FIELDS,
@@ -59,20 +58,12 @@ STATUS_ALIASES = {"voided": "void", "on hold": "on_hold", "held": "on_hold"}
 
 def parse_bill(raw: Mapping[str, Any]) -> SourceBill:
     """One Luminous bill; `InvalidSourceRecord` with the reason when it cannot be read."""
-    doc_id = v.document_id(raw, BILL_FIELDS["id"])
-    try:
-        return _bill(raw, doc_id)
-    except UnreadableField as bad:
-        raise InvalidSourceRecord(str(bad), doc_id=doc_id) from None
+    return v.read_document(raw, BILL_FIELDS["id"], _bill)
 
 
 def parse_receipt(raw: Mapping[str, Any]) -> SourceBill:
     """One Luminous receiving report, read as the bill it becomes."""
-    doc_id = v.document_id(raw, RECEIPT_FIELDS["id"])
-    try:
-        return _receipt(raw, doc_id)
-    except UnreadableField as bad:
-        raise InvalidSourceRecord(str(bad), doc_id=doc_id) from None
+    return v.read_document(raw, RECEIPT_FIELDS["id"], _receipt)
 
 
 def bill_or_reject(raw: Any) -> SourceBill | RejectedRecord:

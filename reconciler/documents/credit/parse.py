@@ -14,7 +14,6 @@ from typing import Any
 
 from reconciler.documents.bill.parse import bill_item_line
 from reconciler.documents.credit.model import CreditStatus, SourceApplication, SourceCredit
-from reconciler.errors import InvalidSourceRecord
 from reconciler.luminous import values as v
 from reconciler.luminous.fields import CREDIT_APPLICATION_FIELDS, VENDOR_CREDIT_FIELDS
 from reconciler.luminous.values import UnreadableField
@@ -25,11 +24,7 @@ REVERSED = frozenset({"reversed", "deleted", "cancelled", "canceled"})
 
 
 def parse_credit(raw: Mapping[str, Any]) -> SourceCredit:
-    doc_id = v.document_id(raw, VENDOR_CREDIT_FIELDS["id"])
-    try:
-        return _credit(raw, doc_id)
-    except UnreadableField as bad:
-        raise InvalidSourceRecord(str(bad), doc_id=doc_id) from None
+    return v.read_document(raw, VENDOR_CREDIT_FIELDS["id"], _credit)
 
 
 def credit_or_reject(raw: Any) -> SourceCredit | RejectedRecord:

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.documents.payment.model import PaymentStatus, SourcePayment
-from reconciler.errors import InvalidSourceRecord
 from reconciler.luminous import values as v
 from reconciler.luminous.fields import BILL_FIELDS, PAYMENT_FIELDS
 from reconciler.luminous.values import UnreadableField
@@ -21,11 +20,7 @@ PAYMENT_TYPES = frozenset({"cash", "credit_card", "debit_card", "check", "bank_t
 
 
 def parse_payment(raw: Mapping[str, Any]) -> SourcePayment:
-    doc_id = v.document_id(raw, PAYMENT_FIELDS["id"])
-    try:
-        return _payment(raw, doc_id)
-    except UnreadableField as bad:
-        raise InvalidSourceRecord(str(bad), doc_id=doc_id) from None
+    return v.read_document(raw, PAYMENT_FIELDS["id"], _payment)
 
 
 def payment_or_reject(raw: Any) -> SourcePayment | RejectedRecord:
