@@ -18,10 +18,14 @@ from reconciler.model import SyncStatus
 
 # The codes of retries that never sent a write: a document stamped in the future by our clock
 # (`outcomes.waiting`), one waiting for a document it depends on, or parked behind one never
-# to be pushed. Gone from Luminous, such a document is skipped; any other retry's create may
-# have landed.
-FUTURE_CODE, WAIT_CODE, PARK_CODE = "future_updated_at", "po_not_in_qbo", "po_not_pushed"
-UNSENT_RETRY_CODES = frozenset({FUTURE_CODE, WAIT_CODE, PARK_CODE})
+# to be pushed; the code names what it depends on (a bill its PO; a payment or a credit's
+# application its bill). Gone from Luminous, such a document is skipped; any other retry's
+# create may have landed.
+FUTURE_CODE = "future_updated_at"
+WAIT_CODE, PARK_CODE = "po_not_in_qbo", "po_not_pushed"
+BILL_WAIT_CODE, BILL_PARK_CODE = "bill_not_in_qbo", "bill_not_pushed"
+WAITING_CODES = frozenset({WAIT_CODE, PARK_CODE, BILL_WAIT_CODE, BILL_PARK_CODE})
+UNSENT_RETRY_CODES = WAITING_CODES | {FUTURE_CODE}
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class Wait:
     """A document this one depends on is not in QBO yet: retrying, no attempt spent."""
 
     reason: str
+    code: str = WAIT_CODE
     operation: ClassVar[str] = "wait"
 
 
@@ -94,6 +99,7 @@ class Park:
     that one (or this one) changes."""
 
     reason: str
+    code: str = PARK_CODE
     operation: ClassVar[str] = "skip"
 
 

@@ -16,6 +16,11 @@ FIXES: dict[str, str] = {
         "such bills without the link."
     ),
     "po_not_in_qbo": "Nothing to do: the bill goes as soon as its PO is in QuickBooks.",
+    "bill_not_pushed": (
+        "The bill this payment or credit application pays is not pushed (skipped or failed; "
+        "the reason names it). Fix that bill first; this one follows on the next pass."
+    ),
+    "bill_not_in_qbo": "Nothing to do: it goes as soon as its bill is in QuickBooks.",
     "future_updated_at": (
         "Luminous stamped the document later than both clocks; it is taken up once that time "
         "has passed. Check the Luminous server's clock if this lasts."

@@ -253,11 +253,9 @@ def not_sent(
     if isinstance(action, actions.Reject):
         return reject(base, action.reason, number=number, updated_at=updated_at)
     if isinstance(action, actions.Wait):
-        return wait(
-            base, action.reason, number=number, updated_at=updated_at, now=now, policy=policy
-        )
+        return wait(base, action, number=number, updated_at=updated_at, now=now, policy=policy)
     if isinstance(action, actions.Park):
-        return parked(base, action.reason, number=number, updated_at=updated_at)
+        return parked(base, action, number=number, updated_at=updated_at)
     return hold(base, action, number=number, updated_at=updated_at)
 
 
@@ -316,7 +314,7 @@ def waiting(
 
 def wait(
     base: LedgerEntry,
-    reason: str,
+    action: actions.Wait,
     *,
     number: str | None,
     updated_at: datetime | None,
@@ -330,19 +328,19 @@ def wait(
         status=SyncStatus.RETRYING,
         number=number or base.number,
         source_updated_at=updated_at or base.source_updated_at,
-        last_error_code=actions.WAIT_CODE,
-        last_error_message=reason,
+        last_error_code=action.code,
+        last_error_message=action.reason,
         next_retry_at=now + policy.backoff_cap,
         force_retry=False,
     )
     outcome = _outcome(
-        kept, SyncStatus.RETRYING, "wait", error_code=actions.WAIT_CODE, message=reason
+        kept, SyncStatus.RETRYING, "wait", error_code=action.code, message=action.reason
     )
     return Record(kept, outcome)
 
 
 def parked(
-    base: LedgerEntry, reason: str, *, number: str | None, updated_at: datetime | None
+    base: LedgerEntry, action: actions.Park, *, number: str | None, updated_at: datetime | None
 ) -> Record:
     """Skipped, with the reason and its code, until what it depends on (or the document)
     changes: a bill whose PO is not pushed by design (a draft, awaiting approval) is not pushed
@@ -352,13 +350,13 @@ def parked(
         status=SyncStatus.SKIPPED,
         number=number or base.number,
         source_updated_at=updated_at or base.source_updated_at,
-        last_error_code=actions.PARK_CODE,
-        last_error_message=reason,
+        last_error_code=action.code,
+        last_error_message=action.reason,
         next_retry_at=None,
         force_retry=False,
     )
     outcome = _outcome(
-        kept, SyncStatus.SKIPPED, "skip", error_code=actions.PARK_CODE, message=reason
+        kept, SyncStatus.SKIPPED, "skip", error_code=action.code, message=action.reason
     )
     return Record(kept, outcome)
 

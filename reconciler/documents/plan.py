@@ -43,9 +43,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from reconciler.documents.actions import (
-    PARK_CODE,
     UNSENT_RETRY_CODES,
-    WAIT_CODE,
+    WAITING_CODES,
     Action,
     Close,
     Create,
@@ -188,9 +187,7 @@ def decide_vanished(
 def woken(entry: LedgerEntry | None) -> bool:
     """A user asked for a retry, or the document was waiting (or parked) for another one that
     has changed since: it is not backing off from a failure."""
-    return entry is not None and (
-        entry.force_retry or entry.last_error_code in (WAIT_CODE, PARK_CODE)
-    )
+    return entry is not None and (entry.force_retry or entry.last_error_code in WAITING_CODES)
 
 
 def backoff(attempts: int, *, base: timedelta, cap: timedelta, jitter: float) -> timedelta:

@@ -121,9 +121,11 @@ def test_a_payment_waits_for_its_bill_and_is_parked_when_the_bill_is_void():
     waiting = POStanding(POState.WAITING, "INV-1", "bill INV-1 is not in QBO yet (retrying)")
     early = decide(parse_payment(raw()), bill=waiting)
     assert isinstance(early.action, actions.Wait) and early.waits_for == (5,)
+    assert early.action.code == "bill_not_in_qbo"  # what it waits for, not a PO
     void = POStanding(POState.NEVER, "INV-1", "bill INV-1 is void in QBO")
     parked = decide(parse_payment(raw()), bill=void)
     assert isinstance(parked.action, actions.Park) and "void in QBO" in parked.action.reason
+    assert parked.action.code == "bill_not_pushed"
 
 
 def test_a_void_payment_is_voided_in_qbo_or_skipped_when_it_never_got_there():

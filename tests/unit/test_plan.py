@@ -358,7 +358,16 @@ def test_vanished_while_waiting_unsent_is_skipped(code):
 
 
 def test_unsent_retry_codes_are_the_codes_their_writers_use():
-    assert {actions.WAIT_CODE, actions.PARK_CODE, "future_updated_at"} == UNSENT_RETRY_CODES
+    waiting = {actions.Wait("w").code, actions.Park("p").code}  # a bill on its PO
+    waiting |= {actions.BILL_WAIT_CODE, actions.BILL_PARK_CODE}  # payments, credits on a bill
+    assert waiting | {"future_updated_at"} == UNSENT_RETRY_CODES
+
+
+def test_every_waiting_code_has_its_fix():
+    """The status page's "Failures by reason" says what to do next to each count."""
+    from reconciler.documents.fixes import FIXES
+
+    assert {code for code in UNSENT_RETRY_CODES if code not in FIXES} == set()
 
 
 def test_vanished_and_failed_stays_parked():

@@ -134,8 +134,10 @@ def test_a_credit_applied_to_a_bill_not_in_qbo_waits_and_to_a_void_one_is_parked
     waiting = POStanding(POState.WAITING, "INV-1", "bill INV-1 is not in QBO yet (pending)")
     early = decide(parse_credit(raw()), bills={5: waiting})
     assert isinstance(early.action, actions.Wait) and early.waits_for == (5,)
+    assert early.action.code == "bill_not_in_qbo"
     void = POStanding(POState.NEVER, "INV-1", "bill INV-1 is void in QBO")
     parked = decide(parse_credit(raw()), bills={5: void})
+    assert isinstance(parked.action, actions.Park) and parked.action.code == "bill_not_pushed"
     assert (
         isinstance(parked.action, actions.Park)
         and "reverse the application" in parked.action.reason

@@ -68,10 +68,10 @@ class CreditPlan:
         reasons = "; ".join(dict.fromkeys(s.reason for s in blocked.values()))
         if any(s.state is POState.WAITING for s in blocked.values()):
             why = f"applied to a bill not in QBO yet: {reasons}"
-            return Decision(actions.Wait(why), None, number, vendor, wakers)
+            return Decision(actions.Wait(why, actions.BILL_WAIT_CODE), None, number, vendor, wakers)
         if blocked:
             why = f"applied to a bill QBO will not hold: {reasons}; reverse the application"
-            return Decision(actions.Park(why), None, number, vendor, wakers)
+            return Decision(actions.Park(why, actions.BILL_PARK_CODE), None, number, vendor, wakers)
         return None
 
     def desired(self, record: SourceCredit, context: CreditContext) -> DesiredDocument:

@@ -56,10 +56,14 @@ class PaymentPlan:
         bill = context.bill
         if bill.state is POState.WAITING:
             wakers = (record.bill_id,)
-            return Decision(actions.Wait(bill.reason), None, number, vendor, wakers)
+            return Decision(
+                actions.Wait(bill.reason, actions.BILL_WAIT_CODE), None, number, vendor, wakers
+            )
         if bill.state is POState.NEVER:
             why = f"{bill.reason}: the payment has nothing to pay in QBO"
-            return Decision(actions.Park(why), None, number, vendor, (record.bill_id,))
+            return Decision(
+                actions.Park(why, actions.BILL_PARK_CODE), None, number, vendor, (record.bill_id,)
+            )
         return None
 
     def desired(self, record: SourcePayment, context: PaymentContext) -> DesiredDocument:

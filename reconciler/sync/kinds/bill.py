@@ -23,7 +23,6 @@ from reconciler.sync.kinds.declaration import Kind, PassParts
 from reconciler.write.bill import BillWriter
 
 PO = DocKind.PURCHASE_ORDER
-WAITING_CODES = (actions.WAIT_CODE, actions.PARK_CODE)
 
 
 class BillHooks:
@@ -71,7 +70,7 @@ class BillHooks:
         """A bill that waits or is parked notes the POs that will wake it; one that no longer
         waits forgets them."""
         waiting = isinstance(decision.action, actions.Wait | actions.Park)
-        if waiting or (entry is not None and entry.last_error_code in WAITING_CODES):
+        if waiting or (entry is not None and entry.last_error_code in actions.WAITING_CODES):
             wakers = decision.waits_for if waiting else ()
             self._parts.lines.wait_for(self.kind, doc_id, wakers)
 

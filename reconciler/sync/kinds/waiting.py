@@ -15,8 +15,6 @@ from reconciler.documents.plan import Decision
 from reconciler.model import DocKind, LedgerEntry
 from reconciler.sync.kinds.declaration import PassParts
 
-WAITING_CODES = (actions.WAIT_CODE, actions.PARK_CODE)
-
 
 class WaitsForBills:
     """`decided`, `before`, `after` and the bills' standings, for one kind."""
@@ -33,7 +31,7 @@ class WaitsForBills:
         """One that waits or is parked notes the bills that will wake it; one that no longer
         waits forgets them."""
         waiting = isinstance(decision.action, actions.Wait | actions.Park)
-        if waiting or (entry is not None and entry.last_error_code in WAITING_CODES):
+        if waiting or (entry is not None and entry.last_error_code in actions.WAITING_CODES):
             wakers = decision.waits_for if waiting else ()
             self._parts.lines.wait_for(self.kind, doc_id, wakers)
 
