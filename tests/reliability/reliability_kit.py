@@ -218,7 +218,11 @@ class World:
 
 @contextmanager
 def world(
-    workdir: Path, *, requestid_replay: bool = True, qbo_options: dict | None = None
+    workdir: Path,
+    *,
+    requestid_replay: bool = True,
+    qbo_options: dict | None = None,
+    lum_options: dict | None = None,
 ) -> Iterator[World]:
     """Both emulators up for a whole scenario (restarts of the daemon included). The QBO
     emulator's rate windows run on `World.clock`: real time for a child process (nothing moves
@@ -228,7 +232,7 @@ def world(
     qbo = QBOEmulator(
         client_secret=CLIENT_SECRET, requestid_replay=requestid_replay, **options
     ).start(port=0)
-    lum = LuminousEmulator(token=LUMINOUS_TOKEN).start(port=0)
+    lum = LuminousEmulator(token=LUMINOUS_TOKEN, **(lum_options or {})).start(port=0)
     try:
         qbo.seed_default()
         w = World(qbo, lum, workdir, Source(lum), clock)

@@ -1,8 +1,9 @@
-"""The pieces of issue 32's end-to-end tests ("a production life"): both emulators in this
-process, the CLI and the daemon as child processes configured by RECONCILER_* variables, and
-small faults on 127.0.0.1 and on real filesystems between them.
+"""The pieces of issue 32's end-to-end tests ("a production life"), on top of the suite's kit
+(`reliability_kit`: its world of both emulators, its sentinels and the per-test secret scan):
+the CLI and the daemon as child processes configured by RECONCILER_* variables, and small
+faults on 127.0.0.1 and on real filesystems between them.
 
-- `life(tmp_path)`: the emulators, a work directory and the environment of every child.
+- `life(tmp_path)`: the kit's world, a work directory and the environment of every child.
 - `Life.cli(...)`: one `python -m reconciler ...` run (optionally killed at a crash point).
 - `Life.daemon(...)`: `reconciler run` as a child, its JSON log read as it goes.
 - `SmallDisk`: the daemon in a private mount namespace (`unshare -rm`) whose state directory
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from reliability_kit import CAPTURED, CLIENT_SECRET, LUMINOUS_TOKEN, REPO, SIGKILLED
+from reliability_kit import CAPTURED, CLIENT_SECRET, LUMINOUS_TOKEN, REPO, SIGKILLED, world
 
 from reconciler.sandbox.luminous.server import LuminousEmulator
 from reconciler.sandbox.qbo.server import QBOEmulator
@@ -256,20 +257,18 @@ def environment(qbo: QBOEmulator, lum: LuminousEmulator, workdir: Path) -> dict[
 def life(
     workdir: Path, *, qbo_options: dict[str, Any] | None = None, lum_options: dict | None = None
 ) -> Iterator[Life]:
-    qbo = QBOEmulator(client_secret=CLIENT_SECRET, **(qbo_options or {})).start(port=0)
-    lum = LuminousEmulator(token=LUMINOUS_TOKEN, **(lum_options or {})).start(port=0)
-    (workdir / "var").mkdir(parents=True, exist_ok=True)
-    world = Life(qbo, lum, workdir, environment(qbo, lum, workdir))
-    qbo.seed_default()
-    try:
-        yield world
-    finally:
-        for daemon in world.daemons:
-            daemon.stop(timeout=5)
-            CAPTURED.output(f"daemon log {daemon.log_path.name}", daemon.text())
-        CAPTURED.tokens_from(world.token_path)
-        lum.stop()
-        qbo.stop()
+    """The suite's `world` (both emulators, QBO's default company), configured as an operator
+    runs the daemon: state and tokens under `var/`, passes every second, health on a port."""
+    with world(workdir, qbo_options=qbo_options, lum_options=lum_options) as w:
+        (workdir / "var").mkdir(parents=True, exist_ok=True)
+        lived = Life(w.qbo, w.lum, workdir, environment(w.qbo, w.lum, workdir))
+        try:
+            yield lived
+        finally:
+            for daemon in lived.daemons:
+                daemon.stop(timeout=5)
+                CAPTURED.output(f"daemon log {daemon.log_path.name}", daemon.text())
+            CAPTURED.tokens_from(lived.token_path)
 
 
 # --- a small disk ------------------------------------------------------------------------------
