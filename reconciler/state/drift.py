@@ -148,6 +148,12 @@ class DriftRecords:
             if checked_at is not None:
                 self._set(CHECKED_AT, checked_at)
 
+    def note(self, pending: LedgerEntry, finding: Settled, *, run_id: str) -> None:
+        """A finding made while our own write is out (a 5010 refused it): its history line
+        only. The pending row stays as it is, since our write goes over that version next."""
+        if finding.outcome is not None:
+            self._ledger.record([Record(pending, finding.outcome)], run_id=run_id)
+
     # --- what the status views show -----------------------------------------------------
 
     def counts(self) -> dict[str, int]:

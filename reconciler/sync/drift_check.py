@@ -14,14 +14,15 @@ records (`state.DriftRecords`), logs one event per document and fills the pass r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from reconciler import errors
 from reconciler.config.loader import Settings
 from reconciler.documents import drift
-from reconciler.model import DocKind
+from reconciler.model import DocKind, SyncStatus
 from reconciler.qbo import cdc
 from reconciler.sync.report import PassReport
 
@@ -106,6 +107,30 @@ class DriftCheck:
         if settled:
             self.records.apply(settled, run_id=self.run_id, cdc_from=None)
             self._report(settled, report)
+
+    def met_by_our_update(
+        self, kind: DocKind, current: Mapping[str, Any], report: PassReport
+    ) -> None:
+        """A 5010: QBO refused our update because someone else wrote the document since our
+        last write. Their version (`current`, read for its SyncToken) is compared with our
+        snapshot now, as a check would have done (the refused write did nothing), reported and
+        kept in the history, before our update goes over it: never masked."""
+        qbo_id = str(current.get("Id") or "")
+        if kind not in drift.ENTITIES or not self.interval or not qbo_id:
+            return
+        owner = self.records.owners(kind, [qbo_id]).get(qbo_id)
+        if owner is None:
+            return
+        pending, snap = owner
+        entry = replace(pending, status=SyncStatus.SYNCED)  # as it stood before our write
+        if not drift.is_news(entry, snap, current):
+            return
+        held = drift.held_form(kind, current, self.fields[kind])
+        sighting = drift.assess(kind, entry, snap, held)
+        settled = drift.settle(entry, sighting, snap, self.policy) if sighting else None
+        if settled is not None and settled.finding is not None:
+            self.records.note(pending, settled, run_id=self.run_id)
+            self._report([settled], report)
 
     def _ask(self, kinds: Sequence[DocKind], since: datetime, now: datetime, r: PassReport) -> None:
         entities = [drift.ENTITIES[kind].entity for kind in kinds]

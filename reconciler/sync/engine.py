@@ -174,6 +174,7 @@ class Pass:
             clock=self.d.clock,
             rng=self.d.rng,
             in_flight=self.s.qbo.max_concurrent,
+            on_stale=lambda kind, current: self.drift.met_by_our_update(kind, current, self.report),
         )
         try:
             with pipeline:

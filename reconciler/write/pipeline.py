@@ -118,9 +118,10 @@ class WritePipeline:
         rng: random.Random,
         in_flight: int = BATCHES_IN_FLIGHT,
         lookahead: int = LOOKAHEAD,
+        on_stale: Callable[[DocKind, Mapping[str, Any]], None] = lambda kind, current: None,
     ) -> None:
         self._writers = writers
-        self._sender = WriteSender(writers, policy=policy, clock=clock, rng=rng)
+        self._sender = WriteSender(writers, policy=policy, clock=clock, rng=rng, on_stale=on_stale)
         self._recorder = recorder
         self._send_group = send_group
         self._max_in_flight = max(1, in_flight)

@@ -3,7 +3,9 @@
 `WriteSender` sends one `Write` alone (through its kind's `DocumentWriter`) and keeps
 going until it settles: a vanished reference (610/2500) is resolved afresh and sent once more,
 a stale SyncToken (5010) is re-read and sent up to `STALE_RETRIES` more times, always under a
-new requestid (QBO would replay the first answer to the old one). What each answer means comes
+new requestid (QBO would replay the first answer to the old one). The version re-read after a
+5010 is someone else's write: `on_stale` (the drift check) compares it with our snapshot before
+ours goes over it, so their edit is reported, never masked. What each answer means comes
 from `outcomes.fate_of`; the rows it ends in come from the `outcomes` builders.
 """
 
@@ -58,11 +60,13 @@ class WriteSender:
         policy: plan.PlanPolicy,
         clock: Callable[[], datetime],
         rng: random.Random,
+        on_stale: Callable[[DocKind, Mapping[str, Any]], None] = lambda kind, current: None,
     ) -> None:
         self._writers = writers
         self._policy = policy
         self._clock = clock
         self._rng = rng
+        self._on_stale = on_stale
 
     def writer(self, write: Write) -> DocumentWriter:
         return self._writers[write.kind]
@@ -102,7 +106,9 @@ class WriteSender:
                     continue
                 if fate is Fate.RESEND_STALE and stale_left:
                     stale_left -= 1
-                    token = writer.fresh_sync_token(begun)
+                    current = writer.current(begun)
+                    self._on_stale(write.kind, current)
+                    token = str(current["SyncToken"])
                     begun = replace(begun, sync_token=token)
                     request_id = request_ids.derive_request_id(request_id, "stale", token)
                     error = None

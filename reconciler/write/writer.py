@@ -12,8 +12,8 @@ body, what it changes on an update, and its checks of QBO's answer (`write.po`, 
   (`per_vendor`: supplier numbers repeat across suppliers);
 - **a create whose answer was lost** is looked up again before it is sent again, and what
   landed is adopted;
-- **updates** are sparse, with the SyncToken the ledger holds; a stale one (5010) is read
-  afresh by the sender (`fresh_sync_token`);
+- **updates** are sparse, with the SyncToken the ledger holds; after a stale one (5010) the
+  sender reads the document afresh (`current`);
 - **line Ids**: every answer's lines are staged for the ledger (`state.lines`), so the next
   update sends each kept line with its Id, and a bill links to a PO line by its Id.
 
@@ -240,9 +240,9 @@ class DocumentWriter:
             return self._create(write, begun, payload, request_id)
         return self.send_change(write, begun, payload, request_id)
 
-    def fresh_sync_token(self, begun: LedgerEntry) -> str:
-        """5010: someone changed the document since we last wrote it; QBO's token now."""
-        return str(self.read(begun.qbo_id or "")["SyncToken"])
+    def current(self, begun: LedgerEntry) -> dict[str, Any]:
+        """5010: someone changed the document since we last wrote it; QBO's version now."""
+        return self.read(begun.qbo_id or "")
 
     def landed_create(
         self, desired: Any, begun: LedgerEntry, payload: Mapping[str, Any]

@@ -208,6 +208,37 @@ def test_an_update_after_a_qbo_edit_sends_qbos_sync_token_first_time(h):
 
 
 @pytest.mark.parametrize("policy", ["report", "restore"])
+def test_an_edit_our_update_meets_as_a_5010_is_reported_not_masked(h, policy):
+    """Someone edits the PO in QBO and, before a drift check sees it, a Luminous edit updates
+    the PO: QBO answers 5010, the sync reads QBO's version and compares it with the snapshot
+    of its last write before its update goes over it. Before: the update went out on the new
+    SyncToken and the edit was never reported (the next check took that version for ours)."""
+    settings = h.with_sync(drift=policy)
+    po, qpo = synced_po(h, settings, order_numbers=["PO-7010"])
+    Accountant(h).edit(qpo, Memo="checked by accounts")
+    h.edit(po["id"], public_note="Deliver to dock 3")
+    start = len(h.qbo.request_log)
+
+    report, log = run(h, settings)
+
+    posts = [e["status"] for e in our_requests(h, start) if e["method"] == "POST"]
+    assert posts[0] != 200 and posts[-1] == 200 and len(posts) == 2  # the 5010, then ours
+    assert [f.number for f in report.drift] == ["PO-7010"]
+    assert {d.field: d.theirs for d in report.drift[0].diffs} == {"Memo": "checked by accounts"}
+    assert len(events(log, "po_drift")) == 1
+    assert report.counts["updated"] == 1
+    assert h.qbo_po(po["id"])["Memo"] == "Deliver to dock 3"  # Luminous's edit went through
+    store = h.store()
+    try:
+        history = [row.message or "" for row in store.ledger.history(po["id"])]
+    finally:
+        store.close()
+    assert any("Memo" in line for line in history), history  # kept, not only logged
+    again, log = check(h, settings)
+    assert again.drift == [] and events(log, "po_drift") == []
+
+
+@pytest.mark.parametrize("policy", ["report", "restore"])
 def test_a_po_deleted_in_qbo(h, policy):
     """Reported as deleted. `report`: not recreated, even when Luminous changes the PO, until a
     user asks (`reconciler retry`); `restore`: recreated on the next pass (looked up first)."""

@@ -85,9 +85,9 @@ class FakeWriter:
     def forget_refs(self, desired):
         self.forgotten.append(desired.n)
 
-    def fresh_sync_token(self, begun):
+    def current(self, begun):
         self.tokens_read += 1
-        return "7"
+        return {"Id": begun.qbo_id, "SyncToken": "7"}
 
     def lifecycle_after(self, write):
         return Lifecycle.OPEN
