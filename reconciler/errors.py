@@ -28,12 +28,15 @@ class ReconcilerError(Exception):
     """Root of everything reconciler raises on purpose."""
 
     code: str | None = None
+    fix: str | None = None  # what a person does about it, when the error knows (`fix_for`)
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, fix: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if fix is not None:
+            self.fix = fix
 
     def __str__(self) -> str:
         return self.message
@@ -47,9 +50,8 @@ def code_of(exc: BaseException) -> str | None:
 def fix_for(exc: BaseException | None) -> str:
     """What a person does about an error that stopped a pass (alerts, logs, the exit line):
     the error's own `fix` when it names one, else the fix for its kind."""
-    own = getattr(exc, "fix", None)
-    if isinstance(own, str) and own:
-        return own
+    if isinstance(exc, ReconcilerError) and exc.fix:
+        return exc.fix
     for kind, hint in _FIXES:
         if isinstance(exc, kind):
             return hint

@@ -267,24 +267,21 @@ def print_result(sb: Sandbox, report: PassReport, out: TextIO) -> None:
     try:
         entries = store.ledger.entries()
         print("\n" + status_table.table(entries), file=out)
-        failed = next(
-            (
-                e
-                for e in entries
-                if e.status is SyncStatus.FAILED and e.kind is DocKind.PURCHASE_ORDER
-            ),
-            None,
+        failed = (
+            e for e in entries if e.status is SyncStatus.FAILED and e.kind is DocKind.PURCHASE_ORDER
         )
-        if failed is not None:
-            print(f"\n$ reconciler status {failed.number}", file=out)
-            history = store.ledger.history(failed.doc_id, failed.kind)
-            print(status_table.po_detail(failed, history), file=out)
-        billed = _closed_by_its_bill(sb, store)
-        if billed is not None:
-            print(f"\n$ reconciler status {billed.number}", file=out)
-            print(status_table.po_detail(billed, store.ledger.history(billed.doc_id)), file=out)
+        for shown in (next(failed, None), _closed_by_its_bill(sb, store)):
+            if shown is not None:  # as `reconciler status <number>` shows it
+                print(f"\n$ reconciler status {shown.number}", file=out)
+                history = store.ledger.history(shown.doc_id, shown.kind)
+                print(status_table.document_detail(shown, history), file=out)
     finally:
         store.close()
+    _print_qbo_company(sb, out)
+
+
+def _print_qbo_company(sb: Sandbox, out: TextIO) -> None:
+    """The POs and bills the emulated QBO company now holds, each bill with its POs."""
     pos = sb.qbo.objects("PurchaseOrder")
     print(f"\nPurchase orders now in the emulated QBO company {sb.qbo.realm_id}:", file=out)
     for po in sorted(pos, key=lambda p: int(p["Id"])):

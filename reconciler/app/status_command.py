@@ -125,10 +125,12 @@ def _detail(args: argparse.Namespace, store: StateStore, links: Links, out: Text
         return EXIT_NOT_FOUND
     for kind, doc_id in keys:
         entry = ledger.entry(doc_id, kind)
+        if entry is None:
+            continue  # `find` named it: only another process's removal makes this happen
         history = ledger.history(doc_id, kind)
         drift = store.drift.detail(kind, doc_id)
         if args.json:
-            out.write(status_table.detail_json(entry, history, drift, links) + "\n")  # type: ignore[arg-type]
+            out.write(status_table.detail_json(entry, history, drift, links) + "\n")
         else:
-            out.write(status_table.po_detail(entry, history, drift) + "\n")  # type: ignore[arg-type]
+            out.write(status_table.document_detail(entry, history, drift) + "\n")
     return EXIT_OK

@@ -114,7 +114,7 @@ def table(entries: Sequence[LedgerEntry], *, total: int | None = None) -> str:
     return scrub("\n".join(lines)) or ""
 
 
-def po_detail(
+def document_detail(
     entry: LedgerEntry, history: Sequence[HistoryRow], drift: DriftDetail | None = None
 ) -> str:
     lines = [

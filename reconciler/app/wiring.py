@@ -123,8 +123,10 @@ def token_store(settings: Settings) -> RedactingTokenStore:
 
 def auth_client_factory(settings: Settings) -> Callable[[], Any]:
     def make() -> Any:
+        from reconciler.qbo.auth_client import BoundedAuthClient  # intuit-oauth when needed
+
         q = settings.qbo
-        return _bounded_auth_client()(
+        return BoundedAuthClient(
             client_id=q.client_id,
             client_secret=q.client_secret.reveal() if q.client_secret else "",
             redirect_uri=q.redirect_uri,
@@ -133,28 +135,6 @@ def auth_client_factory(settings: Settings) -> Callable[[], Any]:
         )
 
     return make
-
-
-_AUTH_CLIENT: list[type] = []
-
-
-def _bounded_auth_client() -> type:
-    """intuit-oauth's AuthClient with a timeout on every request: it sends none, and a token
-    endpoint that never answers would hold a refresh (and its cross-process lock) for ever."""
-    if not _AUTH_CLIENT:
-        from intuitlib.client import AuthClient
-
-        class BoundedAuthClient(AuthClient):  # type: ignore[misc]
-            def __init__(self, *args: Any, timeout: float, **kwargs: Any) -> None:
-                self.request_timeout = timeout  # read by the constructor's discovery GET
-                super().__init__(*args, **kwargs)
-
-            def request(self, method: Any, url: Any, **kwargs: Any) -> Any:
-                kwargs.setdefault("timeout", self.request_timeout)
-                return super().request(method, url, **kwargs)
-
-        _AUTH_CLIENT.append(BoundedAuthClient)
-    return _AUTH_CLIENT[0]
 
 
 def token_source(

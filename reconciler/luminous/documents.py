@@ -25,7 +25,12 @@ from reconciler.luminous.fields import (
     VENDOR_CREDIT_FIELDS,
 )
 from reconciler.luminous.filters import FilterMemory
-from reconciler.luminous.http import LuminousHTTP, LuminousRequestError, int_or_none
+from reconciler.luminous.http import (
+    LuminousHTTP,
+    LuminousRequestError,
+    ascending_ids,
+    int_or_none,
+)
 from reconciler.luminous.keyed import KeyedReader, ReadReport, stamp_of
 
 Row = dict[str, Any]
@@ -109,17 +114,18 @@ def all_ids(
                     "per_page": str(http.per_page),
                 },
             )
-            ids = [int_or_none(r.get(id_field)) for r in rows]
-            if any(i is None for i in ids) or ids != sorted(set(ids)) or (ids and ids[0] <= last):
-                if last and ids and ids[0] is not None and ids[0] <= last:
+            served = [int_or_none(r.get(id_field)) for r in rows]
+            ids = ascending_ids(served, after=last)
+            if ids is None:
+                if last and served and served[0] is not None and served[0] <= last:
                     filters.id_filter_is(path, "ignored")
                 break  # the server ignored the filter or the sort: walk every page instead
             if last:
                 filters.id_filter_is(path, "works")
-            yield from ids  # type: ignore[misc]
+            yield from ids
             if len(ids) < http.per_page:
                 return
-            last = ids[-1]  # type: ignore[assignment]
+            last = ids[-1]
     except LuminousRequestError as exc:
         if not f.refused(exc):
             raise

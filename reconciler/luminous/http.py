@@ -25,7 +25,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -216,6 +216,15 @@ def int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def ascending_ids(ids: Sequence[int | None], *, after: int) -> list[int] | None:
+    """The ids of a page asked for as `id[gt]=after&sort=id:asc`, or None when the server did
+    not serve it so: an id missing, repeated, out of order, or not after `after`."""
+    known = [i for i in ids if i is not None]
+    if len(known) != len(ids) or known != sorted(set(known)) or (known and known[0] <= after):
+        return None
+    return known
 
 
 def total_of(body: dict[str, Any]) -> int | None:

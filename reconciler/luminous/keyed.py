@@ -34,7 +34,13 @@ from typing import Any
 
 from reconciler.luminous import filters as f
 from reconciler.luminous.filters import FilterMemory
-from reconciler.luminous.http import LuminousHTTP, LuminousRequestError, int_or_none, total_of
+from reconciler.luminous.http import (
+    LuminousHTTP,
+    LuminousRequestError,
+    ascending_ids,
+    int_or_none,
+    total_of,
+)
 from reconciler.luminous.values import parse_timestamp, whole_id
 
 Row = dict[str, Any]
@@ -196,15 +202,15 @@ class KeyedReader:
                     raise
                 self.filters.id_filter_is(self.path, "refused")
                 return False
-            ids = [doc_id_of(r) for r in rows]
+            served = [doc_id_of(r) for r in rows]
             stamps = [stamp_of(r) for r in rows]
             if any(s != instant for s in stamps):
                 if all(s is not None and s.date() == instant.date() for s in stamps):
                     self.filters.dates_only(self.path, self.form)  # `[eq]` matched the day
                 return False
-            unordered = ids != sorted(set(ids))  # type: ignore[type-var]
-            if unordered or any(i is None or i <= last for i in ids):
-                if last and all(i is not None for i in ids):
+            ids = ascending_ids(served, after=last)
+            if ids is None:
+                if last and None not in served:
                     self.filters.id_filter_is(self.path, "ignored")
                 return False
             if last:
@@ -214,7 +220,7 @@ class KeyedReader:
                     yield self.complete(row)
             if len(rows) < self.http.per_page:
                 return True
-            last = ids[-1]  # type: ignore[assignment]
+            last = ids[-1]
 
     def _sent(self, lower: datetime, inclusive: bool) -> tuple[str, str]:
         """The lower bound as a request writes it."""

@@ -122,19 +122,22 @@ def _store_error(action: str, path: Path, exc: OSError) -> errors.ReconcilerErro
             f"cannot {action} the token file {path}: the disk is full; {fix} (nothing was "
             "refreshed: the stored tokens are still the live ones)",
             code="disk_full",
+            fix=fix,
         )
     elif exc.errno == errno.ELOOP:
         fix = "set qbo.token_store to the real file"
         error = TokenStoreError(
             f"the token file {path} is a symbolic link; refusing to follow it: {fix}",
             code="token_store_symlink",
+            fix=fix,
         )
     else:
         fix = f"give this user write access to {path.parent}, or set qbo.token_store elsewhere"
         error = TokenStoreError(
-            f"cannot {action} the token file {path}: {exc.strerror}; {fix}", code="token_store"
+            f"cannot {action} the token file {path}: {exc.strerror}; {fix}",
+            code="token_store",
+            fix=fix,
         )
-    error.fix = fix  # type: ignore[attr-defined]
     return error
 
 

@@ -38,8 +38,9 @@ class TaxRateTable:
         for code in iter_all(self._client, "TaxCode", every):
             details = (code.get("PurchaseTaxRateList") or {}).get("TaxRateDetail") or []
             found = [values.get(_rate_id(detail)) for detail in details]
-            if found and all(value is not None for value in found):
-                table[str(code["Id"])] = sum(found, Decimal(0))  # type: ignore[arg-type]
+            rates = [rate for rate in found if rate is not None]
+            if rates and len(rates) == len(found):  # a rate not read: no total for the code
+                table[str(code["Id"])] = sum(rates, Decimal(0))
         return table
 
 

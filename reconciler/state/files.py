@@ -31,8 +31,7 @@ class StateFileError(Fatal):
     says what to do."""
 
     def __init__(self, message: str, *, fix: str) -> None:
-        super().__init__(f"{message}; {fix}", code="state_file")
-        self.fix = fix
+        super().__init__(f"{message}; {fix}", code="state_file", fix=fix)
 
 
 class StateFileMissing(StateFileError):
@@ -52,9 +51,9 @@ class StateFileFull(Retryable):
     transaction is rolled back); the next passes try again, and go on once space is freed."""
 
     def __init__(self, path: str | Path) -> None:
-        self.fix = f"free space on the filesystem of {Path(path).resolve().parent}"
+        fix = f"free space on the filesystem of {Path(path).resolve().parent}"
         super().__init__(
-            f"the disk holding the state file {path} is full; {self.fix}", code="disk_full"
+            f"the disk holding the state file {path} is full; {fix}", code="disk_full", fix=fix
         )
 
 

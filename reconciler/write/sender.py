@@ -213,8 +213,7 @@ class WriteSender:
         )
         if problem:
             record = outcomes.landed_wrong(record, problem)
-        elif getattr(write.desired, "note", None):  # what was decided of an absent field
-            note = write.desired.note  # type: ignore[union-attr]
+        elif note := getattr(write.desired, "note", None):  # decided of an absent field
             record = replace(record, outcome=replace(record.outcome, message=note))
         if write.adopting is not None:
             record = replace(record, entry=replace(record.entry, adopted=True))

@@ -256,7 +256,7 @@ def test_extra_costs_become_account_lines_and_status_lists_bills(tmp_path, capsy
         store = h.store()
         try:
             table = status_view.table(store.ledger.entries())
-            detail = status_view.po_detail(
+            detail = status_view.document_detail(
                 store.ledger.entry(b["id"], DocKind.BILL),
                 store.ledger.history(b["id"], DocKind.BILL),
             )

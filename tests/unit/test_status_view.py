@@ -36,7 +36,7 @@ def test_long_reason_is_cut_in_the_table_but_not_in_detail():
     """The table stays readable; `status PO` shows the whole reason."""
     entry = LedgerEntry(doc_id=1, status=SyncStatus.FAILED, last_error_message="x" * 300)
     assert "x" * 300 not in status_view.table([entry])
-    assert "x" * 300 in status_view.po_detail(entry, [])
+    assert "x" * 300 in status_view.document_detail(entry, [])
 
 
 def test_empty_ledger_says_so():
@@ -50,7 +50,7 @@ def test_detail_lists_history_in_order():
         HistoryRow(T, "r1", "create", "pending", None, None, None),
         HistoryRow(T, "r1", "create", "failed", None, "6240", "name taken"),
     ]
-    out = status_view.po_detail(_failed(), history)
+    out = status_view.document_detail(_failed(), history)
     assert out.index("pending") < out.index("name taken")
     assert "Luminous id 1042" in out
 

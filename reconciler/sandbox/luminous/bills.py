@@ -414,7 +414,7 @@ class BillBook:
         out["items"] = [self._render_item(i, style, bid) for i in record.get("items") or []]
         out["extra_costs"] = [_render_extra(c, style, bid) for c in record.get("extra_costs") or []]
         out["payments"] = [dict(p) for p in record.get("payments") or []]
-        vendor = self.emu._suppliers.get(record.get("vendor_id"))  # type: ignore[arg-type]
+        vendor = self.emu.supplier(record.get("vendor_id"))
         out.setdefault("vendor_name", vendor["name"] if vendor else None)
         out["purchase_order_ids"] = purchase_order_ids(record)
         for key, value in bill_totals(record).items():
@@ -426,7 +426,7 @@ class BillBook:
         out = dict(item)
         if out.get("amount") is None:
             out["amount"] = render_money(item_amount(item), style, bid)
-        product = self.emu._products.get(item.get("product_id"))  # type: ignore[arg-type]
+        product = self.emu.product(item.get("product_id"))
         out.setdefault("product", dict(product) if product else None)
         return out
 

@@ -40,7 +40,7 @@ Query = list[tuple[str, str]]
 def route(book: BillBook, method: str, parts: list[str], query: Query, body: Any) -> Answer:
     """Answer a public bills request, or None when the path is not one of ours."""
     if parts[:1] == ["purchase-orders"] and parts[2:] == ["billable-lines"] and method == "GET":
-        po = book.emu._pos.get(parse_id(parts[1]))  # type: ignore[arg-type]
+        po = book.emu.purchase_order(parse_id(parts[1]))
         if po is None:
             raise LuminousNotFound("Purchase order")
         rows = po_line_rows(book.emu, po, book.billed_quantities())

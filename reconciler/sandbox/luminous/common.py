@@ -115,6 +115,12 @@ def find_po_line(pos: dict[int, dict[str, Any]], po_id: Any, item_id: Any) -> di
     raise LuminousInvalid("purchase_order_item_id", f"no line {item_id!r} on PO {po_id}")
 
 
+def by_id(table: dict[int, dict[str, Any]], ident: Any) -> dict[str, Any] | None:
+    """A record by an id as a client sent it: stored ids are ints, so any other type (a
+    string, a raw list or dict) finds nothing."""
+    return table.get(ident) if isinstance(ident, int) else None
+
+
 def parse_id(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 

@@ -218,7 +218,7 @@ class CreditBook:
         out = {k: v for k, v in record.items() if not k.startswith("_")}
         out["items"] = [self._render_item(i, style, cid) for i in record["items"]]
         out["applications"] = [dict(a) for a in record["applications"]]
-        vendor = self.emu._suppliers.get(record.get("vendor_id"))  # type: ignore[arg-type]
+        vendor = self.emu.supplier(record.get("vendor_id"))
         out.setdefault("vendor_name", vendor["name"] if vendor else None)
         for key, value in credit_totals(record).items():
             out[key] = render_money(value, style, cid)
@@ -228,7 +228,7 @@ class CreditBook:
         out = dict(item)
         if out.get("amount") is None:
             out["amount"] = render_money(_item_amount(item), style, cid)
-        product = self.emu._products.get(item.get("product_id"))  # type: ignore[arg-type]
+        product = self.emu.product(item.get("product_id"))
         out["product"] = dict(product) if product else None
         return out
 
@@ -274,7 +274,7 @@ class CreditBook:
 
     def _render_return(self, record: dict[str, Any]) -> dict[str, Any]:
         out = dict(record)
-        vendor = self.emu._suppliers.get(record.get("vendor_id"))  # type: ignore[arg-type]
+        vendor = self.emu.supplier(record.get("vendor_id"))
         out["vendor_name"] = vendor["name"] if vendor else None
         return out
 

@@ -78,6 +78,7 @@ from reconciler.sandbox.luminous.common import (
     ZERO,
     LuminousInvalid,
     as_number,
+    by_id,
     cents,
     guarded,
     to_decimal,
@@ -344,6 +345,16 @@ class LuminousEmulator:
         value = self._next_id[kind]
         self._next_id[kind] = value + 1
         return value
+
+    def supplier(self, ident: Any) -> dict[str, Any] | None:
+        """A supplier by a stored id of any type (for the document books' renderings)."""
+        return by_id(self._suppliers, ident)
+
+    def product(self, ident: Any) -> dict[str, Any] | None:
+        return by_id(self._products, ident)
+
+    def purchase_order(self, ident: Any) -> dict[str, Any] | None:
+        return by_id(self._pos, ident)
 
     def add_supplier(self, name: str, **fields: Any) -> dict[str, Any]:
         with self._lock:
@@ -720,10 +731,10 @@ class LuminousEmulator:
         are, whatever their type (a server does not fall over on the data it holds)."""
         out = {k: v for k, v in record.items() if k != "items"}
         if "supplier" not in record:
-            supplier = _by_id(self._suppliers, record.get("supplier_id"))
+            supplier = by_id(self._suppliers, record.get("supplier_id"))
             out["supplier"] = dict(supplier) if supplier else None
         if "warehouse" not in record and self.embed_warehouse:
-            warehouse = _by_id(self._warehouses, record.get("warehouse_id"))
+            warehouse = by_id(self._warehouses, record.get("warehouse_id"))
             out["warehouse"] = dict(warehouse) if warehouse else None
         items = record.get("items") or []
         lines = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
@@ -747,7 +758,7 @@ class LuminousEmulator:
             return item  # stored raw
         out = {k: v for k, v in item.items() if k != "product_id"}
         if "product" not in item:
-            product = _by_id(self._products, item.get("product_id"))
+            product = by_id(self._products, item.get("product_id"))
             out["product"] = dict(product) if product else None
             out["product_id"] = item.get("product_id")
         if self.money_style == "numbers":  # as the reference shows: JSON numbers
@@ -976,11 +987,6 @@ class LuminousEmulator:
 
 
 # --- filters, sort, paging ---------------------------------------------------------------
-
-
-def _by_id(table: dict[int, dict[str, Any]], ident: Any) -> dict[str, Any] | None:
-    """A reference record by a stored id of any type (a raw list or dict finds nothing)."""
-    return table.get(ident) if isinstance(ident, int | str) else None
 
 
 # --- HTTP plumbing -----------------------------------------------------------------------
