@@ -1,17 +1,21 @@
 """Headless Chromium for the status page's browser tests (Debian's chromium, driven by
 Selenium through /usr/bin/chromedriver: nothing is downloaded).
 
-`.ci/run` installs chromium; elsewhere the tests skip without it, unless
-RECONCILER_REQUIRE_BROWSER=1 (CI sets it, so a missing browser fails there).
+`.ci/run` installs chromium; without it each browser test fails, naming the packages to
+install (never a silent skip: the page would go untested).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -27,22 +31,14 @@ FLAGS = (
     "--window-size=1280,1180",
 )
 
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-    if os.environ.get("RECONCILER_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("chromium and chromium-driver are required (apt-get install them)")
-    pytest.skip("chromium / chromium-driver not installed", allow_module_level=True)
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import (  # noqa: E402
-    StaleElementReferenceException,
-    WebDriverException,
-)
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
 
 def start_browser(profile: Path, downloads: Path | None = None):
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail(
+            "the status page's browser tests need Debian's chromium and chromium-driver: "
+            "apt-get install chromium chromium-driver (.ci/run does)",
+            pytrace=False,
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in FLAGS:
