@@ -115,6 +115,8 @@ class PassWatch:
                 reason=hold.describe(),
             )
             self.notifier.status(f"waiting: {hold.describe()}")
+        else:  # each later poll: a debug line only (what a test or a curious operator counts)
+            self.log.debug("pass_still_held", service=hold.service)
         self._alert(SYNC, Trouble("interrupted", hold.describe(), HOLD_FIX))
 
     def _tokens(self) -> None:

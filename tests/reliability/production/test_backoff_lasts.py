@@ -27,11 +27,11 @@ def test_luminous_asking_for_an_hour_of_quiet_gets_it_even_across_a_restart(tmp_
         assert w.cli("run", "--once").returncode == 0
         w.lum.add_fault(LuminousFault(path_regex=".*", status=429, retry_after=3600, times=None))
         before = w.lum.count()
-        daemon = w.daemon()
+        daemon = w.daemon(RECONCILER_LOGGING__LEVEL="DEBUG")
         held = daemon.wait_event("pass_held")
         asked = w.lum.count() - before
         assert asked >= 1
-        time.sleep(4)  # four more polls
+        daemon.wait_event("pass_still_held", count=4)  # four more polls
         assert w.lum.count() - before == asked  # not one more request
         assert len(daemon.events("pass_held")) == 1
         assert len(daemon.events("pass_aborted")) == 1
@@ -41,9 +41,9 @@ def test_luminous_asking_for_an_hour_of_quiet_gets_it_even_across_a_restart(tmp_
         health = w.health(port).json()
         assert health["healthy"] and health["reason"].startswith("waiting: Luminous asked")
         daemon.stop()
-        again = w.daemon(name="daemon-again")
+        again = w.daemon(name="daemon-again", RECONCILER_LOGGING__LEVEL="DEBUG")
         again.wait_event("pass_held")
-        time.sleep(2)
+        again.wait_event("pass_still_held", count=2)
         assert w.lum.count() - before == asked  # the restart honoured it too
         assert not again.events("pass_started")
         again.stop()

@@ -18,10 +18,12 @@ import threading
 import time
 
 import requests
-from life_kit import REPO, life
+from life_kit import REPO, life, wait_for
+
+from reconciler.web.health import WORKERS  # the status page's
 
 DOCUMENTS = 60_000  # an export larger than the kernel buffers a slow reader leaves
-SLOW = 6  # more than the page's 4 workers
+SLOW = 6  # more than its workers
 HOLD_S = 6.0
 PROBE_BOUND_S = 1.0
 
@@ -48,9 +50,10 @@ def _fill(path, n: int) -> None:
         store.close()
 
 
-def _slow_download(port: int, hold_s: float) -> None:
+def _slow_download(port: int, hold_s: float, serving: threading.Event) -> None:
     """The status page's CSV export, read a little at a time (a slow link, a stalled
-    browser): the server's worker stays on it while it lasts."""
+    browser): the server's worker stays on it while it lasts; `serving` is set once the
+    export's first bytes arrived (a worker is on it)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, set first
     sock.connect(("127.0.0.1", port))
@@ -58,7 +61,8 @@ def _slow_download(port: int, hold_s: float) -> None:
     ends = time.monotonic() + hold_s
     with sock:
         while time.monotonic() < ends and sock.recv(512):
-            time.sleep(0.25)
+            serving.set()
+            time.sleep(0.25)  # the slow reader is the fault under test
 
 
 def test_healthz_is_never_queued_behind_page_views_and_head_is_answered(tmp_path):
@@ -77,10 +81,13 @@ def test_healthz_is_never_queued_behind_page_views_and_head_is_answered(tmp_path
         port = daemon.port
         daemon.wait_event("pass_finished")
         base = f"http://127.0.0.1:{port}"
-        held = [threading.Thread(target=_slow_download, args=(port, HOLD_S)) for _ in range(SLOW)]
+        serving = [threading.Event() for _ in range(SLOW)]
+        held = [
+            threading.Thread(target=_slow_download, args=(port, HOLD_S, event)) for event in serving
+        ]
         for thread in held:
             thread.start()
-        time.sleep(1.0)  # the exports have every worker
+        wait_for(lambda: sum(e.is_set() for e in serving) >= WORKERS)  # each worker on one
         queued: list[float] = []
 
         def view() -> None:  # a page view now waits for a worker
