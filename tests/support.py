@@ -9,6 +9,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+# The settings every configuration needs, as RECONCILER_* variables (its two secrets included).
+MINIMAL_ENV = {
+    "RECONCILER_LUMINOUS__API_TOKEN": "lum-token-123",
+    "RECONCILER_QBO__CLIENT_SECRET": "qbo-secret-456",
+    "RECONCILER_LUMINOUS__BASE_URL": "https://acme.api.joinluminous.com/external/api/v1",
+    "RECONCILER_QBO__REALM_ID": "9130355",
+    "RECONCILER_QBO__CLIENT_ID": "client",
+}
+
 
 class Clock:
     """One fake time for a test: the wall clock (call it), the monotonic clock and `sleep`.

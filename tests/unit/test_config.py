@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import MINIMAL_ENV
 
 from reconciler.config.loader import (
     QBO_BASE_URLS,
@@ -28,16 +29,8 @@ from reconciler.errors import ConfigError
 from reconciler.model import ItemKind
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "reconciler.example.toml"
-SECRETS = {
-    "RECONCILER_LUMINOUS__API_TOKEN": "lum-token-123",
-    "RECONCILER_QBO__CLIENT_SECRET": "qbo-secret-456",
-}
-MINIMAL = {
-    **SECRETS,
-    "RECONCILER_LUMINOUS__BASE_URL": "https://acme.api.joinluminous.com/external/api/v1",
-    "RECONCILER_QBO__REALM_ID": "9130355",
-    "RECONCILER_QBO__CLIENT_ID": "client",
-}
+MINIMAL = MINIMAL_ENV
+SECRETS = {k: v for k, v in MINIMAL.items() if k.endswith(("API_TOKEN", "CLIENT_SECRET"))}
 
 
 def write(tmp_path: Path, text: str) -> str:

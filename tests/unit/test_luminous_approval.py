@@ -14,6 +14,7 @@ import dataclasses
 
 import pytest
 from po_samples import make_po
+from support import MINIMAL_ENV
 from support import policy as make_policy
 from support import rules as make_rules
 
@@ -128,15 +129,8 @@ def test_default_settings_and_the_policy_carry_them():
 def test_no_approved_value_with_approval_required_is_a_config_problem(tmp_path):
     path = tmp_path / "reconciler.toml"
     path.write_text("[sync]\napproved_values = []\n", encoding="utf-8")
-    env = {
-        "RECONCILER_LUMINOUS__API_TOKEN": "t",
-        "RECONCILER_QBO__CLIENT_SECRET": "s",
-        "RECONCILER_LUMINOUS__BASE_URL": "https://acme.api.joinluminous.com/external/api/v1",
-        "RECONCILER_QBO__REALM_ID": "1",
-        "RECONCILER_QBO__CLIENT_ID": "c",
-    }
     with pytest.raises(ConfigError) as info:
-        load_settings(str(path), env)
+        load_settings(str(path), MINIMAL_ENV)
     assert any("sync.approved_values is empty" in p for p in info.value.problems)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 from po_samples import make_po
-from support import policy
+from support import MINIMAL_ENV, policy
 from support import rules as make_rules
 
 from reconciler.config.loader import Settings, load_settings
@@ -84,18 +84,11 @@ def test_both_settings_default_to_close():
 def test_the_settings_take_only_close_or_delete(tmp_path):
     path = tmp_path / "reconciler.toml"
     path.write_text('[sync]\non_inactive = "archive"\non_deleted = "delete"\n', encoding="utf-8")
-    env = {
-        "RECONCILER_LUMINOUS__API_TOKEN": "t",
-        "RECONCILER_QBO__CLIENT_SECRET": "s",
-        "RECONCILER_LUMINOUS__BASE_URL": "https://acme.api.joinluminous.com/external/api/v1",
-        "RECONCILER_QBO__REALM_ID": "1",
-        "RECONCILER_QBO__CLIENT_ID": "c",
-    }
     with pytest.raises(ConfigError) as info:
-        load_settings(str(path), env)
+        load_settings(str(path), MINIMAL_ENV)
     assert any("on_inactive" in p and "archive" in p for p in info.value.problems)
     path.write_text('[sync]\non_inactive = "delete"\non_deleted = "delete"\n', encoding="utf-8")
-    loaded = load_settings(str(path), env)
+    loaded = load_settings(str(path), MINIMAL_ENV)
     assert (loaded.sync.on_inactive, loaded.sync.on_deleted) == ("delete", "delete")
 
 
