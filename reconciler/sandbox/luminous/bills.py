@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.sandbox.luminous.billable import billed_quantities
 from reconciler.sandbox.luminous.common import (
     ZERO,
-    IdCounters,
+    DocumentBook,
     LuminousConflict,
     LuminousInvalid,
     LuminousNotFound,
@@ -53,7 +53,7 @@ from reconciler.sandbox.luminous.common import (
 from reconciler.sandbox.luminous.payments import settled_amount
 
 if TYPE_CHECKING:
-    from reconciler.sandbox.luminous.server import LuminousEmulator
+    pass
 
 BILL_STATUSES = ("draft", "posted", "on_hold", "partially_paid", "paid", "closed", "void")
 # action -> (statuses it may start from, status it ends in; None: the status before the hold)
@@ -67,13 +67,10 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
 NESTED = ("items", "extra_costs", "allocations", "payments")
 
 
-class BillBook:
+class BillBook(DocumentBook):
     """The emulator's bills; every method runs under the emulator's lock."""
 
-    def __init__(self, emu: LuminousEmulator) -> None:
-        self.emu = emu
-        self.records: dict[int, dict[str, Any]] = {}
-        self._ids = IdCounters()
+    noun = "Bill"
 
     # --- create and edit -----------------------------------------------------------------
 
@@ -392,15 +389,6 @@ class BillBook:
         the stored bill, its totals and its stamp stay as they are."""
         with self.emu._lock:
             self._record(bill_id).setdefault("_raw", {}).update(fields)
-
-    def get(self, bill_id: int) -> dict[str, Any]:
-        with self.emu._lock:
-            return self.render(self._record(bill_id))
-
-    def _record(self, bill_id: int) -> dict[str, Any]:
-        if bill_id not in self.records:
-            raise LuminousNotFound("Bill")
-        return self.records[bill_id]
 
     def _touch(self, record: dict[str, Any], stamp: datetime) -> dict[str, Any]:
         record["updated_at"] = stamp

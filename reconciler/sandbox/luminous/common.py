@@ -134,3 +134,28 @@ def stamp_or(now: datetime, wanted: datetime | None) -> datetime:
 def id_order(value: Any) -> tuple[bool, Any]:
     """Sort key for ids: integers numerically (2 before 10), anything else after, as text."""
     return (False, value) if isinstance(value, int) else (True, str(value))
+
+
+class DocumentBook:
+    """One kind of document the emulator keeps (bills, receiving reports, vendor credits): its
+    records by id, and one read rendered as the API serves it. Methods run under the
+    emulator's lock."""
+
+    noun = "Document"  # as a 404 names it
+
+    def __init__(self, emu: Any) -> None:
+        self.emu = emu
+        self.records: dict[int, dict[str, Any]] = {}
+        self._ids = IdCounters()
+
+    def get(self, doc_id: int) -> dict[str, Any]:
+        with self.emu._lock:
+            return self.render(self._record(doc_id))
+
+    def render(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _record(self, doc_id: int) -> dict[str, Any]:
+        if doc_id not in self.records:
+            raise LuminousNotFound(self.noun)
+        return self.records[doc_id]

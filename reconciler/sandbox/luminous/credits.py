@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.sandbox.luminous.bills import bill_totals
 from reconciler.sandbox.luminous.common import (
     ZERO,
-    IdCounters,
+    DocumentBook,
     LuminousConflict,
     LuminousInvalid,
     LuminousNotFound,
@@ -50,14 +50,14 @@ APPLICABLE = ("open", "partially_applied")
 Answer = tuple[int, Any] | None
 
 
-class CreditBook:
+class CreditBook(DocumentBook):
     """The emulator's vendor credits and vendor returns; methods run under the emulator's lock."""
 
+    noun = "Vendor credit"
+
     def __init__(self, emu: LuminousEmulator) -> None:
-        self.emu = emu
-        self.records: dict[int, dict[str, Any]] = {}
+        super().__init__(emu)
         self.returns: dict[int, dict[str, Any]] = {}
-        self._ids = IdCounters()
 
     # --- credits -------------------------------------------------------------------------
 
@@ -184,15 +184,6 @@ class CreditBook:
     def set_updated_at(self, credit_id: int, value: datetime) -> None:
         with self.emu._lock:
             self._record(credit_id)["updated_at"] = stamp_or(value, value)
-
-    def get(self, credit_id: int) -> dict[str, Any]:
-        with self.emu._lock:
-            return self.render(self._record(credit_id))
-
-    def _record(self, credit_id: int) -> dict[str, Any]:
-        if credit_id not in self.records:
-            raise LuminousNotFound("Vendor credit")
-        return self.records[credit_id]
 
     def _application(self, credit_id: int, application_id: int) -> tuple[dict, dict]:
         record = self._record(credit_id)

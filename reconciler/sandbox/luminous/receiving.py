@@ -33,10 +33,9 @@ from typing import TYPE_CHECKING, Any
 from reconciler.sandbox.luminous.billable import receipt_rows
 from reconciler.sandbox.luminous.common import (
     ZERO,
-    IdCounters,
+    DocumentBook,
     LuminousConflict,
     LuminousInvalid,
-    LuminousNotFound,
     cents,
     find_po_line,
     id_order,
@@ -47,19 +46,16 @@ from reconciler.sandbox.luminous.common import (
 )
 
 if TYPE_CHECKING:
-    from reconciler.sandbox.luminous.server import LuminousEmulator
+    pass
 
 RECEIPT_STATUSES = ("draft", "in_progress", "completed")
 COUNTED = "completed"
 
 
-class ReceivingBook:
+class ReceivingBook(DocumentBook):
     """The emulator's receiving reports; every method runs under the emulator's lock."""
 
-    def __init__(self, emu: LuminousEmulator) -> None:
-        self.emu = emu
-        self.records: dict[int, dict[str, Any]] = {}
-        self._ids = IdCounters()
+    noun = "Receiving report"
 
     # --- controls ------------------------------------------------------------------------
 
@@ -160,15 +156,6 @@ class ReceivingBook:
         """Change only the report's stamp (ties, backdated late commits); the PO is untouched."""
         with self.emu._lock:
             self._record(report_id)["updated_at"] = value.astimezone(UTC)
-
-    def get(self, report_id: int) -> dict[str, Any]:
-        with self.emu._lock:
-            return self.render(self._record(report_id))
-
-    def _record(self, report_id: int) -> dict[str, Any]:
-        if report_id not in self.records:
-            raise LuminousNotFound("Receiving report")
-        return self.records[report_id]
 
     @staticmethod
     def _check_status(record: dict[str, Any]) -> None:
