@@ -12,28 +12,26 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from reconciler.documents import actions
 from reconciler.documents.bill.mapping import BillRules
 from reconciler.documents.bill.model import POStanding, SourceBill
 from reconciler.documents.bill.parse import bill_or_reject, receipt_or_reject
 from reconciler.documents.bill.plan import BillContext, BillPlan, bill_policy, standing_of
-from reconciler.documents.plan import Decision
-from reconciler.model import DocKind, LedgerEntry, Lifecycle
+from reconciler.model import DocKind, Lifecycle
 from reconciler.sync.kinds.declaration import Kind, PassParts
+from reconciler.sync.kinds.waiting import WaitsFor
 from reconciler.write.bill import BillWriter
 
 PO = DocKind.PURCHASE_ORDER
 
 
-class BillHooks:
+class BillHooks(WaitsFor):
     """The `KindHooks` of bills (or receiving reports)."""
 
     def __init__(self, parts: PassParts, writer: BillWriter, kind: DocKind) -> None:
+        super().__init__(parts, kind, on=PO, woken_event="bills_woken")
         base, bills = parts.settings.plan_policy(), parts.settings.bills
         self.policy = bill_policy(base, bills.on_delete)
         self.plan = BillPlan(bill_policy(base, bills.on_void))
-        self.kind = kind
-        self._parts = parts
         self._writer = writer
         self._rules = parts.settings.bill_rules()
         self._coded: BillRules | None = None
@@ -65,22 +63,6 @@ class BillHooks:
                 ledger.request_retry(po_id, PO)  # read again: its line Ids are learnt
             standings[po_id] = standing_of(po_id, po, po_lines, lines.fact(PO, po_id))
         return BillContext(self.rules(), standings, po_of_line)
-
-    def decided(self, decision: Decision, doc_id: int, entry: LedgerEntry | None) -> None:
-        """A bill that waits or is parked notes the POs that will wake it; one that no longer
-        waits forgets them."""
-        waiting = isinstance(decision.action, actions.Wait | actions.Park)
-        if waiting or (entry is not None and entry.last_error_code in actions.WAITING_CODES):
-            wakers = decision.waits_for if waiting else ()
-            self._parts.lines.wait_for(self.kind, doc_id, wakers)
-
-    def before(self) -> None:
-        """Bills that wait for a PO whose row changed since: retried in this pass."""
-        woken = self._parts.lines.woken(self.kind)
-        for doc_id in woken:
-            self._parts.ledger.request_retry(doc_id, self.kind)
-        if woken:
-            self._parts.event("bills_woken", kind=str(self.kind), count=len(woken))
 
     def after(self) -> None:
         """Whether the bills written closed (or reopened) their POs in QBO: in each PO's
