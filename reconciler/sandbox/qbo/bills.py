@@ -74,12 +74,7 @@ LINE_TARGETS = {
 
 def normalise_bill(company: Any, entity: str, obj: dict, existing: dict | None) -> dict:
     """A Bill through QBO's rules: refs, lines and their links, tax, numbers, balance."""
-    if obj.get("VendorRef") is None:
-        raise qbo_store.required_missing("VendorRef")
-    obj["VendorRef"] = company._resolve_ref("VendorRef", obj["VendorRef"])
-    raw_lines = obj.get("Line")
-    if not isinstance(raw_lines, list) or not raw_lines:
-        raise qbo_store.required_missing("Line")
+    raw_lines = company._vendor_and_lines(obj)
     _check_vendor_change(company, existing, obj)
     mode = qbo_tax.global_mode(company, obj)
     obj["Line"] = company._normalise_lines(entity, raw_lines, existing, mode)

@@ -49,12 +49,7 @@ CLOSED_DETAIL = (
 
 def normalise_credit(company: Any, entity: str, obj: dict, existing: dict | None) -> dict:
     """A VendorCredit through QBO's rules: refs, lines, tax, number, balance."""
-    if obj.get("VendorRef") is None:
-        raise qbo_store.required_missing("VendorRef")
-    obj["VendorRef"] = company._resolve_ref("VendorRef", obj["VendorRef"])
-    raw_lines = obj.get("Line")
-    if not isinstance(raw_lines, list) or not raw_lines:
-        raise qbo_store.required_missing("Line")
+    raw_lines = company._vendor_and_lines(obj)
     applied = applications_of(company, (existing or {}).get("Id"))
     if applied and existing["VendorRef"]["value"] != obj["VendorRef"]["value"]:
         raise qbo_store.business_rule(

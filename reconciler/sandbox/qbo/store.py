@@ -926,13 +926,19 @@ class Company:
 
     # --- purchase orders ----------------------------------------------------------------------
 
-    def _normalise_purchase_order(self, entity: str, obj: dict, existing: dict | None) -> dict:
+    def _vendor_and_lines(self, obj: dict) -> list:
+        """What a purchase (PO, Bill, VendorCredit) must carry: its VendorRef, resolved in
+        place, and at least one line (returned as sent)."""
         if obj.get("VendorRef") is None:
             raise required_missing("VendorRef")
         obj["VendorRef"] = self._resolve_ref("VendorRef", obj["VendorRef"])
         lines = obj.get("Line")
         if not isinstance(lines, list) or not lines:
             raise required_missing("Line")
+        return lines
+
+    def _normalise_purchase_order(self, entity: str, obj: dict, existing: dict | None) -> dict:
+        lines = self._vendor_and_lines(obj)
         mode = qbo_tax.global_mode(self, obj)
         obj["Line"] = self._normalise_lines(entity, lines, existing, mode)
         qbo_tax.apply_totals(self, obj)
